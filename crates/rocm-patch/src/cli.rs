@@ -1,0 +1,42 @@
+//! Command-line argument types (clap derive only; no logic).
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Make PyTorch GPU acceleration work on AMD GPUs that ROCm does not support.
+#[derive(Debug, Parser)]
+#[command(name = "rocm-patch", version, about, long_about = None)]
+pub struct Cli {
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Which GPU targets every library (file, directory, wheel) was built for.
+    Inspect(InspectArgs),
+}
+
+/// `rocm-patch inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Files, directories (walked recursively) and wheels to inspect.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Answer for this GPU (e.g. gfx1010, gfx90a:xnack-): list the libraries that carry
+    /// device code but none it can load. Exit 1 if any.
+    #[arg(long, value_name = "TARGET")]
+    pub gpu: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Decompress compressed bundles fully: read each code object's header and check
+    /// the bundle's size and hash (slower).
+    #[arg(long)]
+    pub deep: bool,
+    /// List every code object, not only a per-file summary.
+    #[arg(long, short)]
+    pub verbose: bool,
+}

@@ -1,0 +1,35 @@
+//! `rocm-patch inspect`.
+
+use crate::cli::InspectArgs;
+use crate::{exit, render};
+use anyhow::Context;
+use rp_kb::TargetId;
+use std::io::Write;
+
+pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
+    let gpu = match &args.gpu {
+        Some(g) => {
+            let t: TargetId = g.parse().with_context(|| format!("--gpu {g}"))?;
+            if rp_kb::kb().processor(&t.processor).is_none() {
+                anyhow::bail!("--gpu {g}: unknown processor {}", t.processor);
+            }
+            Some(t)
+        }
+        None => None,
+    };
+    let opts = rp_inspect::Options { deep: args.deep, gpu, wheel_member_in_memory: 0 };
+    let report = rp_inspect::inspect(&args.paths, &opts);
+    if args.json {
+        serde_json::to_writer_pretty(&mut *out, &report)?;
+        writeln!(out)?;
+    } else {
+        render::inspect::human(&report, args.verbose, out)?;
+    }
+    Ok(if report.files.iter().any(|f| f.error.is_some()) {
+        exit::TOOL_ERROR
+    } else if report.coverage.as_ref().is_some_and(|c| !c.missing.is_empty()) {
+        exit::FINDING
+    } else {
+        exit::OK
+    })
+}

@@ -1,0 +1,13 @@
+//! Command implementations: each builds a report and hands it to a renderer.
+
+mod inspect;
+
+use crate::cli::{Cli, Command};
+use std::io::Write;
+
+/// Run the parsed command line, writing to `out`; returns the exit code.
+pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Inspect(args) => inspect::run(args, out),
+    }
+}

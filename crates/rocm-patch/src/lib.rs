@@ -1,0 +1,48 @@
+//! The rocm-patch command-line tool: argument types, commands and renderers.
+//!
+//! Every command returns a report from `rp-report`; [`render`] turns it into human
+//! text or JSON. Only this crate writes to the terminal.
+
+pub mod cli;
+pub mod commands;
+pub mod render;
+
+use clap::Parser;
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+/// Exit codes shared by all commands.
+pub mod exit {
+    /// Nothing wrong.
+    pub const OK: u8 = 0;
+    /// The command's answer is "no": a library is missing a target, an error finding…
+    pub const FINDING: u8 = 1;
+    /// The tool could not do its job (unreadable input, bad arguments).
+    pub const TOOL_ERROR: u8 = 2;
+}
+
+/// Run the tool and return its exit code.
+pub fn main_entry() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::TOOL_ERROR } else { exit::OK };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let mut out = io::stdout().lock();
+    match commands::run(cli, &mut out) {
+        Ok(code) => {
+            let _ = out.flush();
+            ExitCode::from(code)
+        }
+        Err(e) => {
+            if e.chain().any(|c| c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)) {
+                return ExitCode::from(exit::OK);
+            }
+            let _ = writeln!(io::stderr(), "rocm-patch: error: {e:#}");
+            ExitCode::from(exit::TOOL_ERROR)
+        }
+    }
+}

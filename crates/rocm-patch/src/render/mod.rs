@@ -1,0 +1,3 @@
+//! Human renderers. JSON is the report serialised as it is.
+
+pub mod inspect;

@@ -1,0 +1,259 @@
+//! Which GPU targets do these files carry?
+//!
+//! [`inspect`] walks files, directories (recursively, in parallel) and wheels (read in
+//! place), lists every device code object with `rp-codeobj`, recognises Tensile and
+//! MIOpen data files by name, and, given a GPU, says which libraries it cannot run.
+//! Nothing here prints.
+#![deny(missing_docs)]
+
+pub mod names;
+mod wheel;
+
+use memmap2::Mmap;
+use rayon::prelude::*;
+use rp_codeobj::{CodeObject, Options as ScanOptions, Scan};
+use rp_kb::{Compat, TargetId};
+use rp_report::{
+    CodeObjectReport, Coverage, CoveredLibrary, FileReport, InspectReport, LibraryFile, TensileDir,
+};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Knobs for [`inspect`].
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Decompress compressed bundles fully (headers of each code object, hash check).
+    pub deep: bool,
+    /// Answer coverage for this GPU.
+    pub gpu: Option<TargetId>,
+    /// Wheel members up to this size are read into memory and parsed exactly; larger
+    /// ones are scanned as a stream in bounded memory. 0 means the default (64 MiB).
+    pub wheel_member_in_memory: u64,
+}
+
+const DEFAULT_IN_MEMORY: u64 = 64 << 20;
+
+/// Inspect every path and build the report.
+pub fn inspect(paths: &[PathBuf], opts: &Options) -> InspectReport {
+    let mut explicit = Vec::new();
+    let mut found = Vec::new();
+    let mut reports = Vec::new();
+    for p in paths {
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => walk(p, &mut found, &mut reports),
+            Ok(_) => explicit.push(p.clone()),
+            Err(e) => reports.push(error_report(p, format!("cannot read: {e}"))),
+        }
+    }
+    let scan_opts = ScanOptions { deep: opts.deep, prefix: false };
+    let in_mem = if opts.wheel_member_in_memory == 0 { DEFAULT_IN_MEMORY } else { opts.wheel_member_in_memory };
+    let per_file: Vec<Vec<FileReport>> = explicit
+        .par_iter()
+        .map(|p| inspect_path(p, true, &scan_opts, in_mem))
+        .chain(found.par_iter().map(|p| inspect_path(p, false, &scan_opts, in_mem)))
+        .collect();
+    reports.extend(per_file.into_iter().flatten());
+    reports.sort_by(|a, b| a.path.cmp(&b.path));
+    reports.dedup_by(|a, b| a.path == b.path);
+    build_report(reports, opts)
+}
+
+fn walk(root: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<FileReport>) {
+    // Symbolic links are not followed inside directories: a library's soname links
+    // would count it twice, and link loops cannot trap the walk.
+    for entry in walkdir::WalkDir::new(root).follow_links(false) {
+        match entry {
+            Ok(e) if e.file_type().is_file() => out.push(e.into_path()),
+            Ok(_) => {}
+            Err(e) => {
+                let path = e.path().map(Path::to_path_buf).unwrap_or_else(|| root.to_path_buf());
+                errors.push(error_report(&path, format!("cannot read: {e}")));
+            }
+        }
+    }
+}
+
+fn error_report(path: &Path, error: String) -> FileReport {
+    FileReport { path: path.display().to_string(), error: Some(error), ..FileReport::default() }
+}
+
+/// Inspect one file; a wheel yields one report per interesting member.
+fn inspect_path(path: &Path, explicit: bool, opts: &ScanOptions, in_mem: u64) -> Vec<FileReport> {
+    let library_file = names::classify(path);
+    let mut head = [0u8; 64];
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) => return vec![error_report(path, format!("cannot open: {e}"))],
+    };
+    let n = match read_head(&mut file, &mut head) {
+        Ok(n) => n,
+        Err(e) => return vec![error_report(path, format!("cannot read: {e}"))],
+    };
+    let head = &head[..n];
+    let is_wheel = head.starts_with(b"PK\x03\x04")
+        && path.extension().is_some_and(|e| e.eq_ignore_ascii_case("whl") || e.eq_ignore_ascii_case("zip"));
+    if is_wheel {
+        return wheel::inspect_wheel(path, file, opts, in_mem);
+    }
+    let format = rp_codeobj::sniff(head);
+    if format.is_none() && library_file.is_none() && !explicit {
+        return Vec::new();
+    }
+    let mut report = FileReport {
+        path: path.display().to_string(),
+        library_file: library_file.clone(),
+        ..FileReport::default()
+    };
+    if format.is_some() {
+        // SAFETY-free: memmap2's map is unsafe only because another process could
+        // truncate the file under us; reads stay within the mapping's length.
+        let map = match map_file(&file) {
+            Ok(m) => m,
+            Err(e) => return vec![error_report(path, format!("cannot map: {e}"))],
+        };
+        let scan = rp_codeobj::scan(&map, opts);
+        fill(&mut report, scan);
+    }
+    if report.format.is_none() {
+        report.format = library_file.map(|l| {
+            if l.library == "miopen" { "miopen-db".to_string() } else { "tensile".to_string() }
+        });
+    }
+    // A host ELF without device code is not worth a row unless it was named.
+    if !explicit && report.code_objects.is_empty() && report.error.is_none() && report.library_file.is_none() && report.notes.is_empty() {
+        return Vec::new();
+    }
+    vec![report]
+}
+
+fn read_head(file: &mut File, head: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < head.len() {
+        match file.read(&mut head[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+#[allow(unsafe_code)]
+fn map_file(file: &File) -> std::io::Result<Mmap> {
+    // SAFETY: the mapping is read-only and private to this process. If another
+    // process truncates the file while we read it, reads past the new end fault; that
+    // is the accepted risk of every mmap-based reader (ripgrep makes the same choice).
+    unsafe { Mmap::map(file) }
+}
+
+/// Copy a scan into a report.
+pub(crate) fn fill(report: &mut FileReport, scan: Scan) {
+    report.format = scan.format.map(|f| f.name().to_string());
+    report.bundles = scan.bundles;
+    report.error = scan.error.map(|e| e.to_string());
+    report.notes = scan.notes;
+    report.code_objects = scan.code_objects.into_iter().map(code_object_report).collect();
+}
+
+fn code_object_report(c: CodeObject) -> CodeObjectReport {
+    CodeObjectReport {
+        target_id: c.target_id,
+        compression: c.compression.map_or("none", |m| m.name()).to_string(),
+        ccob_version: c.ccob_version,
+        code_object_version: c.code_object_version,
+        size: c.size,
+        offset: c.offset,
+        bundle_id: c.bundle_id,
+        generic_version: c.generic_version,
+        member: c.member,
+        warning: c.warning,
+    }
+}
+
+/// The processor part of a target id (`gfx90a:xnack-` → `gfx90a`).
+fn processor_of(target_id: &str) -> &str {
+    target_id.split(':').next().unwrap_or(target_id)
+}
+
+fn build_report(files: Vec<FileReport>, opts: &Options) -> InspectReport {
+    let mut targets: BTreeMap<String, u64> = BTreeMap::new();
+    for f in &files {
+        for c in &f.code_objects {
+            *targets.entry(processor_of(&c.target_id).to_string()).or_default() += 1;
+        }
+    }
+    let tensile_dirs = tensile_dirs(&files);
+    let coverage = opts.gpu.as_ref().map(|gpu| coverage(gpu, &files, &tensile_dirs));
+    InspectReport { schema: rp_report::SCHEMA, files, targets, tensile_dirs, coverage }
+}
+
+fn tensile_dirs(files: &[FileReport]) -> Vec<TensileDir> {
+    let mut dirs: BTreeMap<String, TensileDir> = BTreeMap::new();
+    for f in files {
+        let Some(LibraryFile { library, role, arch }) = &f.library_file else { continue };
+        if library == "miopen" {
+            continue;
+        }
+        let Some((dir, dir_arch)) = names::tensile_dir(Path::new(&f.path)) else { continue };
+        let d = dirs.entry(dir.display().to_string()).or_insert_with(|| TensileDir {
+            path: dir.display().to_string(),
+            library: library.clone(),
+            ..TensileDir::default()
+        });
+        d.files += 1;
+        // An arch counts when its master catalog or per-arch directory is present:
+        // that is what the loader looks for (formats.md §3.1).
+        let arch = dir_arch.or_else(|| (role == "master-catalog").then(|| arch.clone()).flatten());
+        if let Some(a) = arch {
+            let a = processor_of(&a).to_string();
+            if !d.archs.contains(&a) {
+                d.archs.push(a);
+            }
+        }
+    }
+    let mut out: Vec<TensileDir> = dirs.into_values().collect();
+    for d in &mut out {
+        d.archs.sort();
+    }
+    out
+}
+
+fn coverage(gpu: &TargetId, files: &[FileReport], dirs: &[TensileDir]) -> Coverage {
+    let kb = rp_kb::kb();
+    let mut missing = BTreeSet::new();
+    let mut covered = Vec::new();
+    let tensile_paths: BTreeSet<&str> = dirs.iter().map(|d| d.path.as_str()).collect();
+    for f in files {
+        if f.code_objects.is_empty() {
+            continue;
+        }
+        // Files of a Tensile directory are judged with their directory.
+        if names::tensile_dir(Path::new(&f.path)).is_some_and(|(d, _)| tensile_paths.contains(d.to_str().unwrap_or_default())) {
+            continue;
+        }
+        let best = f
+            .code_objects
+            .iter()
+            .filter_map(|c| c.target_id.parse::<TargetId>().ok())
+            .map(|t| kb.compat(gpu, &t))
+            .filter(Compat::loadable)
+            .min_by_key(|c| if *c == Compat::Exact { 0 } else { 1 });
+        match best {
+            Some(c) => covered.push(CoveredLibrary { path: f.path.clone(), how: c.to_string() }),
+            None => {
+                missing.insert(f.path.clone());
+            }
+        }
+    }
+    for d in dirs {
+        // Tensile picks its catalog by exact processor name (formats.md §3.1).
+        if d.archs.iter().any(|a| a == &gpu.processor) {
+            covered.push(CoveredLibrary { path: d.path.clone(), how: "exact".into() });
+        } else {
+            missing.insert(d.path.clone());
+        }
+    }
+    covered.sort_by(|a, b| a.path.cmp(&b.path));
+    Coverage { gpu: gpu.to_string(), missing: missing.into_iter().collect(), covered }
+}
