@@ -127,10 +127,12 @@ fn isa_from_note(desc: &[u8]) -> Option<String> {
 }
 
 /// Find the `amdhsa.target` string in a MessagePack metadata map without decoding the
-/// whole map: the key is followed directly by its string value.
+/// whole map: the key is followed directly by its string value. LLVM writes the map
+/// keys sorted (`amdhsa.kernels`, `amdhsa.printf`, `amdhsa.target`, `amdhsa.version`),
+/// so the key sits after the large kernel list: search from the end.
 fn metadata_target_from(desc: &[u8]) -> Option<String> {
     const KEY: &[u8] = b"amdhsa.target";
-    let pos = desc.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    let pos = memchr::memmem::rfind(desc, KEY)? + KEY.len();
     let tag = *desc.get(pos)?;
     let (len, start) = match tag {
         0xa0..=0xbf => ((tag & 0x1f) as usize, pos + 1),

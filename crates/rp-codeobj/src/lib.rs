@@ -188,6 +188,7 @@ struct Ctx<'s> {
     depth: u32,
     member: Option<String>,
     out: &'s mut Scan,
+    release: &'s mut dyn FnMut(usize, usize),
 }
 
 impl Ctx<'_> {
@@ -200,8 +201,15 @@ impl Ctx<'_> {
 
 /// List the device code objects in `data`, one whole file.
 pub fn scan(data: &[u8], opts: &Options) -> Scan {
+    scan_with_release(data, opts, &mut |_, _| {})
+}
+
+/// [`scan`], calling `release(offset, len)` for each region of `data` it is done with
+/// (each bundle of a `.hip_fatbin`), so a caller that mapped the file can drop those
+/// pages and keep its resident memory independent of the file's size.
+pub fn scan_with_release(data: &[u8], opts: &Options, release: &mut dyn FnMut(usize, usize)) -> Scan {
     let mut out = Scan { format: sniff(data), ..Scan::default() };
-    let mut ctx = Ctx { opts: *opts, depth: 0, member: None, out: &mut out };
+    let mut ctx = Ctx { opts: *opts, depth: 0, member: None, out: &mut out, release };
     if let Err(e) = scan_any(data, 0, &mut ctx) {
         ctx.fail(e);
     }
@@ -422,7 +430,7 @@ fn scan_host_elf(data: &[u8], file_base: u64, ctx: &mut Ctx) -> Result<()> {
                 .filter(|&&p| p >= addr && p < addr + size)
                 .map(|&p| p - addr)
                 .collect();
-            walk_fatbin(sec, file_base + off, &hinted, ctx);
+            walk_fatbin(sec, off as usize, file_base + off, &hinted, ctx);
         }
     }
     for section in file.sections() {
@@ -456,7 +464,7 @@ fn align_up(x: usize) -> usize {
 /// Walk a `.hip_fatbin` section (formats.md §1.5): bundles sit at 4096-aligned offsets
 /// with zero padding between them. Wrapper hints are parsed too if the walk missed
 /// them. An unreadable bundle is recorded and the walk goes on.
-fn walk_fatbin(sec: &[u8], base: u64, hinted: &BTreeSet<u64>, ctx: &mut Ctx) {
+fn walk_fatbin(sec: &[u8], sec_off: usize, base: u64, hinted: &BTreeSet<u64>, ctx: &mut Ctx) {
     let mut done = BTreeSet::new();
     let mut p = 0usize;
     // CCOB v1 has no size: it runs to the next bundle, found by a magic scan.
@@ -495,6 +503,9 @@ fn walk_fatbin(sec: &[u8], base: u64, hinted: &BTreeSet<u64>, ctx: &mut Ctx) {
         match one(p, ctx) {
             Some(extent) => {
                 done.insert(p as u64);
+                if ctx.depth == 0 {
+                    (ctx.release)(sec_off + p, extent.min(sec.len() - p));
+                }
                 p = align_up(p.saturating_add(extent));
             }
             None => p = align_up(p + 1),
@@ -531,7 +542,13 @@ fn scan_archive(data: &[u8], file_base: u64, ctx: &mut Ctx) -> Result<()> {
             ctx.fail(Error::Truncated("ar member"));
             continue;
         };
-        let mut sub = Ctx { opts: ctx.opts, depth: ctx.depth + 1, member: Some(path), out: ctx.out };
+        let mut sub = Ctx {
+            opts: ctx.opts,
+            depth: ctx.depth + 1,
+            member: Some(path),
+            out: ctx.out,
+            release: ctx.release,
+        };
         if let Err(e) = scan_any(d, file_base + off, &mut sub) {
             sub.fail(e);
         }

@@ -113,7 +113,7 @@ fn inspect_path(path: &Path, explicit: bool, opts: &ScanOptions, in_mem: u64) ->
             Ok(m) => m,
             Err(e) => return vec![error_report(path, format!("cannot map: {e}"))],
         };
-        let scan = rp_codeobj::scan(&map, opts);
+        let scan = rp_codeobj::scan_with_release(&map, opts, &mut |off, len| release(&map, off, len));
         fill(&mut report, scan);
     }
     if report.format.is_none() {
@@ -139,12 +139,33 @@ fn read_head(file: &mut File, head: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
+/// Drop the pages of a parsed region from this process's mapping.
+#[allow(unsafe_code)]
+fn release(map: &Mmap, off: usize, len: usize) {
+    const PAGE: usize = 4096;
+    let start = off.div_ceil(PAGE) * PAGE;
+    let end = (off + len) / PAGE * PAGE;
+    if end > start {
+        // SAFETY: the mapping is private and read-only; MADV_DONTNEED only drops our
+        // page table entries, and a later read of the range faults the file's pages
+        // back in from the page cache. Nothing in the range is borrowed any more: the
+        // scanner calls this after it has finished with the region.
+        #[cfg(unix)]
+        let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start) };
+    }
+}
+
 #[allow(unsafe_code)]
 fn map_file(file: &File) -> std::io::Result<Mmap> {
     // SAFETY: the mapping is read-only and private to this process. If another
     // process truncates the file while we read it, reads past the new end fault; that
     // is the accepted risk of every mmap-based reader (ripgrep makes the same choice).
-    unsafe { Mmap::map(file) }
+    let map = unsafe { Mmap::map(file) }?;
+    // Only headers and tables are read, scattered over the file: random access advice
+    // stops read-ahead and fault-around from pulling in (and counting) whole regions.
+    #[cfg(unix)]
+    let _ = map.advise(memmap2::Advice::Random);
+    Ok(map)
 }
 
 /// Copy a scan into a report.
