@@ -39,4 +39,8 @@ pub struct InspectArgs {
     /// List every code object, not only a per-file summary.
     #[arg(long, short)]
     pub verbose: bool,
+    /// Wheel members larger than this many bytes are scanned as a stream instead of
+    /// being read into memory (default 64 MiB; for tests).
+    #[arg(long, hide = true, value_name = "BYTES")]
+    pub wheel_member_in_memory: Option<u64>,
 }

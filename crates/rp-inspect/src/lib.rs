@@ -29,7 +29,8 @@ pub struct Options {
     /// Answer coverage for this GPU.
     pub gpu: Option<TargetId>,
     /// Wheel members up to this size are read into memory and parsed exactly; larger
-    /// ones are scanned as a stream in bounded memory. 0 means the default (64 MiB).
+    /// ones are scanned as a stream in bounded memory. 0 means the default (64 MiB);
+    /// 1 streams every member.
     pub wheel_member_in_memory: u64,
 }
 
@@ -48,7 +49,10 @@ pub fn inspect(paths: &[PathBuf], opts: &Options) -> InspectReport {
         }
     }
     let scan_opts = ScanOptions { deep: opts.deep, prefix: false };
-    let in_mem = if opts.wheel_member_in_memory == 0 { DEFAULT_IN_MEMORY } else { opts.wheel_member_in_memory };
+    let in_mem = match opts.wheel_member_in_memory {
+        0 => DEFAULT_IN_MEMORY,
+        n => n - 1,
+    };
     let per_file: Vec<Vec<FileReport>> = explicit
         .par_iter()
         .map(|p| inspect_path(p, true, &scan_opts, in_mem))

@@ -17,7 +17,7 @@ pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
         }
         None => None,
     };
-    let opts = rp_inspect::Options { deep: args.deep, gpu, wheel_member_in_memory: 0 };
+    let opts = rp_inspect::Options { deep: args.deep, gpu, wheel_member_in_memory: args.wheel_member_in_memory.unwrap_or(0) };
     let report = rp_inspect::inspect(&args.paths, &opts);
     if args.json {
         serde_json::to_writer_pretty(&mut *out, &report)?;

@@ -1,0 +1,85 @@
+//! Shared helpers for the CLI tests: locating the real test data and running the binary.
+//!
+//! The data comes from `scripts/test.sh` (which installs the Debian packages, downloads
+//! sid's rocBLAS and a PyPI ROCm wheel, and builds fixtures with hipcc/clang-19). A
+//! missing input is a test failure with instructions, never a skip.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A directory or file named by an environment variable that scripts/test.sh sets.
+pub fn input(var: &str) -> PathBuf {
+    let v = std::env::var(var).unwrap_or_else(|_| {
+        panic!("{var} is not set: run the tests through scripts/test.sh, which prepares the real test data")
+    });
+    let p = PathBuf::from(v);
+    assert!(p.exists(), "{var}={} does not exist: rerun scripts/test.sh", p.display());
+    p
+}
+
+/// The fixtures built by scripts/build-fixtures.sh.
+pub fn fx(name: &str) -> PathBuf {
+    input("RP_FIXTURES").join(name)
+}
+
+/// The shared fixtures beside the checkout.
+pub fn shared(name: &str) -> PathBuf {
+    let base = std::env::var("RP_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let p = base.join("fixtures").join(name);
+    assert!(p.exists(), "{} missing: shared/ must sit beside the checkout (or set RP_SHARED)", p.display());
+    p
+}
+
+/// Run rocm-patch; returns (exit code, stdout, stderr).
+pub fn rp(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rocm-patch")).args(args).output().expect("run rocm-patch");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Run `rocm-patch inspect --json ARGS`; returns (exit code, parsed report).
+pub fn inspect_json(args: &[&str]) -> (i32, serde_json::Value) {
+    let mut a = vec!["inspect", "--json"];
+    a.extend_from_slice(args);
+    let (code, out, err) = rp(&a);
+    let v: serde_json::Value = serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("bad JSON ({e}) from {a:?}: {out}\nstderr: {err}"));
+    (code, v)
+}
+
+/// Sorted target ids of all code objects in a report.
+pub fn target_ids(report: &serde_json::Value) -> Vec<String> {
+    let mut v: Vec<String> = report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["code_objects"].as_array().unwrap().iter())
+        .map(|c| c["target_id"].as_str().unwrap().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Sorted target ids of one file's code objects.
+pub fn file_targets(report: &serde_json::Value, path_suffix: &str) -> Vec<String> {
+    let f = report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"].as_str().unwrap().ends_with(path_suffix))
+        .unwrap_or_else(|| panic!("no file ending {path_suffix} in report"));
+    let mut v: Vec<String> =
+        f["code_objects"].as_array().unwrap().iter().map(|c| c["target_id"].as_str().unwrap().to_string()).collect();
+    v.sort();
+    v
+}
+
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
