@@ -26,7 +26,11 @@ pub fn main_entry() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { exit::TOOL_ERROR } else { exit::OK };
+            let code = if e.use_stderr() {
+                exit::TOOL_ERROR
+            } else {
+                exit::OK
+            };
             let _ = e.print();
             return ExitCode::from(code);
         }
@@ -38,7 +42,10 @@ pub fn main_entry() -> ExitCode {
             ExitCode::from(code)
         }
         Err(e) => {
-            if e.chain().any(|c| c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)) {
+            if e.chain().any(|c| {
+                c.downcast_ref::<io::Error>()
+                    .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+            }) {
                 return ExitCode::from(exit::OK);
             }
             let _ = writeln!(io::stderr(), "rocm-patch: error: {e:#}");

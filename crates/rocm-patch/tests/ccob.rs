@@ -25,8 +25,18 @@ fn independent_targets(file: &[u8]) -> Vec<String> {
             let version = u16::from_le_bytes([file[p + 4], file[p + 5]]);
             let method = u16::from_le_bytes([file[p + 6], file[p + 7]]);
             let (total, usize_, hash, hl) = match version {
-                2 => (u32_at(file, p + 8), u32_at(file, p + 12), u64_at(file, p + 16), 24),
-                3 => (u64_at(file, p + 8), u64_at(file, p + 16), u64_at(file, p + 24), 32),
+                2 => (
+                    u32_at(file, p + 8),
+                    u32_at(file, p + 12),
+                    u64_at(file, p + 16),
+                    24,
+                ),
+                3 => (
+                    u64_at(file, p + 8),
+                    u64_at(file, p + 16),
+                    u64_at(file, p + 24),
+                    32,
+                ),
                 v => panic!("independent decoder handles v2/v3 here, got {v}"),
             };
             let payload = &file[p + hl..p + total as usize];
@@ -42,7 +52,11 @@ fn independent_targets(file: &[u8]) -> Vec<String> {
             };
             assert_eq!(bundle.len() as u64, usize_);
             let md5 = Md5::digest(&bundle);
-            assert_eq!(u64::from_le_bytes(md5[..8].try_into().unwrap()), hash, "hash");
+            assert_eq!(
+                u64::from_le_bytes(md5[..8].try_into().unwrap()),
+                hash,
+                "hash"
+            );
             assert_eq!(&bundle[..24], b"__CLANG_OFFLOAD_BUNDLE__");
             let n = u64_at(&bundle, 24);
             let mut q = 32;
@@ -65,7 +79,12 @@ fn independent_targets(file: &[u8]) -> Vec<String> {
 
 #[test]
 fn clang19_ccob_matches_independent_decoder() {
-    for f in [fx("libccob.so"), fx("bundler_compressed.ccob"), fx("src/c19a.o"), shared("codeobj/ccob_v2_zstd_clang19_embedded_from_libccob.so.bin")] {
+    for f in [
+        fx("libccob.so"),
+        fx("bundler_compressed.ccob"),
+        fx("src/c19a.o"),
+        shared("codeobj/ccob_v2_zstd_clang19_embedded_from_libccob.so.bin"),
+    ] {
         let bytes = std::fs::read(&f).unwrap();
         let theirs = independent_targets(&bytes);
         assert!(!theirs.is_empty(), "{}", f.display());
@@ -149,10 +168,17 @@ fn deep_detects_hash_mismatch() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad_hash.ccob");
     std::fs::write(&path, v).unwrap();
-    assert_eq!(inspect_json(&[s(&path)]).0, 0, "the fast path does not read the whole payload");
+    assert_eq!(
+        inspect_json(&[s(&path)]).0,
+        0,
+        "the fast path does not read the whole payload"
+    );
     let (code, r) = inspect_json(&["--deep", s(&path)]);
     assert_eq!(code, 2);
-    assert!(r["files"][0]["error"].as_str().unwrap().contains("hash mismatch"));
+    assert!(r["files"][0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("hash mismatch"));
 }
 
 /// Put several CCOB v1 (which has no size field) into a real host object's
@@ -171,11 +197,20 @@ fn several_v1_bundles_in_one_hip_fatbin() {
     let c = dir.path().join("host.c");
     std::fs::write(&c, "int host_symbol = 1;\n").unwrap();
     let obj = dir.path().join("host.o");
-    assert!(Command::new("cc").args(["-c", s(&c), "-o", s(&obj)]).status().unwrap().success());
+    assert!(Command::new("cc")
+        .args(["-c", s(&c), "-o", s(&obj)])
+        .status()
+        .unwrap()
+        .success());
     let out = dir.path().join("with_fatbin.o");
     let st = Command::new("objcopy")
         .arg(format!("--add-section=.hip_fatbin={}", sec_path.display()))
-        .args(["--set-section-flags", ".hip_fatbin=alloc,readonly", "--set-section-alignment", ".hip_fatbin=4096"])
+        .args([
+            "--set-section-flags",
+            ".hip_fatbin=alloc,readonly",
+            "--set-section-alignment",
+            ".hip_fatbin=4096",
+        ])
         .args([s(&obj), s(&out)])
         .status()
         .unwrap();
@@ -183,8 +218,16 @@ fn several_v1_bundles_in_one_hip_fatbin() {
     let (code, r) = inspect_json(&[s(&out)]);
     assert_eq!(code, 0, "{r}");
     assert_eq!(r["files"][0]["bundles"], 3);
-    assert_eq!(target_ids(&r), ["gfx1010", "gfx1010", "gfx1010", "gfx1030", "gfx1030", "gfx1030"]);
-    let methods: Vec<&str> = r["files"][0]["code_objects"].as_array().unwrap().iter().map(|c| c["compression"].as_str().unwrap()).collect();
+    assert_eq!(
+        target_ids(&r),
+        ["gfx1010", "gfx1010", "gfx1010", "gfx1030", "gfx1030", "gfx1030"]
+    );
+    let methods: Vec<&str> = r["files"][0]["code_objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["compression"].as_str().unwrap())
+        .collect();
     assert_eq!(methods, ["zstd", "zstd", "zlib", "zlib", "zstd", "zstd"]);
     let _ = Path::new("");
 }

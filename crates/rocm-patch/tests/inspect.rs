@@ -13,34 +13,81 @@ fn shared_fixtures_decode_exactly() {
     assert_eq!(code, 0);
     assert_eq!(r["schema"], 1);
     let expect: &[(&str, &[&str], Option<u64>)] = &[
-        ("hip52_uncompressed_bundle_from_k.o.bin", &["gfx1010", "gfx1030", "gfx90a:xnack-"], Some(4)),
-        ("hipcc52_genco_bundle_gfx1010_gfx1030.hsaco", &["gfx1010", "gfx1030"], Some(4)),
-        ("ccob_v2_zstd_clang19_standalone.decompressed.bin", &["gfx1010", "gfx1030"], Some(4)),
+        (
+            "hip52_uncompressed_bundle_from_k.o.bin",
+            &["gfx1010", "gfx1030", "gfx90a:xnack-"],
+            Some(4),
+        ),
+        (
+            "hipcc52_genco_bundle_gfx1010_gfx1030.hsaco",
+            &["gfx1010", "gfx1030"],
+            Some(4),
+        ),
+        (
+            "ccob_v2_zstd_clang19_standalone.decompressed.bin",
+            &["gfx1010", "gfx1030"],
+            Some(4),
+        ),
         ("codeobj_co_v3.co", &["gfx1010"], Some(3)),
         ("codeobj_co_v4.co", &["gfx1010"], Some(4)),
         ("codeobj_co_v5.co", &["gfx1010"], Some(5)),
         ("codeobj_co6_gfx1010.co", &["gfx1010"], Some(6)),
-        ("codeobj_co6_gfx10-1-generic.co", &["gfx10-1-generic"], Some(6)),
-        ("codeobj_co6_gfx10-3-generic.co", &["gfx10-3-generic"], Some(6)),
+        (
+            "codeobj_co6_gfx10-1-generic.co",
+            &["gfx10-1-generic"],
+            Some(6),
+        ),
+        (
+            "codeobj_co6_gfx10-3-generic.co",
+            &["gfx10-3-generic"],
+            Some(6),
+        ),
         ("codeobj_co6_gfx11-generic.co", &["gfx11-generic"], Some(6)),
         ("codeobj_co6_gfx1201.co", &["gfx1201"], Some(6)),
         ("codeobj_co6_gfx942.co", &["gfx942"], Some(6)),
         ("codeobj_co6_gfx906.co", &["gfx906"], Some(6)),
-        ("codeobj_co6_gfx90a_xnack+_sramecc-.co", &["gfx90a:sramecc-:xnack+"], Some(6)),
-        ("codeobj_v4_gfx90a_xnack-_from_bundle.co", &["gfx90a:xnack-"], Some(4)),
+        (
+            "codeobj_co6_gfx90a_xnack+_sramecc-.co",
+            &["gfx90a:sramecc-:xnack+"],
+            Some(6),
+        ),
+        (
+            "codeobj_v4_gfx90a_xnack-_from_bundle.co",
+            &["gfx90a:xnack-"],
+            Some(4),
+        ),
         // Compressed: only the entry table is read, so the ELF header is not.
-        ("ccob_v2_zstd_clang19_standalone.bin", &["gfx1010", "gfx1030"], None),
+        (
+            "ccob_v2_zstd_clang19_standalone.bin",
+            &["gfx1010", "gfx1030"],
+            None,
+        ),
     ];
     for (name, targets, cov) in expect {
         assert_eq!(file_targets(&r, name), *targets, "{name}");
-        let f = r["files"].as_array().unwrap().iter().find(|f| f["path"].as_str().unwrap().ends_with(name)).unwrap();
+        let f = r["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"].as_str().unwrap().ends_with(name))
+            .unwrap();
         for c in f["code_objects"].as_array().unwrap() {
             assert_eq!(c["code_object_version"].as_u64(), *cov, "{name}");
         }
     }
-    let generic = r["files"].as_array().unwrap().iter().find(|f| f["path"].as_str().unwrap().ends_with("gfx10-1-generic.co")).unwrap();
+    let generic = r["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"].as_str().unwrap().ends_with("gfx10-1-generic.co"))
+        .unwrap();
     assert_eq!(generic["code_objects"][0]["generic_version"], 1);
-    let ccob = r["files"].as_array().unwrap().iter().find(|f| f["path"].as_str().unwrap().ends_with("standalone.bin")).unwrap();
+    let ccob = r["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"].as_str().unwrap().ends_with("standalone.bin"))
+        .unwrap();
     assert_eq!(ccob["code_objects"][0]["ccob_version"], 2);
     assert_eq!(ccob["code_objects"][0]["compression"], "zstd");
     // targets: code objects per processor, features stripped.
@@ -50,7 +97,10 @@ fn shared_fixtures_decode_exactly() {
 
 #[test]
 fn deep_reads_compressed_headers_and_checks_hash() {
-    let (code, r) = inspect_json(&["--deep", s(&shared("codeobj/ccob_v2_zstd_clang19_standalone.bin"))]);
+    let (code, r) = inspect_json(&[
+        "--deep",
+        s(&shared("codeobj/ccob_v2_zstd_clang19_standalone.bin")),
+    ]);
     assert_eq!(code, 0, "{r}");
     for c in r["files"][0]["code_objects"].as_array().unwrap() {
         assert_eq!(c["code_object_version"], 4);
@@ -60,8 +110,15 @@ fn deep_reads_compressed_headers_and_checks_hash() {
 
 /// roc-obj-ls lines: `N  ID  file://PATH#offset=X&size=Y`.
 fn roc_obj_ls(path: &Path) -> Vec<(String, u64, u64)> {
-    let out = Command::new("roc-obj-ls").arg(path).output().expect("roc-obj-ls is installed by scripts/test.sh");
-    assert!(out.status.success(), "roc-obj-ls failed on {}", path.display());
+    let out = Command::new("roc-obj-ls")
+        .arg(path)
+        .output()
+        .expect("roc-obj-ls is installed by scripts/test.sh");
+    assert!(
+        out.status.success(),
+        "roc-obj-ls failed on {}",
+        path.display()
+    );
     let mut v = Vec::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let parts: Vec<&str> = line.split_whitespace().collect();
@@ -93,7 +150,13 @@ fn ours(path: &Path) -> Vec<(String, u64, u64)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| (c["bundle_id"].as_str().unwrap().to_string(), c["offset"].as_u64().unwrap(), c["size"].as_u64().unwrap()))
+        .map(|c| {
+            (
+                c["bundle_id"].as_str().unwrap().to_string(),
+                c["offset"].as_u64().unwrap(),
+                c["size"].as_u64().unwrap(),
+            )
+        })
         .collect();
     v.sort();
     v
@@ -114,7 +177,11 @@ fn matches_roc_obj_ls_exactly_on_uncompressed_bundles() {
     ];
     for f in files {
         let theirs = roc_obj_ls(&f);
-        assert!(!theirs.is_empty(), "roc-obj-ls found nothing in {}", f.display());
+        assert!(
+            !theirs.is_empty(),
+            "roc-obj-ls found nothing in {}",
+            f.display()
+        );
         assert_eq!(ours(&f), theirs, "{}", f.display());
     }
 }
@@ -128,7 +195,10 @@ fn rocsparse_inventory() {
     assert_eq!(f["bundles"], 111);
     assert_eq!(f["code_objects"].as_array().unwrap().len(), 777);
     assert_eq!(r["targets"]["gfx90a"], 222);
-    assert_eq!(r["coverage"]["missing"][0].as_str().unwrap(), s(&input("RP_ROCSPARSE")));
+    assert_eq!(
+        r["coverage"]["missing"][0].as_str().unwrap(),
+        s(&input("RP_ROCSPARSE"))
+    );
 }
 
 #[test]
@@ -137,17 +207,34 @@ fn sid_rocblas_install_and_tensile_directory() {
     let so = lib.join("librocblas.so.4.4");
     let tensile = lib.join("rocblas");
     let (code, r) = inspect_json(&["--gpu", "gfx1010", s(&so), s(&tensile)]);
-    assert_eq!(code, 0, "sid rocBLAS is built for gfx1010: {}", r["coverage"]);
+    assert_eq!(
+        code, 0,
+        "sid rocBLAS is built for gfx1010: {}",
+        r["coverage"]
+    );
     let dirs = r["tensile_dirs"].as_array().unwrap();
     assert_eq!(dirs.len(), 1);
-    let archs: Vec<&str> = dirs[0]["archs"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
-    assert!(archs.contains(&"gfx1010") && archs.contains(&"gfx90a"), "{archs:?}");
+    let archs: Vec<&str> = dirs[0]["archs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(
+        archs.contains(&"gfx1010") && archs.contains(&"gfx90a"),
+        "{archs:?}"
+    );
     assert!(dirs[0]["files"].as_u64().unwrap() > 1300);
     // gfx1012 is not in Debian's rocBLAS target list: both the library and the
     // Tensile directory are missing.
     let (code, r) = inspect_json(&["--gpu", "gfx1012", s(&so), s(&tensile)]);
     assert_eq!(code, 1);
-    let missing: Vec<&str> = r["coverage"]["missing"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect();
+    let missing: Vec<&str> = r["coverage"]["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
     assert_eq!(missing.len(), 2, "{missing:?}");
     assert!(missing.iter().any(|m| m.ends_with("/library")));
 }
@@ -156,26 +243,53 @@ fn sid_rocblas_install_and_tensile_directory() {
 fn gpu_coverage_and_exit_codes() {
     let (code, _) = inspect_json(&["--gpu", "gfx1010", s(&fx("libnative_gfx101x.so"))]);
     assert_eq!(code, 0);
-    let (code, r) = inspect_json(&["--gpu", "gfx1010", s(&fx("libnative_gfx101x.so")), s(&fx("libtorch_like_no_gfx1010.so"))]);
+    let (code, r) = inspect_json(&[
+        "--gpu",
+        "gfx1010",
+        s(&fx("libnative_gfx101x.so")),
+        s(&fx("libtorch_like_no_gfx1010.so")),
+    ]);
     assert_eq!(code, 1);
     assert_eq!(r["coverage"]["gpu"], "gfx1010");
     assert_eq!(r["coverage"]["missing"].as_array().unwrap().len(), 1);
-    assert!(r["coverage"]["missing"][0].as_str().unwrap().ends_with("libtorch_like_no_gfx1010.so"));
+    assert!(r["coverage"]["missing"][0]
+        .as_str()
+        .unwrap()
+        .ends_with("libtorch_like_no_gfx1010.so"));
     // Generic code objects cover every member of their family.
-    let (code, r) = inspect_json(&["--gpu", "gfx1012", s(&shared("codeobj/codeobj_co6_gfx10-1-generic.co"))]);
+    let (code, r) = inspect_json(&[
+        "--gpu",
+        "gfx1012",
+        s(&shared("codeobj/codeobj_co6_gfx10-1-generic.co")),
+    ]);
     assert_eq!(code, 0);
     assert_eq!(r["coverage"]["covered"][0]["how"], "generic");
-    let (code, _) = inspect_json(&["--gpu", "gfx1030", s(&shared("codeobj/codeobj_co6_gfx10-1-generic.co"))]);
+    let (code, _) = inspect_json(&[
+        "--gpu",
+        "gfx1030",
+        s(&shared("codeobj/codeobj_co6_gfx10-1-generic.co")),
+    ]);
     assert_eq!(code, 1);
     // xnack: an xnack+ object does not load on a GPU running the default (xnack off).
     let x = shared("codeobj/codeobj_co6_gfx90a_xnack+_sramecc-.co");
     assert_eq!(inspect_json(&["--gpu", "gfx90a", s(&x)]).0, 1);
-    assert_eq!(inspect_json(&["--gpu", "gfx90a:sramecc-:xnack+", s(&x)]).0, 0);
+    assert_eq!(
+        inspect_json(&["--gpu", "gfx90a:sramecc-:xnack+", s(&x)]).0,
+        0
+    );
     // An unreadable file: exit 2, and the other file is still reported.
-    let (code, r) = inspect_json(&["--gpu", "gfx1010", "/nonexistent/libx.so", s(&fx("libnative_gfx101x.so"))]);
+    let (code, r) = inspect_json(&[
+        "--gpu",
+        "gfx1010",
+        "/nonexistent/libx.so",
+        s(&fx("libnative_gfx101x.so")),
+    ]);
     assert_eq!(code, 2);
     assert_eq!(r["files"].as_array().unwrap().len(), 2);
-    assert!(r["files"][0]["error"].as_str().unwrap().contains("cannot read"));
+    assert!(r["files"][0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("cannot read"));
     // A bad --gpu value is a clear error naming it.
     let (code, _, err) = rp(&["inspect", "--gpu", "sm_80", s(&fx("librdc.so"))]);
     assert_eq!(code, 2);
@@ -186,8 +300,14 @@ fn gpu_coverage_and_exit_codes() {
 fn compressed_bundles_from_clang19_and_the_bundler() {
     let (code, r) = inspect_json(&[s(&fx("libccob.so")), s(&fx("bundler_compressed.ccob"))]);
     assert_eq!(code, 0);
-    assert_eq!(file_targets(&r, "libccob.so"), ["gfx1010", "gfx1010", "gfx1100", "gfx1100"]);
-    assert_eq!(file_targets(&r, "bundler_compressed.ccob"), ["gfx1010", "gfx1030"]);
+    assert_eq!(
+        file_targets(&r, "libccob.so"),
+        ["gfx1010", "gfx1010", "gfx1100", "gfx1100"]
+    );
+    assert_eq!(
+        file_targets(&r, "bundler_compressed.ccob"),
+        ["gfx1010", "gfx1030"]
+    );
     for f in r["files"].as_array().unwrap() {
         for c in f["code_objects"].as_array().unwrap() {
             assert_eq!(c["compression"], "zstd");
@@ -202,14 +322,27 @@ fn compressed_bundles_from_clang19_and_the_bundler() {
 fn archives_and_relocatables() {
     let (code, r) = inspect_json(&["-v", s(&fx("libdev.a"))]);
     assert_eq!(code, 0);
-    assert_eq!(file_targets(&r, "libdev.a"), ["gfx1010", "gfx1030", "gfx803"]);
-    let members: Vec<&str> = r["files"][0]["code_objects"].as_array().unwrap().iter().map(|c| c["member"].as_str().unwrap()).collect();
+    assert_eq!(
+        file_targets(&r, "libdev.a"),
+        ["gfx1010", "gfx1030", "gfx803"]
+    );
+    let members: Vec<&str> = r["files"][0]["code_objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["member"].as_str().unwrap())
+        .collect();
     assert_eq!(members, ["a.o", "a.o", "b.o"]);
     // Archives nested deeper than the scanner follows: a per-file error, exit 2, and
     // the rest of the scan goes on.
     let (code, r) = inspect_json(&[s(&fx("nested_deep.a")), s(&fx("librdc.so"))]);
     assert_eq!(code, 2);
-    let nested = r["files"].as_array().unwrap().iter().find(|f| f["path"].as_str().unwrap().ends_with("nested_deep.a")).unwrap();
+    let nested = r["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"].as_str().unwrap().ends_with("nested_deep.a"))
+        .unwrap();
     assert!(nested["error"].as_str().unwrap().contains("nesting depth"));
     assert_eq!(file_targets(&r, "librdc.so"), ["gfx1012", "gfx1030"]);
 }
@@ -222,7 +355,12 @@ fn targets_by_file(r: &serde_json::Value) -> BTreeMap<String, Vec<String>> {
         .map(|f| {
             let p = f["path"].as_str().unwrap();
             let key = p[p.find("!/").map_or(0, |i| i + 2)..].to_string();
-            let mut t: Vec<String> = f["code_objects"].as_array().unwrap().iter().map(|c| c["target_id"].as_str().unwrap().to_string()).collect();
+            let mut t: Vec<String> = f["code_objects"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["target_id"].as_str().unwrap().to_string())
+                .collect();
             t.sort();
             (key, t)
         })
@@ -234,22 +372,39 @@ fn wheels_are_read_in_place_in_memory_and_streamed() {
     let whl = fx("fakepkg-1.0-py3-none-linux_x86_64.whl");
     let (code, mem) = inspect_json(&["--gpu", "gfx1010", s(&whl)]);
     assert_eq!(code, 1, "the torch-like member lacks gfx1010");
-    let (_, streamed) = inspect_json(&["--gpu", "gfx1010", "--wheel-member-in-memory", "1", s(&whl)]);
+    let (_, streamed) =
+        inspect_json(&["--gpu", "gfx1010", "--wheel-member-in-memory", "1", s(&whl)]);
     assert_eq!(targets_by_file(&mem), targets_by_file(&streamed));
     let t = targets_by_file(&mem);
-    assert_eq!(t["fakepkg/lib/libccob.so"], ["gfx1010", "gfx1010", "gfx1100", "gfx1100"]);
+    assert_eq!(
+        t["fakepkg/lib/libccob.so"],
+        ["gfx1010", "gfx1010", "gfx1100", "gfx1100"]
+    );
     let (_, direct) = inspect_json(&[s(&fx("libtorch_like_no_gfx1010.so"))]);
-    assert_eq!(t["fakepkg/lib/libtorch_like_no_gfx1010.so"], target_ids(&direct));
-    assert_eq!(mem["tensile_dirs"][0]["archs"], serde_json::json!(["gfx1010", "gfx1030"]));
+    assert_eq!(
+        t["fakepkg/lib/libtorch_like_no_gfx1010.so"],
+        target_ids(&direct)
+    );
+    assert_eq!(
+        mem["tensile_dirs"][0]["archs"],
+        serde_json::json!(["gfx1010", "gfx1030"])
+    );
     let missing = mem["coverage"]["missing"].as_array().unwrap();
     assert_eq!(missing.len(), 1);
-    assert!(missing[0].as_str().unwrap().ends_with("!/fakepkg/lib/libtorch_like_no_gfx1010.so"));
+    assert!(missing[0]
+        .as_str()
+        .unwrap()
+        .ends_with("!/fakepkg/lib/libtorch_like_no_gfx1010.so"));
 }
 
 #[test]
 fn real_rocm_wheel_from_pypi() {
     let dir = input("RP_WHEELS");
-    let whl = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).find(|p| p.to_string_lossy().contains("torch_scatter_rocm")).expect("torch_scatter_rocm wheel");
+    let whl = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("torch_scatter_rocm"))
+        .expect("torch_scatter_rocm wheel");
     let (code, r) = inspect_json(&["--gpu", "gfx1010", s(&whl)]);
     assert_eq!(code, 0, "{}", r["coverage"]);
     assert!(r["targets"]["gfx1010"].as_u64().unwrap() >= 1);
@@ -259,9 +414,18 @@ fn real_rocm_wheel_from_pypi() {
 
 #[test]
 fn human_output_has_summary_and_table() {
-    let (code, out, _) = rp(&["inspect", "--gpu", "gfx1010", s(&fx("libtorch_like_no_gfx1010.so")), s(&fx("libnative_gfx101x.so"))]);
+    let (code, out, _) = rp(&[
+        "inspect",
+        "--gpu",
+        "gfx1010",
+        s(&fx("libtorch_like_no_gfx1010.so")),
+        s(&fx("libnative_gfx101x.so")),
+    ]);
     assert_eq!(code, 1);
-    assert!(out.contains("Targets (code objects per processor):"), "{out}");
+    assert!(
+        out.contains("Targets (code objects per processor):"),
+        "{out}"
+    );
     assert!(out.contains("PATH"), "{out}");
     assert!(out.contains("MISSING"), "{out}");
     assert!(!out.contains('\u{1b}'), "no colour when not a terminal");

@@ -75,7 +75,9 @@ fn parse_aligned(data: &[u8]) -> Result<Info> {
     let mut metadata_target = None;
     if let Ok(phdrs) = hdr.program_headers(LE, data) {
         for ph in phdrs {
-            let Ok(Some(mut notes)) = ph.notes(LE, data) else { continue };
+            let Ok(Some(mut notes)) = ph.notes(LE, data) else {
+                continue;
+            };
             while let Ok(Some(note)) = notes.next() {
                 match (note.name(), note.n_type(LE)) {
                     (b"AMD", NT_AMD_HSA_ISA_VERSION) => isa_note = isa_from_note(note.desc()),
@@ -92,15 +94,36 @@ fn parse_aligned(data: &[u8]) -> Result<Info> {
     let (processor, xnack, sramecc) = if co == 2 && mach == 0 {
         // COv2: the processor lives in the ISA note; bit 0 is xnack.
         let p = isa_note.ok_or(Error::Invalid("code object v2 without an ISA note"))?;
-        let x = if e_flags & 0x1 != 0 { Feature::On } else { Feature::Any };
+        let x = if e_flags & 0x1 != 0 {
+            Feature::On
+        } else {
+            Feature::Any
+        };
         (Some(p), x, Feature::Any)
     } else {
         let name = kb.by_mach(mach).map(|p| p.name().to_string());
         let (x, s) = match co {
             // COv3 sets the xnack bit for "on" and for "any" alike, so it pins nothing.
-            3 => (Feature::Any, if e_flags & 0x200 != 0 { Feature::On } else { Feature::Any }),
-            2 => (if e_flags & 0x1 != 0 { Feature::On } else { Feature::Any }, Feature::Any),
-            _ => (feature_v4(e_flags & 0x300, 0x300, 0x200), feature_v4(e_flags & 0xc00, 0xc00, 0x800)),
+            3 => (
+                Feature::Any,
+                if e_flags & 0x200 != 0 {
+                    Feature::On
+                } else {
+                    Feature::Any
+                },
+            ),
+            2 => (
+                if e_flags & 0x1 != 0 {
+                    Feature::On
+                } else {
+                    Feature::Any
+                },
+                Feature::Any,
+            ),
+            _ => (
+                feature_v4(e_flags & 0x300, 0x300, 0x200),
+                feature_v4(e_flags & 0xc00, 0xc00, 0x800),
+            ),
         };
         (name, x, s)
     };
@@ -108,9 +131,14 @@ fn parse_aligned(data: &[u8]) -> Result<Info> {
         Some(Processor::Generic(_)) if co >= 6 => Some((e_flags >> 24) as u8),
         _ => None,
     };
-    let processor_text =
-        processor.clone().unwrap_or_else(|| format!("unknown MACH {mach:#04x}"));
-    let target = processor.map(|p| TargetId { processor: p, xnack, sramecc });
+    let processor_text = processor
+        .clone()
+        .unwrap_or_else(|| format!("unknown MACH {mach:#04x}"));
+    let target = processor.map(|p| TargetId {
+        processor: p,
+        xnack,
+        sramecc,
+    });
     Ok(Info {
         osabi,
         code_object_version,
@@ -141,7 +169,10 @@ fn metadata_target_from(desc: &[u8]) -> Option<String> {
     let (len, start) = match tag {
         0xa0..=0xbf => ((tag & 0x1f) as usize, pos + 1),
         0xd9 => (*desc.get(pos + 1)? as usize, pos + 2),
-        0xda => (u16::from_be_bytes(desc.get(pos + 1..pos + 3)?.try_into().ok()?) as usize, pos + 3),
+        0xda => (
+            u16::from_be_bytes(desc.get(pos + 1..pos + 3)?.try_into().ok()?) as usize,
+            pos + 3,
+        ),
         _ => return None,
     };
     let s = std::str::from_utf8(desc.get(start..start + len)?).ok()?;

@@ -39,7 +39,11 @@ impl Header {
     /// The bundle's extent: there is no size field, so it is the largest
     /// `offset + size` over the entries (formats.md §1.1).
     pub fn extent(&self) -> u64 {
-        self.entries.iter().map(|e| e.offset + e.size).max().unwrap_or(0)
+        self.entries
+            .iter()
+            .map(|e| e.offset + e.size)
+            .max()
+            .unwrap_or(0)
     }
 }
 
@@ -55,14 +59,18 @@ fn read_u64(r: &mut impl Read, what: &'static str) -> Result<u64> {
 /// file, or a CCOB's declared uncompressed size); every entry must lie inside it.
 pub fn read_header(r: &mut impl Read, avail: u64) -> Result<Header> {
     let mut magic = [0u8; 24];
-    r.read_exact(&mut magic).map_err(|e| Error::from_io(e, "bundle magic"))?;
+    r.read_exact(&mut magic)
+        .map_err(|e| Error::from_io(e, "bundle magic"))?;
     if &magic != MAGIC {
         return Err(Error::BadMagic("offload bundle"));
     }
     let n = read_u64(r, "bundle entry count")?;
     // Each entry record needs at least 24 bytes.
     if n > MAX_ENTRIES || n.saturating_mul(24).saturating_add(32) > avail {
-        return Err(Error::Limit { what: "bundle entry count", value: n });
+        return Err(Error::Limit {
+            what: "bundle entry count",
+            value: n,
+        });
     }
     let mut entries = Vec::with_capacity(n as usize);
     let mut table_end: u64 = 32;
@@ -71,18 +79,30 @@ pub fn read_header(r: &mut impl Read, avail: u64) -> Result<Header> {
         let size = read_u64(r, "bundle entry size")?;
         let id_len = read_u64(r, "bundle entry id length")?;
         if id_len > MAX_ID_LEN {
-            return Err(Error::Limit { what: "bundle entry id length", value: id_len });
+            return Err(Error::Limit {
+                what: "bundle entry id length",
+                value: id_len,
+            });
         }
         table_end += 24 + id_len;
         if table_end > avail {
             return Err(Error::Truncated("bundle entry table"));
         }
         let mut id = vec![0u8; id_len as usize];
-        r.read_exact(&mut id).map_err(|e| Error::from_io(e, "bundle entry id"))?;
-        let id = String::from_utf8(id).map_err(|_| Error::Invalid("bundle entry id is not UTF-8"))?;
-        let end = offset.checked_add(size).ok_or(Error::Invalid("bundle entry offset overflows"))?;
+        r.read_exact(&mut id)
+            .map_err(|e| Error::from_io(e, "bundle entry id"))?;
+        let id =
+            String::from_utf8(id).map_err(|_| Error::Invalid("bundle entry id is not UTF-8"))?;
+        let end = offset
+            .checked_add(size)
+            .ok_or(Error::Invalid("bundle entry offset overflows"))?;
         if end > avail {
-            return Err(Error::OutOfBounds { what: "bundle entry", offset, size, avail });
+            return Err(Error::OutOfBounds {
+                what: "bundle entry",
+                offset,
+                size,
+                avail,
+            });
         }
         entries.push(Entry { id, offset, size });
     }
@@ -131,7 +151,11 @@ pub fn parse_entry_id(id: &str) -> EntryId {
         }
     });
     let target = target_text.as_deref().and_then(|t| t.parse().ok());
-    EntryId { kind, target, target_text }
+    EntryId {
+        kind,
+        target,
+        target_text,
+    }
 }
 
 #[cfg(test)]
@@ -144,11 +168,23 @@ mod tests {
             ("host-x86_64-unknown-linux", "host", None),
             ("host-x86_64-unknown-linux--", "host", None),
             ("hipv4-amdgcn-amd-amdhsa--gfx1030", "hipv4", Some("gfx1030")),
-            ("hipv4-amdgcn-amd-amdhsa-unknown-gfx942", "hipv4", Some("gfx942")),
+            (
+                "hipv4-amdgcn-amd-amdhsa-unknown-gfx942",
+                "hipv4",
+                Some("gfx942"),
+            ),
             ("hip-amdgcn-amd-amdhsa-gfx906", "hip", Some("gfx906")),
             ("openmp-amdgcn-amd-amdhsa--gfx90a", "openmp", Some("gfx90a")),
-            ("hipv4-amdgcn-amd-amdhsa--gfx90a:sramecc-:xnack+", "hipv4", Some("gfx90a:sramecc-:xnack+")),
-            ("hipv4-amdgcn-amd-amdhsa--gfx10-1-generic", "hipv4", Some("gfx10-1-generic")),
+            (
+                "hipv4-amdgcn-amd-amdhsa--gfx90a:sramecc-:xnack+",
+                "hipv4",
+                Some("gfx90a:sramecc-:xnack+"),
+            ),
+            (
+                "hipv4-amdgcn-amd-amdhsa--gfx10-1-generic",
+                "hipv4",
+                Some("gfx10-1-generic"),
+            ),
         ];
         for (id, kind, target) in cases {
             let e = parse_entry_id(id);
@@ -161,7 +197,10 @@ mod tests {
     fn hostile_counts() {
         let mut b = MAGIC.to_vec();
         b.extend_from_slice(&u64::MAX.to_le_bytes());
-        assert!(matches!(read_header(&mut &b[..], b.len() as u64), Err(Error::Limit { .. })));
+        assert!(matches!(
+            read_header(&mut &b[..], b.len() as u64),
+            Err(Error::Limit { .. })
+        ));
         let mut b = MAGIC.to_vec();
         b.extend_from_slice(&1u64.to_le_bytes());
         b.extend_from_slice(&0x1000u64.to_le_bytes());

@@ -133,7 +133,10 @@ pub fn parse_fields(data: &[u8]) -> Result<Header> {
 impl Header {
     /// The compressed payload inside `data` (which starts at the magic).
     pub fn payload<'a>(&self, data: &'a [u8]) -> &'a [u8] {
-        let end = self.total_size.map_or(data.len(), |t| t as usize).min(data.len());
+        let end = self
+            .total_size
+            .map_or(data.len(), |t| t as usize)
+            .min(data.len());
         data.get(self.header_len..end).unwrap_or_default()
     }
 
@@ -146,7 +149,9 @@ impl Header {
     /// against decompression bombs.
     pub fn decoder<'a>(&self, data: &'a [u8]) -> Result<Box<dyn Read + 'a>> {
         let payload = self.payload(data);
-        let limit = (payload.len() as u64).saturating_mul(MAX_RATIO).max(1 << 20);
+        let limit = (payload.len() as u64)
+            .saturating_mul(MAX_RATIO)
+            .max(1 << 20);
         if self.uncompressed_size > MAX_UNCOMPRESSED || self.uncompressed_size > limit {
             return Err(Error::Limit {
                 what: "CCOB uncompressed size",
@@ -161,7 +166,8 @@ impl Header {
                 // A window never needs to exceed the content; refuse frames that ask
                 // for more memory than the declared size justifies.
                 let log = (64 - self.uncompressed_size.max(1024).leading_zeros()).clamp(10, 27);
-                d.window_log_max(log).map_err(|e| Error::Decompress(e.to_string()))?;
+                d.window_log_max(log)
+                    .map_err(|e| Error::Decompress(e.to_string()))?;
                 Box::new(d.single_frame())
             }
         };
@@ -205,7 +211,10 @@ pub struct HashingReader<R> {
 impl<R: Read> HashingReader<R> {
     /// Wrap `inner`.
     pub fn new(inner: R) -> Self {
-        HashingReader { inner, md5: Md5::new() }
+        HashingReader {
+            inner,
+            md5: Md5::new(),
+        }
     }
     /// The CCOB hash of everything read so far.
     pub fn hash(&self) -> u64 {

@@ -112,7 +112,11 @@ impl Format {
 /// Recognise a file from its first bytes (at least 24 for bundles, 20 for ELF).
 pub fn sniff(head: &[u8]) -> Option<Format> {
     if head.starts_with(b"\x7fELF") {
-        Some(if amdgpu::is_amdgpu_elf(head) { Format::CodeObject } else { Format::HostElf })
+        Some(if amdgpu::is_amdgpu_elf(head) {
+            Format::CodeObject
+        } else {
+            Format::HostElf
+        })
     } else if head.starts_with(bundle::MAGIC) {
         Some(Format::Bundle)
     } else if head.starts_with(ccob::MAGIC) {
@@ -207,9 +211,22 @@ pub fn scan(data: &[u8], opts: &Options) -> Scan {
 /// [`scan`], calling `release(offset, len)` for each region of `data` it is done with
 /// (each bundle of a `.hip_fatbin`), so a caller that mapped the file can drop those
 /// pages and keep its resident memory independent of the file's size.
-pub fn scan_with_release(data: &[u8], opts: &Options, release: &mut dyn FnMut(usize, usize)) -> Scan {
-    let mut out = Scan { format: sniff(data), ..Scan::default() };
-    let mut ctx = Ctx { opts: *opts, depth: 0, member: None, out: &mut out, release };
+pub fn scan_with_release(
+    data: &[u8],
+    opts: &Options,
+    release: &mut dyn FnMut(usize, usize),
+) -> Scan {
+    let mut out = Scan {
+        format: sniff(data),
+        ..Scan::default()
+    };
+    let mut ctx = Ctx {
+        opts: *opts,
+        depth: 0,
+        member: None,
+        out: &mut out,
+        release,
+    };
     if let Err(e) = scan_any(data, 0, &mut ctx) {
         ctx.fail(e);
     }
@@ -268,7 +285,9 @@ fn code_object_from_info(
     }
     if let (Some(m), Some(h)) = (&info.metadata_target, header_target) {
         if m.split(':').next() != Some(h.processor.as_str()) && warning.is_none() {
-            warning = Some(format!("metadata note says {m} but the ELF header says {h}"));
+            warning = Some(format!(
+                "metadata note says {m} but the ELF header says {h}"
+            ));
         }
     }
     CodeObject {
@@ -336,13 +355,21 @@ fn scan_bundle(data: &[u8], file_base: u64, ctx: &mut Ctx) -> Result<u64> {
 
 /// Scan a compressed bundle at the start of `data`; returns its extent.
 fn scan_ccob(data: &[u8], ctx: &mut Ctx) -> Result<u64> {
-    let h = if ctx.opts.prefix { ccob::parse_fields(data)? } else { ccob::parse_header(data)? };
+    let h = if ctx.opts.prefix {
+        ccob::parse_fields(data)?
+    } else {
+        ccob::parse_header(data)?
+    };
     let extent = h.extent(data);
     let mut stream = ccob::HashingReader::new(h.decoder(data)?);
     let header = bundle::read_header(&mut stream, h.uncompressed_size)?;
     ctx.out.bundles += 1;
-    let mut consumed: u64 =
-        32 + header.entries.iter().map(|e| 24 + e.id.len() as u64).sum::<u64>();
+    let mut consumed: u64 = 32
+        + header
+            .entries
+            .iter()
+            .map(|e| 24 + e.id.len() as u64)
+            .sum::<u64>();
     let mut found = Vec::new();
     for entry in &header.entries {
         let id = bundle::parse_entry_id(&entry.id);
@@ -365,7 +392,10 @@ fn scan_ccob(data: &[u8], ctx: &mut Ctx) -> Result<u64> {
             skip(&mut stream, *offset - consumed)?;
             let want = (*size).min(DEEP_BLOB_PREFIX);
             let mut buf = Vec::with_capacity(want as usize);
-            (&mut stream).take(want).read_to_end(&mut buf).map_err(|e| Error::from_io(e, "blob"))?;
+            (&mut stream)
+                .take(want)
+                .read_to_end(&mut buf)
+                .map_err(|e| Error::from_io(e, "blob"))?;
             consumed = *offset + buf.len() as u64;
             match amdgpu::parse(&buf) {
                 Ok(info) => {
@@ -378,7 +408,8 @@ fn scan_ccob(data: &[u8], ctx: &mut Ctx) -> Result<u64> {
                 Err(e) => co.warning = Some(format!("entry is not a readable code object: {e}")),
             }
         }
-        let rest = io::copy(&mut stream, &mut io::sink()).map_err(|e| Error::from_io(e, "CCOB payload"))?;
+        let rest = io::copy(&mut stream, &mut io::sink())
+            .map_err(|e| Error::from_io(e, "CCOB payload"))?;
         consumed += rest;
         if consumed != h.uncompressed_size {
             return Err(Error::Decompress(format!(
@@ -399,7 +430,8 @@ fn scan_ccob(data: &[u8], ctx: &mut Ctx) -> Result<u64> {
 }
 
 fn skip(r: &mut impl Read, n: u64) -> Result<()> {
-    let got = io::copy(&mut r.take(n), &mut io::sink()).map_err(|e| Error::from_io(e, "CCOB payload"))?;
+    let got =
+        io::copy(&mut r.take(n), &mut io::sink()).map_err(|e| Error::from_io(e, "CCOB payload"))?;
     if got != n {
         return Err(Error::Truncated("CCOB payload"));
     }
@@ -410,8 +442,10 @@ const HIPF: u32 = 0x4849_5046;
 const HIPK: u32 = 0x4B50_4948;
 
 fn scan_host_elf(data: &[u8], file_base: u64, ctx: &mut Ctx) -> Result<()> {
-    let file = object::File::parse(data)
-        .map_err(|e| Error::Malformed { what: "ELF", why: e.to_string() })?;
+    let file = object::File::parse(data).map_err(|e| Error::Malformed {
+        what: "ELF",
+        why: e.to_string(),
+    })?;
     // Wrapper records give bundle addresses (formats.md §1.4); pointers left as 0
     // (relocatables, lld) are found by the section walk instead.
     let mut wrapper_ptrs = Vec::new();
@@ -436,9 +470,15 @@ fn scan_host_elf(data: &[u8], file_base: u64, ctx: &mut Ctx) -> Result<()> {
     }
     if let Some(fb) = file.section_by_name(".hip_fatbin") {
         if let Some((off, size)) = fb.file_range() {
-            let end = off.checked_add(size).filter(|&e| e <= data.len() as u64).ok_or(
-                Error::OutOfBounds { what: ".hip_fatbin section", offset: off, size, avail: data.len() as u64 },
-            )?;
+            let end = off
+                .checked_add(size)
+                .filter(|&e| e <= data.len() as u64)
+                .ok_or(Error::OutOfBounds {
+                    what: ".hip_fatbin section",
+                    offset: off,
+                    size,
+                    avail: data.len() as u64,
+                })?;
             let sec = &data[off as usize..end as usize];
             let addr = fb.address();
             let hinted: BTreeSet<u64> = wrapper_ptrs
@@ -451,15 +491,25 @@ fn scan_host_elf(data: &[u8], file_base: u64, ctx: &mut Ctx) -> Result<()> {
     }
     for section in file.sections() {
         let Ok(name) = section.name() else { continue };
-        let Some(id) = name.strip_prefix("__CLANG_OFFLOAD_BUNDLE__") else { continue };
+        let Some(id) = name.strip_prefix("__CLANG_OFFLOAD_BUNDLE__") else {
+            continue;
+        };
         let eid = bundle::parse_entry_id(id);
         if eid.is_host() {
             continue;
         }
-        let (Ok(d), Some((off, _))) = (section.data(), section.file_range()) else { continue };
-        let entry = bundle::Entry { id: id.to_string(), offset: off, size: d.len() as u64 };
+        let (Ok(d), Some((off, _))) = (section.data(), section.file_range()) else {
+            continue;
+        };
+        let entry = bundle::Entry {
+            id: id.to_string(),
+            offset: off,
+            size: d.len() as u64,
+        };
         let mut co = match amdgpu::parse(d) {
-            Ok(info) => code_object_from_info(&info, Some(&eid), entry.size, Some(file_base + off), ctx),
+            Ok(info) => {
+                code_object_from_info(&info, Some(&eid), entry.size, Some(file_base + off), ctx)
+            }
             Err(_) => code_object_from_entry(&entry, &eid, ctx),
         };
         co.bundle_id = Some(entry.id);
@@ -536,21 +586,30 @@ fn walk_fatbin(sec: &[u8], sec_off: usize, base: u64, hinted: &BTreeSet<u64>, ct
 
 fn scan_archive(data: &[u8], file_base: u64, ctx: &mut Ctx) -> Result<()> {
     if ctx.depth >= MAX_DEPTH {
-        return Err(Error::Limit { what: "archive nesting depth", value: ctx.depth as u64 });
+        return Err(Error::Limit {
+            what: "archive nesting depth",
+            value: ctx.depth as u64,
+        });
     }
-    let archive = ArchiveFile::parse(data)
-        .map_err(|e| Error::Malformed { what: "ar archive", why: e.to_string() })?;
+    let archive = ArchiveFile::parse(data).map_err(|e| Error::Malformed {
+        what: "ar archive",
+        why: e.to_string(),
+    })?;
     let outer = ctx.member.clone();
     for member in archive.members() {
-        let member =
-            member.map_err(|e| Error::Malformed { what: "ar archive", why: e.to_string() })?;
+        let member = member.map_err(|e| Error::Malformed {
+            what: "ar archive",
+            why: e.to_string(),
+        })?;
         let name = String::from_utf8_lossy(member.name()).into_owned();
         let path = match &outer {
             Some(o) => format!("{o}/{name}"),
             None => name,
         };
         if member.is_thin() {
-            ctx.out.notes.push(format!("thin archive member {path} (external file) not followed"));
+            ctx.out.notes.push(format!(
+                "thin archive member {path} (external file) not followed"
+            ));
             continue;
         }
         let (off, _) = member.file_range();

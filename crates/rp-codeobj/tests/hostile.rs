@@ -10,7 +10,12 @@ fn shared_codeobj() -> Vec<(String, Vec<u8>)> {
         .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
         .join("fixtures/codeobj");
     let mut v: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e} (shared/ must sit beside the checkout)", dir.display()))
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (shared/ must sit beside the checkout)",
+                dir.display()
+            )
+        })
         .map(|e| e.unwrap().path())
         .filter(|p| p.is_file())
         .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
@@ -29,9 +34,18 @@ fn every_truncation_of_every_fixture() {
         let step = (data.len() / 400).max(1);
         for cut in (0..data.len()).step_by(step) {
             for deep in [false, true] {
-                let r = scan(&data[..cut], &Options { deep, prefix: false });
+                let r = scan(
+                    &data[..cut],
+                    &Options {
+                        deep,
+                        prefix: false,
+                    },
+                );
                 // Either an error, or fewer/equal code objects: never invented ones.
-                assert!(r.code_objects.len() <= full.code_objects.len(), "{name} cut {cut}");
+                assert!(
+                    r.code_objects.len() <= full.code_objects.len(),
+                    "{name} cut {cut}"
+                );
             }
         }
     }
@@ -68,14 +82,28 @@ fn bundle_with(entries: &[(u64, u64, &str)], count: u64, len: usize) -> Vec<u8> 
 #[test]
 fn entry_table_lies() {
     // An entry pointing past the end.
-    let b = bundle_with(&[(0x1000, 0x10_0000, "hipv4-amdgcn-amd-amdhsa--gfx1010")], 1, 0x2000);
-    assert!(matches!(scan(&b, &Options::default()).error, Some(Error::OutOfBounds { .. })));
+    let b = bundle_with(
+        &[(0x1000, 0x10_0000, "hipv4-amdgcn-amd-amdhsa--gfx1010")],
+        1,
+        0x2000,
+    );
+    assert!(matches!(
+        scan(&b, &Options::default()).error,
+        Some(Error::OutOfBounds { .. })
+    ));
     // offset + size overflowing u64.
-    let b = bundle_with(&[(u64::MAX - 10, 100, "hipv4-amdgcn-amd-amdhsa--gfx1010")], 1, 0x2000);
+    let b = bundle_with(
+        &[(u64::MAX - 10, 100, "hipv4-amdgcn-amd-amdhsa--gfx1010")],
+        1,
+        0x2000,
+    );
     assert!(scan(&b, &Options::default()).error.is_some());
     // An absurd count.
     let b = bundle_with(&[], u64::MAX / 2, 64);
-    assert!(matches!(scan(&b, &Options::default()).error, Some(Error::Limit { .. })));
+    assert!(matches!(
+        scan(&b, &Options::default()).error,
+        Some(Error::Limit { .. })
+    ));
     // A count the file cannot hold.
     let b = bundle_with(&[], 4000, 4096);
     assert!(scan(&b, &Options::default()).error.is_some());
@@ -85,9 +113,16 @@ fn entry_table_lies() {
     b.extend_from_slice(&0u64.to_le_bytes());
     b.extend_from_slice(&u64::MAX.to_le_bytes());
     b.resize(0x2000, 0);
-    assert!(matches!(scan(&b, &Options::default()).error, Some(Error::Limit { .. })));
+    assert!(matches!(
+        scan(&b, &Options::default()).error,
+        Some(Error::Limit { .. })
+    ));
     // A blob that is not an ELF: reported with a warning, not a crash.
-    let b = bundle_with(&[(0x1000, 16, "hipv4-amdgcn-amd-amdhsa--gfx1010")], 1, 0x1010);
+    let b = bundle_with(
+        &[(0x1000, 16, "hipv4-amdgcn-amd-amdhsa--gfx1010")],
+        1,
+        0x1010,
+    );
     let r = scan(&b, &Options::default());
     assert!(r.error.is_none());
     assert!(r.code_objects[0].warning.is_some());
@@ -108,7 +143,10 @@ fn decompression_bombs_are_refused() {
     // Declares 16 GiB from a few bytes.
     let mut b = ccob_header(3, 1, 64, 16 << 30);
     b.resize(64, 0);
-    assert!(matches!(scan(&b, &Options::default()).error, Some(Error::Limit { .. })));
+    assert!(matches!(
+        scan(&b, &Options::default()).error,
+        Some(Error::Limit { .. })
+    ));
     // A real zstd bomb: 256 MiB of zeros compress to a few KiB; the declared size is
     // beyond the accepted ratio.
     let zeros = vec![0u8; 256 << 20];
@@ -116,18 +154,44 @@ fn decompression_bombs_are_refused() {
     drop(zeros);
     let mut b = ccob_header(3, 1, 32 + z.len() as u64, 256 << 20);
     b.extend_from_slice(&z);
-    let r = scan(&b, &Options { deep: true, prefix: false });
-    assert!(matches!(r.error, Some(Error::Limit { .. })), "{:?}", r.error);
+    let r = scan(
+        &b,
+        &Options {
+            deep: true,
+            prefix: false,
+        },
+    );
+    assert!(
+        matches!(r.error, Some(Error::Limit { .. })),
+        "{:?}",
+        r.error
+    );
     // A declared size smaller than the stream: output is cut at the declared size.
     let payload = zstd::bulk::compress(&[7u8; 100_000], 3).unwrap();
     let mut b = ccob_header(3, 1, 32 + payload.len() as u64, 1000);
     b.extend_from_slice(&payload);
-    assert!(scan(&b, &Options { deep: true, prefix: false }).error.is_some());
+    assert!(scan(
+        &b,
+        &Options {
+            deep: true,
+            prefix: false
+        }
+    )
+    .error
+    .is_some());
     // Unknown method and version.
-    assert!(matches!(scan(&ccob_header(3, 9, 32, 0), &Options::default()).error, Some(Error::Unsupported(_))));
-    assert!(matches!(scan(&ccob_header(7, 1, 32, 0), &Options::default()).error, Some(Error::Unsupported(_))));
+    assert!(matches!(
+        scan(&ccob_header(3, 9, 32, 0), &Options::default()).error,
+        Some(Error::Unsupported(_))
+    ));
+    assert!(matches!(
+        scan(&ccob_header(7, 1, 32, 0), &Options::default()).error,
+        Some(Error::Unsupported(_))
+    ));
     // Total size past the end.
-    assert!(scan(&ccob_header(3, 1, 1 << 40, 10), &Options::default()).error.is_some());
+    assert!(scan(&ccob_header(3, 1, 1 << 40, 10), &Options::default())
+        .error
+        .is_some());
 }
 
 #[test]
@@ -153,6 +217,12 @@ fn garbage_never_panics() {
         if d.len() >= p.len() {
             d[..p.len()].copy_from_slice(p);
         }
-        let _ = scan(&d, &Options { deep: round % 2 == 0, prefix: false });
+        let _ = scan(
+            &d,
+            &Options {
+                deep: round % 2 == 0,
+                prefix: false,
+            },
+        );
     }
 }

@@ -48,7 +48,10 @@ pub fn inspect(paths: &[PathBuf], opts: &Options) -> InspectReport {
             Err(e) => reports.push(error_report(p, format!("cannot read: {e}"))),
         }
     }
-    let scan_opts = ScanOptions { deep: opts.deep, prefix: false };
+    let scan_opts = ScanOptions {
+        deep: opts.deep,
+        prefix: false,
+    };
     let in_mem = match opts.wheel_member_in_memory {
         0 => DEFAULT_IN_MEMORY,
         n => n - 1,
@@ -56,7 +59,11 @@ pub fn inspect(paths: &[PathBuf], opts: &Options) -> InspectReport {
     let per_file: Vec<Vec<FileReport>> = explicit
         .par_iter()
         .map(|p| inspect_path(p, true, &scan_opts, in_mem))
-        .chain(found.par_iter().map(|p| inspect_path(p, false, &scan_opts, in_mem)))
+        .chain(
+            found
+                .par_iter()
+                .map(|p| inspect_path(p, false, &scan_opts, in_mem)),
+        )
         .collect();
     reports.extend(per_file.into_iter().flatten());
     reports.sort_by(|a, b| a.path.cmp(&b.path));
@@ -72,7 +79,10 @@ fn walk(root: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<FileReport>) {
             Ok(e) if e.file_type().is_file() => out.push(e.into_path()),
             Ok(_) => {}
             Err(e) => {
-                let path = e.path().map(Path::to_path_buf).unwrap_or_else(|| root.to_path_buf());
+                let path = e
+                    .path()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| root.to_path_buf());
                 errors.push(error_report(&path, format!("cannot read: {e}")));
             }
         }
@@ -80,7 +90,11 @@ fn walk(root: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<FileReport>) {
 }
 
 fn error_report(path: &Path, error: String) -> FileReport {
-    FileReport { path: path.display().to_string(), error: Some(error), ..FileReport::default() }
+    FileReport {
+        path: path.display().to_string(),
+        error: Some(error),
+        ..FileReport::default()
+    }
 }
 
 /// Inspect one file; a wheel yields one report per interesting member.
@@ -97,7 +111,9 @@ fn inspect_path(path: &Path, explicit: bool, opts: &ScanOptions, in_mem: u64) ->
     };
     let head = &head[..n];
     let is_wheel = head.starts_with(b"PK\x03\x04")
-        && path.extension().is_some_and(|e| e.eq_ignore_ascii_case("whl") || e.eq_ignore_ascii_case("zip"));
+        && path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("whl") || e.eq_ignore_ascii_case("zip"));
     if is_wheel {
         return wheel::inspect_wheel(path, file, opts, in_mem);
     }
@@ -117,16 +133,26 @@ fn inspect_path(path: &Path, explicit: bool, opts: &ScanOptions, in_mem: u64) ->
             Ok(m) => m,
             Err(e) => return vec![error_report(path, format!("cannot map: {e}"))],
         };
-        let scan = rp_codeobj::scan_with_release(&map, opts, &mut |off, len| release(&map, off, len));
+        let scan =
+            rp_codeobj::scan_with_release(&map, opts, &mut |off, len| release(&map, off, len));
         fill(&mut report, scan);
     }
     if report.format.is_none() {
         report.format = library_file.map(|l| {
-            if l.library == "miopen" { "miopen-db".to_string() } else { "tensile".to_string() }
+            if l.library == "miopen" {
+                "miopen-db".to_string()
+            } else {
+                "tensile".to_string()
+            }
         });
     }
     // A host ELF without device code is not worth a row unless it was named.
-    if !explicit && report.code_objects.is_empty() && report.error.is_none() && report.library_file.is_none() && report.notes.is_empty() {
+    if !explicit
+        && report.code_objects.is_empty()
+        && report.error.is_none()
+        && report.library_file.is_none()
+        && report.notes.is_empty()
+    {
         return Vec::new();
     }
     vec![report]
@@ -155,7 +181,9 @@ fn release(map: &Mmap, off: usize, len: usize) {
         // back in from the page cache. Nothing in the range is borrowed any more: the
         // scanner calls this after it has finished with the region.
         #[cfg(unix)]
-        let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start) };
+        let _ = unsafe {
+            map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
+        };
     }
 }
 
@@ -178,7 +206,11 @@ pub(crate) fn fill(report: &mut FileReport, scan: Scan) {
     report.bundles = scan.bundles;
     report.error = scan.error.map(|e| e.to_string());
     report.notes = scan.notes;
-    report.code_objects = scan.code_objects.into_iter().map(code_object_report).collect();
+    report.code_objects = scan
+        .code_objects
+        .into_iter()
+        .map(code_object_report)
+        .collect();
 }
 
 fn code_object_report(c: CodeObject) -> CodeObjectReport {
@@ -205,27 +237,49 @@ fn build_report(files: Vec<FileReport>, opts: &Options) -> InspectReport {
     let mut targets: BTreeMap<String, u64> = BTreeMap::new();
     for f in &files {
         for c in &f.code_objects {
-            *targets.entry(processor_of(&c.target_id).to_string()).or_default() += 1;
+            *targets
+                .entry(processor_of(&c.target_id).to_string())
+                .or_default() += 1;
         }
     }
     let tensile_dirs = tensile_dirs(&files);
-    let coverage = opts.gpu.as_ref().map(|gpu| coverage(gpu, &files, &tensile_dirs));
-    InspectReport { schema: rp_report::SCHEMA, files, targets, tensile_dirs, coverage }
+    let coverage = opts
+        .gpu
+        .as_ref()
+        .map(|gpu| coverage(gpu, &files, &tensile_dirs));
+    InspectReport {
+        schema: rp_report::SCHEMA,
+        files,
+        targets,
+        tensile_dirs,
+        coverage,
+    }
 }
 
 fn tensile_dirs(files: &[FileReport]) -> Vec<TensileDir> {
     let mut dirs: BTreeMap<String, TensileDir> = BTreeMap::new();
     for f in files {
-        let Some(LibraryFile { library, role, arch }) = &f.library_file else { continue };
+        let Some(LibraryFile {
+            library,
+            role,
+            arch,
+        }) = &f.library_file
+        else {
+            continue;
+        };
         if library == "miopen" {
             continue;
         }
-        let Some((dir, dir_arch)) = names::tensile_dir(Path::new(&f.path)) else { continue };
-        let d = dirs.entry(dir.display().to_string()).or_insert_with(|| TensileDir {
-            path: dir.display().to_string(),
-            library: library.clone(),
-            ..TensileDir::default()
-        });
+        let Some((dir, dir_arch)) = names::tensile_dir(Path::new(&f.path)) else {
+            continue;
+        };
+        let d = dirs
+            .entry(dir.display().to_string())
+            .or_insert_with(|| TensileDir {
+                path: dir.display().to_string(),
+                library: library.clone(),
+                ..TensileDir::default()
+            });
         d.files += 1;
         // An arch counts when its master catalog or per-arch directory is present:
         // that is what the loader looks for (formats.md §3.1).
@@ -254,7 +308,9 @@ fn coverage(gpu: &TargetId, files: &[FileReport], dirs: &[TensileDir]) -> Covera
             continue;
         }
         // Files of a Tensile directory are judged with their directory.
-        if names::tensile_dir(Path::new(&f.path)).is_some_and(|(d, _)| tensile_paths.contains(d.to_str().unwrap_or_default())) {
+        if names::tensile_dir(Path::new(&f.path))
+            .is_some_and(|(d, _)| tensile_paths.contains(d.to_str().unwrap_or_default()))
+        {
             continue;
         }
         let best = f
@@ -265,7 +321,10 @@ fn coverage(gpu: &TargetId, files: &[FileReport], dirs: &[TensileDir]) -> Covera
             .filter(Compat::loadable)
             .min_by_key(|c| if *c == Compat::Exact { 0 } else { 1 });
         match best {
-            Some(c) => covered.push(CoveredLibrary { path: f.path.clone(), how: c.to_string() }),
+            Some(c) => covered.push(CoveredLibrary {
+                path: f.path.clone(),
+                how: c.to_string(),
+            }),
             None => {
                 missing.insert(f.path.clone());
             }
@@ -274,11 +333,18 @@ fn coverage(gpu: &TargetId, files: &[FileReport], dirs: &[TensileDir]) -> Covera
     for d in dirs {
         // Tensile picks its catalog by exact processor name (formats.md §3.1).
         if d.archs.iter().any(|a| a == &gpu.processor) {
-            covered.push(CoveredLibrary { path: d.path.clone(), how: "exact".into() });
+            covered.push(CoveredLibrary {
+                path: d.path.clone(),
+                how: "exact".into(),
+            });
         } else {
             missing.insert(d.path.clone());
         }
     }
     covered.sort_by(|a, b| a.path.cmp(&b.path));
-    Coverage { gpu: gpu.to_string(), missing: missing.into_iter().collect(), covered }
+    Coverage {
+        gpu: gpu.to_string(),
+        missing: missing.into_iter().collect(),
+        covered,
+    }
 }

@@ -7,22 +7,21 @@ use std::path::Path;
 /// Turn the `gfx90a-xnack+` spelling used in Tensile file names into a target id
 /// (`gfx90a:xnack+`).
 pub fn target_from_name_token(tok: &str) -> Option<String> {
-    if !tok.starts_with("gfx") {
+    let rest = tok.strip_prefix("gfx")?;
+    let n = rest.bytes().take_while(|b| b.is_ascii_hexdigit()).count();
+    if n < 3 {
         return None;
     }
-    let mut out = String::new();
-    for (i, part) in tok.split('-').enumerate() {
-        if i == 0 {
-            if part.len() < 4 || !part[3..].bytes().all(|b| b.is_ascii_hexdigit()) {
-                return None;
-            }
-            out.push_str(part);
-        } else if matches!(part, "xnack+" | "xnack-" | "sramecc+" | "sramecc-") {
-            out.push(':');
-            out.push_str(part);
-        } else {
-            return None;
-        }
+    let mut out = format!("gfx{}", &rest[..n]);
+    let mut feats = &rest[n..];
+    while !feats.is_empty() {
+        let f = feats.strip_prefix('-')?;
+        let feat = ["xnack+", "xnack-", "sramecc+", "sramecc-"]
+            .into_iter()
+            .find(|x| f.starts_with(x))?;
+        out.push(':');
+        out.push_str(feat);
+        feats = &f[feat.len()..];
     }
     Some(out)
 }
@@ -36,7 +35,10 @@ fn is_arch_dir(name: &str) -> bool {
 }
 
 fn arch_of_dir(name: &str) -> String {
-    let hex: String = name[3..].chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+    let hex: String = name[3..]
+        .chars()
+        .take_while(|c| c.is_ascii_hexdigit())
+        .collect();
     format!("gfx{hex}")
 }
 
@@ -63,7 +65,15 @@ pub fn tensile_dir(path: &Path) -> Option<(&Path, Option<String>)> {
 }
 
 fn strip_ext(name: &str) -> Option<(&str, &str)> {
-    for ext in [".dat.zlib", ".dat", ".yaml", ".co", ".hsaco", ".txt", ".zlib"] {
+    for ext in [
+        ".dat.zlib",
+        ".dat",
+        ".yaml",
+        ".co",
+        ".hsaco",
+        ".txt",
+        ".zlib",
+    ] {
         if let Some(stem) = name.strip_suffix(ext) {
             return Some((stem, ext));
         }
@@ -89,7 +99,11 @@ pub fn classify(path: &Path) -> Option<LibraryFile> {
         let rest = rest.strip_suffix(".hsaco")?;
         let (num, target) = rest.split_once('-')?;
         if num.len() == 3 && num.bytes().all(|b| b.is_ascii_digit()) {
-            return lib("rocblas-tensile", "code-object", target_from_name_token(target));
+            return lib(
+                "rocblas-tensile",
+                "code-object",
+                target_from_name_token(target),
+            );
         }
         return None;
     }
@@ -104,14 +118,22 @@ pub fn classify(path: &Path) -> Option<LibraryFile> {
             return lib("rocblas-tensile", "master-catalog", None);
         }
         if let Some(arch) = stem.strip_prefix("_lazy_") {
-            return lib("rocblas-tensile", "master-catalog", target_from_name_token(arch));
+            return lib(
+                "rocblas-tensile",
+                "master-catalog",
+                target_from_name_token(arch),
+            );
         }
         if stem.starts_with("_Type_") {
             return lib("rocblas-tensile", role, last_token_arch(stem));
         }
         // TensileLibrary_gfx1030.dat / .co (non-lazy).
         let arch = stem.strip_prefix('_').and_then(target_from_name_token);
-        let role = if role == "catalog" { "master-catalog" } else { role };
+        let role = if role == "catalog" {
+            "master-catalog"
+        } else {
+            role
+        };
         return lib("rocblas-tensile", role, arch);
     }
     if let Some(stem) = name.strip_prefix("TensileLiteLibrary") {
@@ -128,18 +150,29 @@ pub fn classify(path: &Path) -> Option<LibraryFile> {
         return lib("hipblaslt", "code-object", target_from_name_token(stem));
     }
     if let Some(rest) = name.strip_prefix("hipblaslt-jit-knowledge-") {
-        let stem = rest.strip_suffix(".dat.zlib").or_else(|| rest.strip_suffix(".dat"))?;
+        let stem = rest
+            .strip_suffix(".dat.zlib")
+            .or_else(|| rest.strip_suffix(".dat"))?;
         return lib("hipblaslt", "catalog", target_from_name_token(stem));
     }
-    if matches!(name, "hipblasltExtOpLibrary.dat" | "hipblasltTransform.hsaco" | "TensileManifest.txt") {
+    if matches!(
+        name,
+        "hipblasltExtOpLibrary.dat" | "hipblasltTransform.hsaco" | "TensileManifest.txt"
+    ) {
         return lib("hipblaslt", "catalog", None);
     }
     // Other Tensile-directory files named for an arch (the code object of a lazy
     // child under a per-arch directory, …).
     if in_lib.is_some() {
         if let Some((stem, ext)) = strip_ext(name) {
-            if matches!(ext, ".co" | ".hsaco" | ".dat") && (dir_arch.is_some() || last_token_arch(stem).is_some()) {
-                let role = if ext == ".dat" { "catalog" } else { "code-object" };
+            if matches!(ext, ".co" | ".hsaco" | ".dat")
+                && (dir_arch.is_some() || last_token_arch(stem).is_some())
+            {
+                let role = if ext == ".dat" {
+                    "catalog"
+                } else {
+                    "code-object"
+                };
                 return lib("rocblas-tensile", role, last_token_arch(stem));
             }
         }
@@ -161,7 +194,9 @@ fn miopen(name: &str) -> Option<LibraryFile> {
         (".udb", "user-perf-db"),
         (".db", "perf-db"),
     ];
-    let (stem, role) = roles.iter().find_map(|(ext, role)| Some((name.strip_suffix(ext)?, *role)))?;
+    let (stem, role) = roles
+        .iter()
+        .find_map(|(ext, role)| Some((name.strip_suffix(ext)?, *role)))?;
     if !stem.starts_with("gfx") {
         return None;
     }
@@ -171,7 +206,11 @@ fn miopen(name: &str) -> Option<LibraryFile> {
         .filter(|t| stem.starts_with(t.name.as_str()))
         .max_by_key(|t| t.name.len())
         .map(|t| t.name.clone())?;
-    Some(LibraryFile { library: "miopen".into(), role: role.into(), arch: Some(arch) })
+    Some(LibraryFile {
+        library: "miopen".into(),
+        role: role.into(),
+        arch: Some(arch),
+    })
 }
 
 #[cfg(test)]
@@ -185,29 +224,68 @@ mod tests {
     #[test]
     fn tensile_names() {
         let l = "/x/rocblas/library/";
-        assert_eq!(c(&format!("{l}TensileLibrary_lazy_gfx1010.dat")).unwrap().2.as_deref(), Some("gfx1010"));
-        assert_eq!(c(&format!("{l}Kernels.so-000-gfx90a-xnack-.hsaco")).unwrap().2.as_deref(), Some("gfx90a:xnack-"));
+        assert_eq!(
+            c(&format!("{l}TensileLibrary_lazy_gfx1010.dat"))
+                .unwrap()
+                .2
+                .as_deref(),
+            Some("gfx1010")
+        );
+        assert_eq!(
+            c(&format!("{l}Kernels.so-000-gfx90a-xnack-.hsaco"))
+                .unwrap()
+                .2
+                .as_deref(),
+            Some("gfx90a:xnack-")
+        );
         assert_eq!(
             c(&format!("{l}TensileLibrary_Type_BB_HPA_Contraction_l_Ailk_Bjlk_Cijk_Dijk_fallback_gfx90a-xnack+.hsaco")).unwrap(),
             ("rocblas-tensile".into(), "code-object".into(), Some("gfx90a:xnack+".into()))
         );
         assert_eq!(
-            c(&format!("{l}TensileLibrary_Type_BB_HPA_Contraction_l_Ailk_Bjlk_Cijk_Dijk_fallback.dat")).unwrap(),
+            c(&format!(
+                "{l}TensileLibrary_Type_BB_HPA_Contraction_l_Ailk_Bjlk_Cijk_Dijk_fallback.dat"
+            ))
+            .unwrap(),
             ("rocblas-tensile".into(), "catalog".into(), None)
         );
-        assert_eq!(c(&format!("{l}TensileLibrary.dat")).unwrap().1, "master-catalog");
-        assert_eq!(c(&format!("{l}gfx942/TensileLibrary_lazy_gfx942.dat")).unwrap().2.as_deref(), Some("gfx942"));
-        assert_eq!(c("/h/library/TensileLiteLibrary_lazy_gfx942_Mapping.dat").unwrap().2.as_deref(), Some("gfx942"));
+        assert_eq!(
+            c(&format!("{l}TensileLibrary.dat")).unwrap().1,
+            "master-catalog"
+        );
+        assert_eq!(
+            c(&format!("{l}gfx942/TensileLibrary_lazy_gfx942.dat"))
+                .unwrap()
+                .2
+                .as_deref(),
+            Some("gfx942")
+        );
+        assert_eq!(
+            c("/h/library/TensileLiteLibrary_lazy_gfx942_Mapping.dat")
+                .unwrap()
+                .2
+                .as_deref(),
+            Some("gfx942")
+        );
         assert_eq!(c("/h/library/extop_gfx90a.co").unwrap().0, "hipblaslt");
         assert_eq!(c("/x/include/rocblas.h"), None);
     }
 
     #[test]
     fn miopen_names() {
-        assert_eq!(c("/db/gfx1030_36.kdb").unwrap().2.as_deref(), Some("gfx1030"));
-        assert_eq!(c("/db/gfx90a68.HIP.fdb.txt").unwrap(), ("miopen".into(), "find-db".into(), Some("gfx90a".into())));
+        assert_eq!(
+            c("/db/gfx1030_36.kdb").unwrap().2.as_deref(),
+            Some("gfx1030")
+        );
+        assert_eq!(
+            c("/db/gfx90a68.HIP.fdb.txt").unwrap(),
+            ("miopen".into(), "find-db".into(), Some("gfx90a".into()))
+        );
         assert_eq!(c("/db/gfx90878.db").unwrap().2.as_deref(), Some("gfx908"));
-        assert_eq!(c("/db/gfx1010_20.ukdb").unwrap().2.as_deref(), Some("gfx1010"));
+        assert_eq!(
+            c("/db/gfx1010_20.ukdb").unwrap().2.as_deref(),
+            Some("gfx1010")
+        );
         assert_eq!(c("/db/notes.db"), None);
     }
 }

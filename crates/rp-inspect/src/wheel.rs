@@ -21,7 +21,12 @@ const MAX_TABLE: usize = 2 << 20;
 /// Largest compressed-bundle capture in stream mode (the table is at its start).
 const MAX_CCOB_CAPTURE: u64 = 8 << 20;
 
-pub(crate) fn inspect_wheel(path: &Path, file: File, opts: &ScanOptions, in_mem: u64) -> Vec<FileReport> {
+pub(crate) fn inspect_wheel(
+    path: &Path,
+    file: File,
+    opts: &ScanOptions,
+    in_mem: u64,
+) -> Vec<FileReport> {
     let shown = path.display().to_string();
     let mut zip = match zip::ZipArchive::new(file) {
         Ok(z) => z,
@@ -62,7 +67,9 @@ pub(crate) fn inspect_wheel(path: &Path, file: File, opts: &ScanOptions, in_mem:
         let result = if size <= in_mem {
             let mut buf = Vec::with_capacity(size as usize);
             match (&mut member).take(size).read_to_end(&mut buf) {
-                Ok(_) if rp_codeobj::sniff(&buf).is_some() => Ok(Some(rp_codeobj::scan(&buf, opts))),
+                Ok(_) if rp_codeobj::sniff(&buf).is_some() => {
+                    Ok(Some(rp_codeobj::scan(&buf, opts)))
+                }
                 Ok(_) => Ok(None),
                 Err(e) => Err(e),
             }
@@ -75,9 +82,16 @@ pub(crate) fn inspect_wheel(path: &Path, file: File, opts: &ScanOptions, in_mem:
             Err(e) => report.error = Some(format!("cannot read wheel member: {e}")),
         }
         if report.format.is_none() {
-            report.format = library_file.map(|l| if l.library == "miopen" { "miopen-db".into() } else { "tensile".into() });
+            report.format = library_file.map(|l| {
+                if l.library == "miopen" {
+                    "miopen-db".into()
+                } else {
+                    "tensile".into()
+                }
+            });
         }
-        if report.code_objects.is_empty() && report.error.is_none() && report.library_file.is_none() {
+        if report.code_objects.is_empty() && report.error.is_none() && report.library_file.is_none()
+        {
             continue;
         }
         out.push(report);
@@ -118,7 +132,9 @@ pub(crate) fn scan_stream(r: &mut impl Read, size: u64) -> io::Result<Scan> {
     if scan.format == Some(rp_codeobj::Format::CodeObject) {
         s.fill(&mut first, BLOB_PREFIX - BLOCK)?;
         match amdgpu::parse(&first) {
-            Ok(info) => scan.code_objects.push(from_info(&info, None, size, Some(0))),
+            Ok(info) => scan
+                .code_objects
+                .push(from_info(&info, None, size, Some(0))),
             Err(e) => scan.error = Some(e),
         }
         return Ok(scan);
@@ -146,10 +162,19 @@ pub(crate) fn scan_stream(r: &mut impl Read, size: u64) -> io::Result<Scan> {
     Ok(scan)
 }
 
-fn from_info(info: &amdgpu::Info, id: Option<&bundle::EntryId>, size: u64, offset: Option<u64>) -> CodeObject {
-    let t = id.and_then(|i| i.target.clone()).or_else(|| info.target.clone());
+fn from_info(
+    info: &amdgpu::Info,
+    id: Option<&bundle::EntryId>,
+    size: u64,
+    offset: Option<u64>,
+) -> CodeObject {
+    let t = id
+        .and_then(|i| i.target.clone())
+        .or_else(|| info.target.clone());
     CodeObject {
-        target_id: t.as_ref().map_or_else(|| info.processor_text.clone(), |t| t.to_string()),
+        target_id: t
+            .as_ref()
+            .map_or_else(|| info.processor_text.clone(), |t| t.to_string()),
         processor: t.map(|t| t.processor),
         bundle_id: None,
         compression: None,
@@ -165,13 +190,20 @@ fn from_info(info: &amdgpu::Info, id: Option<&bundle::EntryId>, size: u64, offse
 
 /// A bundle starts at `p`; `buf` holds the bytes from `p` up to the stream position.
 /// Returns the bundle's end.
-fn stream_bundle<R: Read>(s: &mut Pos<R>, buf: &mut Vec<u8>, p: u64, size: u64, scan: &mut Scan) -> io::Result<u64> {
+fn stream_bundle<R: Read>(
+    s: &mut Pos<R>,
+    buf: &mut Vec<u8>,
+    p: u64,
+    size: u64,
+    scan: &mut Scan,
+) -> io::Result<u64> {
     let header = loop {
         match bundle::read_header(&mut &buf[..], size - p) {
             Ok(h) => break h,
             Err(rp_codeobj::Error::Truncated(_)) if buf.len() < MAX_TABLE => {
                 if s.fill(buf, BLOCK)? == 0 {
-                    scan.error.get_or_insert(rp_codeobj::Error::Truncated("bundle entry table"));
+                    scan.error
+                        .get_or_insert(rp_codeobj::Error::Truncated("bundle entry table"));
                     return Ok(p + 1);
                 }
             }
@@ -228,7 +260,12 @@ fn dummy_info() -> amdgpu::Info {
 }
 
 /// A compressed bundle starts at `p`: capture a bounded prefix and decode its table.
-fn stream_ccob<R: Read>(s: &mut Pos<R>, buf: &mut Vec<u8>, p: u64, scan: &mut Scan) -> io::Result<u64> {
+fn stream_ccob<R: Read>(
+    s: &mut Pos<R>,
+    buf: &mut Vec<u8>,
+    p: u64,
+    scan: &mut Scan,
+) -> io::Result<u64> {
     let h = match ccob::parse_fields(buf) {
         Ok(h) => h,
         Err(e) => {
@@ -241,7 +278,13 @@ fn stream_ccob<R: Read>(s: &mut Pos<R>, buf: &mut Vec<u8>, p: u64, scan: &mut Sc
     if total > have {
         s.fill(buf, total.min(MAX_CCOB_CAPTURE) - have.min(total))?;
     }
-    let sub = rp_codeobj::scan(buf, &ScanOptions { deep: false, prefix: true });
+    let sub = rp_codeobj::scan(
+        buf,
+        &ScanOptions {
+            deep: false,
+            prefix: true,
+        },
+    );
     scan.bundles += sub.bundles;
     scan.code_objects.extend(sub.code_objects);
     if let Some(e) = sub.error {

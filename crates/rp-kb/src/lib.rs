@@ -164,7 +164,10 @@ impl Kb {
         if let Some(t) = self.targets.iter().find(|t| t.name == name) {
             return Some(Processor::Specific(t));
         }
-        self.generics.iter().find(|g| g.name == name).map(Processor::Generic)
+        self.generics
+            .iter()
+            .find(|g| g.name == name)
+            .map(Processor::Generic)
     }
 
     /// Look up a processor by its `EF_AMDGPU_MACH` value.
@@ -172,7 +175,10 @@ impl Kb {
         if let Some(t) = self.targets.iter().find(|t| t.mach == mach) {
             return Some(Processor::Specific(t));
         }
-        self.generics.iter().find(|g| g.mach == mach).map(Processor::Generic)
+        self.generics
+            .iter()
+            .find(|g| g.mach == mach)
+            .map(Processor::Generic)
     }
 
     /// Look up a processor by KFD `gfx_target_version`.
@@ -185,7 +191,10 @@ impl Kb {
 
     /// Members of a generic target.
     pub fn generic_members(&self, generic: &str) -> Vec<&Target> {
-        self.targets.iter().filter(|t| t.generic.as_deref() == Some(generic)).collect()
+        self.targets
+            .iter()
+            .filter(|t| t.generic.as_deref() == Some(generic))
+            .collect()
     }
 
     /// The mode a GPU runs a feature in when the user named none: the runtime default
@@ -223,9 +232,10 @@ impl Kb {
                 _ => return Compat::OtherProcessor,
             }
         };
-        for (name, have, want) in
-            [("xnack", gpu.xnack, code.xnack), ("sramecc", gpu.sramecc, code.sramecc)]
-        {
+        for (name, have, want) in [
+            ("xnack", gpu.xnack, code.xnack),
+            ("sramecc", gpu.sramecc, code.sramecc),
+        ] {
             let ok = match (want, have) {
                 (Feature::Any, _) | (_, Feature::Any) => true,
                 (w, h) => w == h,
@@ -294,13 +304,25 @@ mod tests {
     #[test]
     fn rdna1_members_and_generic() {
         let kb = kb();
-        let names: Vec<_> =
-            kb.generic_members("gfx10-1-generic").iter().map(|t| t.name.as_str()).collect();
+        let names: Vec<_> = kb
+            .generic_members("gfx10-1-generic")
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect();
         assert_eq!(names, ["gfx1010", "gfx1011", "gfx1012", "gfx1013"]);
         assert_eq!(kb.compat(&t("gfx1010"), &t("gfx1010")), Compat::Exact);
-        assert_eq!(kb.compat(&t("gfx1012"), &t("gfx10-1-generic")), Compat::Generic);
-        assert_eq!(kb.compat(&t("gfx1010"), &t("gfx10-3-generic")), Compat::OtherProcessor);
-        assert_eq!(kb.compat(&t("gfx1010"), &t("gfx1030")), Compat::OtherProcessor);
+        assert_eq!(
+            kb.compat(&t("gfx1012"), &t("gfx10-1-generic")),
+            Compat::Generic
+        );
+        assert_eq!(
+            kb.compat(&t("gfx1010"), &t("gfx10-3-generic")),
+            Compat::OtherProcessor
+        );
+        assert_eq!(
+            kb.compat(&t("gfx1010"), &t("gfx1030")),
+            Compat::OtherProcessor
+        );
     }
 
     #[test]
@@ -309,10 +331,14 @@ mod tests {
         // Default xnack is off: an xnack+ object does not load on a bare gfx90a.
         assert!(!kb.compat(&t("gfx90a"), &t("gfx90a:xnack+")).loadable());
         assert!(kb.compat(&t("gfx90a"), &t("gfx90a:xnack-")).loadable());
-        assert!(kb.compat(&t("gfx90a:xnack+"), &t("gfx90a:xnack+")).loadable());
+        assert!(kb
+            .compat(&t("gfx90a:xnack+"), &t("gfx90a:xnack+"))
+            .loadable());
         assert!(kb.compat(&t("gfx90a:xnack+"), &t("gfx90a")).loadable());
         // sramecc defaults on.
-        assert!(!kb.compat(&t("gfx90a"), &t("gfx90a:sramecc-:xnack-")).loadable());
+        assert!(!kb
+            .compat(&t("gfx90a"), &t("gfx90a:sramecc-:xnack-"))
+            .loadable());
         // gfx1030 has no xnack: features never constrain it.
         assert!(kb.compat(&t("gfx1030"), &t("gfx1030")).loadable());
     }

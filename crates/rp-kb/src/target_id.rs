@@ -50,7 +50,11 @@ pub struct TargetIdError {
 impl TargetId {
     /// A target id with no pinned features.
     pub fn bare(processor: impl Into<String>) -> Self {
-        TargetId { processor: processor.into(), xnack: Feature::Any, sramecc: Feature::Any }
+        TargetId {
+            processor: processor.into(),
+            xnack: Feature::Any,
+            sramecc: Feature::Any,
+        }
     }
 }
 
@@ -58,12 +62,17 @@ impl FromStr for TargetId {
     type Err = TargetIdError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = |why| TargetIdError { text: s.to_string(), why };
+        let err = |why| TargetIdError {
+            text: s.to_string(),
+            why,
+        };
         let mut parts = s.split(':');
         let processor = parts.next().unwrap_or_default();
         if !processor.starts_with("gfx")
             || processor.len() < 4
-            || !processor[3..].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            || !processor[3..]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         {
             return Err(err("processor must look like gfx1010 or gfx10-1-generic"));
         }
@@ -104,12 +113,20 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        for s in ["gfx1010", "gfx90a:xnack-", "gfx90a:sramecc-:xnack+", "gfx10-1-generic"] {
+        for s in [
+            "gfx1010",
+            "gfx90a:xnack-",
+            "gfx90a:sramecc-:xnack+",
+            "gfx10-1-generic",
+        ] {
             assert_eq!(s.parse::<TargetId>().unwrap().to_string(), s);
         }
         // Non-canonical order is normalised.
         assert_eq!(
-            "gfx90a:xnack+:sramecc-".parse::<TargetId>().unwrap().to_string(),
+            "gfx90a:xnack+:sramecc-"
+                .parse::<TargetId>()
+                .unwrap()
+                .to_string(),
             "gfx90a:sramecc-:xnack+"
         );
     }

@@ -17,7 +17,11 @@ pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
         }
         None => None,
     };
-    let opts = rp_inspect::Options { deep: args.deep, gpu, wheel_member_in_memory: args.wheel_member_in_memory.unwrap_or(0) };
+    let opts = rp_inspect::Options {
+        deep: args.deep,
+        gpu,
+        wheel_member_in_memory: args.wheel_member_in_memory.unwrap_or(0),
+    };
     let report = rp_inspect::inspect(&args.paths, &opts);
     if args.json {
         serde_json::to_writer_pretty(&mut *out, &report)?;
@@ -27,7 +31,11 @@ pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
     }
     Ok(if report.files.iter().any(|f| f.error.is_some()) {
         exit::TOOL_ERROR
-    } else if report.coverage.as_ref().is_some_and(|c| !c.missing.is_empty()) {
+    } else if report
+        .coverage
+        .as_ref()
+        .is_some_and(|c| !c.missing.is_empty())
+    {
         exit::FINDING
     } else {
         exit::OK

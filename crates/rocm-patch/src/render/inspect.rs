@@ -7,33 +7,69 @@ use std::io::{self, Write};
 /// Write the human report.
 pub fn human(r: &InspectReport, verbose: bool, out: &mut dyn Write) -> io::Result<()> {
     let n_co: u64 = r.targets.values().sum();
-    let with_code = r.files.iter().filter(|f| !f.code_objects.is_empty()).count();
-    writeln!(out, "{n_co} code objects in {with_code} files ({} files listed)", r.files.len())?;
+    let with_code = r
+        .files
+        .iter()
+        .filter(|f| !f.code_objects.is_empty())
+        .count();
+    writeln!(
+        out,
+        "{n_co} code objects in {with_code} files ({} files listed)",
+        r.files.len()
+    )?;
     if !r.targets.is_empty() {
         writeln!(out, "\nTargets (code objects per processor):")?;
         for (t, n) in &r.targets {
             writeln!(out, "  {t:<18} {n:>7}")?;
         }
     }
-    let rows: Vec<_> = r.files.iter().filter(|f| !f.code_objects.is_empty() || f.error.is_some() || f.library_file.is_none()).collect();
+    // Tensile and MIOpen files are summarised per directory below; -v lists them.
+    let rows: Vec<_> = r
+        .files
+        .iter()
+        .filter(|f| {
+            f.error.is_some()
+                || (f.library_file.is_none() || (verbose && !f.code_objects.is_empty()))
+        })
+        .collect();
     if !rows.is_empty() {
         writeln!(out, "\nFiles:")?;
         let w = rows.iter().map(|f| f.path.len()).max().unwrap_or(4).min(90);
-        writeln!(out, "  {:<w$}  {:<17}  {:>7}  {}", "PATH", "FORMAT", "BUNDLES", "TARGETS")?;
+        writeln!(
+            out,
+            "  {:<w$}  {:<17}  {:>7}  {}",
+            "PATH", "FORMAT", "BUNDLES", "TARGETS"
+        )?;
         for f in rows {
             let mut per: BTreeMap<(&str, &str), usize> = BTreeMap::new();
             for c in &f.code_objects {
-                *per.entry((c.target_id.as_str(), c.compression.as_str())).or_default() += 1;
+                *per.entry((c.target_id.as_str(), c.compression.as_str()))
+                    .or_default() += 1;
             }
             let targets: Vec<String> = per
                 .iter()
                 .map(|((t, comp), n)| {
-                    let comp = if *comp == "none" { String::new() } else { format!(" [{comp}]") };
-                    if *n > 1 { format!("{t}{comp} x{n}") } else { format!("{t}{comp}") }
+                    let comp = if *comp == "none" {
+                        String::new()
+                    } else {
+                        format!(" [{comp}]")
+                    };
+                    if *n > 1 {
+                        format!("{t}{comp} x{n}")
+                    } else {
+                        format!("{t}{comp}")
+                    }
                 })
                 .collect();
             let fmt = f.format.as_deref().unwrap_or("-");
-            writeln!(out, "  {:<w$}  {:<17}  {:>7}  {}", f.path, fmt, f.bundles, targets.join(", "))?;
+            writeln!(
+                out,
+                "  {:<w$}  {:<17}  {:>7}  {}",
+                f.path,
+                fmt,
+                f.bundles,
+                targets.join(", ")
+            )?;
             if let Some(e) = &f.error {
                 writeln!(out, "  {:<w$}  error: {e}", "")?;
             }
@@ -42,11 +78,22 @@ pub fn human(r: &InspectReport, verbose: bool, out: &mut dyn Write) -> io::Resul
             }
             if verbose {
                 for c in &f.code_objects {
-                    let cov = c.code_object_version.map_or("-".to_string(), |v| format!("v{v}"));
-                    let ccob = c.ccob_version.map_or(String::new(), |v| format!(" ccob v{v}"));
+                    let cov = c
+                        .code_object_version
+                        .map_or("-".to_string(), |v| format!("v{v}"));
+                    let ccob = c
+                        .ccob_version
+                        .map_or(String::new(), |v| format!(" ccob v{v}"));
                     let at = c.offset.map_or(String::new(), |o| format!(" @{o:#x}"));
-                    let mem = c.member.as_deref().map_or(String::new(), |m| format!(" in {m}"));
-                    writeln!(out, "      {:<24} {} code object {cov}, {} bytes{ccob}{at}{mem}", c.target_id, c.compression, c.size)?;
+                    let mem = c
+                        .member
+                        .as_deref()
+                        .map_or(String::new(), |m| format!(" in {m}"));
+                    writeln!(
+                        out,
+                        "      {:<24} {} code object {cov}, {} bytes{ccob}{at}{mem}",
+                        c.target_id, c.compression, c.size
+                    )?;
                     if let Some(w) = &c.warning {
                         writeln!(out, "      warning: {w}")?;
                     }
@@ -57,19 +104,48 @@ pub fn human(r: &InspectReport, verbose: bool, out: &mut dyn Write) -> io::Resul
     if !r.tensile_dirs.is_empty() {
         writeln!(out, "\nTensile libraries (archs with a master catalog):")?;
         for d in &r.tensile_dirs {
-            writeln!(out, "  {} ({}, {} files): {}", d.path, d.library, d.files, d.archs.join(" "))?;
+            writeln!(
+                out,
+                "  {} ({}, {} files): {}",
+                d.path,
+                d.library,
+                d.files,
+                d.archs.join(" ")
+            )?;
         }
     }
-    let others: Vec<_> = r.files.iter().filter(|f| f.code_objects.is_empty() && f.error.is_none() && f.library_file.as_ref().is_some_and(|l| l.library == "miopen")).collect();
+    let others: Vec<_> = r
+        .files
+        .iter()
+        .filter(|f| {
+            f.code_objects.is_empty()
+                && f.error.is_none()
+                && f.library_file
+                    .as_ref()
+                    .is_some_and(|l| l.library == "miopen")
+        })
+        .collect();
     if !others.is_empty() {
         writeln!(out, "\nMIOpen databases:")?;
         for f in others {
             let l = f.library_file.as_ref().expect("filtered");
-            writeln!(out, "  {} ({}, {})", f.path, l.role, l.arch.as_deref().unwrap_or("?"))?;
+            writeln!(
+                out,
+                "  {} ({}, {})",
+                f.path,
+                l.role,
+                l.arch.as_deref().unwrap_or("?")
+            )?;
         }
     }
     if let Some(c) = &r.coverage {
-        writeln!(out, "\nCoverage for {}: {} libraries can run it, {} cannot", c.gpu, c.covered.len(), c.missing.len())?;
+        writeln!(
+            out,
+            "\nCoverage for {}: {} libraries can run it, {} cannot",
+            c.gpu,
+            c.covered.len(),
+            c.missing.len()
+        )?;
         for m in &c.missing {
             writeln!(out, "  MISSING {m}")?;
         }

@@ -14,7 +14,11 @@ pub fn input(var: &str) -> PathBuf {
         panic!("{var} is not set: run the tests through scripts/test.sh, which prepares the real test data")
     });
     let p = PathBuf::from(v);
-    assert!(p.exists(), "{var}={} does not exist: rerun scripts/test.sh", p.display());
+    assert!(
+        p.exists(),
+        "{var}={} does not exist: rerun scripts/test.sh",
+        p.display()
+    );
     p
 }
 
@@ -29,13 +33,20 @@ pub fn shared(name: &str) -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
     let p = base.join("fixtures").join(name);
-    assert!(p.exists(), "{} missing: shared/ must sit beside the checkout (or set RP_SHARED)", p.display());
+    assert!(
+        p.exists(),
+        "{} missing: shared/ must sit beside the checkout (or set RP_SHARED)",
+        p.display()
+    );
     p
 }
 
 /// Run rocm-patch; returns (exit code, stdout, stderr).
 pub fn rp(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_rocm-patch")).args(args).output().expect("run rocm-patch");
+    let out = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+        .args(args)
+        .output()
+        .expect("run rocm-patch");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -74,8 +85,12 @@ pub fn file_targets(report: &serde_json::Value, path_suffix: &str) -> Vec<String
         .iter()
         .find(|f| f["path"].as_str().unwrap().ends_with(path_suffix))
         .unwrap_or_else(|| panic!("no file ending {path_suffix} in report"));
-    let mut v: Vec<String> =
-        f["code_objects"].as_array().unwrap().iter().map(|c| c["target_id"].as_str().unwrap().to_string()).collect();
+    let mut v: Vec<String> = f["code_objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["target_id"].as_str().unwrap().to_string())
+        .collect();
     v.sort();
     v
 }

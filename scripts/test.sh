@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The test command (README, CI). Installs what the tests need, prepares the real test
+# data, then runs the whole suite and a short fuzzing session:
+#   - Debian packages: hipcc (HIP 5.2, roc-obj-ls), clang-19 + lld-19 (compressed
+#     bundles), librocsparse0 (a 1.3 GB fat library), binutils;
+#   - sid's librocblas4 (ROCm 6.4), unpacked with dpkg -x, never installed;
+#   - a real ROCm wheel from PyPI (torch-scatter-rocm);
+#   - fixtures compiled with those toolchains (scripts/build-fixtures.sh).
+# Env: RP_DATA (default target/testdata), RP_FUZZ_SECONDS (default 60).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+data=${RP_DATA:-$PWD/target/testdata}
+mkdir -p "$data"
+
+sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+pkgs=(hipcc libamdhip64-dev clang-19 lld-19 librocsparse0 binutils zstd ca-certificates)
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing Debian packages: ${missing[*]}"
+  sudo_ apt-get update -qq
+  sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ ! -e "$data/sid/usr/lib/x86_64-linux-gnu/librocblas.so.4.4" ]; then
+  echo "== downloading sid librocblas4 (not installed: unpacked into $data/sid)"
+  scripts/fetch-sid.sh "$data/sid" librocblas4
+fi
+if ! ls "$data/wheels"/torch_scatter_rocm-*.whl >/dev/null 2>&1; then
+  echo "== downloading a ROCm wheel from PyPI"
+  python3 -m pip download -q --no-deps -d "$data/wheels" "torch-scatter-rocm==2.1.2.post7"
+fi
+echo "== building fixtures with hipcc and clang-19"
+scripts/build-fixtures.sh "$data/fixtures"
+
+export RP_FIXTURES="$data/fixtures" RP_SID="$data/sid" RP_WHEELS="$data/wheels"
+export RP_ROCSPARSE=/usr/lib/x86_64-linux-gnu/librocsparse.so.0.1
+echo "== cargo test"
+cargo test --workspace --release
+echo "== fuzzing the parsers for ${RP_FUZZ_SECONDS:-60}s"
+scripts/fuzz.sh "${RP_FUZZ_SECONDS:-60}" 2>&1 | tail -n 3
