@@ -36,6 +36,8 @@ scripts/build-fixtures.sh "$data/fixtures"
 export RP_FIXTURES="$data/fixtures" RP_SID="$data/sid" RP_WHEELS="$data/wheels"
 export RP_ROCSPARSE=/usr/lib/x86_64-linux-gnu/librocsparse.so.0.1
 echo "== cargo test"
-cargo test --workspace --release
+cargo test --workspace --release 2>&1 | tee "$data/cargo-test.log"
 echo "== fuzzing the parsers for ${RP_FUZZ_SECONDS:-60}s"
 scripts/fuzz.sh "${RP_FUZZ_SECONDS:-60}" 2>&1 | tail -n 3
+# One closing line with the totals of every cargo test binary.
+awk '/^test result:/ {p += $4; f += $6} END {print "tests: " p " passed, " f " failed"}' "$data/cargo-test.log"
