@@ -199,6 +199,11 @@ fn map_file(file: &File) -> std::io::Result<Mmap> {
     Ok(map)
 }
 
+/// The report format of a file known only by its name.
+pub(crate) fn library_format(l: &LibraryFile) -> String {
+    if l.library == "miopen" { "miopen-db" } else { "tensile" }.to_string()
+}
+
 /// Copy a scan into a report.
 pub(crate) fn fill(report: &mut FileReport, scan: Scan) {
     report.format = scan.format.map(|f| f.name().to_string());

@@ -6,7 +6,7 @@
 //! aligned block is checked for a bundle magic; a bundle's entry table and the first
 //! bytes of each blob are read as the stream passes them.
 
-use crate::{fill, names};
+use crate::{fill, library_format, names};
 use rp_codeobj::{amdgpu, bundle, ccob, CodeObject, Options as ScanOptions, Scan};
 use rp_report::FileReport;
 use std::fs::File;
