@@ -151,7 +151,10 @@ fn spec_vectors_v1_v2_v3_zlib_and_zstd() {
         }
     }
     // The independent decoder agrees on the v3 vector.
-    assert_eq!(independent_targets(&encode(&bundle, 3, 1)), ["gfx1010", "gfx1030"]);
+    assert_eq!(
+        independent_targets(&encode(&bundle, 3, 1)),
+        ["gfx1010", "gfx1030"]
+    );
 }
 
 #[test]

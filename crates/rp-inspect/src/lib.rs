@@ -137,13 +137,7 @@ fn inspect_path(path: &Path, explicit: bool, opts: &ScanOptions, in_mem: u64) ->
         fill(&mut report, scan);
     }
     if report.format.is_none() {
-        report.format = library_file.map(|l| {
-            if l.library == "miopen" {
-                "miopen-db".to_string()
-            } else {
-                "tensile".to_string()
-            }
-        });
+        report.format = library_file.as_ref().map(library_format);
     }
     // A host ELF without device code is not worth a row unless it was named.
     if !explicit
@@ -201,7 +195,12 @@ fn map_file(file: &File) -> std::io::Result<Mmap> {
 
 /// The report format of a file known only by its name.
 pub(crate) fn library_format(l: &LibraryFile) -> String {
-    if l.library == "miopen" { "miopen-db" } else { "tensile" }.to_string()
+    if l.library == "miopen" {
+        "miopen-db"
+    } else {
+        "tensile"
+    }
+    .to_string()
 }
 
 /// Copy a scan into a report.

@@ -82,13 +82,7 @@ pub(crate) fn inspect_wheel(
             Err(e) => report.error = Some(format!("cannot read wheel member: {e}")),
         }
         if report.format.is_none() {
-            report.format = library_file.map(|l| {
-                if l.library == "miopen" {
-                    "miopen-db".into()
-                } else {
-                    "tensile".into()
-                }
-            });
+            report.format = library_file.as_ref().map(library_format);
         }
         if report.code_objects.is_empty() && report.error.is_none() && report.library_file.is_none()
         {

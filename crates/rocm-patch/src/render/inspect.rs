@@ -35,7 +35,11 @@ pub fn human(r: &InspectReport, verbose: bool, out: &mut dyn Write) -> io::Resul
     if !rows.is_empty() {
         writeln!(out, "\nFiles:")?;
         let w = rows.iter().map(|f| f.path.len()).max().unwrap_or(4).min(90);
-        writeln!(out, "  {:<w$}  {:<17}  {:>7}  TARGETS", "PATH", "FORMAT", "BUNDLES")?;
+        writeln!(
+            out,
+            "  {:<w$}  {:<17}  {:>7}  TARGETS",
+            "PATH", "FORMAT", "BUNDLES"
+        )?;
         for f in rows {
             let mut per: BTreeMap<(&str, &str), usize> = BTreeMap::new();
             for c in &f.code_objects {
