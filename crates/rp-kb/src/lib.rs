@@ -9,10 +9,19 @@ use serde::Deserialize;
 use std::fmt;
 use std::sync::OnceLock;
 
+mod machine;
 mod target_id;
+pub use machine::{
+    fill, parse_override, Asic, EnvVar, FindingSpec, LibraryGap, MarketingName, OverrideCompat,
+    Runs, RunsStatus, Severity, Stack, Vendor,
+};
 pub use target_id::{Feature, TargetId, TargetIdError};
 
 const TARGETS_TOML: &str = include_str!("../data/targets.toml");
+const DEVICES_TOML: &str = include_str!("../data/devices.toml");
+const RUNTIME_TOML: &str = include_str!("../data/runtime.toml");
+const ENV_TOML: &str = include_str!("../data/env.toml");
+const FINDINGS_TOML: &str = include_str!("../data/findings.toml");
 
 /// One LLVM AMDGPU processor.
 #[derive(Debug, Clone, Deserialize)]
@@ -35,6 +44,9 @@ pub struct Target {
     /// The processor has the sramecc feature.
     #[serde(default)]
     pub sramecc: bool,
+    /// An integrated GPU (APU).
+    #[serde(default)]
+    pub apu: bool,
     /// Where the facts come from.
     #[serde(rename = "ref")]
     pub reference: String,
@@ -75,6 +87,10 @@ pub struct Kb {
     generics: Vec<Generic>,
     default_xnack: Feature,
     default_sramecc: Feature,
+    devices: machine::DevicesFile,
+    runtime: machine::RuntimeFile,
+    env: machine::EnvFile,
+    findings: machine::FindingsFile,
 }
 
 /// What a processor name resolves to.
@@ -124,6 +140,11 @@ pub fn kb() -> &'static Kb {
             default_sramecc: parse_default(&file.default_sramecc),
             targets: file.target,
             generics: file.generic,
+            devices: toml::from_str(DEVICES_TOML).expect("embedded data/devices.toml is valid"),
+            runtime: toml::from_str(RUNTIME_TOML).expect("embedded data/runtime.toml is valid"),
+            env: toml::from_str(ENV_TOML).expect("embedded data/env.toml is valid"),
+            findings: toml::from_str(FINDINGS_TOML)
+                .expect("embedded data/findings.toml is valid"),
         }
     })
 }
@@ -252,6 +273,118 @@ impl Kb {
     }
 }
 
+impl Kb {
+    /// A GPU vendor by PCI id.
+    pub fn vendor(&self, id: u16) -> Option<&Vendor> {
+        self.devices.vendor.iter().find(|v| v.id == id)
+    }
+
+    /// The AMD ASIC the amdgpu driver binds to a PCI device id.
+    pub fn asic_by_device(&self, device: u16) -> Option<&Asic> {
+        self.devices.asic.iter().find(|a| a.ids.contains(&device))
+    }
+
+    /// The AMD ASIC with this KFD node name (`navi10`).
+    pub fn asic_by_name(&self, name: &str) -> Option<&Asic> {
+        self.devices
+            .asic
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The embedded marketing name of an AMD (device, revision).
+    pub fn marketing_name(&self, device: u16, revision: u8) -> Option<&MarketingName> {
+        self.devices
+            .name
+            .iter()
+            .find(|n| n.device == device && n.revision == revision)
+    }
+
+    /// What overriding a `gpu` to `code` does (data/runtime.toml `[[runs]]`).
+    pub fn override_compat(&self, gpu: &str, code: &str) -> OverrideCompat<'_> {
+        if gpu == code {
+            return OverrideCompat::Same;
+        }
+        match self
+            .runtime
+            .runs
+            .iter()
+            .find(|r| r.code == code && r.gpu.iter().any(|g| g == gpu))
+        {
+            Some(r) if r.status == RunsStatus::Equivalent => OverrideCompat::Equivalent(r),
+            Some(r) => OverrideCompat::Risky(r),
+            None => OverrideCompat::Foreign,
+        }
+    }
+
+    /// The processor whose code a GPU runs as a sound stand-in, if any.
+    pub fn equivalent_code(&self, gpu: &str) -> Option<&Runs> {
+        self.runtime
+            .runs
+            .iter()
+            .find(|r| r.status == RunsStatus::Equivalent && r.gpu.iter().any(|g| g == gpu))
+    }
+
+    /// Stacks with native code for `gpu`, most specific first (`*` entries last).
+    pub fn stacks_for(&self, gpu: &str) -> Vec<&Stack> {
+        let mut out: Vec<&Stack> = self
+            .runtime
+            .stack
+            .iter()
+            .filter(|s| s.targets.iter().any(|t| t == gpu))
+            .collect();
+        out.extend(
+            self.runtime
+                .stack
+                .iter()
+                .filter(|s| s.targets.iter().any(|t| t == "*")),
+        );
+        out
+    }
+
+    /// Libraries that leave `gpu` out on purpose.
+    pub fn library_gaps(&self, gpu: &str) -> Vec<&LibraryGap> {
+        self.runtime
+            .library_gap
+            .iter()
+            .filter(|l| l.targets.iter().any(|t| t == gpu))
+            .collect()
+    }
+
+    /// What an environment variable does, if the knowledge base knows it.
+    pub fn env_var(&self, name: &str) -> Option<&EnvVar> {
+        self.env
+            .var
+            .iter()
+            .find(|v| !v.prefix && v.name == name)
+            .or_else(|| {
+                self.env
+                    .var
+                    .iter()
+                    .find(|v| v.prefix && name.starts_with(&v.name) && name.len() > v.name.len())
+            })
+    }
+
+    /// All known environment variables.
+    pub fn env_vars(&self) -> &[EnvVar] {
+        &self.env.var
+    }
+
+    /// A finding's catalog entry. Unknown ids are a programming error.
+    pub fn finding(&self, id: &str) -> &FindingSpec {
+        self.findings
+            .finding
+            .iter()
+            .find(|f| f.id == id)
+            .unwrap_or_else(|| panic!("finding id {id:?} is not in data/findings.toml"))
+    }
+
+    /// The whole finding catalog.
+    pub fn findings(&self) -> &[FindingSpec] {
+        &self.findings.finding
+    }
+}
+
 /// Format a KFD `gfx_target_version` as a processor name (formats.md §4.4):
 /// `gfx` + decimal major + one hex digit minor + one hex digit stepping.
 pub fn gfx_name_from_version(v: u32) -> Option<String> {
@@ -341,6 +474,94 @@ mod tests {
             .loadable());
         // gfx1030 has no xnack: features never constrain it.
         assert!(kb.compat(&t("gfx1030"), &t("gfx1030")).loadable());
+    }
+
+    #[test]
+    fn machine_data_is_consistent() {
+        let kb = kb();
+        let known = |n: &str| kb.targets().iter().any(|t| t.name == n);
+        for a in &kb.devices.asic {
+            assert!(known(&a.gfx), "{}", a.gfx);
+            assert!(!a.reference.is_empty());
+        }
+        for r in &kb.runtime.runs {
+            assert!(known(&r.code));
+            for g in &r.gpu {
+                assert!(known(g), "{g}");
+            }
+            assert!(r.status == RunsStatus::Equivalent || r.caveat.is_some());
+        }
+        for s in &kb.runtime.stack {
+            for g in &s.targets {
+                assert!(g == "*" || known(g), "{g}");
+            }
+        }
+        for l in &kb.runtime.library_gap {
+            for g in &l.targets {
+                assert!(known(g), "{g}");
+            }
+        }
+        for v in kb.env_vars() {
+            assert!(!v.reference.is_empty() && !v.effect.is_empty());
+        }
+        let mut ids = std::collections::HashSet::new();
+        for f in kb.findings() {
+            assert!(ids.insert(f.id.clone()), "duplicate finding {}", f.id);
+        }
+    }
+
+    #[test]
+    fn machine_lookups() {
+        let kb = kb();
+        assert_eq!(kb.asic_by_device(0x731f).unwrap().gfx, "gfx1010");
+        assert_eq!(kb.asic_by_device(0x7340).unwrap().gfx, "gfx1012");
+        assert_eq!(kb.asic_by_device(0x6860).unwrap().gfx, "gfx900");
+        assert_eq!(kb.asic_by_name("NAVI14").unwrap().gfx, "gfx1012");
+        assert_eq!(
+            kb.marketing_name(0x731f, 0xca).unwrap().name,
+            "AMD Radeon RX 5600 XT"
+        );
+        assert!(matches!(
+            kb.override_compat("gfx1010", "gfx1030"),
+            OverrideCompat::Foreign
+        ));
+        assert!(matches!(
+            kb.override_compat("gfx1031", "gfx1030"),
+            OverrideCompat::Equivalent(_)
+        ));
+        assert!(matches!(
+            kb.override_compat("gfx1012", "gfx1010"),
+            OverrideCompat::Equivalent(_)
+        ));
+        assert!(matches!(
+            kb.override_compat("gfx90c", "gfx900"),
+            OverrideCompat::Risky(_)
+        ));
+        assert!(matches!(
+            kb.override_compat("gfx942", "gfx1030"),
+            OverrideCompat::Foreign
+        ));
+        let stacks: Vec<_> = kb.stacks_for("gfx1010").iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(stacks, ["therock", "distro", "source"]);
+        assert!(kb.stacks_for("gfx1010").iter().all(|s| s
+            .commands_for("gfx1010")
+            .iter()
+            .all(|c| !c.contains("10.3.0"))));
+        assert_eq!(kb.env_var("HSA_OVERRIDE_GFX_VERSION_2").unwrap().kind, "override-node");
+        assert_eq!(kb.env_var("HSA_OVERRIDE_GFX_VERSION").unwrap().kind, "override");
+        assert!(kb.env_var("HSA_OVERRIDE_GFX_VERSION_").is_none());
+        assert_eq!(kb.library_gaps("gfx1010")[0].library, "hipBLASLt");
+        assert!(kb.library_gaps("gfx942").is_empty());
+    }
+
+    #[test]
+    fn overrides_parse_like_libhsakmt() {
+        assert_eq!(parse_override("10.3.0"), Some(100300));
+        assert_eq!(parse_override("9.0.10"), Some(90010));
+        assert_eq!(parse_override(" 11.0.0"), Some(110000));
+        for bad in ["11.0.0\n", "11.0.0 ", "10.3", "10.3.0.1", "gfx1030", "10.3.x", "64.0.0", "", "10..0", "-1.0.0"] {
+            assert_eq!(parse_override(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -1,0 +1,253 @@
+//! Machine-level knowledge: PCI identity, override compatibility, native stacks, library
+//! gaps, environment variables and the finding catalog (data/devices.toml,
+//! data/runtime.toml, data/env.toml, data/findings.toml).
+
+use serde::Deserialize;
+
+/// A PCI vendor of GPUs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Vendor {
+    /// PCI vendor id.
+    pub id: u16,
+    /// Short key used in reports (`amd`, `nvidia`, `intel`).
+    pub key: String,
+    /// Display name.
+    pub name: String,
+    /// Source.
+    #[serde(rename = "ref")]
+    pub reference: String,
+}
+
+/// An AMD ASIC: its KFD name, its gfx target and the PCI ids amdgpu binds to it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Asic {
+    /// Lowercase ASIC name as KFD reports it (`navi10`).
+    pub name: String,
+    /// LLVM processor.
+    pub gfx: String,
+    /// PCI device ids.
+    pub ids: Vec<u16>,
+    /// Source.
+    #[serde(rename = "ref")]
+    pub reference: String,
+}
+
+/// A marketing name for a (device, revision) pair.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MarketingName {
+    /// PCI device id.
+    pub device: u16,
+    /// PCI revision.
+    pub revision: u8,
+    /// Product name.
+    pub name: String,
+    /// Source.
+    #[serde(rename = "ref")]
+    pub reference: String,
+}
+
+/// How sound it is for GPUs to run another processor's code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunsStatus {
+    /// The GPUs execute that code correctly.
+    Equivalent,
+    /// Works for many, with documented failures.
+    Risky,
+}
+
+/// GPUs that can run code built for another processor.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Runs {
+    /// The GPUs.
+    pub gpu: Vec<String>,
+    /// The processor whose code they run.
+    pub code: String,
+    /// How sound that is.
+    pub status: RunsStatus,
+    /// What goes wrong, for risky entries.
+    #[serde(default)]
+    pub caveat: Option<String>,
+    /// Source.
+    #[serde(rename = "ref")]
+    pub reference: String,
+}
+
+/// What an override to `code` does on a GPU.
+#[derive(Debug, Clone, Copy)]
+pub enum OverrideCompat<'a> {
+    /// The override names the GPU's own processor.
+    Same,
+    /// The GPU executes that code correctly.
+    Equivalent(&'a Runs),
+    /// Works for many, with documented failures.
+    Risky(&'a Runs),
+    /// The GPU cannot execute that code.
+    Foreign,
+}
+
+/// A software stack that carries native code for some targets.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Stack {
+    /// Stable id.
+    pub id: String,
+    /// Display title.
+    pub title: String,
+    /// Targets it ships (`*` for any: a source build).
+    pub targets: Vec<String>,
+    /// Commands; `{gpu}` stands for the processor.
+    pub commands: Vec<String>,
+    /// Source.
+    #[serde(rename = "ref")]
+    pub reference: String,
+}
+
+impl Stack {
+    /// The commands for one processor.
+    pub fn commands_for(&self, gpu: &str) -> Vec<String> {
+        self.commands
+            .iter()
+            .map(|c| c.replace("{gpu}", gpu))
+            .collect()
+    }
+}
+
+/// A library that leaves targets out on purpose.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LibraryGap {
+    /// Library name.
+    pub library: String,
+    /// Targets it has no code for.
+    pub targets: Vec<String>,
+    /// What users see.
+    pub effect: String,
+    /// What to do.
+    pub fix: String,
+    /// Source.
+    #[serde(rename = "ref")]
+    pub reference: String,
+}
+
+/// An environment variable and what it does.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EnvVar {
+    /// Name, or prefix when `prefix` is set.
+    pub name: String,
+    /// `name` is a prefix (`HSA_OVERRIDE_GFX_VERSION_` covers `_1`, `_2`, …).
+    #[serde(default, rename = "match", deserialize_with = "de_match")]
+    pub prefix: bool,
+    /// Category (`override`, `override-node`, `visible-rocr`, `visible-hip`, `miopen`, …).
+    pub kind: String,
+    /// What it does.
+    pub effect: String,
+    /// Source.
+    #[serde(rename = "ref")]
+    pub reference: String,
+}
+
+fn de_match<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    let s = String::deserialize(d)?;
+    match s.as_str() {
+        "prefix" => Ok(true),
+        "exact" => Ok(false),
+        other => Err(serde::de::Error::custom(format!(
+            "match must be \"prefix\" or \"exact\", not {other:?}"
+        ))),
+    }
+}
+
+/// Finding severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Something that breaks GPU use.
+    Error,
+    /// Something likely wrong or fragile.
+    Warning,
+    /// Worth knowing.
+    Info,
+}
+
+impl Severity {
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+/// One entry of the finding catalog.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FindingSpec {
+    /// Stable id.
+    pub id: String,
+    /// Severity.
+    pub severity: Severity,
+    /// Title template.
+    pub title: String,
+    /// Explanation template.
+    pub why: String,
+    /// Source template.
+    #[serde(rename = "ref")]
+    pub reference: String,
+}
+
+/// Fill `{key}` placeholders.
+pub fn fill(template: &str, vars: &[(&str, &str)]) -> String {
+    let mut out = template.to_string();
+    for (k, v) in vars {
+        out = out.replace(&format!("{{{k}}}"), v);
+    }
+    out
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct DevicesFile {
+    pub vendor: Vec<Vendor>,
+    pub asic: Vec<Asic>,
+    pub name: Vec<MarketingName>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct RuntimeFile {
+    pub runs: Vec<Runs>,
+    pub stack: Vec<Stack>,
+    pub library_gap: Vec<LibraryGap>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct EnvFile {
+    pub var: Vec<EnvVar>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct FindingsFile {
+    pub finding: Vec<FindingSpec>,
+}
+
+/// Parse an `HSA_OVERRIDE_GFX_VERSION` value (`major.minor.stepping`, decimal) into a
+/// KFD-style version number, the way libhsakmt does (`%u.%u.%u`, major ≤ 63,
+/// minor and stepping ≤ 255; ref: ROCR-Runtime libhsakmt/src/topology.c).
+pub fn parse_override(value: &str) -> Option<u32> {
+    // `%u` skips leading blanks; the trailing `%c` makes any character after the
+    // stepping an error.
+    let mut it = value.trim_start().split('.');
+    let (a, b, c) = (it.next()?, it.next()?, it.next()?);
+    if it.next().is_some() {
+        return None;
+    }
+    let p = |s: &str| -> Option<u32> {
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        s.parse().ok()
+    };
+    let (major, minor, step) = (p(a)?, p(b)?, p(c)?);
+    if major > 63 || minor > 255 || step > 255 {
+        return None;
+    }
+    Some(major * 10000 + minor * 100 + step)
+}
