@@ -293,7 +293,10 @@ fn gpu_coverage_and_exit_codes() {
         .iter()
         .find(|f| f["path"] == "/nonexistent/libx.so")
         .expect("the unreadable file is reported");
-    assert!(bad["error"].as_str().unwrap().contains("cannot read"), "{bad}");
+    assert!(
+        bad["error"].as_str().unwrap().contains("cannot read"),
+        "{bad}"
+    );
     // A bad --gpu value is a clear error naming it.
     let (code, _, err) = rp(&["inspect", "--gpu", "sm_80", s(&fx("librdc.so"))]);
     assert_eq!(code, 2);

@@ -259,6 +259,29 @@ fn build_report(files: Vec<FileReport>, opts: &Options) -> InspectReport {
     }
 }
 
+/// Summarise a Tensile / TensileLite library directory from its file names only
+/// (formats.md §3): which archs it has catalogs for. No file is opened, so this is cheap
+/// enough for `doctor`. `None` when the directory holds no recognised file.
+pub fn tensile_dir_by_name(dir: &Path) -> Option<TensileDir> {
+    let files: Vec<FileReport> = walkdir::WalkDir::new(dir)
+        .max_depth(2)
+        .follow_links(false)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .filter_map(|e| {
+            let library_file = names::classify(e.path())?;
+            Some(FileReport {
+                path: e.path().display().to_string(),
+                library_file: Some(library_file),
+                ..FileReport::default()
+            })
+        })
+        .collect();
+    let want = dir.display().to_string();
+    tensile_dirs(&files).into_iter().find(|d| d.path == want)
+}
+
 fn tensile_dirs(files: &[FileReport]) -> Vec<TensileDir> {
     let mut dirs: BTreeMap<String, TensileDir> = BTreeMap::new();
     for f in files {
@@ -299,6 +322,11 @@ fn tensile_dirs(files: &[FileReport]) -> Vec<TensileDir> {
         d.archs.sort();
     }
     out
+}
+
+/// Which of a report's libraries `gpu` can and cannot run.
+pub fn coverage_of(report: &InspectReport, gpu: &TargetId) -> Coverage {
+    coverage(gpu, &report.files, &report.tensile_dirs)
 }
 
 fn coverage(gpu: &TargetId, files: &[FileReport], dirs: &[TensileDir]) -> Coverage {

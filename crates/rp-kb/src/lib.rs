@@ -143,8 +143,7 @@ pub fn kb() -> &'static Kb {
             devices: toml::from_str(DEVICES_TOML).expect("embedded data/devices.toml is valid"),
             runtime: toml::from_str(RUNTIME_TOML).expect("embedded data/runtime.toml is valid"),
             env: toml::from_str(ENV_TOML).expect("embedded data/env.toml is valid"),
-            findings: toml::from_str(FINDINGS_TOML)
-                .expect("embedded data/findings.toml is valid"),
+            findings: toml::from_str(FINDINGS_TOML).expect("embedded data/findings.toml is valid"),
         }
     })
 }
@@ -541,14 +540,24 @@ mod tests {
             kb.override_compat("gfx942", "gfx1030"),
             OverrideCompat::Foreign
         ));
-        let stacks: Vec<_> = kb.stacks_for("gfx1010").iter().map(|s| s.id.as_str()).collect();
+        let stacks: Vec<_> = kb
+            .stacks_for("gfx1010")
+            .iter()
+            .map(|s| s.id.as_str())
+            .collect();
         assert_eq!(stacks, ["therock", "distro", "source"]);
         assert!(kb.stacks_for("gfx1010").iter().all(|s| s
             .commands_for("gfx1010")
             .iter()
             .all(|c| !c.contains("10.3.0"))));
-        assert_eq!(kb.env_var("HSA_OVERRIDE_GFX_VERSION_2").unwrap().kind, "override-node");
-        assert_eq!(kb.env_var("HSA_OVERRIDE_GFX_VERSION").unwrap().kind, "override");
+        assert_eq!(
+            kb.env_var("HSA_OVERRIDE_GFX_VERSION_2").unwrap().kind,
+            "override-node"
+        );
+        assert_eq!(
+            kb.env_var("HSA_OVERRIDE_GFX_VERSION").unwrap().kind,
+            "override"
+        );
         assert!(kb.env_var("HSA_OVERRIDE_GFX_VERSION_").is_none());
         assert_eq!(kb.library_gaps("gfx1010")[0].library, "hipBLASLt");
         assert!(kb.library_gaps("gfx942").is_empty());
@@ -559,7 +568,10 @@ mod tests {
         assert_eq!(parse_override("10.3.0"), Some(100300));
         assert_eq!(parse_override("9.0.10"), Some(90010));
         assert_eq!(parse_override(" 11.0.0"), Some(110000));
-        for bad in ["11.0.0\n", "11.0.0 ", "10.3", "10.3.0.1", "gfx1030", "10.3.x", "64.0.0", "", "10..0", "-1.0.0"] {
+        for bad in [
+            "11.0.0\n", "11.0.0 ", "10.3", "10.3.0.1", "gfx1030", "10.3.x", "64.0.0", "", "10..0",
+            "-1.0.0",
+        ] {
             assert_eq!(parse_override(bad), None, "{bad}");
         }
     }

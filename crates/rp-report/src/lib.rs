@@ -122,3 +122,236 @@ pub struct CoveredLibrary {
     /// `exact` or `generic`.
     pub how: String,
 }
+
+/// `rocm-patch doctor` result.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct DoctorReport {
+    /// Always [`SCHEMA`].
+    pub schema: u32,
+    /// The root the machine was read from (`/` on a live machine).
+    pub sysroot: String,
+    /// GPUs: AMD GPUs in KFD node order, then other GPUs by PCI address.
+    pub gpus: Vec<Gpu>,
+    /// Kernel driver and device access.
+    pub driver: Driver,
+    /// GPU-related environment variables and what they do.
+    pub environment: Environment,
+    /// ROCm installs found.
+    pub rocm: Vec<RocmInstall>,
+    /// Python environments checked.
+    pub python: Vec<PythonEnv>,
+    /// What is wrong (or worth knowing), errors first.
+    pub findings: Vec<Finding>,
+}
+
+/// One GPU.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Gpu {
+    /// `amd`, `nvidia`, `intel` or `other`.
+    pub vendor: String,
+    /// KFD topology node id (AMD GPUs seen by KFD).
+    pub node: Option<u32>,
+    /// The GPU's true target, from KFD `gfx_target_version` (or the device id).
+    pub gfx_target: Option<String>,
+    /// Where `gfx_target` came from: `kfd`, `kfd-name` or `device-id`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub gfx_target_source: Option<String>,
+    /// `vvvv:dddd`, lowercase hex.
+    pub pci_id: String,
+    /// PCI revision, two lowercase hex digits.
+    pub revision: Option<String>,
+    /// Marketing name.
+    pub name: String,
+    /// Where the name came from: `amdgpu.ids`, `embedded`, `pci.ids` or `generic`.
+    pub name_source: String,
+    /// PCI address.
+    pub pci_slot: Option<String>,
+    /// ASIC name from KFD (`navi10`), when it gives one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub asic: Option<String>,
+    /// Family from the knowledge base.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub family: Option<String>,
+    /// Integrated GPU.
+    pub apu: bool,
+    /// Compute units (SIMDs / SIMDs per CU).
+    pub compute_units: Option<u64>,
+    /// SIMDs.
+    pub simd_count: Option<u64>,
+    /// VRAM in bytes.
+    pub vram_bytes: Option<u64>,
+    /// `cardN`.
+    pub drm_card: Option<String>,
+    /// `renderDN`.
+    pub render_node: Option<String>,
+    /// Kernel driver bound to the device.
+    pub driver: Option<String>,
+    /// PCIe atomics to the CPU (KFD io_links), when known.
+    pub pcie_atomics: Option<bool>,
+    /// What the ROCm runtime will see, given the environment (AMD GPUs with a KFD node).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub runtime: Option<RuntimeView>,
+}
+
+/// How the ROCm runtime sees one GPU under the current environment.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct RuntimeView {
+    /// The ISA the runtime reports and loads code for.
+    pub isa: String,
+    /// The variable that overrides it, when one does.
+    pub override_var: Option<String>,
+    /// Enumerated by the runtime (not hidden by *_VISIBLE_DEVICES).
+    pub visible: bool,
+    /// The variable that hides it.
+    pub hidden_by: Option<String>,
+    /// Its HIP device index (`cuda:N` in PyTorch), when visible.
+    pub device_index: Option<u32>,
+}
+
+/// Driver and device-node state.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Driver {
+    /// `/sys/module/amdgpu` exists.
+    pub amdgpu_loaded: bool,
+    /// KFD topology directory found.
+    pub kfd_topology: Option<String>,
+    /// The user access was checked for.
+    pub user: String,
+    /// `/dev/kfd` and the AMD GPUs' render nodes.
+    pub device_nodes: Vec<DeviceNode>,
+    /// Selected amdgpu module parameters.
+    pub amdgpu_parameters: BTreeMap<String, String>,
+}
+
+/// A device node and whether the user can use it.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct DeviceNode {
+    /// Path.
+    pub path: String,
+    /// Exists.
+    pub exists: bool,
+    /// Owner:group and mode, e.g. `root:render 0660`.
+    pub owner: Option<String>,
+    /// The user can read and write it.
+    pub accessible: bool,
+}
+
+/// The environment doctor saw.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Environment {
+    /// GPU-related variables that are set, in name order.
+    pub variables: Vec<EnvVarReport>,
+}
+
+/// One environment variable.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct EnvVarReport {
+    /// Name.
+    pub name: String,
+    /// Value.
+    pub value: String,
+    /// What it does in general.
+    pub meaning: String,
+    /// What it does to each GPU here.
+    pub effects: Vec<String>,
+    /// Source.
+    #[serde(rename = "ref")]
+    pub reference: String,
+}
+
+/// A ROCm install.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct RocmInstall {
+    /// Prefix (`/opt/rocm-6.4.0`) or library directory for distro installs.
+    pub path: String,
+    /// `opt` or `distro`.
+    pub kind: String,
+    /// Version, when found.
+    pub version: Option<String>,
+    /// Where the version came from: `.info/version` or `soname`.
+    pub version_source: Option<String>,
+    /// The HIP runtime library.
+    pub hip_runtime: Option<String>,
+    /// The rocBLAS Tensile library directory and its archs.
+    pub rocblas_library: Option<TensileDir>,
+    /// The dynamic loader finds this install's HIP runtime first.
+    pub loader_first: bool,
+}
+
+/// A Python environment.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct PythonEnv {
+    /// The interpreter or environment directory.
+    pub path: String,
+    /// How it was found: `--python`, `PATH`, `VIRTUAL_ENV`, `CONDA_PREFIX` or `cwd`.
+    pub found_by: String,
+    /// `venv`, `conda` or `system`.
+    pub kind: String,
+    /// Site-packages directories searched.
+    pub site_packages: Vec<String>,
+    /// torch, when installed.
+    pub torch: Option<TorchInstall>,
+    /// Why the environment could not be (fully) read.
+    pub error: Option<String>,
+}
+
+/// An installed torch.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct TorchInstall {
+    /// Package directory.
+    pub path: String,
+    /// `torch.__version__`.
+    pub version: Option<String>,
+    /// `torch.version.hip`.
+    pub hip: Option<String>,
+    /// `torch.version.cuda`.
+    pub cuda: Option<String>,
+    /// `rocm`, `cuda` or `cpu`.
+    pub build: String,
+    /// Processors its GPU libraries carry code for.
+    pub targets: Vec<String>,
+    /// Libraries in torch/lib with device code.
+    pub gpu_libraries: Vec<String>,
+    /// The bundled rocBLAS Tensile directory.
+    pub rocblas_library: Option<TensileDir>,
+    /// The bundled hipBLASLt directory.
+    pub hipblaslt_library: Option<TensileDir>,
+    /// Per AMD GPU: can this torch run on it?
+    pub gpu_support: Vec<GpuSupport>,
+}
+
+/// Whether a torch install can run on one GPU.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct GpuSupport {
+    /// KFD node.
+    pub node: u32,
+    /// The target judged (the GPU's own, or what a sound override makes it).
+    pub target: String,
+    /// torch/lib libraries with device code but none for this GPU.
+    pub missing_libraries: Vec<String>,
+    /// The Tensile directory rocBLAS will use, and whether it has this target.
+    pub rocblas_library: Option<String>,
+    /// That directory has files for this target.
+    pub rocblas_has_target: Option<bool>,
+}
+
+/// One finding.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct Finding {
+    /// Stable id.
+    pub id: String,
+    /// `error`, `warning` or `info`.
+    pub severity: String,
+    /// One line.
+    pub title: String,
+    /// Why it matters.
+    pub why: String,
+    /// Source.
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// Commands to run, one per line (lines starting with `#` are comments).
+    pub fix: String,
+    /// What it is about (`node 1`, a path), when specific.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub subject: Option<String>,
+}

@@ -130,6 +130,14 @@ impl Identity {
     }
 }
 
+/// The name of a user id from `<root>/etc/passwd`.
+pub fn user_name(root: &Path, uid: u32) -> Option<String> {
+    passwd_lines(root, "etc/passwd")
+        .into_iter()
+        .find(|f| f.len() > 2 && f[2].parse() == Ok(uid))
+        .map(|f| f[0].clone())
+}
+
 /// The name of a group id from `<root>/etc/group`.
 pub fn group_name(root: &Path, gid: u32) -> Option<String> {
     passwd_lines(root, "etc/group")

@@ -8,7 +8,7 @@
 mod identity;
 mod read;
 
-pub use identity::{group_name, Identity, IdentityError};
+pub use identity::{group_name, user_name, Identity, IdentityError};
 pub use read::{parse_hex, ReadError, ReadProblem, Reader};
 
 use std::collections::BTreeMap;
@@ -59,7 +59,10 @@ impl Props {
 
     /// A raw value.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// A numeric value; `None` when missing or not a number.
@@ -237,7 +240,7 @@ fn sorted_dir(p: &Path) -> Vec<(String, PathBuf)> {
                 .collect()
         })
         .unwrap_or_default();
-    v.sort_by(|a, b| natural_key(&a.0).cmp(&natural_key(&b.0)));
+    v.sort_by_key(|a| natural_key(&a.0));
     v
 }
 

@@ -1,5 +1,6 @@
 //! Command implementations: each builds a report and hands it to a renderer.
 
+mod doctor;
 mod inspect;
 
 use crate::cli::{Cli, Command};
@@ -8,6 +9,7 @@ use std::io::Write;
 /// Run the parsed command line, writing to `out`; returns the exit code.
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
     match cli.command {
+        Command::Doctor(args) => doctor::run(args, out),
         Command::Inspect(args) => inspect::run(args, out),
     }
 }

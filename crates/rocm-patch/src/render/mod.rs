@@ -1,3 +1,4 @@
 //! Human renderers. JSON is the report serialised as it is.
 
+pub mod doctor;
 pub mod inspect;

@@ -5,6 +5,8 @@
 //! missing input is a test failure with instructions, never a skip.
 #![allow(dead_code)]
 
+pub mod machine;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

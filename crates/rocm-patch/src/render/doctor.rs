@@ -1,0 +1,285 @@
+//! Human text for `doctor`: sections for GPUs, driver, environment, ROCm, Python, then
+//! the findings with their fixes. Colour only when asked for (a terminal, no NO_COLOR).
+
+use rp_report::{DoctorReport, Gpu, TensileDir};
+use std::io::{self, Write};
+
+struct Style {
+    color: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    fn head(&self, s: &str) -> String {
+        self.paint("1", s)
+    }
+    fn severity(&self, s: &str) -> String {
+        let padded = format!("{s:<7}");
+        match s {
+            "error" => self.paint("1;31", &padded),
+            "warning" => self.paint("1;33", &padded),
+            _ => self.paint("1;36", &padded),
+        }
+    }
+}
+
+fn gib(b: u64) -> String {
+    format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64)
+}
+
+fn tensile(d: &TensileDir) -> String {
+    format!(
+        "{} ({} files; {})",
+        d.path,
+        d.files,
+        if d.archs.is_empty() {
+            "no arch catalogs".to_string()
+        } else {
+            d.archs.join(" ")
+        }
+    )
+}
+
+fn gpu_lines(g: &Gpu, out: &mut dyn Write) -> io::Result<()> {
+    let node = g
+        .node
+        .map(|n| format!("node {n}"))
+        .unwrap_or_else(|| "no KFD node".into());
+    let target = match (&g.gfx_target, &g.gfx_target_source) {
+        (Some(t), Some(s)) => format!("{t} (from {s})"),
+        (Some(t), None) => t.clone(),
+        _ => "-".into(),
+    };
+    writeln!(
+        out,
+        "  {node:<11} {}  [{}{}]  {target}",
+        g.name,
+        g.pci_id,
+        g.revision
+            .as_deref()
+            .map(|r| format!(" rev {r}"))
+            .unwrap_or_default()
+    )?;
+    let mut facts = Vec::new();
+    if let Some(f) = &g.family {
+        facts.push(f.clone());
+    }
+    if g.apu {
+        facts.push("integrated".into());
+    }
+    if let Some(cu) = g.compute_units {
+        facts.push(format!("{cu} CU"));
+    }
+    if let Some(v) = g.vram_bytes {
+        facts.push(format!("{} VRAM", gib(v)));
+    }
+    if let Some(s) = &g.pci_slot {
+        facts.push(s.clone());
+    }
+    let drm: Vec<&str> = [g.drm_card.as_deref(), g.render_node.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    if !drm.is_empty() {
+        facts.push(drm.join(" "));
+    }
+    facts.push(format!(
+        "driver {}",
+        g.driver.as_deref().unwrap_or("none bound")
+    ));
+    match g.pcie_atomics {
+        Some(true) => facts.push("PCIe atomics".into()),
+        Some(false) => facts.push("no PCIe atomics".into()),
+        None => {}
+    }
+    writeln!(out, "              {}", facts.join(", "))?;
+    if let Some(r) = &g.runtime {
+        let mut s = format!("runtime sees {}", r.isa);
+        if let Some(v) = &r.override_var {
+            s.push_str(&format!(" (set by {v})"));
+        }
+        match (&r.hidden_by, r.device_index) {
+            (Some(h), _) => s.push_str(&format!(", hidden by {h}")),
+            (None, Some(i)) => s.push_str(&format!(", HIP device {i}")),
+            _ => {}
+        }
+        writeln!(out, "              {s}")?;
+    }
+    Ok(())
+}
+
+/// Write the human report.
+pub fn human(r: &DoctorReport, color: bool, out: &mut dyn Write) -> io::Result<()> {
+    let st = Style { color };
+    if r.sysroot != "/" {
+        writeln!(out, "machine read below {}\n", r.sysroot)?;
+    }
+    writeln!(out, "{}", st.head("GPUs"))?;
+    if r.gpus.is_empty() {
+        writeln!(out, "  none found")?;
+    }
+    for g in &r.gpus {
+        gpu_lines(g, out)?;
+    }
+
+    writeln!(out, "\n{}", st.head("Driver"))?;
+    let d = &r.driver;
+    writeln!(
+        out,
+        "  amdgpu {}; KFD topology {}",
+        if d.amdgpu_loaded {
+            "loaded"
+        } else {
+            "not loaded"
+        },
+        d.kfd_topology.as_deref().unwrap_or("absent")
+    )?;
+    for n in &d.device_nodes {
+        let state = match (n.exists, n.accessible) {
+            (false, _) => "missing".to_string(),
+            (true, true) => format!("{} can read and write", d.user),
+            (true, false) => format!("{} cannot read and write", d.user),
+        };
+        writeln!(
+            out,
+            "  {:<20} {:<20} {state}",
+            n.path,
+            n.owner.as_deref().unwrap_or("")
+        )?;
+    }
+    if !d.amdgpu_parameters.is_empty() {
+        let p: Vec<String> = d
+            .amdgpu_parameters
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        writeln!(out, "  amdgpu parameters: {}", p.join(" "))?;
+    }
+
+    writeln!(out, "\n{}", st.head("Environment"))?;
+    if r.environment.variables.is_empty() {
+        writeln!(out, "  no GPU-related variables set")?;
+    }
+    for v in &r.environment.variables {
+        writeln!(out, "  {}={}", v.name, v.value)?;
+        writeln!(out, "      {}", v.meaning)?;
+        for e in &v.effects {
+            writeln!(out, "      -> {e}")?;
+        }
+    }
+
+    writeln!(out, "\n{}", st.head("ROCm"))?;
+    if r.rocm.is_empty() {
+        writeln!(
+            out,
+            "  no install found in /opt/rocm* or the distro library directories"
+        )?;
+    }
+    for i in &r.rocm {
+        writeln!(
+            out,
+            "  {} ({}) {}{}",
+            i.path,
+            i.kind,
+            i.version.as_deref().unwrap_or("version unknown"),
+            if i.loader_first {
+                "  <- the loader finds this HIP runtime first"
+            } else {
+                ""
+            }
+        )?;
+        if let Some(t) = &i.rocblas_library {
+            writeln!(out, "      rocBLAS library: {}", tensile(t))?;
+        }
+    }
+
+    writeln!(out, "\n{}", st.head("Python"))?;
+    if r.python.is_empty() {
+        writeln!(out, "  no environment checked")?;
+    }
+    for p in &r.python {
+        writeln!(out, "  {} ({}, found by {})", p.path, p.kind, p.found_by)?;
+        if let Some(e) = &p.error {
+            writeln!(out, "      {e}")?;
+        }
+        match &p.torch {
+            None if p.error.is_none() => writeln!(out, "      no torch")?,
+            None => {}
+            Some(t) => {
+                let build = match (&t.hip, &t.cuda) {
+                    (Some(h), _) => format!("HIP {h}"),
+                    (None, Some(c)) => format!("CUDA {c}"),
+                    _ => "CPU only".into(),
+                };
+                writeln!(
+                    out,
+                    "      torch {} ({build})",
+                    t.version.as_deref().unwrap_or("(unknown version)")
+                )?;
+                if t.build == "rocm" {
+                    writeln!(
+                        out,
+                        "      GPU code for: {} ({} libraries)",
+                        if t.targets.is_empty() {
+                            "nothing".into()
+                        } else {
+                            t.targets.join(" ")
+                        },
+                        t.gpu_libraries.len()
+                    )?;
+                }
+                if let Some(d) = &t.rocblas_library {
+                    writeln!(out, "      rocBLAS library: {}", tensile(d))?;
+                }
+                if let Some(d) = &t.hipblaslt_library {
+                    writeln!(out, "      hipBLASLt library: {}", tensile(d))?;
+                }
+                for s in &t.gpu_support {
+                    let libs = if s.missing_libraries.is_empty() {
+                        "code loads".to_string()
+                    } else {
+                        format!("{} libraries lack code", s.missing_libraries.len())
+                    };
+                    let blas = match s.rocblas_has_target {
+                        Some(true) => ", rocBLAS has it",
+                        Some(false) => ", rocBLAS lacks it",
+                        None => "",
+                    };
+                    writeln!(out, "      node {} as {}: {libs}{blas}", s.node, s.target)?;
+                }
+            }
+        }
+    }
+
+    writeln!(out, "\n{}", st.head("Findings"))?;
+    for f in &r.findings {
+        writeln!(out, "  {} {}  {}", st.severity(&f.severity), f.id, f.title)?;
+        writeln!(out, "          why: {}", f.why)?;
+        writeln!(out, "          ref: {}", f.reference)?;
+        if !f.fix.is_empty() {
+            writeln!(out, "          fix:")?;
+            for l in f.fix.lines() {
+                if l.starts_with('#') {
+                    writeln!(out, "            {l}")?;
+                } else {
+                    writeln!(out, "            $ {l}")?;
+                }
+            }
+        }
+    }
+    let count = |s: &str| r.findings.iter().filter(|f| f.severity == s).count();
+    writeln!(
+        out,
+        "\n{} error(s), {} warning(s), {} note(s)",
+        count("error"),
+        count("warning"),
+        count("info")
+    )?;
+    Ok(())
+}

@@ -1,0 +1,646 @@
+//! `rocm-patch doctor` on real KFD captures and synthesized RDNA1 machines, with Python
+//! environments holding real hipcc-built code objects and real Debian Tensile files.
+//! Reports are snapshotted (tests/snapshots) with the temporary root replaced by [ROOT].
+
+mod common;
+
+use common::machine::{torch_venv, AmdGpu, Machine};
+use common::{fx, input, shared};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const PYTORCH_ORG: &str = "__version__ = '2.5.1+rocm6.2'\ndebug = False\ncuda = None\ngit_version = 'a8d6afb511a69687bbb2b7e88a3cf67917e1697e'\nhip = '6.2.41133-dd7f95766'\n";
+const THEROCK: &str = "from typing import Optional\n__all__ = ['__version__', 'debug', 'cuda', 'git_version', 'hip']\n__version__ = '2.12.0+rocm7.14.0'\ndebug = False\ncuda: Optional[str] = None\ngit_version = 'unknown'\nhip: Optional[str] = '7.14.0-0'\n";
+const CUDA: &str = "from typing import Optional\n__version__ = '2.9.1+cu128'\ndebug = False\ncuda: Optional[str] = '12.8'\nhip: Optional[str] = None\n";
+
+/// sid's rocBLAS Tensile directory (rocblas/<version>/library).
+fn sid_tensile() -> PathBuf {
+    let base = input("RP_SID").join("usr/lib/x86_64-linux-gnu/rocblas");
+    std::fs::read_dir(&base)
+        .unwrap()
+        .map(|e| e.unwrap().path().join("library"))
+        .find(|p| p.is_dir())
+        .expect("sid rocBLAS library directory")
+}
+
+struct Envs {
+    pytorch_org: PathBuf,
+    native: PathBuf,
+    cuda: PathBuf,
+}
+
+fn envs(dir: &Path) -> Envs {
+    let t = sid_tensile();
+    Envs {
+        // pytorch.org-like: many targets, none RDNA1 (pytorch#132570).
+        pytorch_org: torch_venv(
+            &dir.join("venv-pytorch-org"),
+            PYTORCH_ORG,
+            &[("libtorch_hip.so", &fx("libtorch_like_no_gfx1010.so"))],
+            Some(&t),
+            &["gfx900", "gfx906", "gfx908", "gfx1030"],
+        ),
+        // Native gfx101x (a TheRock-like device wheel).
+        native: torch_venv(
+            &dir.join("venv-native"),
+            THEROCK,
+            &[("libtorch_hip.so", &fx("libnative_gfx101x.so"))],
+            Some(&t),
+            &["gfx1010", "gfx1030"],
+        ),
+        cuda: torch_venv(&dir.join("venv-cuda"), CUDA, &[], None, &[]),
+    }
+}
+
+/// Run doctor with exactly this environment; returns (exit, human, json).
+fn doctor(
+    root: &Path,
+    pythons: &[&Path],
+    env: &[(&str, &str)],
+    extra: &[&str],
+) -> (i32, String, serde_json::Value) {
+    let run = |json: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rocm-patch"));
+        c.env_clear()
+            .current_dir(root)
+            .arg("doctor")
+            .arg("--sysroot")
+            .arg(root);
+        for p in pythons {
+            c.arg("--python").arg(p);
+        }
+        c.args(extra);
+        if json {
+            c.arg("--json");
+        }
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let o = c.output().unwrap();
+        assert!(
+            o.stderr.is_empty(),
+            "stderr: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        (
+            o.status.code().unwrap(),
+            String::from_utf8(o.stdout).unwrap(),
+        )
+    };
+    let (code, human) = run(false);
+    let (code_j, json) = run(true);
+    assert_eq!(code, code_j);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    (code, human, v)
+}
+
+/// Snapshot both reports with the sysroot shown as [ROOT] and the rest of the temporary
+/// directory (the Python environments) as [TMP].
+fn snap(name: &str, root: &Path, human: &str, json: &serde_json::Value) {
+    let r = root.to_str().unwrap();
+    let tmp = root.parent().unwrap().to_str().unwrap();
+    let clean = |s: &str| s.replace(r, "[ROOT]").replace(tmp, "[TMP]");
+    let h = clean(human);
+    let j = clean(&serde_json::to_string_pretty(json).unwrap());
+    insta::assert_snapshot!(format!("{name}.human"), h);
+    insta::assert_snapshot!(format!("{name}.json"), j);
+}
+
+fn ids(v: &serde_json::Value) -> Vec<String> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn finding<'a>(v: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == id)
+        .unwrap_or_else(|| panic!("no {id} in {}", v["findings"]))
+}
+
+fn rx5600xt(root: &Path) -> PathBuf {
+    Machine::new(root)
+        .cpu_node(0, 12)
+        .amd_gpu(&AmdGpu::rx5600xt(1, 0x03))
+        .driver_ok()
+        .finish()
+}
+
+#[test]
+fn rx5600xt_with_pytorch_org_wheel_no_override() {
+    let d = tempfile::tempdir().unwrap();
+    let root = rx5600xt(&d.path().join("root"));
+    let e = envs(d.path());
+    let (code, human, v) = doctor(&root, &[&e.pytorch_org], &[], &["--user", "bob"]);
+    assert_eq!(code, 1);
+    let g = &v["gpus"][0];
+    assert_eq!(g["vendor"], "amd");
+    assert_eq!(g["node"], 1);
+    assert_eq!(g["gfx_target"], "gfx1010");
+    assert_eq!(g["pci_id"], "1002:731f");
+    assert_eq!(g["revision"], "ca");
+    // No amdgpu.ids in this sysroot: the embedded table names it.
+    assert_eq!(g["name"], "AMD Radeon RX 5600 XT");
+    assert_eq!(g["name_source"], "embedded");
+    assert_eq!(g["compute_units"], 36);
+    assert_eq!(
+        ids(&v),
+        [
+            "rocblas-missing-target",
+            "torch-missing-target",
+            "hipblaslt-unsupported"
+        ]
+    );
+    let t = finding(&v, "torch-missing-target");
+    assert!(t["fix"].as_str().unwrap().contains("torch[device-gfx1010]"));
+    assert!(!t["fix"].as_str().unwrap().contains("10.3.0"));
+    snap("rx5600xt_pytorch_org", &root, &human, &v);
+}
+
+#[test]
+fn rx5600xt_with_the_10_3_0_override() {
+    let d = tempfile::tempdir().unwrap();
+    let root = rx5600xt(&d.path().join("root"));
+    let e = envs(d.path());
+    let (code, human, v) = doctor(
+        &root,
+        &[&e.pytorch_org],
+        &[("HSA_OVERRIDE_GFX_VERSION", "10.3.0")],
+        &["--user", "bob"],
+    );
+    assert_eq!(code, 1);
+    // The true target comes from sysfs, not from the override.
+    assert_eq!(v["gpus"][0]["gfx_target"], "gfx1010");
+    assert_eq!(v["gpus"][0]["runtime"]["isa"], "gfx1030");
+    let f = finding(&v, "override-foreign-isa");
+    assert_eq!(f["severity"], "error");
+    assert_eq!(f["findings"], serde_json::Value::Null);
+    let fix = f["fix"].as_str().unwrap();
+    assert!(fix.starts_with("unset HSA_OVERRIDE_GFX_VERSION"), "{fix}");
+    assert!(fix.contains("torch[device-gfx1010]"));
+    assert!(!fix.contains("=10.3.0"), "{fix}");
+    // The override hides torch's lack of gfx1010 code; doctor still names it.
+    assert!(ids(&v).contains(&"torch-missing-target".to_string()));
+    let var = &v["environment"]["variables"][0];
+    assert_eq!(var["name"], "HSA_OVERRIDE_GFX_VERSION");
+    assert!(var["effects"][0].as_str().unwrap().contains("foreign ISA"));
+    snap("rx5600xt_override_10_3_0", &root, &human, &v);
+}
+
+#[test]
+fn rx5600xt_native_stack_is_clean_and_a_native_override_is_unneeded() {
+    let d = tempfile::tempdir().unwrap();
+    let root = rx5600xt(&d.path().join("root"));
+    let e = envs(d.path());
+    let (code, human, v) = doctor(&root, &[&e.native], &[], &["--user", "bob"]);
+    assert_eq!(code, 0, "{human}");
+    assert_eq!(ids(&v), ["hipblaslt-unsupported"]);
+    let s = &v["python"][0]["torch"]["gpu_support"][0];
+    assert_eq!(s["target"], "gfx1010");
+    assert_eq!(s["rocblas_has_target"], true);
+    snap("rx5600xt_native", &root, &human, &v);
+
+    let (code, _, v) = doctor(
+        &root,
+        &[&e.native],
+        &[("HSA_OVERRIDE_GFX_VERSION", "10.1.0")],
+        &["--user", "bob"],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(finding(&v, "override-unneeded")["severity"], "warning");
+}
+
+#[test]
+fn rx5500xt_overrides() {
+    let d = tempfile::tempdir().unwrap();
+    let root = Machine::new(&d.path().join("root"))
+        .cpu_node(0, 6)
+        .amd_gpu(&AmdGpu::rx5500xt(1, 0x0a))
+        .driver_ok()
+        .amdgpu_ids(&shared("ids/amdgpu.ids.excerpt_navi_and_later.txt"))
+        .finish();
+    let e = envs(d.path());
+    let (code, human, v) = doctor(&root, &[&e.native], &[], &["--user", "bob"]);
+    assert_eq!(v["gpus"][0]["gfx_target"], "gfx1012");
+    assert_eq!(v["gpus"][0]["name"], "AMD Radeon RX 5500 XT");
+    assert_eq!(v["gpus"][0]["name_source"], "amdgpu.ids");
+    // libnative_gfx101x.so has gfx1012 code, but the Tensile files are gfx1010's only.
+    assert_eq!(code, 1);
+    assert_eq!(ids(&v), ["rocblas-missing-target", "hipblaslt-unsupported"]);
+    snap("rx5500xt_native_env", &root, &human, &v);
+    // 10.3.0 is foreign on gfx1012 as on gfx1010.
+    let (code, _, v) = doctor(
+        &root,
+        &[&e.native],
+        &[("HSA_OVERRIDE_GFX_VERSION", "10.3.0")],
+        &["--user", "bob"],
+    );
+    assert_eq!(code, 1);
+    assert_eq!(finding(&v, "override-foreign-isa")["subject"], "node 1");
+    // 10.1.0 makes gfx1012 run gfx1010 code, which it executes correctly (cgmb's patch):
+    // no override error, and rocBLAS's gfx1010 files now count.
+    let (code, _, v) = doctor(
+        &root,
+        &[&e.native],
+        &[("HSA_OVERRIDE_GFX_VERSION", "10.1.0")],
+        &["--user", "bob"],
+    );
+    assert_eq!(code, 0, "{}", v["findings"]);
+    assert_eq!(
+        v["python"][0]["torch"]["gpu_support"][0]["target"],
+        "gfx1012 or gfx1010"
+    );
+    assert_eq!(finding(&v, "override-unneeded")["severity"], "warning");
+}
+
+#[test]
+fn apu_plus_rx5700xt_mixed_override() {
+    let d = tempfile::tempdir().unwrap();
+    let mut dgpu = AmdGpu::rx5700xt(2, 0x03);
+    dgpu.render_minor = 129;
+    dgpu.card = 1;
+    let root = Machine::new(&d.path().join("root"))
+        .cpu_node(0, 16)
+        .amd_gpu(&AmdGpu::raphael_igpu(1, 0x0e))
+        .amd_gpu(&dgpu)
+        .driver_ok()
+        .finish();
+    let e = envs(d.path());
+    let (code, human, v) = doctor(
+        &root,
+        &[&e.native],
+        &[("HSA_OVERRIDE_GFX_VERSION", "10.3.0")],
+        &["--user", "bob"],
+    );
+    assert_eq!(code, 1);
+    let targets: Vec<&str> = v["gpus"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["gfx_target"].as_str().unwrap())
+        .collect();
+    assert_eq!(targets, ["gfx1036", "gfx1010"]);
+    assert_eq!(v["gpus"][0]["apu"], true);
+    let f = finding(&v, "override-foreign-isa");
+    assert_eq!(f["subject"], "node 2");
+    let fix = f["fix"].as_str().unwrap();
+    // The iGPU may keep its override (gfx1036 runs gfx1030 code); the dGPU must not.
+    assert!(
+        fix.contains("export HSA_OVERRIDE_GFX_VERSION_1=10.3.0"),
+        "{fix}"
+    );
+    assert!(fix.contains("ROCR_VISIBLE_DEVICES=0"), "{fix}");
+    snap("apu_rx5700xt_override", &root, &human, &v);
+
+    // The fixed environment: per-device override for the iGPU only.
+    let (code, _, v) = doctor(
+        &root,
+        &[&e.native],
+        &[("HSA_OVERRIDE_GFX_VERSION_1", "10.3.0")],
+        &["--user", "bob"],
+    );
+    // No error for the dGPU; the iGPU still has no torch code (this torch is gfx101x
+    // only), which is why hiding it is the better fix here.
+    assert_eq!(code, 1);
+    let errors: Vec<&serde_json::Value> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "error")
+        .collect();
+    assert_eq!(errors.len(), 1, "{}", v["findings"]);
+    assert_eq!(errors[0]["id"], "torch-missing-target");
+    assert!(errors[0]["subject"].as_str().unwrap().ends_with("node 1"));
+    assert_eq!(v["gpus"][0]["runtime"]["isa"], "gfx1030");
+    assert_eq!(v["gpus"][1]["runtime"]["isa"], "gfx1010");
+    // Hiding the iGPU: the dGPU becomes HIP device 0.
+    let (_, human, v) = doctor(
+        &root,
+        &[&e.native],
+        &[("ROCR_VISIBLE_DEVICES", "1")],
+        &["--user", "bob"],
+    );
+    assert_eq!(v["gpus"][0]["runtime"]["visible"], false);
+    assert_eq!(v["gpus"][1]["runtime"]["device_index"], 0);
+    assert_eq!(finding(&v, "gpu-hidden")["subject"], "node 1");
+    snap("apu_rx5700xt_hidden_igpu", &root, &human, &v);
+}
+
+#[test]
+fn real_captures() {
+    let d = tempfile::tempdir().unwrap();
+    // Vega10 MI25 on a pre-2021 kernel: no gfx_target_version, so the device id decides.
+    let root = Machine::new(&d.path().join("mi25"))
+        .capture(&shared("sysfs/k8s-device-plugin_vega10-mi25"), 0x01)
+        .driver_ok()
+        .finish();
+    let (_, human, v) = doctor(&root, &[], &[], &["--user", "bob"]);
+    let g = &v["gpus"][0];
+    assert_eq!(g["gfx_target"], "gfx900");
+    assert_eq!(g["gfx_target_source"], "device-id");
+    assert_eq!(g["name"], "Radeon Instinct MI25");
+    assert_eq!(g["vram_bytes"], 17163091968u64);
+    snap("capture_vega10_mi25", &root, &human, &v);
+
+    // MI210 with a stale 10.3.0 override (L-R-B#5238): foreign ISA.
+    let root = Machine::new(&d.path().join("mi210"))
+        .capture(&shared("sysfs/k8s-device-plugin_mi210"), 0x02)
+        .driver_ok()
+        .finish();
+    let (code, human, v) = doctor(
+        &root,
+        &[],
+        &[("HSA_OVERRIDE_GFX_VERSION", "10.3.0")],
+        &["--user", "bob"],
+    );
+    assert_eq!(code, 1);
+    assert_eq!(v["gpus"][0]["node"], 2);
+    assert_eq!(v["gpus"][0]["gfx_target"], "gfx90a");
+    assert_eq!(v["gpus"][0]["name"], "AMD Instinct MI210");
+    assert_eq!(finding(&v, "override-foreign-isa")["subject"], "node 2");
+    snap("capture_mi210_override", &root, &human, &v);
+
+    // MI308X: "ip discovery" name, a device missing from every name table.
+    let root = Machine::new(&d.path().join("mi308x"))
+        .capture(&shared("sysfs/k8s-device-plugin_mi308x"), 0x00)
+        .driver_ok()
+        .finish();
+    let (code, human, v) = doctor(
+        &root,
+        &[],
+        &[("HSA_OVERRIDE_GFX_VERSION", "10.3.0")],
+        &["--user", "bob"],
+    );
+    assert_eq!(code, 1);
+    let g = &v["gpus"][0];
+    assert_eq!(g["gfx_target"], "gfx942");
+    assert_eq!(g["name"], "AMD GPU 0x74a2");
+    assert_eq!(g["name_source"], "generic");
+    assert_eq!(g["asic"], serde_json::Value::Null);
+    assert_eq!(g["vram_bytes"], 51539607552u64);
+    assert!(ids(&v).contains(&"override-foreign-isa".to_string()));
+    snap("capture_mi308x_override", &root, &human, &v);
+}
+
+#[test]
+fn driver_and_access_problems() {
+    let d = tempfile::tempdir().unwrap();
+    // alice is in video but not render: /dev/kfd and the render node are closed to her.
+    let root = rx5600xt(&d.path().join("access"));
+    let (code, human, v) = doctor(&root, &[], &[], &["--user", "alice"]);
+    assert_eq!(code, 1);
+    let f = finding(&v, "kfd-inaccessible");
+    assert!(f["fix"]
+        .as_str()
+        .unwrap()
+        .contains("usermod -aG render,video alice"));
+    assert_eq!(
+        v["driver"]["device_nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["accessible"] == false)
+            .count(),
+        2
+    );
+    snap("access_denied", &root, &human, &v);
+    // bob is in render.
+    let (code, _, v) = doctor(&root, &[], &[], &["--user", "bob"]);
+    assert_eq!(code, 0, "{}", v["findings"]);
+    // An unknown user is a tool error naming it.
+    let (code, _, err) = common::rp(&[
+        "doctor",
+        "--sysroot",
+        root.to_str().unwrap(),
+        "--user",
+        "carol",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("carol"), "{err}");
+
+    // An RX 5700 XT on the bus, amdgpu not loaded, nomodeset on the command line.
+    let root = Machine::new(&d.path().join("nodriver"))
+        .pci_device("0000:03:00.0", 0x030000, 0x1002, 0x731f, 0xc1, None, &[])
+        .file(
+            "proc/cmdline",
+            "BOOT_IMAGE=/vmlinuz root=/dev/sda1 quiet nomodeset\n",
+        )
+        .finish();
+    let (code, human, v) = doctor(&root, &[], &[], &["--user", "bob"]);
+    assert_eq!(code, 1);
+    let g = &v["gpus"][0];
+    assert_eq!(g["node"], serde_json::Value::Null);
+    assert_eq!(g["gfx_target"], "gfx1010");
+    assert_eq!(g["gfx_target_source"], "device-id");
+    let f = finding(&v, "amdgpu-not-loaded");
+    assert!(f["fix"].as_str().unwrap().contains("nomodeset"));
+    snap("amdgpu_not_loaded", &root, &human, &v);
+
+    // No PCIe atomics.
+    let mut g = AmdGpu::rx5600xt(1, 0x03);
+    g.pcie_atomics = false;
+    let root = Machine::new(&d.path().join("atomics"))
+        .cpu_node(0, 4)
+        .amd_gpu(&g)
+        .driver_ok()
+        .finish();
+    let (_, _, v) = doctor(&root, &[], &[], &["--user", "bob"]);
+    assert_eq!(finding(&v, "pcie-atomics-missing")["severity"], "warning");
+    assert_eq!(v["gpus"][0]["pcie_atomics"], false);
+}
+
+#[test]
+fn other_vendors_and_non_rocm_torch() {
+    let d = tempfile::tempdir().unwrap();
+    // An H100 box (PCI 10de:2330): listed, no AMD GPU.
+    let root = Machine::new(&d.path().join("nvidia"))
+        .pci_device(
+            "0000:19:00.0",
+            0x030200,
+            0x10de,
+            0x2330,
+            0xa1,
+            Some("nvidia"),
+            &["card0".into(), "renderD128".into()],
+        )
+        .pci_device(
+            "0000:00:02.0",
+            0x030000,
+            0x8086,
+            0x46a6,
+            0x0c,
+            Some("i915"),
+            &["card1".into()],
+        )
+        .finish();
+    let e = envs(d.path());
+    let (code, human, v) = doctor(&root, &[&e.cuda], &[], &["--user", "bob"]);
+    assert_eq!(code, 0);
+    let vendors: Vec<&str> = v["gpus"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["vendor"].as_str().unwrap())
+        .collect();
+    assert_eq!(vendors, ["intel", "nvidia"]);
+    assert_eq!(ids(&v), ["no-amd-gpu"]);
+    assert_eq!(v["python"][0]["torch"]["build"], "cuda");
+    snap("nvidia_box", &root, &human, &v);
+    // A CUDA torch on an RDNA1 machine has no HIP code at all.
+    let root = rx5600xt(&d.path().join("rdna1"));
+    let (code, _, v) = doctor(&root, &[&e.cuda], &[], &["--user", "bob"]);
+    assert_eq!(code, 1);
+    assert!(finding(&v, "torch-missing-target")["why"]
+        .as_str()
+        .unwrap()
+        .contains("CUDA 12.8 build"));
+}
+
+#[test]
+fn a_hung_sysfs_read_times_out_and_becomes_a_finding() {
+    let d = tempfile::tempdir().unwrap();
+    let root = rx5600xt(&d.path().join("hung"));
+    // A FIFO with no writer blocks its reader, as amdgpu attributes do on a hung GPU.
+    let attr = root.join("sys/bus/pci/devices/0000:03:00.0/mem_info_vram_total");
+    std::fs::remove_file(&attr).unwrap();
+    let st = Command::new("mkfifo").arg(&attr).status().unwrap();
+    assert!(st.success());
+    let t = std::time::Instant::now();
+    let (code, _, v) = doctor(&root, &[], &[], &["--user", "bob", "--timeout-ms", "300"]);
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(code, 1);
+    let f = finding(&v, "sysfs-timeout");
+    assert_eq!(
+        f["subject"],
+        "/sys/bus/pci/devices/0000:03:00.0/mem_info_vram_total"
+    );
+    assert!(f["title"].as_str().unwrap().contains("300 ms"));
+    // The rest of the report is still there.
+    assert_eq!(v["gpus"][0]["gfx_target"], "gfx1010");
+}
+
+#[test]
+fn rocm_installs_and_the_loader_order() {
+    let d = tempfile::tempdir().unwrap();
+    let root = rx5600xt(&d.path().join("root"));
+    let opt = root.join("opt/rocm-6.4.0");
+    std::fs::create_dir_all(opt.join(".info")).unwrap();
+    std::fs::write(opt.join(".info/version"), "6.4.0-47\n").unwrap();
+    std::fs::create_dir_all(opt.join("lib/rocblas")).unwrap();
+    std::fs::copy(
+        input("RP_FIXTURES").join("libone_tu.so"),
+        opt.join("lib/libamdhip64.so.6.4.43482"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("libamdhip64.so.6.4.43482", opt.join("lib/libamdhip64.so.6"))
+        .unwrap();
+    std::os::unix::fs::symlink(sid_tensile(), opt.join("lib/rocblas/library")).unwrap();
+    std::os::unix::fs::symlink("rocm-6.4.0", root.join("opt/rocm")).unwrap();
+    let distro = root.join("usr/lib/x86_64-linux-gnu");
+    std::fs::create_dir_all(&distro).unwrap();
+    std::fs::write(distro.join("libamdhip64.so.5.2.21153"), b"").unwrap();
+    std::fs::create_dir_all(root.join("etc/ld.so.conf.d")).unwrap();
+    std::fs::write(
+        root.join("etc/ld.so.conf"),
+        "include /etc/ld.so.conf.d/*.conf\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("etc/ld.so.conf.d/20-rocm.conf"),
+        "/opt/rocm/lib\n",
+    )
+    .unwrap();
+    let (_, human, v) = doctor(&root, &[], &[], &["--user", "bob"]);
+    let r = v["rocm"].as_array().unwrap();
+    assert_eq!(r.len(), 2);
+    assert_eq!(r[0]["path"], "/opt/rocm-6.4.0");
+    assert_eq!(r[0]["version"], "6.4.0-47");
+    assert_eq!(r[0]["loader_first"], true);
+    assert!(r[0]["rocblas_library"]["archs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a == "gfx1010"));
+    assert_eq!(r[1]["version"], "5.2.21153");
+    assert_eq!(r[1]["version_source"], "soname");
+    snap("rocm_installs", &root, &human, &v);
+    // LD_LIBRARY_PATH wins over ld.so.conf.
+    let (_, _, v) = doctor(
+        &root,
+        &[],
+        &[("LD_LIBRARY_PATH", "/usr/lib/x86_64-linux-gnu")],
+        &["--user", "bob"],
+    );
+    assert_eq!(v["rocm"][1]["loader_first"], true);
+    assert_eq!(v["rocm"][0]["loader_first"], false);
+}
+
+#[test]
+fn python_discovery_without_flags() {
+    let d = tempfile::tempdir().unwrap();
+    let root = rx5600xt(&d.path().join("root"));
+    // Venvs in the current directory (doctor runs with cwd = root here).
+    envs(&root);
+    let (_, _, v) = doctor(
+        &root,
+        &[],
+        &[("VIRTUAL_ENV", "/venv-native")],
+        &["--user", "bob"],
+    );
+    let found: Vec<(String, String)> = v["python"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["path"].as_str().unwrap().to_string(),
+                p["found_by"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    // The active venv first; the same venv found again in cwd is reported once.
+    assert_eq!(
+        found,
+        [
+            ("/venv-native".to_string(), "VIRTUAL_ENV".to_string()),
+            ("/venv-cuda".to_string(), "cwd".to_string()),
+            ("/venv-pytorch-org".to_string(), "cwd".to_string()),
+        ]
+    );
+    // A bad --python path is reported, and the rest goes on.
+    let (_, _, v) = doctor(
+        &root,
+        &[Path::new("/nonexistent/python3"), &root.join("venv-native")],
+        &[],
+        &["--user", "bob"],
+    );
+    assert!(v["python"][0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("does not exist"));
+    assert_eq!(v["python"][1]["torch"]["version"], "2.12.0+rocm7.14.0");
+}
+
+#[test]
+fn the_live_machine_report_is_well_formed() {
+    // This machine: whatever it has, the report parses and every finding is in the catalog.
+    let (code, out, err) = common::rp(&["doctor", "--json"]);
+    assert!(code == 0 || code == 1, "{code} {err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["schema"], 1);
+    for f in v["findings"].as_array().unwrap() {
+        for k in ["id", "severity", "title", "why", "ref", "fix"] {
+            assert!(f.get(k).is_some(), "{k} missing in {f}");
+        }
+    }
+}

@@ -1,0 +1,611 @@
+//! Findings: each one's text comes from the knowledge base catalog
+//! (rp-kb data/findings.toml); this module decides when each applies and builds the fix.
+
+use crate::python::Candidate;
+use rp_kb::{fill, OverrideCompat, TargetId};
+use rp_report::{DoctorReport, Finding, Gpu, GpuSupport, InspectReport};
+use rp_sysfs::{Identity, Machine, ReadError};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+fn mk(id: &str, vars: &[(&str, &str)], fix: Vec<String>, subject: Option<String>) -> Finding {
+    let spec = rp_kb::kb().finding(id);
+    Finding {
+        id: id.to_string(),
+        severity: spec.severity.as_str().to_string(),
+        title: fill(&spec.title, vars),
+        why: fill(&spec.why, vars),
+        reference: fill(&spec.reference, vars),
+        fix: fix.join("\n"),
+        subject,
+    }
+}
+
+fn node_subject(g: &Gpu) -> Option<String> {
+    g.node.map(|n| format!("node {n}"))
+}
+
+/// AMD GPUs with a KFD node.
+fn kfd_gpus(r: &DoctorReport) -> impl Iterator<Item = &Gpu> {
+    r.gpus
+        .iter()
+        .filter(|g| g.vendor == "amd" && g.node.is_some() && g.gfx_target.is_some())
+}
+
+/// Targets whose code runs soundly on `g`: its own, plus what the knowledge base says it
+/// executes correctly when an override to it is in force.
+fn acceptable(g: &Gpu) -> Vec<String> {
+    let own = g.gfx_target.clone().unwrap_or_default();
+    let mut v = vec![own.clone()];
+    if let Some(r) = &g.runtime {
+        if r.override_var.is_some() && r.isa != own {
+            if let OverrideCompat::Equivalent(_) = rp_kb::kb().override_compat(&own, &r.isa) {
+                v.push(r.isa.clone());
+            }
+        }
+    }
+    v
+}
+
+/// Commands that get native code for `gpu`: the first stack in full, the others as
+/// alternatives. Never an override (domain.md §1).
+fn native_stack_fix(gpu: &str) -> Vec<String> {
+    let stacks = rp_kb::kb().stacks_for(gpu);
+    let mut out = Vec::new();
+    for (i, s) in stacks.iter().enumerate() {
+        if i == 0 {
+            out.push(format!("# {} ({})", s.title, s.reference));
+            out.extend(s.commands_for(gpu));
+        } else {
+            let cmds: Vec<String> = s
+                .commands_for(gpu)
+                .into_iter()
+                .filter(|c| !c.starts_with('#'))
+                .collect();
+            if cmds.is_empty() {
+                for c in s.commands_for(gpu) {
+                    out.push(format!("# or: {}", c.trim_start_matches("# ")));
+                }
+            } else {
+                out.push(format!("# or {}: {}", s.title, cmds.join(" && ")));
+            }
+        }
+    }
+    out
+}
+
+fn rocm_path(root: &Path, machine_path: &str) -> std::path::PathBuf {
+    root.join(machine_path.trim_start_matches('/'))
+}
+
+/// Fill each torch install's per-GPU support from its inspect report.
+pub fn support(
+    r: &mut DoctorReport,
+    inspected: &[Option<InspectReport>],
+    env: &BTreeMap<String, String>,
+    root: &Path,
+) {
+    let gpus: Vec<Gpu> = kfd_gpus(r).cloned().collect();
+    let loader_rocblas = r
+        .rocm
+        .iter()
+        .find(|i| i.loader_first)
+        .and_then(|i| i.rocblas_library.clone());
+    let env_libpath = env.get("ROCBLAS_TENSILE_LIBPATH").map(|p| {
+        rp_inspect::tensile_dir_by_name(&rocm_path(root, p)).unwrap_or(rp_report::TensileDir {
+            path: p.clone(),
+            ..Default::default()
+        })
+    });
+    for (pe, rep) in r.python.iter_mut().zip(inspected) {
+        let (Some(t), Some(rep)) = (pe.torch.as_mut(), rep.as_ref()) else {
+            continue;
+        };
+        if t.build != "rocm" {
+            continue;
+        }
+        for g in &gpus {
+            let ok = acceptable(g);
+            let mut missing: Option<Vec<String>> = None;
+            for target in &ok {
+                let Ok(tid) = target.parse::<TargetId>() else {
+                    continue;
+                };
+                let cov = rp_inspect::coverage_of(rep, &tid);
+                let m: Vec<String> = cov.missing;
+                missing = Some(match missing {
+                    None => m,
+                    Some(prev) => prev.into_iter().filter(|x| m.contains(x)).collect(),
+                });
+            }
+            let missing = missing.unwrap_or_default();
+            let rocblas = env_libpath
+                .clone()
+                .or_else(|| t.rocblas_library.clone())
+                .or_else(|| loader_rocblas.clone());
+            t.gpu_support.push(GpuSupport {
+                node: g.node.unwrap_or(0),
+                target: ok.join(" or "),
+                missing_libraries: missing
+                    .iter()
+                    .map(|p| {
+                        if root == Path::new("/") {
+                            p.clone()
+                        } else {
+                            Path::new(p)
+                                .strip_prefix(root)
+                                .map(|x| format!("/{}", x.display()))
+                                .unwrap_or_else(|_| p.clone())
+                        }
+                    })
+                    .collect(),
+                rocblas_has_target: rocblas
+                    .as_ref()
+                    .map(|d| d.archs.iter().any(|a| ok.contains(a))),
+                rocblas_library: rocblas.map(|d| d.path),
+            });
+        }
+    }
+}
+
+fn override_findings(r: &DoctorReport, env: &BTreeMap<String, String>, out: &mut Vec<Finding>) {
+    let kb = rp_kb::kb();
+    let gpus: Vec<&Gpu> = kfd_gpus(r).collect();
+    let mut invalid_reported = std::collections::HashSet::new();
+    for g in &gpus {
+        let Some(rt) = &g.runtime else { continue };
+        let Some(var) = &rt.override_var else {
+            continue;
+        };
+        let value = env.get(var).cloned().unwrap_or_default();
+        let own = g.gfx_target.as_deref().unwrap_or("unknown");
+        if rp_kb::parse_override(&value).is_none() {
+            if invalid_reported.insert(var.clone()) {
+                out.push(mk(
+                    "override-invalid",
+                    &[("var", var), ("value", &value)],
+                    vec![format!("unset {var}")],
+                    None,
+                ));
+            }
+            continue;
+        }
+        let code = rt.isa.as_str();
+        let vars = |extra: &[(&'static str, String)]| -> Vec<(&'static str, String)> {
+            let mut v = vec![
+                ("var", var.clone()),
+                ("value", value.clone()),
+                ("gpu", own.to_string()),
+                ("gpu_name", g.name.clone()),
+                ("code", code.to_string()),
+                ("node", g.node.unwrap_or(0).to_string()),
+            ];
+            v.extend(extra.iter().cloned());
+            v
+        };
+        let as_refs = |v: &Vec<(&'static str, String)>| -> Vec<(&str, String)> {
+            v.iter().map(|(k, s)| (*k, s.clone())).collect()
+        };
+        match kb.override_compat(own, code) {
+            OverrideCompat::Foreign => {
+                let mut fix = vec![format!("unset {var}")];
+                let others: Vec<&&Gpu> = gpus
+                    .iter()
+                    .filter(|o| o.node != g.node)
+                    .filter(|o| {
+                        o.runtime.as_ref().and_then(|x| x.override_var.as_deref())
+                            == Some(var.as_str())
+                    })
+                    .collect();
+                let helped: Vec<&&&Gpu> = others
+                    .iter()
+                    .filter(|o| {
+                        matches!(
+                            kb.override_compat(o.gfx_target.as_deref().unwrap_or(""), code),
+                            OverrideCompat::Equivalent(_) | OverrideCompat::Risky(_)
+                        )
+                    })
+                    .collect();
+                if var == "HSA_OVERRIDE_GFX_VERSION" && !helped.is_empty() {
+                    for o in &helped {
+                        fix.push(format!(
+                            "export HSA_OVERRIDE_GFX_VERSION_{}={value}   # only node {} ({})",
+                            o.node.unwrap_or(0),
+                            o.node.unwrap_or(0),
+                            o.gfx_target.as_deref().unwrap_or("")
+                        ));
+                    }
+                    let keep: Vec<String> = gpus
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, o)| o.node != g.node)
+                        .map(|(i, _)| i.to_string())
+                        .collect();
+                    fix.push(format!(
+                        "# or keep the override and hide node {} from ROCm: export ROCR_VISIBLE_DEVICES={}",
+                        g.node.unwrap_or(0),
+                        keep.join(",")
+                    ));
+                } else {
+                    fix.push(format!(
+                        "grep -n '{var}' ~/.bashrc ~/.profile ~/.zshrc /etc/environment /etc/profile.d/* 2>/dev/null   # delete it where it is set"
+                    ));
+                }
+                fix.extend(native_stack_fix(own));
+                let v = vars(&[]);
+                let vr = as_refs(&v);
+                let refs: Vec<(&str, &str)> = vr.iter().map(|(k, s)| (*k, s.as_str())).collect();
+                out.push(mk("override-foreign-isa", &refs, fix, node_subject(g)));
+            }
+            OverrideCompat::Risky(runs) => {
+                let v = vars(&[("caveat", runs.caveat.clone().unwrap_or_default())]);
+                let vr = as_refs(&v);
+                let refs: Vec<(&str, &str)> = vr.iter().map(|(k, s)| (*k, s.as_str())).collect();
+                let mut f = mk(
+                    "override-risky",
+                    &refs,
+                    native_stack_fix(own),
+                    node_subject(g),
+                );
+                f.reference = runs.reference.clone();
+                out.push(f);
+            }
+            OverrideCompat::Same => {
+                let v = vars(&[(
+                    "reason",
+                    format!("{value} is {own}'s own target, so the override changes nothing."),
+                )]);
+                let vr = as_refs(&v);
+                let refs: Vec<(&str, &str)> = vr.iter().map(|(k, s)| (*k, s.as_str())).collect();
+                out.push(mk(
+                    "override-unneeded",
+                    &refs,
+                    vec![format!("unset {var}")],
+                    node_subject(g),
+                ));
+            }
+            OverrideCompat::Equivalent(_) => {
+                // Unneeded when every ROCm torch here already carries native code.
+                let torches: Vec<&rp_report::TorchInstall> = r
+                    .python
+                    .iter()
+                    .filter_map(|p| p.torch.as_ref())
+                    .filter(|t| t.build == "rocm")
+                    .collect();
+                let native = !torches.is_empty()
+                    && torches.iter().all(|t| t.targets.iter().any(|x| x == own));
+                if native {
+                    let v = vars(&[(
+                        "reason",
+                        format!("Every ROCm torch found here already carries {own} code."),
+                    )]);
+                    let vr = as_refs(&v);
+                    let refs: Vec<(&str, &str)> =
+                        vr.iter().map(|(k, s)| (*k, s.as_str())).collect();
+                    out.push(mk(
+                        "override-unneeded",
+                        &refs,
+                        vec![format!("unset {var}")],
+                        node_subject(g),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn torch_findings(r: &DoctorReport, out: &mut Vec<Finding>) {
+    let kb = rp_kb::kb();
+    let gpus: Vec<&Gpu> = kfd_gpus(r)
+        .filter(|g| g.runtime.as_ref().is_none_or(|x| x.visible))
+        .collect();
+    for pe in &r.python {
+        let Some(t) = &pe.torch else { continue };
+        let version = t
+            .version
+            .clone()
+            .unwrap_or_else(|| "(unknown version)".into());
+        for g in &gpus {
+            let own = g.gfx_target.as_deref().unwrap_or("unknown");
+            let node = g.node.unwrap_or(0);
+            let base = [
+                ("torch_version", version.as_str()),
+                ("env", pe.path.as_str()),
+                ("gpu", own),
+                ("gpu_name", g.name.as_str()),
+            ];
+            if t.build != "rocm" {
+                let detail = match (&t.cuda, t.build.as_str()) {
+                    (Some(c), _) => format!("This is a CUDA {c} build: it has no HIP code at all."),
+                    _ => "This is a CPU-only build: it has no GPU code at all.".to_string(),
+                };
+                let mut vars = base.to_vec();
+                vars.push(("detail", &detail));
+                out.push(mk(
+                    "torch-missing-target",
+                    &vars,
+                    native_stack_fix(own),
+                    Some(format!("{} / node {node}", pe.path)),
+                ));
+                continue;
+            }
+            let Some(s) = t.gpu_support.iter().find(|s| s.node == node) else {
+                continue;
+            };
+            if !s.missing_libraries.is_empty() && !t.gpu_libraries.is_empty() {
+                let names: Vec<&str> = s
+                    .missing_libraries
+                    .iter()
+                    .map(|p| p.rsplit('/').next().unwrap_or(p))
+                    .collect();
+                let detail = format!(
+                    "{} of its {} GPU libraries carry no code object {} can load ({}); it has code for {}.",
+                    names.len(),
+                    t.gpu_libraries.len(),
+                    own,
+                    names.join(", "),
+                    if t.targets.is_empty() { "nothing".into() } else { t.targets.join(" ") }
+                );
+                let mut vars = base.to_vec();
+                vars.push(("detail", &detail));
+                // A sound stand-in the torch does carry: an override to it is safe.
+                let stand_in = kb
+                    .equivalent_code(own)
+                    .filter(|runs| t.targets.contains(&runs.code));
+                let fix = match stand_in {
+                    Some(runs) => {
+                        let v = kb
+                            .processor(&runs.code)
+                            .and_then(|p| match p {
+                                rp_kb::Processor::Specific(t) => Some(t.gfx_target_version),
+                                _ => None,
+                            })
+                            .map(|v| format!("{}.{}.{}", v / 10000, (v / 100) % 100, v % 100))
+                            .unwrap_or_default();
+                        let mut f = vec![format!(
+                            "export HSA_OVERRIDE_GFX_VERSION_{node}={v}   # {own} runs {} code correctly ({})",
+                            runs.code, runs.reference
+                        )];
+                        f.extend(native_stack_fix(own));
+                        f
+                    }
+                    None => native_stack_fix(own),
+                };
+                out.push(mk(
+                    "torch-missing-target",
+                    &vars,
+                    fix,
+                    Some(format!("{} / node {node}", pe.path)),
+                ));
+            }
+            if s.rocblas_has_target == Some(false) {
+                let dir = s.rocblas_library.clone().unwrap_or_default();
+                let archs = t
+                    .rocblas_library
+                    .as_ref()
+                    .filter(|d| d.path == dir)
+                    .or_else(|| {
+                        r.rocm
+                            .iter()
+                            .filter_map(|i| i.rocblas_library.as_ref())
+                            .find(|d| d.path == dir)
+                    })
+                    .map(|d| d.archs.join(" "))
+                    .unwrap_or_default();
+                let mut vars = base.to_vec();
+                vars.push(("dir", &dir));
+                vars.push(("archs", &archs));
+                let mut fix = Vec::new();
+                if let Some(other) = r
+                    .rocm
+                    .iter()
+                    .filter_map(|i| i.rocblas_library.as_ref())
+                    .find(|d| d.archs.iter().any(|a| a == own))
+                {
+                    fix.push(format!(
+                        "export ROCBLAS_TENSILE_LIBPATH={}   # has {own}; its rocBLAS version must match the one torch loads (rocBLAS#1300)",
+                        other.path
+                    ));
+                }
+                fix.extend(native_stack_fix(own));
+                out.push(mk(
+                    "rocblas-missing-target",
+                    &vars,
+                    fix,
+                    Some(format!("{} / node {node}", pe.path)),
+                ));
+            }
+        }
+    }
+}
+
+fn driver_findings(
+    r: &DoctorReport,
+    m: &Machine,
+    identity: &Identity,
+    root: &Path,
+    out: &mut Vec<Finding>,
+) {
+    let amd: Vec<&Gpu> = r.gpus.iter().filter(|g| g.vendor == "amd").collect();
+    if amd.is_empty() {
+        out.push(mk("no-amd-gpu", &[], Vec::new(), None));
+        return;
+    }
+    let cmdline = std::fs::read_to_string(root.join("proc/cmdline")).unwrap_or_default();
+    for g in &amd {
+        let bound = g.driver.as_deref() == Some("amdgpu");
+        if g.node.is_none() && (!r.driver.amdgpu_loaded || !bound) {
+            let detail = match (&g.driver, r.driver.amdgpu_loaded) {
+                (Some(d), _) if d != "amdgpu" => format!("The device is bound to {d}."),
+                (_, false) => "/sys/module/amdgpu does not exist.".to_string(),
+                _ => "amdgpu is loaded but did not bind this device (see dmesg).".to_string(),
+            };
+            let mut fix = vec![
+                "sudo modprobe amdgpu".to_string(),
+                "sudo dmesg | grep -iE 'amdgpu|kfd'".to_string(),
+            ];
+            for bad in ["nomodeset", "modprobe.blacklist=amdgpu", "amdgpu.blacklist"] {
+                if cmdline
+                    .split_whitespace()
+                    .any(|w| w == bad || w.starts_with(bad))
+                {
+                    fix.push(format!(
+                        "# the kernel command line has '{bad}': remove it from GRUB_CMDLINE_LINUX and run sudo update-grub"
+                    ));
+                }
+            }
+            out.push(mk(
+                "amdgpu-not-loaded",
+                &[("gpu_name", &g.name), ("detail", &detail)],
+                fix,
+                g.pci_slot.clone(),
+            ));
+        }
+    }
+    let user = r.driver.user.clone();
+    let with_user = identity.name.clone().unwrap_or_else(|| "$USER".to_string());
+    for d in &r.driver.device_nodes {
+        if d.accessible {
+            continue;
+        }
+        // Only when the kernel side exists; a missing /dev/kfd without KFD is amdgpu's.
+        if m.topology.is_none() && !d.exists {
+            continue;
+        }
+        let detail = if d.exists {
+            format!(
+                "It is {} and {user} is not its owner, not in its group, and has no rw for others.",
+                d.owner.as_deref().unwrap_or("?")
+            )
+        } else {
+            format!("{} does not exist although the KFD topology does.", d.path)
+        };
+        let fix = if d.exists {
+            vec![
+                format!("sudo usermod -aG render,video {with_user}"),
+                "# then log out and back in (or run: newgrp render)".to_string(),
+            ]
+        } else {
+            vec!["sudo dmesg | grep -iE 'kfd|amdgpu'".to_string()]
+        };
+        out.push(mk(
+            "kfd-inaccessible",
+            &[("user", &user), ("path", &d.path), ("detail", &detail)],
+            fix,
+            Some(d.path.clone()),
+        ));
+    }
+    for g in kfd_gpus(r) {
+        if g.pcie_atomics == Some(false) {
+            let node = g.node.unwrap_or(0).to_string();
+            out.push(mk(
+                "pcie-atomics-missing",
+                &[
+                    ("gpu_name", &g.name),
+                    ("gpu", g.gfx_target.as_deref().unwrap_or("")),
+                    ("node", &node),
+                ],
+                vec![
+                    "# put the card in a CPU-attached PCIe slot (no chipset lanes, risers or switches without atomics)".into(),
+                    format!("grep flags /sys/class/kfd/kfd/topology/nodes/{node}/io_links/*/properties"),
+                ],
+                node_subject(g),
+            ));
+        }
+        if let Some(rt) = &g.runtime {
+            if let Some(h) = rt.hidden_by.as_ref() {
+                let (var, value) = h.split_once('=').unwrap_or((h, ""));
+                let node = g.node.unwrap_or(0).to_string();
+                out.push(mk(
+                    "gpu-hidden",
+                    &[
+                        ("gpu_name", &g.name),
+                        ("gpu", g.gfx_target.as_deref().unwrap_or("")),
+                        ("var", var),
+                        ("value", value),
+                        ("node", &node),
+                    ],
+                    vec![format!("unset {var}   # or list this GPU in it")],
+                    node_subject(g),
+                ));
+            }
+        }
+    }
+    let mut gaps_seen = std::collections::HashSet::new();
+    for g in kfd_gpus(r) {
+        let own = g.gfx_target.clone().unwrap_or_default();
+        for gap in rp_kb::kb().library_gaps(&own) {
+            if gap.library != "hipBLASLt" || !gaps_seen.insert(own.clone()) {
+                continue;
+            }
+            out.push(mk(
+                "hipblaslt-unsupported",
+                &[
+                    ("gpu", &own),
+                    ("effect", &gap.effect),
+                    ("library_ref", &gap.reference),
+                ],
+                vec![gap.fix.clone()],
+                Some(own.clone()),
+            ));
+        }
+    }
+}
+
+/// Every finding, errors first.
+pub fn all(
+    r: &DoctorReport,
+    m: &Machine,
+    env: &BTreeMap<String, String>,
+    identity: &Identity,
+    root: &Path,
+    candidates: &[Candidate],
+    timeout: std::time::Duration,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let ms = timeout.as_millis().to_string();
+    for p in &m.problems {
+        if p.error == ReadError::Timeout {
+            out.push(mk(
+                "sysfs-timeout",
+                &[("path", &p.path), ("timeout_ms", &ms)],
+                vec![
+                    "sudo dmesg | grep -iE 'amdgpu|ring .* timeout|reset'".into(),
+                    "# reset the GPU (or reboot) before using ROCm".into(),
+                ],
+                Some(p.path.clone()),
+            ));
+        }
+    }
+    override_findings(r, env, &mut out);
+    torch_findings(r, &mut out);
+    driver_findings(r, m, identity, root, &mut out);
+    if !r.python.iter().any(|p| p.torch.is_some()) {
+        let looked = if candidates.is_empty() {
+            "no Python environment (none on PATH, no active venv, none in the current directory)"
+                .to_string()
+        } else {
+            r.python
+                .iter()
+                .map(|p| p.path.clone())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        out.push(mk(
+            "no-torch",
+            &[("looked", &looked)],
+            vec!["rocm-patch doctor --python /path/to/venv".into()],
+            None,
+        ));
+    }
+    let rank = |s: &str| match s {
+        "error" => 0,
+        "warning" => 1,
+        _ => 2,
+    };
+    out.sort_by(|a, b| {
+        (rank(&a.severity), &a.id, &a.subject).cmp(&(rank(&b.severity), &b.id, &b.subject))
+    });
+    out.dedup();
+    out
+}

@@ -1,0 +1,307 @@
+//! Python environments with torch: found from their files (pyvenv.cfg, conda-meta,
+//! lib/python*/site-packages), or, for a system interpreter, by asking it for
+//! `sys.path`. torch is never imported: its version comes from `torch/version.py` and its
+//! GPU targets from the inspect engine.
+
+use rp_report::{PythonEnv, TensileDir, TorchInstall};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a system interpreter may take to print `sys.path`.
+const SYS_PATH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One place to look for a Python environment.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub path: PathBuf,
+    pub found_by: String,
+}
+
+fn find_on_path(env: &BTreeMap<String, String>, root: &Path, exe: &str) -> Option<PathBuf> {
+    env.get("PATH")?
+        .split(':')
+        .filter(|d| !d.is_empty())
+        .map(|d| root.join(d.trim_start_matches('/')).join(exe))
+        .find(|p| p.is_file())
+}
+
+/// Default candidates: `python3` on PATH, an active venv or conda env, and venvs in the
+/// current directory (`.venv`, `venv`, and any child directory holding a pyvenv.cfg).
+pub fn discover(env: &BTreeMap<String, String>, root: &Path, cwd: &Path) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    for var in ["VIRTUAL_ENV", "CONDA_PREFIX"] {
+        if let Some(v) = env.get(var).filter(|v| !v.is_empty()) {
+            out.push(Candidate {
+                path: root.join(v.trim_start_matches('/')),
+                found_by: var.into(),
+            });
+        }
+    }
+    if let Some(p) = find_on_path(env, root, "python3") {
+        out.push(Candidate {
+            path: p,
+            found_by: "PATH".into(),
+        });
+    }
+    let mut local: Vec<PathBuf> = std::fs::read_dir(cwd)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.join("pyvenv.cfg").is_file() || p.join("conda-meta").is_dir())
+                .collect()
+        })
+        .unwrap_or_default();
+    local.sort();
+    out.extend(local.into_iter().map(|p| Candidate {
+        path: p,
+        found_by: "cwd".into(),
+    }));
+    out
+}
+
+fn glob_site_packages(prefix: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for lib in ["lib", "lib64"] {
+        let Ok(rd) = std::fs::read_dir(prefix.join(lib)) else {
+            continue;
+        };
+        let mut v: Vec<PathBuf> = rd
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with("python"))
+            .map(|e| e.path().join("site-packages"))
+            .filter(|p| p.is_dir())
+            .collect();
+        v.sort();
+        out.extend(v);
+    }
+    out
+}
+
+/// Ask an interpreter for its `sys.path`, with a timeout; the child is killed if late.
+fn ask_sys_path(python: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut child = Command::new(python)
+        .args(["-c", "import sys\nfor p in sys.path: print(p)"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if start.elapsed() > SYS_PATH_TIMEOUT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "{} did not print sys.path within {} s",
+                    python.display(),
+                    SYS_PATH_TIMEOUT.as_secs()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("{}: {e}", python.display()))?;
+    if !out.status.success() {
+        return Err(format!("{} exited with {}", python.display(), out.status));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(PathBuf::from)
+        .filter(|p| {
+            let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            (n == "site-packages" || n == "dist-packages") && p.is_dir()
+        })
+        .collect())
+}
+
+/// Parse `torch/version.py`: `__version__`, `hip` and `cuda` assignments, with or
+/// without type annotations; `None` values stay `None`.
+pub fn parse_version_py(text: &str) -> BTreeMap<String, Option<String>> {
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        let Some((lhs, rhs)) = line.split_once('=') else {
+            continue;
+        };
+        let key = lhs.split(':').next().unwrap_or("").trim();
+        if !matches!(key, "__version__" | "hip" | "cuda" | "git_version") {
+            continue;
+        }
+        let rhs = rhs.trim();
+        let val = if rhs == "None" {
+            None
+        } else {
+            let q = rhs.chars().next().filter(|c| *c == '\'' || *c == '"');
+            match q {
+                Some(q) => rhs[1..].split(q).next().map(str::to_string),
+                None => continue,
+            }
+        };
+        out.entry(key.to_string()).or_insert(val);
+    }
+    out
+}
+
+fn dist_info_version(site: &Path) -> Option<String> {
+    std::fs::read_dir(site)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find_map(|n| {
+            n.strip_prefix("torch-")?
+                .strip_suffix(".dist-info")
+                .map(str::to_string)
+        })
+}
+
+fn machine(root: &Path, p: &Path) -> String {
+    if root == Path::new("/") {
+        return p.display().to_string();
+    }
+    p.strip_prefix(root)
+        .map(|r| format!("/{}", r.display()))
+        .unwrap_or_else(|_| p.display().to_string())
+}
+
+fn rebase(root: &Path, mut d: TensileDir) -> TensileDir {
+    d.path = machine(root, Path::new(&d.path));
+    d
+}
+
+/// Read torch in a site-packages directory, with the inspect report of torch/lib.
+fn torch_in(site: &Path, root: &Path) -> Option<(TorchInstall, rp_report::InspectReport)> {
+    let dir = site.join("torch");
+    if !dir.join("__init__.py").is_file() && !dir.join("version.py").is_file() {
+        return None;
+    }
+    let v = std::fs::read_to_string(dir.join("version.py"))
+        .map(|t| parse_version_py(&t))
+        .unwrap_or_default();
+    let get = |k: &str| v.get(k).cloned().flatten();
+    let (hip, cuda) = (get("hip"), get("cuda"));
+    let build = if hip.is_some() {
+        "rocm"
+    } else if cuda.is_some() {
+        "cuda"
+    } else {
+        "cpu"
+    };
+    let lib = dir.join("lib");
+    let mut libs: Vec<PathBuf> = std::fs::read_dir(&lib)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.contains(".so"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    libs.sort();
+    let report = rp_inspect::inspect(&libs, &rp_inspect::Options::default());
+    let gpu_libraries: Vec<String> = report
+        .files
+        .iter()
+        .filter(|f| !f.code_objects.is_empty())
+        .map(|f| machine(root, Path::new(&f.path)))
+        .collect();
+    let torch = TorchInstall {
+        path: machine(root, &dir),
+        version: get("__version__").or_else(|| dist_info_version(site)),
+        hip,
+        cuda,
+        build: build.into(),
+        targets: report.targets.keys().cloned().collect(),
+        gpu_libraries,
+        rocblas_library: rp_inspect::tensile_dir_by_name(&lib.join("rocblas/library"))
+            .map(|d| rebase(root, d)),
+        hipblaslt_library: rp_inspect::tensile_dir_by_name(&lib.join("hipblaslt/library"))
+            .map(|d| rebase(root, d)),
+        gpu_support: Vec::new(),
+    };
+    Some((torch, report))
+}
+
+/// Inspect one candidate. Returns the environment and the inspect report of its torch
+/// libraries' code objects (for per-GPU coverage).
+pub fn read_env(c: &Candidate, root: &Path) -> (PythonEnv, Option<rp_report::InspectReport>) {
+    let mut env = PythonEnv {
+        path: machine(root, &c.path),
+        found_by: c.found_by.clone(),
+        ..PythonEnv::default()
+    };
+    let p = &c.path;
+    let prefix = if p.is_dir() {
+        Some(p.clone())
+    } else if p.is_file() {
+        // An interpreter inside an environment: <prefix>/bin/python.
+        p.parent()
+            .and_then(Path::parent)
+            .filter(|pre| pre.join("pyvenv.cfg").is_file() || pre.join("conda-meta").is_dir())
+            .map(Path::to_path_buf)
+    } else {
+        env.error = Some(format!("{} does not exist", p.display()));
+        return (env, None);
+    };
+    let sites = match &prefix {
+        Some(pre) => {
+            env.kind = if pre.join("pyvenv.cfg").is_file() {
+                "venv"
+            } else if pre.join("conda-meta").is_dir() {
+                "conda"
+            } else {
+                "prefix"
+            }
+            .into();
+            glob_site_packages(pre)
+        }
+        None => {
+            env.kind = "system".into();
+            match ask_sys_path(p) {
+                Ok(s) => s,
+                Err(e) => {
+                    env.error = Some(e);
+                    Vec::new()
+                }
+            }
+        }
+    };
+    if sites.is_empty() && env.error.is_none() {
+        env.error = Some(format!("no site-packages found for {}", p.display()));
+    }
+    env.site_packages = sites.iter().map(|s| machine(root, s)).collect();
+    let mut inspect = None;
+    if let Some((t, r)) = sites.iter().find_map(|s| torch_in(s, root)) {
+        env.torch = Some(t);
+        inspect = Some(r);
+    }
+    (env, inspect)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_py_forms() {
+        let old = "__version__ = '2.5.1+rocm6.2'\ndebug = False\ncuda = None\ngit_version = 'abc'\nhip = '6.2.41133-dd7f95766'\n";
+        let v = parse_version_py(old);
+        assert_eq!(v["__version__"].as_deref(), Some("2.5.1+rocm6.2"));
+        assert_eq!(v["hip"].as_deref(), Some("6.2.41133-dd7f95766"));
+        assert_eq!(v["cuda"], None);
+        let new = "from typing import Optional\n__all__ = ['__version__', 'debug', 'cuda', 'git_version', 'hip']\n__version__ = \"2.9.1+cu128\"\ncuda: Optional[str] = \"12.8\"\nhip: Optional[str] = None\n";
+        let v = parse_version_py(new);
+        assert_eq!(v["__version__"].as_deref(), Some("2.9.1+cu128"));
+        assert_eq!(v["cuda"].as_deref(), Some("12.8"));
+        assert_eq!(v["hip"], None);
+    }
+}
