@@ -2,7 +2,7 @@
 # The test command (README, CI). Installs what the tests need, prepares the real test
 # data, then runs the whole suite and a short fuzzing session:
 #   - Debian packages: hipcc (HIP 5.2, roc-obj-ls), clang-19 + lld-19 (compressed
-#     bundles), librocsparse0 (a 1.3 GB fat library), binutils;
+#     bundles), librocsparse0 (a 1.3 GB fat library), binutils, time (peak-RSS tests);
 #   - sid's librocblas4 (ROCm 6.4), unpacked with dpkg -x, never installed;
 #   - a real ROCm wheel from PyPI (torch-scatter-rocm);
 #   - fixtures compiled with those toolchains (scripts/build-fixtures.sh).
@@ -13,7 +13,7 @@ data=${RP_DATA:-$PWD/target/testdata}
 mkdir -p "$data"
 
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-pkgs=(hipcc libamdhip64-dev clang-19 lld-19 librocsparse0 binutils zstd ca-certificates)
+pkgs=(hipcc libamdhip64-dev clang-19 lld-19 librocsparse0 binutils zstd ca-certificates time coreutils)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

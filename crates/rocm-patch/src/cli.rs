@@ -18,8 +18,39 @@ pub enum Command {
     /// Read the machine: GPUs, driver, environment, ROCm installs, Python environments
     /// with torch. Say what is wrong, why, and the fix. Exit 1 on an error finding.
     Doctor(DoctorArgs),
+    /// Read an error log (files or stdin): each recognised event, its cause and the fix.
+    /// Exit 1 when a non-benign cause is found.
+    Explain(ExplainArgs),
     /// Which GPU targets every library (file, directory, wheel) was built for.
     Inspect(InspectArgs),
+}
+
+/// `rocm-patch explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Log files (a traceback, dmesg or journalctl -k output, a probe's stderr); none or
+    /// `-` reads stdin.
+    pub files: Vec<PathBuf>,
+    /// Tailor fixes to the machine below this directory (default: this machine).
+    #[arg(long, value_name = "DIR")]
+    pub sysroot: Option<PathBuf>,
+    /// Do not read the machine; fixes stay generic.
+    #[arg(long, conflicts_with = "sysroot")]
+    pub no_machine: bool,
+    /// An environment variable the failing program ran with (repeatable), e.g.
+    /// `--env HSA_OVERRIDE_GFX_VERSION=10.3.0`.
+    #[arg(long, value_name = "K=V", value_parser = parse_kv)]
+    pub env: Vec<(String, String)>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_kv(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("{s:?} is not NAME=VALUE")),
+    }
 }
 
 /// `rocm-patch doctor`.

@@ -130,6 +130,23 @@ pub fn doctor(opts: &Options) -> Result<DoctorReport, DoctorError> {
     Ok(report)
 }
 
+/// Only the GPUs and how the runtime sees them under `env` (no Python, no ROCm scan):
+/// what `explain` needs to tailor its fixes.
+pub fn gpus(
+    sysroot: &Path,
+    env: &BTreeMap<String, String>,
+    timeout: Duration,
+) -> Result<Vec<rp_report::Gpu>, DoctorError> {
+    if !sysroot.is_dir() {
+        return Err(DoctorError::Sysroot(sysroot.display().to_string()));
+    }
+    let reader = rp_sysfs::Reader::new(sysroot, timeout);
+    let machine = rp_sysfs::read_machine(&reader);
+    let mut g = gpus::collect(&machine, sysroot, &mut ids::Ids::default());
+    env::apply(&mut g.list, &g.unique_ids, env);
+    Ok(g.list)
+}
+
 fn driver(
     m: &rp_sysfs::Machine,
     gpus: &[rp_report::Gpu],

@@ -12,8 +12,8 @@ use std::sync::OnceLock;
 mod machine;
 mod target_id;
 pub use machine::{
-    fill, parse_override, Asic, EnvVar, FindingSpec, LibraryGap, MarketingName, OverrideCompat,
-    Runs, RunsStatus, Severity, Stack, Vendor,
+    fill, parse_override, Asic, Cause, EnvVar, FindingSpec, LibraryGap, MarketingName,
+    OverrideCompat, Runs, RunsStatus, Severity, Signature, Stack, Vendor,
 };
 pub use target_id::{Feature, TargetId, TargetIdError};
 
@@ -22,6 +22,8 @@ const DEVICES_TOML: &str = include_str!("../data/devices.toml");
 const RUNTIME_TOML: &str = include_str!("../data/runtime.toml");
 const ENV_TOML: &str = include_str!("../data/env.toml");
 const FINDINGS_TOML: &str = include_str!("../data/findings.toml");
+const CAUSES_TOML: &str = include_str!("../data/causes.toml");
+const SIGNATURES_TOML: &str = include_str!("../data/signatures.toml");
 
 /// One LLVM AMDGPU processor.
 #[derive(Debug, Clone, Deserialize)]
@@ -91,6 +93,8 @@ pub struct Kb {
     runtime: machine::RuntimeFile,
     env: machine::EnvFile,
     findings: machine::FindingsFile,
+    causes: machine::CausesFile,
+    signatures: machine::SignaturesFile,
 }
 
 /// What a processor name resolves to.
@@ -144,6 +148,9 @@ pub fn kb() -> &'static Kb {
             runtime: toml::from_str(RUNTIME_TOML).expect("embedded data/runtime.toml is valid"),
             env: toml::from_str(ENV_TOML).expect("embedded data/env.toml is valid"),
             findings: toml::from_str(FINDINGS_TOML).expect("embedded data/findings.toml is valid"),
+            causes: toml::from_str(CAUSES_TOML).expect("embedded data/causes.toml is valid"),
+            signatures: toml::from_str(SIGNATURES_TOML)
+                .expect("embedded data/signatures.toml is valid"),
         }
     })
 }
@@ -382,6 +389,25 @@ impl Kb {
     pub fn findings(&self) -> &[FindingSpec] {
         &self.findings.finding
     }
+
+    /// Root causes `explain` reports.
+    pub fn causes(&self) -> &[Cause] {
+        &self.causes.cause
+    }
+
+    /// A cause by id. Unknown ids are a programming error.
+    pub fn cause(&self, id: &str) -> &Cause {
+        self.causes
+            .cause
+            .iter()
+            .find(|c| c.id == id)
+            .unwrap_or_else(|| panic!("cause {id:?} is not in data/causes.toml"))
+    }
+
+    /// Log signatures.
+    pub fn signatures(&self) -> &[Signature] {
+        &self.signatures.signature
+    }
 }
 
 /// Format a KFD `gfx_target_version` as a processor name (formats.md §4.4):
@@ -502,6 +528,15 @@ mod tests {
         }
         for v in kb.env_vars() {
             assert!(!v.reference.is_empty() && !v.effect.is_empty());
+        }
+        for s in kb.signatures() {
+            assert!(
+                kb.causes().iter().any(|c| c.id == s.cause),
+                "{}: {}",
+                s.id,
+                s.cause
+            );
+            assert!(!s.reference.is_empty());
         }
         let mut ids = std::collections::HashSet::new();
         for f in kb.findings() {

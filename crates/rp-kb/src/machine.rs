@@ -251,3 +251,51 @@ pub fn parse_override(value: &str) -> Option<u32> {
     }
     Some(major * 10000 + minor * 100 + step)
 }
+
+/// A root cause `explain` can report.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Cause {
+    /// Stable id.
+    pub id: String,
+    /// Higher is more specific; the highest found is the primary cause.
+    pub rank: u32,
+    /// A harmless warning.
+    #[serde(default)]
+    pub benign: bool,
+    /// One line.
+    pub title: String,
+    /// Why it happens.
+    pub explanation: String,
+    /// What to do; `{gpu}` is filled when known.
+    pub fix: String,
+    /// Source.
+    #[serde(rename = "ref")]
+    pub reference: String,
+}
+
+/// A log-line signature.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Signature {
+    /// Stable id.
+    pub id: String,
+    /// The cause it indicates.
+    pub cause: String,
+    /// Rust regex over one normalised line; a named group `gpu` captures a target.
+    pub pattern: String,
+    /// Only counts when no other signature matched the line.
+    #[serde(default)]
+    pub fallback: bool,
+    /// Source.
+    #[serde(rename = "ref")]
+    pub reference: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CausesFile {
+    pub cause: Vec<Cause>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SignaturesFile {
+    pub signature: Vec<Signature>,
+}

@@ -1,6 +1,7 @@
 //! Command implementations: each builds a report and hands it to a renderer.
 
 mod doctor;
+mod explain;
 mod inspect;
 
 use crate::cli::{Cli, Command};
@@ -10,6 +11,7 @@ use std::io::Write;
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
     match cli.command {
         Command::Doctor(args) => doctor::run(args, out),
+        Command::Explain(args) => explain::run(args, out),
         Command::Inspect(args) => inspect::run(args, out),
     }
 }

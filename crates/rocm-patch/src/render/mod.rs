@@ -1,4 +1,5 @@
 //! Human renderers. JSON is the report serialised as it is.
 
 pub mod doctor;
+pub mod explain;
 pub mod inspect;

@@ -1,0 +1,285 @@
+//! `rocm-patch explain` on the real messages collected in shared/docs/domain.md §4, and
+//! variants with other GPUs, nodes, addresses, paths and versions, colour codes, CRLF line
+//! ends and progress bars, plus a large stream for the memory bound.
+
+mod common;
+
+use common::machine::{AmdGpu, Machine};
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+/// Run explain with stdin `log` and exactly `env`; returns (exit, json).
+fn explain(log: &[u8], env: &[(&str, &str)], args: &[&str]) -> (i32, serde_json::Value) {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rocm-patch"));
+    c.env_clear().arg("explain").arg("--json").args(args);
+    if !args.iter().any(|a| a.starts_with("--sysroot")) {
+        c.arg("--no-machine");
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let data = log.to_vec();
+    let w = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let o = child.wait_with_output().unwrap();
+    w.join().unwrap();
+    let v = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "bad JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    (o.status.code().unwrap(), v)
+}
+
+fn primary(log: &str) -> String {
+    explain(log.as_bytes(), &[], &[]).1["primary_cause"]
+        .as_str()
+        .unwrap_or("null")
+        .to_string()
+}
+
+/// domain.md §4, verbatim, with the cause each must get without an override in force.
+const SAMPLES: &[(&str, &str)] = &[
+    ("HSA_STATUS_ERROR_MEMORY_APERTURE_VIOLATION: The agent attempted to access memory beyond the largest legal address. code: 0x29", "memory-access-fault"),
+    ("Memory access fault by GPU node-1 (Agent handle: 0x55724b0d00b0) on address 0x7fca1be00000. Reason: Page not present or supervisor privilege.", "memory-access-fault"),
+    ("Memory access fault by GPU node-2 on address (nil). Reason: unknown", "memory-access-fault"),
+    ("\"hipErrorNoBinaryForGpu: Unable to find code object for all current devices!\"", "missing-code-object"),
+    ("hip_code_object.cpp:92: guarantee(false && \"hipErrorNoBinaryForGpu: Coudn't find binary for current devices!\")", "missing-code-object"),
+    ("RuntimeError: HIP error: invalid device function", "missing-code-object"),
+    ("rocBLAS error: Cannot read /home/bc250/Desktop/stable-diffusion-webui/venv/lib/python3.10/site-packages/torch/lib/rocblas/library/TensileLibrary.dat: No such file or directory", "missing-tensile-library"),
+    ("rocBLAS error: Could not load C:\\Program Files\\AMD\\ROCm\\6.1\\bin\\/rocblas/library/TensileLibrary_lazy_gfx1103.dat", "missing-tensile-library"),
+    ("rocBLAS error: Could not initialize Tensile library", "missing-tensile-library"),
+    ("rocblaslt error: Cannot read \"TensileLibrary_lazy_gfx1010.dat\"", "missing-tensile-library"),
+    ("No compatible code objects found for: gfx1152, value of HIP_FORCE_SPIRV_CODEOBJECT: 0", "missing-code-object"),
+    ("Missing CO for these ISAs -", "missing-code-object"),
+    ("MIOpen Error: /MIOpen/src/hipoc/hipoc_program.cpp:300: Code object build failed. Source: naive_conv.cpp", "miopen-failure"),
+    ("Warning: Attempting to use hipBLASLt on an unsupported architecture! Overriding blas backend to hipblas", "hipblaslt-unsupported"),
+    ("error: use of undeclared identifier 'CK_BUFFER_RESOURCE_3RD_DWORD'", "unsupported-instruction"),
+    ("[drm:amdgpu_job_timedout [amdgpu]] *ERROR* ring sdma0 timeout, signaled seq=16060, emitted seq=16062", "gpu-hang"),
+    ("*ERROR* ring page1 timeout", "gpu-hang"),
+    ("Segmentation fault (core dumped)", "unknown"),
+];
+
+#[test]
+fn every_domain_sample_gets_its_cause() {
+    for (line, cause) in SAMPLES {
+        assert_eq!(&primary(line), cause, "{line}");
+    }
+}
+
+#[test]
+fn variants_do_not_change_the_cause() {
+    let variants = [
+        // Other nodes, handles, addresses.
+        ("Memory access fault by GPU node-7 (Agent handle: 0x1) on address 0xdeadbeef000. Reason: Page not present or supervisor privilege.", "memory-access-fault"),
+        // Other GPUs, paths and versions.
+        ("rocBLAS error: Could not load /opt/rocm-7.0.2/lib/rocblas/library/TensileLibrary_lazy_gfx1012.dat", "missing-tensile-library"),
+        ("No compatible code objects found for: gfx1010, value of HIP_FORCE_SPIRV_CODEOBJECT: 0", "missing-code-object"),
+        ("MIOpen(HIP): Error [Compile] 'hiprtcCompileProgram(prog.get(), c_options.size(), c_options.data())' naive_conv.cpp: HIPRTC_ERROR_COMPILATION (6)", "miopen-failure"),
+        ("[  123.456] amdgpu 0000:03:00.0: amdgpu: [gfxhub] page fault (src_id:0 ring:24 vmid:3 pasid:32769, for process python3 pid 4242 thread python3 pid 4242)", "memory-access-fault"),
+        ("kernel: [drm:amdgpu_job_timedout [amdgpu]] *ERROR* ring gfx_0.0.0 timeout, signaled seq=1, emitted seq=3", "gpu-hang"),
+        ("torch.OutOfMemoryError: HIP out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 7.98 GiB", "out-of-memory"),
+        ("hipErrorNoDevice", "kfd-inaccessible"),
+        ("rocminfo: Unable to open /dev/kfd read-write: Permission denied", "kfd-inaccessible"),
+        ("alice is not member of \"render\" group, the default DRM access group. Users must be a member of the \"render\" group or another DRM access group in order for ROCm applications to run successfully.", "kfd-inaccessible"),
+        ("<inline asm>:1:2: error: instruction not supported on this GPU", "unsupported-instruction"),
+        ("error: '__builtin_amdgcn_sdot2' needs target feature dot2-insts", "unsupported-instruction"),
+        ("HSA_STATUS_ERROR_INVALID_ISA: The instruction set architecture is invalid.", "invalid-isa"),
+        ("HSA_OVERRIDE_GFX_VERSION 10.3 is invalid", "invalid-isa"),
+        ("RuntimeError: miopenStatusUnknownError", "miopen-failure"),
+    ];
+    for (line, cause) in variants {
+        assert_eq!(primary(line), cause, "{line}");
+    }
+}
+
+#[test]
+fn colour_crlf_and_progress_bars() {
+    let log = b"step 1\r\n 10%|#         | 1/10 [00:01<00:09]\r 20%|##        | 2/10\r\x1b[1;31mMemory access fault by GPU node-1 (Agent handle: 0x5) on address 0x7f. Reason: Page not present or supervisor privilege.\x1b[0m\r\n\x1b[33mWarning: Attempting to use hipBLASLt on an unsupported architecture! Overriding blas backend to hipblas\x1b[0m\r\n";
+    let (code, v) = explain(log, &[], &[]);
+    assert_eq!(code, 1);
+    let e = &v["events"][0];
+    assert_eq!(e["cause"], "memory-access-fault");
+    assert_eq!(e["line"], 2);
+    assert!(
+        e["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Memory access fault"),
+        "{e}"
+    );
+    assert_eq!(v["primary_cause"], "memory-access-fault");
+    assert_eq!(v["events"][1]["cause"], "hipblaslt-unsupported");
+}
+
+#[test]
+fn an_override_turns_a_memory_fault_into_a_foreign_isa() {
+    let fault = "Memory access fault by GPU node-1 (Agent handle: 0x55724b0d00b0) on address 0x7fca1be00000. Reason: Page not present or supervisor privilege.\n";
+    // Evidence in the log, even after the fault.
+    let log = format!("{fault}+ export HSA_OVERRIDE_GFX_VERSION=10.3.0\n");
+    let (_, v) = explain(log.as_bytes(), &[], &[]);
+    assert_eq!(v["primary_cause"], "override-foreign-isa");
+    assert_eq!(
+        v["override_evidence"][0],
+        "-:2: HSA_OVERRIDE_GFX_VERSION=10.3.0"
+    );
+    // In the environment.
+    let (_, v) = explain(
+        fault.as_bytes(),
+        &[("HSA_OVERRIDE_GFX_VERSION", "10.3.0")],
+        &[],
+    );
+    assert_eq!(v["primary_cause"], "override-foreign-isa");
+    // Given with --env.
+    let (_, v) = explain(
+        fault.as_bytes(),
+        &[],
+        &["--env", "HSA_OVERRIDE_GFX_VERSION_1=10.3.0"],
+    );
+    assert_eq!(v["primary_cause"], "override-foreign-isa");
+    // Without: a plain memory fault.
+    assert_eq!(primary(fault), "memory-access-fault");
+}
+
+#[test]
+fn primary_cause_and_exit_codes() {
+    // The most specific cause wins over the hang that followed it.
+    let log = "RuntimeError: HIP error: invalid device function\n[drm:amdgpu_job_timedout [amdgpu]] *ERROR* ring gfx_0.0.0 timeout, signaled seq=1, emitted seq=3\n";
+    let (code, v) = explain(log.as_bytes(), &[], &[]);
+    assert_eq!(code, 1);
+    assert_eq!(v["primary_cause"], "missing-code-object");
+    // A benign warning alone: primary, exit 0.
+    let (code, v) = explain(
+        b"Warning: Attempting to use hipBLASLt on an unsupported architecture! Overriding blas backend to hipblas\n",
+        &[],
+        &[],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(v["primary_cause"], "hipblaslt-unsupported");
+    // Nothing recognised.
+    let (code, v) = explain(b"all good\nloss 0.1\n", &[], &[]);
+    assert_eq!(code, 0);
+    assert_eq!(v["primary_cause"], serde_json::Value::Null);
+    assert_eq!(v["events"].as_array().unwrap().len(), 0);
+    // Repeats fold into one event with a count.
+    let log = "Memory access fault by GPU node-1 (Agent handle: 0x1) on address 0x10. Reason: x\n"
+        .repeat(5)
+        + "Memory access fault by GPU node-2 (Agent handle: 0x2) on address 0x20. Reason: x\n";
+    let (_, v) = explain(log.as_bytes(), &[], &[]);
+    assert_eq!(v["events"].as_array().unwrap().len(), 1);
+    assert_eq!(v["events"][0]["count"], 6);
+}
+
+#[test]
+fn the_fix_uses_the_machine() {
+    let d = tempfile::tempdir().unwrap();
+    let root = Machine::new(&d.path().join("root"))
+        .cpu_node(0, 8)
+        .amd_gpu(&AmdGpu::rx5600xt(1, 0x03))
+        .driver_ok()
+        .finish();
+    let fault = b"HSA_STATUS_ERROR_MEMORY_APERTURE_VIOLATION: The agent attempted to access memory beyond the largest legal address. code: 0x29\n";
+    let (_, v) = explain(
+        fault,
+        &[("HSA_OVERRIDE_GFX_VERSION", "10.3.0")],
+        &["--sysroot", root.to_str().unwrap()],
+    );
+    assert_eq!(v["primary_cause"], "override-foreign-isa");
+    assert_eq!(v["gpus"][0], "gfx1010 (AMD Radeon RX 5600 XT)");
+    let fix = v["events"][0]["fix"].as_str().unwrap();
+    assert!(fix.contains("torch[device-gfx1010]"), "{fix}");
+    assert!(!fix.contains("=10.3.0"), "{fix}");
+    // The GPU named in the log wins over the machine's.
+    let (_, v) = explain(
+        b"No compatible code objects found for: gfx1152, value of HIP_FORCE_SPIRV_CODEOBJECT: 0\n",
+        &[],
+        &["--sysroot", root.to_str().unwrap()],
+    );
+    assert!(v["events"][0]["fix"]
+        .as_str()
+        .unwrap()
+        .contains("device-gfx1152"));
+}
+
+#[test]
+fn files_binary_garbage_and_unreadable_inputs() {
+    let d = tempfile::tempdir().unwrap();
+    let a = d.path().join("dmesg.txt");
+    std::fs::write(
+        &a,
+        b"\x00\x01\xff\xfe garbage\n[ 1.0] amdgpu 0000:03:00.0: amdgpu: GPU reset begin!\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+        .env_clear()
+        .args(["explain", "--json", "--no-machine"])
+        .arg(&a)
+        .arg(d.path().join("missing.log"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["events"][0]["cause"], "gpu-hang");
+    assert_eq!(v["events"][0]["line"], 2);
+    assert!(v["errors"][0].as_str().unwrap().contains("missing.log"));
+}
+
+#[test]
+fn a_large_log_streams_in_bounded_memory() {
+    // 512 MiB of noise with faults sprinkled in, piped through stdin; peak RSS is read by
+    // GNU time (scripts/test.sh installs it).
+    let mut c = Command::new("/usr/bin/time");
+    c.args([
+        "-f",
+        "%M",
+        env!("CARGO_BIN_EXE_rocm-patch"),
+        "explain",
+        "--json",
+        "--no-machine",
+    ])
+    .env_clear()
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = c.spawn().expect("/usr/bin/time (Debian package time)");
+    let mut stdin = child.stdin.take().unwrap();
+    let w = std::thread::spawn(move || {
+        let noise =
+            "epoch 3 step 1234 loss 0.123456 lr 0.0001 throughput 512.3 samples/s ###########\n"
+                .repeat(1000);
+        let mut n = 0u64;
+        let mut i = 0u64;
+        while n < 512 << 20 {
+            stdin.write_all(noise.as_bytes()).unwrap();
+            n += noise.len() as u64;
+            i += 1;
+            let fault = format!("Memory access fault by GPU node-{} (Agent handle: 0x{i:x}) on address 0x{:x}. Reason: Page not present\n", i % 4, i * 4096);
+            stdin.write_all(fault.as_bytes()).unwrap();
+        }
+    });
+    let o = child.wait_with_output().unwrap();
+    w.join().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["lines"].as_u64().unwrap() > 6_000_000);
+    assert_eq!(v["events"].as_array().unwrap().len(), 1, "repeats fold");
+    assert!(v["events"][0]["count"].as_u64().unwrap() > 6000);
+    let rss_kib: u64 = String::from_utf8_lossy(&o.stderr)
+        .trim()
+        .lines()
+        .last()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(rss_kib < 32 * 1024, "peak RSS {rss_kib} KiB");
+}

@@ -1,0 +1,324 @@
+//! From an error log to its cause and fix.
+//!
+//! Lines are streamed (bounded memory whatever the log size), cleaned of ANSI colour codes
+//! and CRs (a lone CR splits progress-bar segments), and matched against the knowledge
+//! base's signatures (rp-kb data/signatures.toml) with one `RegexSet`. Repeats of the same
+//! message are folded. A memory fault counts as `override-foreign-isa` when an override is
+//! in force: seen anywhere in the log, in the environment, or given with `--env`.
+//! Nothing here prints.
+#![deny(missing_docs)]
+
+use regex::{Regex, RegexSet};
+use rp_kb::Signature;
+use rp_report::{CauseReport, ExplainEvent, ExplainReport, SCHEMA};
+use std::collections::HashMap;
+use std::io::BufRead;
+
+/// Longest line kept; the rest of a longer line is skipped (binary garbage, minified
+/// dumps) so memory stays bounded.
+pub const MAX_LINE: usize = 64 * 1024;
+/// Distinct events listed; more are counted in `events_dropped`.
+pub const MAX_EVENTS: usize = 2000;
+
+/// What is known about the machine and environment.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// AMD GPUs: (true target, display name).
+    pub gpus: Vec<(String, String)>,
+    /// Overrides in force (`NAME=VALUE`), from the environment or `--env`.
+    pub overrides: Vec<String>,
+}
+
+/// Compiled signatures.
+pub struct Classifier {
+    set: RegexSet,
+    res: Vec<Regex>,
+    sigs: Vec<&'static Signature>,
+    ansi: Regex,
+    override_re: Regex,
+    number: Regex,
+}
+
+impl Classifier {
+    /// Compile the knowledge base's signatures.
+    pub fn new() -> Classifier {
+        let kb = rp_kb::kb();
+        let sigs: Vec<&'static Signature> = kb.signatures().iter().collect();
+        let pats: Vec<&str> = sigs.iter().map(|s| s.pattern.as_str()).collect();
+        // The patterns are embedded data checked by tests: failing here is a build defect.
+        let set = RegexSet::new(&pats).expect("signature patterns compile");
+        let res = pats
+            .iter()
+            .map(|p| Regex::new(p).expect("signature pattern compiles"))
+            .collect();
+        Classifier {
+            set,
+            res,
+            sigs,
+            ansi: Regex::new(
+                r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[@-Z\\-_]",
+            )
+            .expect("ansi pattern"),
+            override_re: Regex::new(
+                r#"(HSA_OVERRIDE_GFX_VERSION(?:_\d+)?)\s*[=:]\s*["']?(\d+\.\d+\.\d+)"#,
+            )
+            .expect("override pattern"),
+            number: Regex::new(r"0x[0-9a-fA-F]+|\d+").expect("number pattern"),
+        }
+    }
+}
+
+impl Default for Classifier {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+struct State<'a> {
+    c: &'a Classifier,
+    events: Vec<ExplainEvent>,
+    index: HashMap<(String, String), usize>,
+    dropped: u64,
+    evidence: Vec<String>,
+    lines: u64,
+}
+
+impl State<'_> {
+    fn line(&mut self, file: &str, no: u64, raw: &[u8]) {
+        let text = String::from_utf8_lossy(raw);
+        let text = if text.contains('\x1b') {
+            self.c.ansi.replace_all(&text, "").into_owned()
+        } else {
+            text.into_owned()
+        };
+        for seg in text.split('\r') {
+            let seg = seg.trim();
+            if seg.is_empty() {
+                continue;
+            }
+            if let Some(m) = self.c.override_re.captures(seg) {
+                let e = format!("{file}:{no}: {}={}", &m[1], &m[2]);
+                if self.evidence.len() < 20 && !self.evidence.contains(&e) {
+                    self.evidence.push(e);
+                }
+            }
+            let hits: Vec<usize> = self.c.set.matches(seg).into_iter().collect();
+            if hits.is_empty() {
+                continue;
+            }
+            let specific = hits.iter().any(|&i| !self.c.sigs[i].fallback);
+            let mut causes_here = Vec::new();
+            for i in hits {
+                let sig = self.c.sigs[i];
+                if sig.fallback && specific {
+                    continue;
+                }
+                // One event per cause per line: the first (most specific listed) signature.
+                if causes_here.contains(&sig.cause) {
+                    continue;
+                }
+                causes_here.push(sig.cause.clone());
+                let gpu = self.c.res[i]
+                    .captures(seg)
+                    .and_then(|c| c.name("gpu").map(|m| m.as_str().to_string()));
+                let key = (
+                    sig.id.clone(),
+                    self.c.number.replace_all(seg, "#").into_owned(),
+                );
+                if let Some(&k) = self.index.get(&key) {
+                    self.events[k].count += 1;
+                    continue;
+                }
+                if self.events.len() >= MAX_EVENTS {
+                    self.dropped += 1;
+                    continue;
+                }
+                self.index.insert(key, self.events.len());
+                self.events.push(ExplainEvent {
+                    cause: sig.cause.clone(),
+                    signature: sig.id.clone(),
+                    file: file.to_string(),
+                    line: no,
+                    text: seg.chars().take(2000).collect(),
+                    // Filled in once the whole log is read (override evidence, GPU).
+                    fix: gpu.unwrap_or_default(),
+                    count: 1,
+                    reference: sig.reference.clone(),
+                });
+            }
+        }
+    }
+}
+
+/// Stream one input through the classifier, line by line, in bounded memory.
+fn feed(st: &mut State<'_>, name: &str, mut r: impl BufRead) -> std::io::Result<()> {
+    let mut line: Vec<u8> = Vec::with_capacity(1024);
+    let mut no = 0u64;
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            if !line.is_empty() {
+                no += 1;
+                st.line(name, no, &line);
+            }
+            break;
+        }
+        let (take, end) = match memchr::memchr(b'\n', buf) {
+            Some(i) => (i, true),
+            None => (buf.len(), false),
+        };
+        let room = MAX_LINE.saturating_sub(line.len());
+        line.extend_from_slice(&buf[..take.min(room)]);
+        r.consume(if end { take + 1 } else { take });
+        if end {
+            no += 1;
+            st.line(name, no, &line);
+            line.clear();
+        }
+    }
+    st.lines += no;
+    Ok(())
+}
+
+fn fill_fix(cause: &str, gpu: Option<&str>, ctx: &Context) -> String {
+    let kb = rp_kb::kb();
+    let c = kb.cause(cause);
+    let gpu = gpu
+        .map(str::to_string)
+        .or_else(|| ctx.gpus.first().map(|(g, _)| g.clone()));
+    let mut fix = c
+        .fix
+        .replace("{gpu}", gpu.as_deref().unwrap_or("your GPU's target"));
+    if let Some(g) = gpu.as_deref() {
+        if matches!(
+            cause,
+            "override-foreign-isa" | "missing-code-object" | "missing-tensile-library"
+        ) {
+            if let Some(s) = kb.stacks_for(g).first() {
+                fix.push_str(&format!("\n# {} for {g}:", s.title));
+                for cmd in s.commands_for(g) {
+                    fix.push('\n');
+                    fix.push_str(&cmd);
+                }
+            }
+        }
+    }
+    fix
+}
+
+/// Classify inputs (name, reader). Unreadable inputs are reported and the rest goes on.
+pub fn explain<R: BufRead>(
+    c: &Classifier,
+    inputs: Vec<(String, std::io::Result<R>)>,
+    ctx: &Context,
+) -> ExplainReport {
+    let mut st = State {
+        c,
+        events: Vec::new(),
+        index: HashMap::new(),
+        dropped: 0,
+        evidence: Vec::new(),
+        lines: 0,
+    };
+    let mut errors = Vec::new();
+    for (name, r) in inputs {
+        match r.and_then(|r| feed(&mut st, &name, r)) {
+            Ok(()) => {}
+            Err(e) => errors.push(format!("{name}: {e}")),
+        }
+    }
+    let mut evidence = st.evidence;
+    for o in &ctx.overrides {
+        evidence.push(format!("environment: {o}"));
+    }
+    let kb = rp_kb::kb();
+    let mut events = st.events;
+    for e in &mut events {
+        let gpu = std::mem::take(&mut e.fix);
+        if e.cause == "memory-access-fault" && !evidence.is_empty() {
+            e.cause = "override-foreign-isa".into();
+        }
+        e.fix = fill_fix(&e.cause, (!gpu.is_empty()).then_some(gpu.as_str()), ctx);
+    }
+    let mut causes: Vec<CauseReport> = Vec::new();
+    for e in &events {
+        match causes.iter_mut().find(|c| c.id == e.cause) {
+            Some(c) => c.events += 1,
+            None => {
+                let k = kb.cause(&e.cause);
+                causes.push(CauseReport {
+                    id: k.id.clone(),
+                    title: k.title.clone(),
+                    explanation: k.explanation.clone(),
+                    fix: e.fix.clone(),
+                    reference: k.reference.clone(),
+                    benign: k.benign,
+                    events: 1,
+                });
+            }
+        }
+    }
+    // Most specific first; among equals, the one seen first.
+    causes.sort_by_key(|c| std::cmp::Reverse(kb.cause(&c.id).rank));
+    let primary_cause = causes.first().map(|c| c.id.clone());
+    ExplainReport {
+        schema: SCHEMA,
+        events,
+        primary_cause,
+        causes,
+        override_evidence: evidence,
+        gpus: ctx.gpus.iter().map(|(g, n)| format!("{g} ({n})")).collect(),
+        lines: st.lines,
+        errors,
+        events_dropped: st.dropped,
+    }
+}
+
+/// Exit-worthy: something recognised that is not benign.
+pub fn has_problem(r: &ExplainReport) -> bool {
+    r.causes.iter().any(|c| !c.benign)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(log: &str, ctx: &Context) -> ExplainReport {
+        let c = Classifier::new();
+        explain(&c, vec![("log".to_string(), Ok(log.as_bytes()))], ctx)
+    }
+
+    #[test]
+    fn every_signature_compiles() {
+        let c = Classifier::new();
+        assert_eq!(c.res.len(), rp_kb::kb().signatures().len());
+    }
+
+    #[test]
+    fn long_lines_and_garbage_are_bounded() {
+        let mut log = vec![b'x'; MAX_LINE * 3];
+        log.extend_from_slice(b"\nhipErrorNoBinaryForGpu\n\xff\xfe\x00garbage\n");
+        let r = explain(
+            &Classifier::new(),
+            vec![("g".to_string(), Ok(&log[..]))],
+            &Context::default(),
+        );
+        assert_eq!(r.lines, 3);
+        assert_eq!(r.events[0].line, 2);
+    }
+
+    #[test]
+    fn fallback_only_without_a_specific_match() {
+        let r = run(
+            "RuntimeError: HIP error: invalid device function\n",
+            &Context::default(),
+        );
+        assert_eq!(r.events.len(), 1);
+        assert_eq!(r.events[0].cause, "missing-code-object");
+        let r = run(
+            "RuntimeError: HIP error: something new\n",
+            &Context::default(),
+        );
+        assert_eq!(r.events[0].cause, "unknown");
+    }
+}
