@@ -99,7 +99,7 @@ pub fn doctor(opts: &Options) -> Result<DoctorReport, DoctorError> {
     let mut inspected = Vec::new();
     let mut seen_sites = std::collections::HashSet::new();
     for c in &candidates {
-        let (env, rep) = python::read_env(c, root);
+        let (env, rep) = python::read_env(c, root, &opts.env, &opts.cwd);
         // The same environment found twice (VIRTUAL_ENV and PATH) is reported once.
         if !env.site_packages.is_empty() && !seen_sites.insert(env.site_packages.clone()) {
             continue;

@@ -121,6 +121,90 @@ fn ask_sys_path(python: &Path) -> Result<Vec<PathBuf>, String> {
         .collect())
 }
 
+/// The real interpreter behind a path: a pyenv shim resolves to the selected version
+/// (PYENV_VERSION, then `.python-version` from the current directory up, then
+/// `<pyenv root>/version`, as pyenv documents); anything else to its canonical path.
+pub fn resolve_interpreter(p: &Path, vars: &BTreeMap<String, String>, cwd: &Path) -> PathBuf {
+    let shim_root = p
+        .parent()
+        .filter(|d| d.file_name().is_some_and(|n| n == "shims"))
+        .and_then(Path::parent)
+        .filter(|r| r.join("versions").is_dir());
+    if let (Some(pyenv), Some(exe)) = (shim_root, p.file_name()) {
+        let from_file = |f: PathBuf| {
+            std::fs::read_to_string(f)
+                .ok()
+                .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        };
+        let version = vars
+            .get("PYENV_VERSION")
+            .and_then(|v| v.split(':').next().map(str::to_string))
+            .or_else(|| {
+                cwd.ancestors()
+                    .find_map(|d| from_file(d.join(".python-version")))
+            })
+            .or_else(|| from_file(pyenv.join("version")));
+        if let Some(v) = version.filter(|v| v != "system") {
+            let cand = pyenv.join("versions").join(v).join("bin").join(exe);
+            if cand.is_file() {
+                return cand.canonicalize().unwrap_or(cand);
+            }
+        }
+    }
+    p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// Site directories of a system interpreter from its installation's files:
+/// `<prefix>/lib/pythonX.Y/{site,dist}-packages`, Debian's `/usr/lib/python3/dist-packages`
+/// and `/usr/local/lib/pythonX.Y/dist-packages`, and the user site under $HOME.
+/// Empty when the layout is not recognised (then the interpreter is asked).
+pub fn system_sites(real: &Path, vars: &BTreeMap<String, String>) -> Vec<PathBuf> {
+    let name = real.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let Some(prefix) = real.parent().and_then(Path::parent) else {
+        return Vec::new();
+    };
+    // pythonX.Y from the file name, or from the single lib/pythonX.Y directory.
+    let mut versions: Vec<String> = std::fs::read_dir(prefix.join("lib"))
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter_map(|e| e.file_name().to_str().map(str::to_string))
+                .filter(|n| {
+                    n.strip_prefix("python3.")
+                        .is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if versions.len() > 1 {
+        versions.retain(|v| name.starts_with(v.as_str()));
+    }
+    let [ver] = versions.as_slice() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Some(home) = vars.get("HOME") {
+        out.push(
+            Path::new(home)
+                .join(".local/lib")
+                .join(ver)
+                .join("site-packages"),
+        );
+    }
+    for sub in ["site-packages", "dist-packages"] {
+        out.push(prefix.join("lib").join(ver).join(sub));
+    }
+    if prefix == Path::new("/usr") {
+        out.push(
+            PathBuf::from("/usr/local/lib")
+                .join(ver)
+                .join("dist-packages"),
+        );
+        out.push(PathBuf::from("/usr/lib/python3/dist-packages"));
+    }
+    out.retain(|p| p.is_dir());
+    out
+}
+
 /// Parse `torch/version.py`: `__version__`, `hip` and `cuda` assignments, with or
 /// without type annotations; `None` values stay `None`.
 pub fn parse_version_py(text: &str) -> BTreeMap<String, Option<String>> {
@@ -233,7 +317,12 @@ fn torch_in(site: &Path, root: &Path) -> Option<(TorchInstall, rp_report::Inspec
 
 /// Inspect one candidate. Returns the environment and the inspect report of its torch
 /// libraries' code objects (for per-GPU coverage).
-pub fn read_env(c: &Candidate, root: &Path) -> (PythonEnv, Option<rp_report::InspectReport>) {
+pub fn read_env(
+    c: &Candidate,
+    root: &Path,
+    vars: &BTreeMap<String, String>,
+    cwd: &Path,
+) -> (PythonEnv, Option<rp_report::InspectReport>) {
     let mut env = PythonEnv {
         path: machine(root, &c.path),
         found_by: c.found_by.clone(),
@@ -266,11 +355,17 @@ pub fn read_env(c: &Candidate, root: &Path) -> (PythonEnv, Option<rp_report::Ins
         }
         None => {
             env.kind = "system".into();
-            match ask_sys_path(p) {
-                Ok(s) => s,
-                Err(e) => {
-                    env.error = Some(e);
-                    Vec::new()
+            let real = resolve_interpreter(p, vars, cwd);
+            let from_files = system_sites(&real, vars);
+            if !from_files.is_empty() {
+                from_files
+            } else {
+                match ask_sys_path(&real) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        env.error = Some(e);
+                        Vec::new()
+                    }
                 }
             }
         }
@@ -290,6 +385,52 @@ pub fn read_env(c: &Candidate, root: &Path) -> (PythonEnv, Option<rp_report::Ins
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pyenv_shims_and_system_layouts() {
+        let d = tempfile::tempdir().unwrap();
+        let py = d.path().join(".pyenv");
+        std::fs::create_dir_all(py.join("shims")).unwrap();
+        std::fs::write(
+            py.join("shims/python3"),
+            "#!/usr/bin/env bash\nexec pyenv exec python3\n",
+        )
+        .unwrap();
+        for v in ["3.11.7", "3.12.1"] {
+            let bin = py.join("versions").join(v).join("bin");
+            std::fs::create_dir_all(&bin).unwrap();
+            std::fs::write(bin.join("python3"), "").unwrap();
+            let minor = &v[..v.rfind('.').unwrap()];
+            std::fs::create_dir_all(
+                py.join("versions")
+                    .join(v)
+                    .join("lib")
+                    .join(format!("python{minor}"))
+                    .join("site-packages"),
+            )
+            .unwrap();
+        }
+        std::fs::write(py.join("version"), "3.11.7\n").unwrap();
+        let shim = py.join("shims/python3");
+        let mut vars = BTreeMap::new();
+        let real = resolve_interpreter(&shim, &vars, d.path());
+        assert!(
+            real.ends_with("versions/3.11.7/bin/python3"),
+            "{}",
+            real.display()
+        );
+        let sites = system_sites(&real, &vars);
+        assert_eq!(sites.len(), 1);
+        assert!(sites[0].ends_with("3.11.7/lib/python3.11/site-packages"));
+        // .python-version in the working directory beats the global file ...
+        std::fs::write(d.path().join(".python-version"), "3.12.1\n").unwrap();
+        assert!(resolve_interpreter(&shim, &vars, d.path()).ends_with("3.12.1/bin/python3"));
+        // ... and PYENV_VERSION beats both.
+        vars.insert("PYENV_VERSION".into(), "3.11.7".into());
+        assert!(resolve_interpreter(&shim, &vars, d.path()).ends_with("3.11.7/bin/python3"));
+        // An unknown layout yields nothing (the interpreter is asked instead).
+        assert!(system_sites(&d.path().join("nowhere/bin/python3"), &vars).is_empty());
+    }
 
     #[test]
     fn version_py_forms() {

@@ -188,7 +188,7 @@ fn fill_fix(cause: &str, gpu: Option<&str>, ctx: &Context) -> String {
         .or_else(|| ctx.gpus.first().map(|(g, _)| g.clone()));
     let mut fix = c
         .fix
-        .replace("{gpu}", gpu.as_deref().unwrap_or("your GPU's target"));
+        .replace("{gpu}", gpu.as_deref().unwrap_or("<your gfx target>"));
     if let Some(g) = gpu.as_deref() {
         if matches!(
             cause,
