@@ -18,11 +18,75 @@ pub enum Command {
     /// Read the machine: GPUs, driver, environment, ROCm installs, Python environments
     /// with torch. Say what is wrong, why, and the fix. Exit 1 on an error finding.
     Doctor(DoctorArgs),
+    /// Print the environment of a profile for this machine's GPUs, for a shell to eval.
+    Env(EnvArgs),
+    /// Run a command with a profile's environment (no shell in between; the exit status
+    /// and signals pass through).
+    Run(RunArgs),
     /// Read an error log (files or stdin): each recognised event, its cause and the fix.
     /// Exit 1 when a non-benign cause is found.
     Explain(ExplainArgs),
     /// Which GPU targets every library (file, directory, wheel) was built for.
     Inspect(InspectArgs),
+}
+
+/// Options shared by `env` and `run`.
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// The profile (default: from the config files, else `native`).
+    #[arg(long, short)]
+    pub profile: Option<String>,
+    /// Set a variable on top of the profile (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub sets: Vec<String>,
+    /// Apply the profile over variables you already exported.
+    #[arg(long)]
+    pub force: bool,
+    /// Allow a profile that is known to crash (legacy-rdna1-override).
+    #[arg(long)]
+    pub i_know_this_crashes: bool,
+    /// Read the GPUs (and /etc/rocm-patch/config.toml) below this directory.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub sysroot: PathBuf,
+}
+
+/// Output syntax of `env`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Shell {
+    /// `export NAME='value'`.
+    Bash,
+    /// As bash.
+    Zsh,
+    /// `set -gx NAME 'value'`.
+    Fish,
+    /// The resolution as JSON.
+    Json,
+}
+
+/// `rocm-patch env`.
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    #[command(flatten)]
+    pub p: ProfileArgs,
+    /// Output syntax.
+    #[arg(long, value_enum, default_value = "bash")]
+    pub shell: Shell,
+    /// Show every variable with its value, where it came from and why, instead of shell code.
+    #[arg(long)]
+    pub explain: bool,
+    /// List the profiles.
+    #[arg(long)]
+    pub list: bool,
+}
+
+/// `rocm-patch run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub p: ProfileArgs,
+    /// The command and its arguments (after `--`).
+    #[arg(required = true, last = true, value_name = "CMD")]
+    pub command: Vec<std::ffi::OsString>,
 }
 
 /// `rocm-patch explain`.

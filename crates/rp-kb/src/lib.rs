@@ -25,6 +25,9 @@ const FINDINGS_TOML: &str = include_str!("../data/findings.toml");
 const CAUSES_TOML: &str = include_str!("../data/causes.toml");
 const SIGNATURES_TOML: &str = include_str!("../data/signatures.toml");
 
+/// The built-in profiles file (parsed by rp-env with the same rules as user config).
+pub const PROFILES_TOML: &str = include_str!("../data/profiles.toml");
+
 /// One LLVM AMDGPU processor.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Target {

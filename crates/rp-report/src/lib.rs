@@ -420,3 +420,44 @@ pub struct CauseReport {
     /// Events with this cause.
     pub events: u64,
 }
+
+/// `rocm-patch env` / `run` resolution.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct EnvReport {
+    /// Always [`SCHEMA`].
+    pub schema: u32,
+    /// The profile applied.
+    pub profile: String,
+    /// Where the profile choice came from.
+    pub profile_source: String,
+    /// What the profile is for.
+    pub description: String,
+    /// The AMD GPUs it was resolved for, as `node N gfxXXXX (name)`.
+    pub gpus: Vec<String>,
+    /// Variables in name order.
+    pub vars: Vec<ResolvedVar>,
+    /// Things the user must know (a kept user variable, a dangerous profile).
+    pub warnings: Vec<String>,
+}
+
+/// One resolved variable.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct ResolvedVar {
+    /// Name.
+    pub name: String,
+    /// The value to set; null to unset.
+    pub value: Option<String>,
+    /// `set`, `unset`, or `kept` (the user's exported value wins; `--force` overrides).
+    pub action: String,
+    /// Why.
+    pub reason: String,
+    /// Source of the fact behind it.
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// Which layer decided it: `built-in profile P`, `FILE:LINE`, `command line`,
+    /// `machine (node N gfxXXXX)`, or `your environment`.
+    pub source: String,
+    /// The value the user had exported, when any.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub user_value: Option<String>,
+}

@@ -1,6 +1,7 @@
 //! Command implementations: each builds a report and hands it to a renderer.
 
 mod doctor;
+mod env;
 mod explain;
 mod inspect;
 
@@ -12,6 +13,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
     match cli.command {
         Command::Doctor(args) => doctor::run(args, out),
         Command::Explain(args) => explain::run(args, out),
+        Command::Env(args) => env::env(args, out),
+        Command::Run(args) => env::run(args),
         Command::Inspect(args) => inspect::run(args, out),
     }
 }

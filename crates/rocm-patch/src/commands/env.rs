@@ -1,0 +1,85 @@
+//! `rocm-patch env` and `rocm-patch run`.
+
+use crate::cli::{EnvArgs, ProfileArgs, RunArgs, Shell};
+use crate::{exit, render};
+use std::collections::BTreeMap;
+use std::io::Write;
+
+fn options(p: &ProfileArgs) -> anyhow::Result<rp_env::Options> {
+    Ok(rp_env::Options {
+        sysroot: p.sysroot.clone(),
+        env: std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect::<BTreeMap<_, _>>(),
+        cwd: std::env::current_dir()?,
+        profile: p.profile.clone(),
+        sets: p.sets.clone(),
+        force: p.force,
+        i_know_this_crashes: p.i_know_this_crashes,
+    })
+}
+
+fn warn(report: &rp_report::EnvReport) {
+    let mut err = std::io::stderr().lock();
+    for w in &report.warnings {
+        let _ = writeln!(err, "rocm-patch: warning: {w}");
+    }
+}
+
+pub(crate) fn env(args: EnvArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
+    let o = options(&args.p)?;
+    if args.list {
+        for (name, desc) in rp_env::list(&o)? {
+            writeln!(out, "{name:<24} {desc}")?;
+        }
+        return Ok(exit::OK);
+    }
+    let report = rp_env::resolve(&o)?;
+    if args.explain {
+        render::env::explain(&report, out)?;
+        return Ok(exit::OK);
+    }
+    warn(&report);
+    match args.shell {
+        Shell::Json => {
+            serde_json::to_writer_pretty(&mut *out, &report)?;
+            writeln!(out)?;
+        }
+        Shell::Bash | Shell::Zsh => render::env::posix(&report, out)?,
+        Shell::Fish => render::env::fish(&report, out)?,
+    }
+    Ok(exit::OK)
+}
+
+/// Replace this process with the command: same pid, so signals reach it directly and its
+/// exit status is ours. Returns only if exec fails.
+pub(crate) fn run(args: RunArgs) -> anyhow::Result<u8> {
+    use std::os::unix::process::CommandExt;
+    let o = options(&args.p)?;
+    let report = rp_env::resolve(&o)?;
+    warn(&report);
+    let (prog, rest) = args
+        .command
+        .split_first()
+        .ok_or_else(|| anyhow::anyhow!("no command given after --"))?;
+    let mut cmd = std::process::Command::new(prog);
+    cmd.args(rest);
+    for (k, v) in rp_env::changes(&report) {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let e = cmd.exec();
+    let _ = writeln!(
+        std::io::stderr(),
+        "rocm-patch: cannot run {}: {e}",
+        prog.to_string_lossy()
+    );
+    // As shells do: 127 when the command is not found, 126 when it cannot be executed.
+    Ok(if e.kind() == std::io::ErrorKind::NotFound {
+        127
+    } else {
+        126
+    })
+}

@@ -1,0 +1,87 @@
+//! Shell code and the `--explain` table for `env`.
+
+use rp_report::EnvReport;
+use std::io::{self, Write};
+
+fn sq(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+fn fish_q(s: &str) -> String {
+    format!("'{}'", s.replace('\\', r"\\").replace('\'', r"\'"))
+}
+
+fn header(r: &EnvReport, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "# rocm-patch profile {} ({})",
+        r.profile, r.profile_source
+    )?;
+    for g in &r.gpus {
+        writeln!(out, "# GPU {g}")?;
+    }
+    for w in &r.warnings {
+        writeln!(out, "# warning: {w}")?;
+    }
+    Ok(())
+}
+
+/// bash / zsh.
+pub fn posix(r: &EnvReport, out: &mut dyn Write) -> io::Result<()> {
+    header(r, out)?;
+    for v in &r.vars {
+        match (v.action.as_str(), &v.value) {
+            ("kept", _) => writeln!(out, "# {} kept from your environment", v.name)?,
+            (_, Some(val)) => writeln!(out, "export {}={}   # {}", v.name, sq(val), v.reason)?,
+            (_, None) => writeln!(out, "unset {}   # {}", v.name, v.reason)?,
+        }
+    }
+    Ok(())
+}
+
+/// fish.
+pub fn fish(r: &EnvReport, out: &mut dyn Write) -> io::Result<()> {
+    header(r, out)?;
+    for v in &r.vars {
+        match (v.action.as_str(), &v.value) {
+            ("kept", _) => writeln!(out, "# {} kept from your environment", v.name)?,
+            (_, Some(val)) => writeln!(out, "set -gx {} {}  # {}", v.name, fish_q(val), v.reason)?,
+            (_, None) => writeln!(out, "set -e {}  # {}", v.name, v.reason)?,
+        }
+    }
+    Ok(())
+}
+
+/// Every variable with its value, action, source, reason and ref.
+pub fn explain(r: &EnvReport, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "profile {} (chosen by {})",
+        r.profile, r.profile_source
+    )?;
+    if !r.description.is_empty() {
+        writeln!(out, "  {}", r.description)?;
+    }
+    for g in &r.gpus {
+        writeln!(out, "GPU {g}")?;
+    }
+    writeln!(out)?;
+    for v in &r.vars {
+        let val = v
+            .value
+            .as_deref()
+            .map(str::to_string)
+            .unwrap_or_else(|| "(unset)".into());
+        writeln!(out, "{}={}  [{}]", v.name, val, v.action)?;
+        writeln!(out, "    from: {}", v.source)?;
+        writeln!(out, "    why:  {}", v.reason)?;
+        writeln!(out, "    ref:  {}", v.reference)?;
+        if let Some(u) = &v.user_value {
+            writeln!(out, "    your environment had: {u}")?;
+        }
+    }
+    for w in &r.warnings {
+        writeln!(out, "warning: {w}")?;
+    }
+    Ok(())
+}

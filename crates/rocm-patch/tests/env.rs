@@ -1,0 +1,435 @@
+//! `rocm-patch env` and `run`: profile resolution on the fixture machines (snapshots),
+//! layered configuration with sources, the user's own variables, config errors, and `run`
+//! passing the environment, exit status and signals through.
+
+mod common;
+
+use common::machine::{AmdGpu, Machine};
+use common::shared;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Ctx {
+    _d: tempfile::TempDir,
+    base: PathBuf,
+}
+
+impl Ctx {
+    fn new() -> Ctx {
+        let d = tempfile::tempdir().unwrap();
+        let base = d.path().to_path_buf();
+        for sub in ["config", "project", "cache"] {
+            std::fs::create_dir_all(base.join(sub)).unwrap();
+        }
+        Ctx { _d: d, base }
+    }
+    fn cmd(&self, root: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rocm-patch"));
+        c.env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("XDG_CONFIG_HOME", self.base.join("config"))
+            .env("XDG_CACHE_HOME", "/home/u/.cache")
+            .current_dir(self.base.join("project"))
+            .arg(args[0])
+            .arg("--sysroot")
+            .arg(root)
+            .args(&args[1..]);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c
+    }
+    fn run(&self, root: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+        self.cmd(root, args, env).output().unwrap()
+    }
+    fn json(&self, root: &Path, args: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
+        let mut a = vec!["env", "--shell", "json"];
+        a.extend_from_slice(args);
+        let o = self.run(root, &a, env);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    }
+    fn clean(&self, s: &str) -> String {
+        s.replace(self.base.to_str().unwrap(), "[TMP]")
+    }
+}
+
+fn var<'a>(v: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    v["vars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == name)
+        .unwrap_or_else(|| panic!("{name} not in {}", v["vars"]))
+}
+
+fn has(v: &serde_json::Value, name: &str) -> bool {
+    v["vars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["name"] == name)
+}
+
+fn machines(base: &Path) -> Vec<(&'static str, PathBuf)> {
+    let mut dgpu = AmdGpu::rx5700xt(2, 0x03);
+    dgpu.render_minor = 129;
+    // A BC-250 style gfx1013 (Cyan Skillfish, KFD 100103): no native stack anywhere.
+    let bc250 = AmdGpu {
+        gfx_target_version: 100103,
+        device: 0x13fe,
+        revision: 0x00,
+        asic: "ip discovery",
+        ..AmdGpu::rx5600xt(1, 0x01)
+    };
+    vec![
+        (
+            "rx5600xt",
+            Machine::new(&base.join("m-rx5600xt"))
+                .cpu_node(0, 8)
+                .amd_gpu(&AmdGpu::rx5600xt(1, 0x03))
+                .driver_ok()
+                .finish(),
+        ),
+        (
+            "apu_rx5700xt",
+            Machine::new(&base.join("m-apu"))
+                .cpu_node(0, 16)
+                .amd_gpu(&AmdGpu::raphael_igpu(1, 0x0e))
+                .amd_gpu(&dgpu)
+                .driver_ok()
+                .finish(),
+        ),
+        (
+            "gfx1013",
+            Machine::new(&base.join("m-bc250"))
+                .cpu_node(0, 6)
+                .amd_gpu(&bc250)
+                .driver_ok()
+                .finish(),
+        ),
+        (
+            "mi210",
+            Machine::new(&base.join("m-mi210"))
+                .capture(&shared("sysfs/k8s-device-plugin_mi210"), 0x02)
+                .driver_ok()
+                .finish(),
+        ),
+    ]
+}
+
+#[test]
+fn native_resolution_per_machine() {
+    let c = Ctx::new();
+    let m = machines(&c.base);
+    for (name, root) in &m {
+        for profile in ["native", "safe"] {
+            let o = c.run(root, &["env", "--explain", "-p", profile], &[]);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            let text = c.clean(&String::from_utf8_lossy(&o.stdout));
+            insta::assert_snapshot!(format!("{name}_{profile}"), text);
+        }
+    }
+    // RDNA1 has native stacks: no override at all.
+    let v = c.json(&m[0].1, &[], &[]);
+    assert_eq!(var(&v, "HSA_OVERRIDE_GFX_VERSION")["action"], "unset");
+    assert!(!has(&v, "HSA_OVERRIDE_GFX_VERSION_1"));
+    // APU + dGPU: the iGPU (node 1) is hidden, device 0 is the RX 5700 XT.
+    let v = c.json(&m[1].1, &[], &[]);
+    assert_eq!(var(&v, "ROCR_VISIBLE_DEVICES")["value"], "1");
+    assert!(var(&v, "ROCR_VISIBLE_DEVICES")["source"]
+        .as_str()
+        .unwrap()
+        .starts_with("machine"));
+    // gfx1013: a per-device override to gfx1010, which it runs correctly (cgmb).
+    let v = c.json(&m[2].1, &[], &[]);
+    assert_eq!(var(&v, "HSA_OVERRIDE_GFX_VERSION_1")["value"], "10.1.0");
+    assert!(var(&v, "HSA_OVERRIDE_GFX_VERSION_1")["ref"]
+        .as_str()
+        .unwrap()
+        .contains("rocBLAS#1339"));
+}
+
+#[test]
+fn the_users_own_variables_win_unless_forced() {
+    let c = Ctx::new();
+    let root = &machines(&c.base)[0].1;
+    let env = [
+        ("HSA_OVERRIDE_GFX_VERSION", "10.3.0"),
+        ("MIOPEN_FIND_MODE", "NORMAL"),
+    ];
+    let o = c.run(root, &["env", "-p", "safe"], &env);
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !out.lines()
+            .any(|l| l.starts_with("unset HSA_OVERRIDE_GFX_VERSION")),
+        "{out}"
+    );
+    assert!(
+        out.contains("# HSA_OVERRIDE_GFX_VERSION kept from your environment"),
+        "{out}"
+    );
+    assert!(
+        err.contains("HSA_OVERRIDE_GFX_VERSION=10.3.0 from your environment wins"),
+        "{err}"
+    );
+    assert!(err.contains("--force"), "{err}");
+    let v = c.json(root, &["-p", "safe"], &env);
+    assert_eq!(var(&v, "MIOPEN_FIND_MODE")["action"], "kept");
+    assert_eq!(var(&v, "MIOPEN_FIND_MODE")["value"], "NORMAL");
+    // --force applies the profile, and says what it replaced.
+    let o = c.run(root, &["env", "-p", "safe", "--force"], &env);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("unset HSA_OVERRIDE_GFX_VERSION"), "{out}");
+    assert!(out.contains("export MIOPEN_FIND_MODE='FAST'"), "{out}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("replaced (--force)"));
+}
+
+#[test]
+fn layered_configuration_and_sources() {
+    let c = Ctx::new();
+    let root = machines(&c.base)[0].1.clone();
+    std::fs::create_dir_all(root.join("etc/rocm-patch")).unwrap();
+    std::fs::write(
+        root.join("etc/rocm-patch/config.toml"),
+        "# site default\nprofile = \"safe\"\n\n[profiles.safe.vars]\nMIOPEN_FIND_MODE = \"NORMAL\"\n",
+    )
+    .unwrap();
+    // Without user or project files the system layer decides.
+    let v = c.json(&root, &[], &[]);
+    assert_eq!(v["profile"], "safe");
+    assert!(v["profile_source"]
+        .as_str()
+        .unwrap()
+        .ends_with("etc/rocm-patch/config.toml:2"));
+    assert_eq!(var(&v, "MIOPEN_FIND_MODE")["value"], "NORMAL");
+    assert!(var(&v, "MIOPEN_FIND_MODE")["source"]
+        .as_str()
+        .unwrap()
+        .ends_with("config.toml:5"));
+    // The user defines a profile; the project picks it and overrides one variable.
+    std::fs::create_dir_all(c.base.join("config/rocm-patch")).unwrap();
+    std::fs::write(
+        c.base.join("config/rocm-patch/config.toml"),
+        "[profiles.mine]\nextends = \"safe\"\ndescription = \"my training runs\"\n\n[profiles.mine.vars]\nPYTORCH_HIP_ALLOC_CONF = { value = \"expandable_segments:True\", reason = \"fragmentation\" }\nMIOPEN_FIND_MODE = \"FAST\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        c.base.join("project/rocm-patch.toml"),
+        "profile = \"mine\"\n[profiles.mine.vars]\nMIOPEN_FIND_MODE = \"HYBRID\"\n",
+    )
+    .unwrap();
+    let v = c.json(&root, &[], &[]);
+    assert_eq!(v["profile"], "mine");
+    assert_eq!(v["description"], "my training runs");
+    assert_eq!(var(&v, "MIOPEN_FIND_MODE")["value"], "HYBRID");
+    assert_eq!(
+        c.clean(var(&v, "MIOPEN_FIND_MODE")["source"].as_str().unwrap()),
+        "[TMP]/project/rocm-patch.toml:3"
+    );
+    assert_eq!(var(&v, "PYTORCH_HIP_ALLOC_CONF")["reason"], "fragmentation");
+    assert_eq!(
+        c.clean(
+            var(&v, "PYTORCH_HIP_ALLOC_CONF")["source"]
+                .as_str()
+                .unwrap()
+        ),
+        "[TMP]/config/rocm-patch/config.toml:6"
+    );
+    // Inherited from built-in safe through mine.
+    assert_eq!(
+        var(&v, "MIOPEN_DEBUG_CONV_GEMM")["source"],
+        "built-in profile safe"
+    );
+    // The command line wins over everything.
+    let v = c.json(
+        &root,
+        &["-p", "mine", "--set", "MIOPEN_FIND_MODE=NORMAL"],
+        &[],
+    );
+    assert_eq!(var(&v, "MIOPEN_FIND_MODE")["value"], "NORMAL");
+    assert_eq!(var(&v, "MIOPEN_FIND_MODE")["source"], "command line");
+    let o = c.run(&root, &["env", "--explain"], &[]);
+    let text = c.clean(&String::from_utf8_lossy(&o.stdout));
+    insta::assert_snapshot!("layered_explain", text);
+    // --list shows user profiles too.
+    let o = c.run(&root, &["env", "--list"], &[]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("mine"));
+}
+
+#[test]
+fn bad_input_errors() {
+    let c = Ctx::new();
+    let root = machines(&c.base)[0].1.clone();
+    let o = c.run(&root, &["env", "-p", "fast"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("unknown profile \"fast\""), "{err}");
+    assert!(
+        err.contains("debug, legacy-rdna1-override, native, safe"),
+        "{err}"
+    );
+    // A malformed project file: the error names the file and the line.
+    std::fs::write(
+        c.base.join("project/rocm-patch.toml"),
+        "profile = \"safe\"\n\n[profiles.x.vars\nA = 1\n",
+    )
+    .unwrap();
+    let o = c.run(&root, &["env"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = c.clean(&String::from_utf8_lossy(&o.stderr));
+    assert!(err.contains("[TMP]/project/rocm-patch.toml"), "{err}");
+    assert!(err.contains("line 3"), "{err}");
+    // A variable with both value and unset.
+    std::fs::write(
+        c.base.join("project/rocm-patch.toml"),
+        "[profiles.x]\n[profiles.x.vars]\nA = { value = \"1\", unset = true }\n",
+    )
+    .unwrap();
+    let err = c.clean(&String::from_utf8_lossy(
+        &c.run(&root, &["env", "-p", "x"], &[]).stderr,
+    ));
+    assert!(
+        err.contains("[TMP]/project/rocm-patch.toml: line 3: profiles.x.vars.A needs exactly one"),
+        "{err}"
+    );
+    // An unknown key.
+    std::fs::write(
+        c.base.join("project/rocm-patch.toml"),
+        "[profiles.x]\nextend = \"safe\"\n",
+    )
+    .unwrap();
+    let err = c.clean(&String::from_utf8_lossy(
+        &c.run(&root, &["env", "-p", "x"], &[]).stderr,
+    ));
+    assert!(err.contains("line 2") && err.contains("extend"), "{err}");
+    // An extends cycle.
+    std::fs::write(
+        c.base.join("project/rocm-patch.toml"),
+        "[profiles.a]\nextends = \"b\"\n[profiles.b]\nextends = \"a\"\n",
+    )
+    .unwrap();
+    let err = String::from_utf8_lossy(&c.run(&root, &["env", "-p", "a"], &[]).stderr).into_owned();
+    assert!(err.contains("extends itself"), "{err}");
+    std::fs::remove_file(c.base.join("project/rocm-patch.toml")).unwrap();
+    // The legacy profile needs the flag, and always warns.
+    let o = c.run(&root, &["env", "-p", "legacy-rdna1-override"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--i-know-this-crashes"));
+    let o = c.run(
+        &root,
+        &[
+            "env",
+            "-p",
+            "legacy-rdna1-override",
+            "--i-know-this-crashes",
+        ],
+        &[],
+    );
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("export HSA_OVERRIDE_GFX_VERSION='10.3.0'"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("known to crash"));
+}
+
+#[test]
+fn shells_quote_values() {
+    let c = Ctx::new();
+    let root = machines(&c.base)[0].1.clone();
+    let o = c.run(
+        &root,
+        &[
+            "env",
+            "--shell",
+            "fish",
+            "-p",
+            "debug",
+            "--set",
+            "X=it's a \\ test",
+        ],
+        &[],
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("set -gx X 'it\\'s a \\\\ test'"), "{out}");
+    assert!(out.contains("set -e HSA_OVERRIDE_GFX_VERSION"), "{out}");
+    let o = c.run(&root, &["env", "--shell", "bash", "--set", "X=it's"], &[]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("export X='it'\\''s'"), "{out}");
+    // The bash output really evaluates to the profile.
+    let script = format!(
+        "{}\nprintf '%s|%s' \"$X\" \"${{HSA_OVERRIDE_GFX_VERSION-none}}\"",
+        out
+    );
+    let r = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .env("HSA_OVERRIDE_GFX_VERSION", "10.3.0")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&r.stdout), "it's|none");
+}
+
+#[test]
+fn run_passes_environment_status_and_signals() {
+    use std::os::unix::process::ExitStatusExt;
+    let c = Ctx::new();
+    let root = machines(&c.base)[0].1.clone();
+    // The environment reaches the child: set, unset, and the user's other variables.
+    let o = c.run(
+        &root,
+        &["run", "-p", "debug", "--", "/usr/bin/env"],
+        &[("KEEP_ME", "1"), ("HSA_OVERRIDE_GFX_VERSION", "10.3.0")],
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.lines().any(|l| l == "AMD_SERIALIZE_KERNEL=3"), "{out}");
+    assert!(out.lines().any(|l| l == "KEEP_ME=1"), "{out}");
+    // Exported by the user and not forced: kept.
+    assert!(
+        out.lines().any(|l| l == "HSA_OVERRIDE_GFX_VERSION=10.3.0"),
+        "{out}"
+    );
+    let o = c.run(
+        &root,
+        &["run", "--force", "--", "/usr/bin/env"],
+        &[("HSA_OVERRIDE_GFX_VERSION", "10.3.0")],
+    );
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("HSA_OVERRIDE_GFX_VERSION"));
+    // Arguments reach it untouched, without a shell.
+    let o = c.run(
+        &root,
+        &["run", "--", "/usr/bin/printf", "%s|", "a b", "$HOME", "*"],
+        &[],
+    );
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "a b|$HOME|*|");
+    // The exit status passes through.
+    let o = c.run(&root, &["run", "--", "/bin/sh", "-c", "exit 42"], &[]);
+    assert_eq!(o.status.code(), Some(42));
+    // A child killed by a signal: the same signal.
+    let o = c.run(&root, &["run", "--", "/bin/sh", "-c", "kill -TERM $$"], &[]);
+    assert_eq!(o.status.signal(), Some(libc_sig::SIGTERM));
+    // A signal sent to rocm-patch reaches the command (exec: same process).
+    let mut child = c
+        .cmd(&root, &["run", "--", "/bin/sleep", "30"], &[])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let t = std::time::Instant::now();
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let st = child.wait().unwrap();
+    assert_eq!(st.signal(), Some(libc_sig::SIGINT));
+    assert!(t.elapsed() < std::time::Duration::from_secs(5));
+    // A missing command: 127, as shells do.
+    let o = c.run(&root, &["run", "--", "/nonexistent/cmd"], &[]);
+    assert_eq!(o.status.code(), Some(127));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/cmd"));
+}
+
+mod libc_sig {
+    pub const SIGINT: i32 = 2;
+    pub const SIGTERM: i32 = 15;
+}

@@ -1,0 +1,516 @@
+//! Environment profiles: named sets of variables, each with a reason and a `ref`, layered
+//! from the built-in knowledge base, /etc/rocm-patch/config.toml,
+//! $XDG_CONFIG_HOME/rocm-patch/config.toml, ./rocm-patch.toml and the command line, and
+//! resolved against the machine's GPUs. Nothing here prints or runs anything.
+#![deny(missing_docs)]
+
+use rp_report::{EnvReport, Gpu, ResolvedVar, SCHEMA};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::Spanned;
+
+/// The default profile.
+pub const DEFAULT_PROFILE: &str = "native";
+
+/// Why a resolution failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvError {
+    /// A config file does not parse; the message names the line.
+    #[error("{path}: {message}")]
+    Config {
+        /// The file.
+        path: String,
+        /// The parser's message (with line and column).
+        message: String,
+    },
+    /// No such profile.
+    #[error("unknown profile {name:?}; known profiles: {}", known.join(", "))]
+    UnknownProfile {
+        /// What was asked for.
+        name: String,
+        /// What exists.
+        known: Vec<String>,
+    },
+    /// `extends` loops.
+    #[error("profile {0:?} extends itself (through {1})")]
+    Cycle(String, String),
+    /// A profile that is known to crash, without the acknowledgement flag.
+    #[error("profile {profile:?} is only applied with --i-know-this-crashes: {why}")]
+    Dangerous {
+        /// The profile.
+        profile: String,
+        /// Why it crashes.
+        why: String,
+    },
+    /// `--set` without `=`.
+    #[error("--set {0:?}: expected NAME=VALUE")]
+    BadSet(String),
+    /// The machine could not be read.
+    #[error(transparent)]
+    Machine(#[from] rp_doctor::DoctorError),
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    profile: Option<Spanned<String>>,
+    #[serde(default)]
+    profiles: BTreeMap<String, ProfileDef>,
+}
+
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+struct ProfileDef {
+    extends: Option<String>,
+    description: Option<String>,
+    #[serde(default)]
+    gpu_rules: bool,
+    dangerous: Option<String>,
+    #[serde(default)]
+    vars: BTreeMap<String, Spanned<VarDef>>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(untagged)]
+enum VarDef {
+    Value(String),
+    Full(FullVar),
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct FullVar {
+    value: Option<String>,
+    #[serde(default)]
+    unset: bool,
+    reason: Option<String>,
+    #[serde(rename = "ref")]
+    reference: Option<String>,
+}
+
+/// One configuration layer.
+struct Layer {
+    /// `built-in` or the file path.
+    name: String,
+    builtin: bool,
+    text: String,
+    file: ConfigFile,
+}
+
+impl Layer {
+    fn parse(name: String, builtin: bool, text: String) -> Result<Layer, EnvError> {
+        let file: ConfigFile = toml::from_str(&text).map_err(|e| EnvError::Config {
+            path: name.clone(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        for (pname, p) in &file.profiles {
+            for (vname, v) in &p.vars {
+                if let VarDef::Full(f) = v.get_ref() {
+                    if f.unset == f.value.is_some() {
+                        return Err(EnvError::Config {
+                            path: name.clone(),
+                            message: format!(
+                                "line {}: profiles.{pname}.vars.{vname} needs exactly one of value = \"...\" or unset = true",
+                                line_of(&text, v.span().start)
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(Layer {
+            name,
+            builtin,
+            text,
+            file,
+        })
+    }
+
+    fn source(&self, profile: &str, offset: usize) -> String {
+        if self.builtin {
+            format!("built-in profile {profile}")
+        } else {
+            format!("{}:{}", self.name, line_of(&self.text, offset))
+        }
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// What to resolve.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Root of the machine.
+    pub sysroot: PathBuf,
+    /// The user's environment.
+    pub env: BTreeMap<String, String>,
+    /// Directory holding the project config (`rocm-patch.toml`).
+    pub cwd: PathBuf,
+    /// `--profile`.
+    pub profile: Option<String>,
+    /// `--set NAME=VALUE`, in order.
+    pub sets: Vec<String>,
+    /// Apply the profile over variables the user exported.
+    pub force: bool,
+    /// Allow a dangerous profile.
+    pub i_know_this_crashes: bool,
+}
+
+/// The configuration files, lowest precedence first: system, user, project.
+pub fn config_paths(o: &Options) -> Vec<PathBuf> {
+    let mut v = vec![o.sysroot.join("etc/rocm-patch/config.toml")];
+    let xdg = o
+        .env
+        .get("XDG_CONFIG_HOME")
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| o.env.get("HOME").map(|h| Path::new(h).join(".config")));
+    if let Some(x) = xdg {
+        v.push(x.join("rocm-patch/config.toml"));
+    }
+    v.push(o.cwd.join("rocm-patch.toml"));
+    v
+}
+
+fn layers(o: &Options) -> Result<Vec<Layer>, EnvError> {
+    let mut out = vec![Layer::parse(
+        "built-in".into(),
+        true,
+        rp_kb::PROFILES_TOML.to_string(),
+    )?];
+    for p in config_paths(o) {
+        match std::fs::read_to_string(&p) {
+            Ok(text) => out.push(Layer::parse(p.display().to_string(), false, text)?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(EnvError::Config {
+                    path: p.display().to_string(),
+                    message: e.to_string(),
+                })
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Every profile name known to the layers, with its description.
+pub fn list(o: &Options) -> Result<Vec<(String, String)>, EnvError> {
+    let ls = layers(o)?;
+    let mut m: BTreeMap<String, String> = BTreeMap::new();
+    for l in &ls {
+        for (n, p) in &l.file.profiles {
+            let e = m.entry(n.clone()).or_default();
+            if let Some(d) = &p.description {
+                *e = d.clone();
+            }
+        }
+    }
+    Ok(m.into_iter().collect())
+}
+
+struct Var {
+    value: Option<String>,
+    reason: String,
+    reference: String,
+    source: String,
+}
+
+fn cache_dir(env: &BTreeMap<String, String>) -> String {
+    env.get("XDG_CACHE_HOME")
+        .filter(|s| !s.is_empty())
+        .cloned()
+        .or_else(|| env.get("HOME").map(|h| format!("{h}/.cache")))
+        .unwrap_or_else(|| "/tmp".into())
+}
+
+/// Per-GPU variables of the `native` rules (knowledge-base driven): a per-device override
+/// only for GPUs with no native stack that run another target's code correctly, and
+/// ROCR_VISIBLE_DEVICES hiding integrated GPUs next to discrete ones.
+fn gpu_rules(gpus: &[Gpu]) -> Vec<(String, Var)> {
+    let kb = rp_kb::kb();
+    let amd: Vec<&Gpu> = gpus
+        .iter()
+        .filter(|g| g.vendor == "amd" && g.node.is_some() && g.gfx_target.is_some())
+        .collect();
+    let mut out = Vec::new();
+    for g in &amd {
+        let t = g.gfx_target.as_deref().unwrap_or_default();
+        let node = g.node.unwrap_or(0);
+        let has_native = kb.stacks_for(t).iter().any(|s| s.id != "source");
+        if has_native {
+            continue;
+        }
+        if let Some(runs) = kb.equivalent_code(t) {
+            let Some(rp_kb::Processor::Specific(code)) = kb.processor(&runs.code) else {
+                continue;
+            };
+            let v = code.gfx_target_version;
+            out.push((
+                format!("HSA_OVERRIDE_GFX_VERSION_{node}"),
+                Var {
+                    value: Some(format!("{}.{}.{}", v / 10000, (v / 100) % 100, v % 100)),
+                    reason: format!(
+                        "node {node} ({t}) has no native builds; it runs {} code correctly",
+                        runs.code
+                    ),
+                    reference: runs.reference.clone(),
+                    source: format!("machine: node {node} {t}"),
+                },
+            ));
+        }
+    }
+    let igpus: Vec<&&Gpu> = amd.iter().filter(|g| g.apu).collect();
+    let dgpus: Vec<usize> = amd
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| !g.apu)
+        .map(|(i, _)| i)
+        .collect();
+    if !igpus.is_empty() && !dgpus.is_empty() {
+        let hidden: Vec<String> = igpus
+            .iter()
+            .map(|g| {
+                format!(
+                    "node {} ({})",
+                    g.node.unwrap_or(0),
+                    g.gfx_target.as_deref().unwrap_or("")
+                )
+            })
+            .collect();
+        out.push((
+            "ROCR_VISIBLE_DEVICES".into(),
+            Var {
+                value: Some(
+                    dgpus
+                        .iter()
+                        .map(|i| i.to_string())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ),
+                reason: format!(
+                    "hide the integrated GPU {} so device 0 is the discrete GPU",
+                    hidden.join(", ")
+                ),
+                reference: "ROCm GPU isolation docs; ROCm/legacy-rocm-build#6137 (domain.md §3)"
+                    .into(),
+                source: format!("machine: {}", hidden.join(", ")),
+            },
+        ));
+    }
+    out
+}
+
+/// Resolve a profile for the machine and environment.
+pub fn resolve(o: &Options) -> Result<EnvReport, EnvError> {
+    let ls = layers(o)?;
+    // The profile: command line, else the highest layer naming one, else the default.
+    let (profile, profile_source) = match &o.profile {
+        Some(p) => (p.clone(), "command line".to_string()),
+        None => ls
+            .iter()
+            .rev()
+            .find_map(|l| {
+                l.file
+                    .profile
+                    .as_ref()
+                    .map(|p| (p.get_ref().clone(), l.source("", p.span().start)))
+            })
+            .unwrap_or_else(|| (DEFAULT_PROFILE.to_string(), "default".to_string())),
+    };
+    let known: Vec<String> = list(o)?.into_iter().map(|(n, _)| n).collect();
+    // The extends chain, base first.
+    let mut chain = vec![profile.clone()];
+    loop {
+        let cur = chain.last().expect("non-empty").clone();
+        if !known.contains(&cur) {
+            return Err(EnvError::UnknownProfile {
+                name: cur,
+                known: known.clone(),
+            });
+        }
+        let parent = ls
+            .iter()
+            .rev()
+            .find_map(|l| l.file.profiles.get(&cur).and_then(|p| p.extends.clone()));
+        match parent {
+            Some(p) if chain.contains(&p) => {
+                return Err(EnvError::Cycle(p, chain.join(" -> ")));
+            }
+            Some(p) => chain.push(p),
+            None => break,
+        }
+    }
+    chain.reverse();
+    let def = |name: &str, f: &dyn Fn(&ProfileDef) -> Option<String>| {
+        ls.iter()
+            .rev()
+            .find_map(|l| l.file.profiles.get(name).and_then(f))
+    };
+    let dangerous = def(&profile, &|p| p.dangerous.clone());
+    let mut warnings = Vec::new();
+    if let Some(why) = &dangerous {
+        if !o.i_know_this_crashes {
+            return Err(EnvError::Dangerous {
+                profile,
+                why: why.clone(),
+            });
+        }
+        warnings.push(format!("profile {profile} is known to crash: {why}"));
+    }
+    let description = def(&profile, &|p| p.description.clone()).unwrap_or_default();
+    // The GPUs as the hardware reports them (no environment applied): the report lists
+    // them, and profiles with gpu_rules derive variables from them.
+    let gpus = rp_doctor::gpus(&o.sysroot, &BTreeMap::new(), Duration::from_secs(2))?;
+    let cache = cache_dir(&o.env);
+    let mut vars: BTreeMap<String, Var> = BTreeMap::new();
+    for name in &chain {
+        for l in &ls {
+            let Some(p) = l.file.profiles.get(name) else {
+                continue;
+            };
+            for (k, v) in &p.vars {
+                let (value, reason, reference) = match v.get_ref() {
+                    VarDef::Value(s) => (Some(s.clone()), None, None),
+                    VarDef::Full(f) => (
+                        f.value.clone().filter(|_| !f.unset),
+                        f.reason.clone(),
+                        f.reference.clone(),
+                    ),
+                };
+                let source = l.source(name, v.span().start);
+                vars.insert(
+                    k.clone(),
+                    Var {
+                        value: value.map(|s| s.replace("{cache}", &cache)),
+                        reason: reason.unwrap_or_else(|| format!("set in {source}")),
+                        reference: reference.unwrap_or_else(|| source.clone()),
+                        source,
+                    },
+                );
+            }
+        }
+        if ls
+            .iter()
+            .any(|l| l.file.profiles.get(name).is_some_and(|p| p.gpu_rules))
+        {
+            for (k, v) in gpu_rules(&gpus) {
+                vars.insert(k, v);
+            }
+        }
+    }
+    for s in &o.sets {
+        let (k, v) = s
+            .split_once('=')
+            .filter(|(k, _)| !k.is_empty())
+            .ok_or_else(|| EnvError::BadSet(s.clone()))?;
+        vars.insert(
+            k.to_string(),
+            Var {
+                value: Some(v.to_string()),
+                reason: "given with --set".into(),
+                reference: "command line".into(),
+                source: "command line".into(),
+            },
+        );
+    }
+    let mut out = Vec::new();
+    for (name, v) in vars {
+        let user = o.env.get(&name).cloned();
+        let mut action = if v.value.is_some() { "set" } else { "unset" }.to_string();
+        match (&user, &v.value) {
+            (Some(u), Some(val)) if u == val => {}
+            (None, None) => {}
+            (Some(u), _) if !o.force => {
+                action = "kept".into();
+                warnings.push(format!(
+                    "{name}={u} from your environment wins over {} ({}); use --force to apply the profile",
+                    v.source,
+                    v.value
+                        .as_deref()
+                        .map(|x| format!("{name}={x}"))
+                        .unwrap_or_else(|| format!("unset {name}"))
+                ));
+            }
+            (Some(u), _) => warnings.push(format!(
+                "{name}={u} from your environment is replaced (--force)"
+            )),
+            _ => {}
+        }
+        out.push(ResolvedVar {
+            name,
+            value: if action == "kept" {
+                user.clone()
+            } else {
+                v.value
+            },
+            action,
+            reason: v.reason,
+            reference: v.reference,
+            source: v.source,
+            user_value: user,
+        });
+    }
+    Ok(EnvReport {
+        schema: SCHEMA,
+        profile,
+        profile_source,
+        description,
+        gpus: gpus
+            .iter()
+            .filter(|g| g.vendor == "amd")
+            .map(|g| {
+                format!(
+                    "node {} {} ({})",
+                    g.node.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
+                    g.gfx_target.as_deref().unwrap_or("unknown"),
+                    g.name
+                )
+            })
+            .collect(),
+        vars: out,
+        warnings,
+    })
+}
+
+/// The changes a resolution makes to a process environment: (name, Some(value)) to set,
+/// (name, None) to unset. Kept variables are left alone.
+pub fn changes(r: &EnvReport) -> Vec<(String, Option<String>)> {
+    r.vars
+        .iter()
+        .filter(|v| v.action != "kept")
+        .filter(|v| !(v.action == "unset" && v.user_value.is_none()))
+        .filter(|v| !(v.action == "set" && v.user_value.as_deref() == v.value.as_deref()))
+        .map(|v| (v.name.clone(), v.value.clone()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_profiles_parse_and_carry_refs() {
+        let l = Layer::parse("built-in".into(), true, rp_kb::PROFILES_TOML.into()).unwrap();
+        for name in ["native", "safe", "debug", "legacy-rdna1-override"] {
+            let p = &l.file.profiles[name];
+            for (k, v) in &p.vars {
+                match v.get_ref() {
+                    VarDef::Full(f) => {
+                        assert!(f.reference.is_some() && f.reason.is_some(), "{name}.{k}")
+                    }
+                    VarDef::Value(_) => panic!("{name}.{k} needs a reason and a ref"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn line_numbers() {
+        assert_eq!(line_of("a\nb\nc", 0), 1);
+        assert_eq!(line_of("a\nb\nc", 2), 2);
+    }
+}
