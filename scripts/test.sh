@@ -4,7 +4,8 @@
 #   - Debian packages: hipcc (HIP 5.2, roc-obj-ls), clang-19 + lld-19 (compressed
 #     bundles), librocsparse0 (a 1.3 GB fat library), binutils, time (peak-RSS tests);
 #   - sid's librocblas4 (ROCm 6.4), unpacked with dpkg -x, never installed;
-#   - a real ROCm wheel from PyPI (torch-scatter-rocm);
+#   - a real ROCm wheel from PyPI (torch-scatter-rocm), and real torch from PyPI in a venv
+#     (for probe, run on the CPU);
 #   - fixtures compiled with those toolchains (scripts/build-fixtures.sh).
 # Env: RP_DATA (default target/testdata), RP_FUZZ_SECONDS (default 60).
 set -euo pipefail
@@ -30,11 +31,20 @@ if ! ls "$data/wheels"/torch_scatter_rocm-*.whl >/dev/null 2>&1; then
   echo "== downloading a ROCm wheel from PyPI"
   python3 -m pip download -q --no-deps -d "$data/wheels" "torch-scatter-rocm==2.1.2.post7"
 fi
+# Real torch from PyPI for `probe` (its Linux wheels pull the CUDA libraries: about 2
+# minutes and 5 GB), and an empty venv as a Python without torch.
+if ! "$data/torch-venv/bin/python" -c 'import torch' >/dev/null 2>&1; then
+  echo "== installing torch from PyPI into $data/torch-venv"
+  python3 -m venv "$data/torch-venv"
+  "$data/torch-venv/bin/pip" install -q --disable-pip-version-check torch numpy
+fi
+[ -x "$data/empty-venv/bin/python" ] || python3 -m venv --without-pip "$data/empty-venv"
 echo "== building fixtures with hipcc and clang-19"
 scripts/build-fixtures.sh "$data/fixtures"
 
 export RP_FIXTURES="$data/fixtures" RP_SID="$data/sid" RP_WHEELS="$data/wheels"
 export RP_ROCSPARSE=/usr/lib/x86_64-linux-gnu/librocsparse.so.0.1
+export RP_TORCH_PYTHON="$data/torch-venv/bin/python" RP_NO_TORCH_PYTHON="$data/empty-venv/bin/python"
 echo "== cargo test"
 cargo test --workspace --release 2>&1 | tee "$data/cargo-test.log"
 echo "== fuzzing the parsers for ${RP_FUZZ_SECONDS:-60}s"

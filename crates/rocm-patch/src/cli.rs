@@ -23,6 +23,10 @@ pub enum Command {
     /// Run a command with a profile's environment (no shell in between; the exit status
     /// and signals pass through).
     Run(RunArgs),
+    /// Test each GPU operation (allocation, copies, matmul, convolution, normalisation,
+    /// attention, RNG, FFT, linalg, training) in isolation against the CPU. Exit 1 unless
+    /// all pass.
+    Probe(ProbeArgs),
     /// Read an error log (files or stdin): each recognised event, its cause and the fix.
     /// Exit 1 when a non-benign cause is found.
     Explain(ExplainArgs),
@@ -87,6 +91,43 @@ pub struct RunArgs {
     /// The command and its arguments (after `--`).
     #[arg(required = true, last = true, value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,
+}
+
+/// Device for `probe`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ProbeDevice {
+    /// cuda when torch sees a GPU (ROCm builds use cuda too), else cpu.
+    Auto,
+    /// torch.cuda.
+    Cuda,
+    /// The CPU.
+    Cpu,
+}
+
+/// `rocm-patch probe`.
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The Python interpreter with torch.
+    #[arg(long, default_value = "python3")]
+    pub python: PathBuf,
+    /// The device to test.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub device: ProbeDevice,
+    /// Only probes whose names match this glob (e.g. 'conv*').
+    #[arg(long, value_name = "GLOB")]
+    pub only: Option<String>,
+    /// Seconds each probe may take before it counts as a hang.
+    #[arg(long, default_value_t = 120.0, value_name = "SECONDS")]
+    pub timeout: f64,
+    /// Run the worker with this profile's environment (see `env`), to compare profiles.
+    #[arg(long, short)]
+    pub profile: Option<String>,
+    /// Add probes: functions probe_<name>(torch, device) in the .py files of DIR.
+    #[arg(long, value_name = "DIR")]
+    pub probes_dir: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `rocm-patch explain`.

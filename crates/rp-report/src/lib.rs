@@ -461,3 +461,51 @@ pub struct ResolvedVar {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub user_value: Option<String>,
 }
+
+/// `rocm-patch probe` result.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct ProbeReport {
+    /// Always [`SCHEMA`].
+    pub schema: u32,
+    /// Python version of the interpreter used.
+    pub python: String,
+    /// The interpreter.
+    pub executable: String,
+    /// torch version.
+    pub torch: String,
+    /// torch.version.hip.
+    pub hip: Option<String>,
+    /// torch.version.cuda.
+    pub cuda: Option<String>,
+    /// `cuda` or `cpu`.
+    pub device: String,
+    /// The profile applied to the worker's environment, if any.
+    pub profile: Option<String>,
+    /// Seconds to import torch in the first worker.
+    pub import_seconds: f64,
+    /// Times a worker was (re)started.
+    pub workers_started: u32,
+    /// Every probe run, in matrix order.
+    pub probes: Vec<ProbeResult>,
+}
+
+/// One probe's outcome.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+pub struct ProbeResult {
+    /// Probe name.
+    pub name: String,
+    /// `pass`, `wrong`, `error`, `crash`, `timeout` or `skip`.
+    pub status: String,
+    /// The signal that ended a crashed probe, e.g. `SIGSEGV`.
+    pub signal: Option<String>,
+    /// Wall time.
+    pub seconds: f64,
+    /// What happened: the mismatch, the exception, the skip reason, or the probe's own note.
+    pub detail: Option<String>,
+    /// stderr captured while the probe ran (kept for crashes, timeouts and errors).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub stderr: Option<String>,
+    /// `explain`'s primary cause for that stderr, when it recognises one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cause: Option<String>,
+}

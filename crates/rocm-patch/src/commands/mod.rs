@@ -4,6 +4,7 @@ mod doctor;
 mod env;
 mod explain;
 mod inspect;
+mod probe;
 
 use crate::cli::{Cli, Command};
 use std::io::Write;
@@ -14,6 +15,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
         Command::Doctor(args) => doctor::run(args, out),
         Command::Explain(args) => explain::run(args, out),
         Command::Env(args) => env::env(args, out),
+        Command::Probe(args) => probe::run(args, out),
         Command::Run(args) => env::run(args),
         Command::Inspect(args) => inspect::run(args, out),
     }

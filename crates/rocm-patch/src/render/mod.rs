@@ -4,3 +4,4 @@ pub mod doctor;
 pub mod env;
 pub mod explain;
 pub mod inspect;
+pub mod probe;

@@ -1,0 +1,271 @@
+//! `rocm-patch probe` with real torch from PyPI on the CPU (scripts/test.sh installs it):
+//! the full matrix, fault injection through --probes-dir, the interface and the errors.
+
+mod common;
+
+use common::input;
+use std::path::Path;
+use std::process::Command;
+
+fn probe(args: &[&str], env: &[(&str, &str)]) -> (i32, serde_json::Value, String) {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rocm-patch"));
+    c.arg("probe")
+        .arg("--json")
+        .arg("--python")
+        .arg(input("RP_TORCH_PYTHON"))
+        .args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let o = c.output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    let v = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "bad JSON ({e}): {}\n{err}",
+            String::from_utf8_lossy(&o.stdout)
+        )
+    });
+    (o.status.code().unwrap(), v, err)
+}
+
+fn result<'a>(v: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    v["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("no probe {name}"))
+}
+
+const FAULTS: &str = r#"
+import ctypes, os, subprocess, time
+
+def probe_segfault(torch, device):
+    ctypes.string_at(0)
+
+def probe_abort(torch, device):
+    os.abort()
+
+def probe_hang(torch, device):
+    # A child in the probe's process group must die with it.
+    p = subprocess.Popen(["sleep", "3600"])
+    with open(os.environ["RP_TEST_PIDFILE"], "w") as f:
+        f.write(str(p.pid))
+    time.sleep(3600)
+
+def probe_wrong_value(torch, device):
+    got = torch.ones(3, device=device).sum().item()
+    assert got == 4.0, f"sum of ones(3) is {got}, expected 4"
+
+def probe_raises(torch, device):
+    raise ValueError("boom")
+
+def probe_env(torch, device):
+    return os.environ.get("AMD_SERIALIZE_KERNEL", "unset")
+"#;
+
+#[test]
+fn full_matrix_with_injected_faults() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("faults.py"), FAULTS).unwrap();
+    std::fs::write(d.path().join("notes.txt"), "not a probe file").unwrap();
+    let pidfile = d.path().join("hang.pid");
+    let t = std::time::Instant::now();
+    let (code, v, _) = probe(
+        &[
+            "--device",
+            "cpu",
+            "--timeout",
+            "8",
+            "--probes-dir",
+            d.path().to_str().unwrap(),
+        ],
+        &[("RP_TEST_PIDFILE", pidfile.to_str().unwrap())],
+    );
+    let wall = t.elapsed();
+    assert_eq!(code, 1);
+    assert_eq!(v["schema"], 1);
+    assert_eq!(v["device"], "cpu");
+    assert!(
+        v["torch"].as_str().unwrap().starts_with('2'),
+        "{}",
+        v["torch"]
+    );
+    assert!(!v["python"].as_str().unwrap().is_empty());
+    // Every built-in probe passes on the CPU (fp16 convolution is a GPU path: skip).
+    let builtin = [
+        "device_init",
+        "alloc_small",
+        "alloc_large",
+        "copy_h2d",
+        "copy_d2h",
+        "elementwise",
+        "reduction",
+        "matmul_fp32",
+        "matmul_fp16",
+        "matmul_bf16",
+        "bmm",
+        "linear_fwd_bwd",
+        "conv2d_fwd_bwd",
+        "conv2d_mnist",
+        "batchnorm_fwd_bwd",
+        "layernorm",
+        "groupnorm",
+        "sdpa",
+        "rng_rand",
+        "rng_randn",
+        "dropout",
+        "fft",
+        "sparse_mm",
+        "linalg_solve",
+        "linalg_svd",
+        "linalg_cholesky",
+        "sort",
+        "topk",
+        "nonzero",
+        "adamw_step",
+        "train_cnn",
+    ];
+    for name in builtin {
+        assert_eq!(
+            result(&v, name)["status"],
+            "pass",
+            "{name}: {}",
+            result(&v, name)
+        );
+    }
+    assert_eq!(result(&v, "conv2d_fp16")["status"], "skip");
+    assert!(result(&v, "train_cnn")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("->"));
+    // Each fault, classified and attributed to its own probe.
+    let seg = result(&v, "segfault");
+    assert_eq!(seg["status"], "crash");
+    assert_eq!(seg["signal"], "SIGSEGV");
+    assert!(
+        seg["stderr"]
+            .as_str()
+            .unwrap()
+            .contains("Segmentation fault"),
+        "{seg}"
+    );
+    assert!(seg["stderr"].as_str().unwrap().contains("probe_segfault"));
+    let ab = result(&v, "abort");
+    assert_eq!(ab["status"], "crash");
+    assert_eq!(ab["signal"], "SIGABRT");
+    assert!(ab["stderr"].as_str().unwrap().contains("probe_abort"));
+    let hang = result(&v, "hang");
+    assert_eq!(hang["status"], "timeout");
+    assert!(hang["seconds"].as_f64().unwrap() >= 8.0);
+    let w = result(&v, "wrong_value");
+    assert_eq!(w["status"], "wrong");
+    assert_eq!(w["detail"], "sum of ones(3) is 3.0, expected 4");
+    let e = result(&v, "raises");
+    assert_eq!(e["status"], "error");
+    assert_eq!(e["detail"], "ValueError: boom");
+    assert!(e["stderr"].as_str().unwrap().contains("Traceback"));
+    assert_eq!(result(&v, "env")["detail"], "unset");
+    // Three deaths, three restarts; torch was not imported per probe.
+    assert_eq!(v["workers_started"], 4);
+    assert_eq!(v["probes"].as_array().unwrap().len(), builtin.len() + 1 + 6);
+    // The hung probe's child was killed with its process group.
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .unwrap()
+                .contains(") Z "),
+        "sleep {pid} survived"
+    );
+    eprintln!("full matrix + faults: {:.1} s", wall.as_secs_f64());
+}
+
+#[test]
+fn only_glob_profile_and_human_output() {
+    let (code, v, _) = probe(&["--device", "cpu", "--only", "matmul_*"], &[]);
+    assert_eq!(code, 0);
+    let names: Vec<&str> = v["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["matmul_fp32", "matmul_fp16", "matmul_bf16"]);
+    // --profile applies a profile's environment to the worker.
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("faults.py"), FAULTS).unwrap();
+    let (code, v, _) = probe(
+        &[
+            "--device",
+            "cpu",
+            "--only",
+            "env",
+            "--profile",
+            "debug",
+            "--probes-dir",
+            d.path().to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(v["profile"], "debug");
+    assert_eq!(result(&v, "env")["detail"], "3");
+    // Human output: a row per probe and a summary.
+    let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+        .args(["probe", "--device", "cpu", "--only", "sort", "--python"])
+        .arg(input("RP_TORCH_PYTHON"))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.starts_with("PROBE"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("sort") && l.contains("pass")),
+        "{out}"
+    );
+    assert!(out.contains("1 probes: 1 pass"), "{out}");
+}
+
+#[test]
+fn tool_errors() {
+    // No torch in that Python: exit 2, saying so.
+    let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+        .args(["probe", "--python"])
+        .arg(input("RP_NO_TORCH_PYTHON"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("cannot import torch"), "{err}");
+    // No such interpreter.
+    let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+        .args(["probe", "--python", "/nonexistent/python3"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/python3"));
+    // A glob that matches nothing lists the probes.
+    let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+        .args(["probe", "--only", "nothing*", "--python"])
+        .arg(input("RP_TORCH_PYTHON"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("matches no probe") && err.contains("train_cnn"),
+        "{err}"
+    );
+    // The CUDA device on a machine without one: device_init errors, the rest are skipped.
+    let (code, v, _) = probe(&["--device", "cuda", "--only", "*_init"], &[]);
+    if v["probes"][0]["status"] != "pass" {
+        assert_eq!(code, 1);
+        assert_eq!(v["probes"][0]["status"], "error");
+    }
+}

@@ -1,0 +1,489 @@
+"""rocm-patch probe worker.
+
+Imports torch once, then runs one probe per request from stdin and answers on a private
+copy of stdout (probe output goes to stderr). rocm-patch restarts it after a crash, a hang
+or a device error. `--all` runs every probe in this one process (the unisolated baseline
+for scripts/bench-probe.sh).
+
+A probe is a function probe_<name>(torch, device): it passes if it returns (the returned
+string, if any, is its detail), is `wrong` if it raises AssertionError, `skip` if it
+raises NotImplementedError or ProbeSkip, and `error` on any other exception.
+"""
+
+import argparse
+import faulthandler
+import importlib.util
+import json
+import os
+import sys
+import time
+import traceback
+
+PROTO = os.fdopen(os.dup(1), "w", buffering=1)
+os.dup2(2, 1)
+faulthandler.enable()
+
+
+def send(obj):
+    PROTO.write(json.dumps(obj) + "\n")
+    PROTO.flush()
+
+
+class ProbeSkip(Exception):
+    """Raised by a probe when its operation is unavailable here."""
+
+
+PROBES = []
+
+
+def probe(fn):
+    PROBES.append((fn.__name__[len("probe_"):], fn))
+    return fn
+
+
+# ---- checking helpers ------------------------------------------------------------------
+
+def cpu(t):
+    return t.detach().to("cpu")
+
+
+def close(torch, got, want, tol, what="result"):
+    """Max error relative to the largest reference magnitude must be within tol."""
+    g = cpu(got).double()
+    w = cpu(want).double()
+    if g.shape != w.shape:
+        raise AssertionError(f"{what}: shape {tuple(g.shape)} != {tuple(w.shape)}")
+    if not torch.isfinite(g).all():
+        raise AssertionError(f"{what}: non-finite values")
+    err = (g - w).abs().max().item() if g.numel() else 0.0
+    scale = w.abs().max().item() if w.numel() else 0.0
+    rel = err / (scale + 1e-30)
+    if rel > tol:
+        raise AssertionError(
+            f"{what}: max error {err:.3g} is {rel:.3g} of max |value| {scale:.3g} (tolerance {tol:g})")
+
+
+def same(torch, got, want, what="result"):
+    if not torch.equal(cpu(got), cpu(want)):
+        raise AssertionError(f"{what}: differs from CPU")
+
+
+def sync(torch, dev):
+    if dev.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+# Tolerances by dtype, relative to the largest magnitude. fp32 matmul/conv allow TF32-
+# level error (NVIDIA's cuDNN uses TF32 for convolutions by default).
+TOL_EXACTISH = 1e-5
+TOL_F32_MM = 5e-3
+TOL_F16 = 1e-2
+TOL_BF16 = 5e-2
+
+
+def fwd_bwd(torch, dev, make_module, x_shape, tol, dtype=None):
+    """Run a module forward and backward on CPU and device; compare output and grads."""
+    torch.manual_seed(0)
+    m_cpu = make_module()
+    x_cpu = torch.randn(*x_shape, requires_grad=True)
+    m_dev = make_module().to(dev)
+    m_dev.load_state_dict(m_cpu.state_dict())
+    x_dev = x_cpu.detach().to(dev).requires_grad_(True)
+    if dtype is not None:
+        m_dev = m_dev.to(dtype)
+        x_dev = x_cpu.detach().to(dev, dtype).requires_grad_(True)
+        # The reference sees the same rounded inputs and weights.
+        m_cpu.load_state_dict({k: v.to(dtype).float() for k, v in m_cpu.state_dict().items()})
+        x_cpu = x_cpu.detach().to(dtype).float().requires_grad_(True)
+    y_cpu = m_cpu(x_cpu)
+    y_dev = m_dev(x_dev)
+    g = torch.randn_like(y_cpu)
+    y_cpu.backward(g)
+    y_dev.backward(g.to(dev, y_dev.dtype))
+    sync(torch, dev)
+    close(torch, y_dev.float(), y_cpu, tol, "output")
+    close(torch, x_dev.grad.float(), x_cpu.grad, tol, "input gradient")
+    for (n, p_dev), (_, p_cpu) in zip(m_dev.named_parameters(), m_cpu.named_parameters()):
+        close(torch, p_dev.grad.float(), p_cpu.grad, tol, f"{n} gradient")
+    return m_dev, m_cpu
+
+
+# ---- the matrix ----------------------------------------------------------------------------
+
+@probe
+def probe_device_init(torch, dev):
+    x = torch.ones(4, device=dev)
+    sync(torch, dev)
+    assert x.sum().item() == 4.0, "ones(4).sum() != 4"
+    if dev.startswith("cuda"):
+        p = torch.cuda.get_device_properties(torch.cuda.current_device())
+        arch = getattr(p, "gcnArchName", None) or f"sm_{p.major}{p.minor}"
+        return f"{p.name} ({arch}, {p.total_memory / 2**30:.1f} GiB)"
+    return "cpu"
+
+
+@probe
+def probe_alloc_small(torch, dev):
+    x = torch.empty(1024, device=dev).fill_(3.0)
+    assert x.sum().item() == 3072.0
+
+
+@probe
+def probe_alloc_large(torch, dev):
+    n = 64 << 20  # 256 MiB of float32
+    x = torch.full((n,), 2.0, device=dev)
+    s = x.sum(dtype=torch.float64).item()
+    del x
+    if dev.startswith("cuda"):
+        torch.cuda.empty_cache()
+    assert s == 2.0 * n, f"sum {s} != {2.0 * n}"
+    return "256 MiB"
+
+
+@probe
+def probe_copy_h2d(torch, dev):
+    a = torch.randn(1 << 22)
+    same(torch, a.to(dev), a, "pageable copy")
+    if dev.startswith("cuda"):
+        p = a.pin_memory()
+        b = p.to(dev, non_blocking=True)
+        sync(torch, dev)
+        same(torch, b, a, "pinned copy")
+
+
+@probe
+def probe_copy_d2h(torch, dev):
+    b = torch.arange(1 << 22, device=dev, dtype=torch.float32)
+    same(torch, b.cpu(), torch.arange(1 << 22, dtype=torch.float32), "device to host")
+
+
+@probe
+def probe_elementwise(torch, dev):
+    a = torch.randn(1 << 20)
+    b = torch.randn(1 << 20)
+    f = lambda a, b: a * b + torch.sin(a) - torch.exp(b / 4) / (1 + a * a) + torch.tanh(b).abs().sqrt()
+    close(torch, f(a.to(dev), b.to(dev)), f(a, b), 1e-5)
+
+
+@probe
+def probe_reduction(torch, dev):
+    a = torch.randn(1 << 20)
+    d = a.to(dev)
+    for name, fn, tol in [("sum", torch.sum, 1e-4), ("mean", torch.mean, 1e-4), ("max", torch.max, 0),
+                          ("min", torch.min, 0), ("std", torch.std, 1e-4), ("norm", torch.linalg.norm, 1e-4)]:
+        close(torch, fn(d), fn(a), tol, name)
+    close(torch, d.view(1024, 1024).sum(dim=1), a.view(1024, 1024).sum(dim=1), 1e-4, "sum(dim=1)")
+    close(torch, torch.cumsum(d[:4096], 0), torch.cumsum(a[:4096], 0), 1e-4, "cumsum")
+
+
+def _matmul(torch, dev, dtype, tol):
+    a = torch.randn(512, 512)
+    b = torch.randn(512, 256)
+    ar, br = a.to(dtype).float(), b.to(dtype).float()
+    got = a.to(dev, dtype) @ b.to(dev, dtype)
+    close(torch, got.float(), ar @ br, tol)
+
+
+@probe
+def probe_matmul_fp32(torch, dev):
+    _matmul(torch, dev, torch.float32, TOL_F32_MM)
+
+
+@probe
+def probe_matmul_fp16(torch, dev):
+    _matmul(torch, dev, torch.float16, TOL_F16)
+
+
+@probe
+def probe_matmul_bf16(torch, dev):
+    _matmul(torch, dev, torch.bfloat16, TOL_BF16)
+
+
+@probe
+def probe_bmm(torch, dev):
+    a = torch.randn(8, 128, 64)
+    b = torch.randn(8, 64, 32)
+    close(torch, torch.bmm(a.to(dev), b.to(dev)), torch.bmm(a, b), TOL_F32_MM)
+
+
+@probe
+def probe_linear_fwd_bwd(torch, dev):
+    fwd_bwd(torch, dev, lambda: torch.nn.Linear(256, 128), (64, 256), TOL_F32_MM)
+
+
+@probe
+def probe_conv2d_fwd_bwd(torch, dev):
+    # The seed project's first case.
+    fwd_bwd(torch, dev, lambda: torch.nn.Conv2d(3, 16, 3, padding=1), (1, 3, 32, 32), TOL_F32_MM)
+
+
+@probe
+def probe_conv2d_mnist(torch, dev):
+    # The seed project's second case.
+    fwd_bwd(torch, dev, lambda: torch.nn.Conv2d(1, 32, 3), (1, 1, 28, 28), TOL_F32_MM)
+
+
+@probe
+def probe_conv2d_fp16(torch, dev):
+    if dev == "cpu":
+        raise ProbeSkip("fp16 convolution is a GPU path")
+    fwd_bwd(torch, dev, lambda: torch.nn.Conv2d(16, 32, 3, padding=1), (8, 16, 32, 32), 2e-2,
+            dtype=torch.float16)
+
+
+@probe
+def probe_batchnorm_fwd_bwd(torch, dev):
+    m_dev, m_cpu = fwd_bwd(torch, dev, lambda: torch.nn.BatchNorm2d(16), (8, 16, 16, 16), 1e-4)
+    close(torch, m_dev.running_mean, m_cpu.running_mean, 1e-4, "running_mean")
+    close(torch, m_dev.running_var, m_cpu.running_var, 1e-4, "running_var")
+
+
+@probe
+def probe_layernorm(torch, dev):
+    fwd_bwd(torch, dev, lambda: torch.nn.LayerNorm(256), (32, 64, 256), 1e-4)
+
+
+@probe
+def probe_groupnorm(torch, dev):
+    fwd_bwd(torch, dev, lambda: torch.nn.GroupNorm(4, 32), (8, 32, 16, 16), 1e-4)
+
+
+@probe
+def probe_sdpa(torch, dev):
+    F = torch.nn.functional
+    q, k, v = (torch.randn(2, 4, 64, 32) for _ in range(3))
+    for causal in (False, True):
+        want = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+        got = F.scaled_dot_product_attention(q.to(dev), k.to(dev), v.to(dev), is_causal=causal)
+        close(torch, got, want, TOL_F32_MM, f"is_causal={causal}")
+    if dev.startswith("cuda"):
+        h = [t.to(dev, torch.float16) for t in (q, k, v)]
+        want = F.scaled_dot_product_attention(*[t.to(torch.float16).float() for t in (q, k, v)])
+        close(torch, F.scaled_dot_product_attention(*h).float(), want, TOL_F16, "fp16")
+
+
+@probe
+def probe_rng_rand(torch, dev):
+    torch.manual_seed(1)
+    x = torch.rand(1 << 20, device=dev)
+    torch.manual_seed(1)
+    y = torch.rand(1 << 20, device=dev)
+    same(torch, x, y, "same seed")
+    lo, hi, mean = x.min().item(), x.max().item(), x.mean().item()
+    assert 0.0 <= lo and hi < 1.0, f"values outside [0, 1): {lo}, {hi}"
+    assert abs(mean - 0.5) < 0.01, f"mean {mean}"
+
+
+@probe
+def probe_rng_randn(torch, dev):
+    x = torch.randn(1 << 20, device=dev)
+    mean, std = x.mean().item(), x.std().item()
+    assert abs(mean) < 0.01 and abs(std - 1) < 0.01, f"mean {mean}, std {std}"
+
+
+@probe
+def probe_dropout(torch, dev):
+    x = torch.ones(1 << 20, device=dev)
+    y = torch.nn.functional.dropout(x, p=0.3, training=True)
+    zero = (y == 0).float().mean().item()
+    assert abs(zero - 0.3) < 0.01, f"dropped fraction {zero}"
+    kept = y[y != 0]
+    close(torch, kept, torch.full_like(kept, 1 / 0.7), 1e-6, "scaling")
+
+
+@probe
+def probe_fft(torch, dev):
+    x = torch.randn(4096, dtype=torch.complex64)
+    close(torch, torch.fft.fft(x.to(dev)).abs(), torch.fft.fft(x).abs(), 1e-4, "fft")
+    r = torch.randn(64, 64)
+    got = torch.fft.rfft2(r.to(dev))
+    want = torch.fft.rfft2(r)
+    close(torch, torch.view_as_real(got), torch.view_as_real(want), 1e-4, "rfft2")
+
+
+@probe
+def probe_sparse_mm(torch, dev):
+    d = torch.randn(256, 256) * (torch.rand(256, 256) < 0.05)
+    s = d.to_sparse()
+    b = torch.randn(256, 64)
+    close(torch, torch.sparse.mm(s.to(dev), b.to(dev)), d @ b, 1e-4)
+
+
+@probe
+def probe_linalg_solve(torch, dev):
+    a = torch.randn(64, 64) + 64 * torch.eye(64)
+    b = torch.randn(64, 8)
+    x = torch.linalg.solve(a.to(dev), b.to(dev))
+    close(torch, a.to(dev) @ x, b, 1e-4, "A @ x")
+    close(torch, x, torch.linalg.solve(a, b), 1e-4, "x")
+
+
+@probe
+def probe_linalg_svd(torch, dev):
+    a = torch.randn(64, 32)
+    u, s, vh = torch.linalg.svd(a.to(dev), full_matrices=False)
+    close(torch, s, torch.linalg.svdvals(a), 1e-4, "singular values")
+    close(torch, (u * s) @ vh, a, 1e-4, "reconstruction")
+
+
+@probe
+def probe_linalg_cholesky(torch, dev):
+    m = torch.randn(64, 64)
+    a = m @ m.T + 64 * torch.eye(64)
+    l = torch.linalg.cholesky(a.to(dev))
+    close(torch, l, torch.linalg.cholesky(a), 1e-4, "L")
+    close(torch, l @ l.T, a, 1e-4, "L @ L.T")
+
+
+@probe
+def probe_sort(torch, dev):
+    x = torch.randperm(1 << 16).float() / 7
+    v, i = torch.sort(x.to(dev), descending=True)
+    ve, ie = torch.sort(x, descending=True)
+    same(torch, v, ve, "values")
+    same(torch, i, ie, "indices")
+
+
+@probe
+def probe_topk(torch, dev):
+    x = torch.randperm(1 << 16).float().view(64, 1024)
+    v, i = torch.topk(x.to(dev), 10, dim=1)
+    ve, ie = torch.topk(x, 10, dim=1)
+    same(torch, v, ve, "values")
+    same(torch, i, ie, "indices")
+
+
+@probe
+def probe_nonzero(torch, dev):
+    x = (torch.rand(512, 512) < 0.1).float()
+    same(torch, torch.nonzero(x.to(dev)), torch.nonzero(x))
+
+
+@probe
+def probe_adamw_step(torch, dev):
+    torch.manual_seed(0)
+    m_cpu = torch.nn.Linear(64, 32)
+    m_dev = torch.nn.Linear(64, 32).to(dev)
+    m_dev.load_state_dict(m_cpu.state_dict())
+    x = torch.randn(16, 64)
+    for m, xx in ((m_cpu, x), (m_dev, x.to(dev))):
+        opt = torch.optim.AdamW(m.parameters(), lr=1e-2, weight_decay=0.1)
+        for _ in range(3):
+            opt.zero_grad()
+            m(xx).pow(2).mean().backward()
+            opt.step()
+    sync(torch, dev)
+    close(torch, m_dev.weight, m_cpu.weight, 1e-4, "weight")
+    close(torch, m_dev.bias, m_cpu.bias, 1e-4, "bias")
+
+
+@probe
+def probe_train_cnn(torch, dev):
+    """A small CNN on synthetic MNIST-shaped data (10 noisy class prototypes); the loss
+    must fall. Nothing is downloaded."""
+    nn = torch.nn
+    g = torch.Generator().manual_seed(0)
+    protos = torch.rand(10, 1, 28, 28, generator=g)
+    model = nn.Sequential(
+        nn.Conv2d(1, 8, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(16 * 5 * 5, 10)).to(dev)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    losses = []
+    for _ in range(300):
+        y = torch.randint(0, 10, (32,), generator=g)
+        x = protos[y] + 0.3 * torch.randn(32, 1, 28, 28, generator=g)
+        x, y = x.to(dev), y.to(dev)
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    first, last = sum(losses[:20]) / 20, sum(losses[-20:]) / 20
+    assert last == last, "loss is NaN"
+    assert last < 0.3 * first, f"loss fell only from {first:.3f} to {last:.3f}"
+    return f"loss {first:.3f} -> {last:.3f} in 300 steps"
+
+
+# ---- running -------------------------------------------------------------------------------
+
+def load_user_probes(d):
+    out = []
+    for f in sorted(os.listdir(d)):
+        if not f.endswith(".py"):
+            continue
+        spec = importlib.util.spec_from_file_location(f"rp_user_probes_{f[:-3]}", os.path.join(d, f))
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        for name in sorted(vars(mod)):
+            fn = getattr(mod, name)
+            if name.startswith("probe_") and callable(fn):
+                out.append((name[len("probe_"):], fn))
+    return out
+
+
+def run_one(torch, fn, dev, cuda_ok):
+    torch.manual_seed(0)
+    if dev.startswith("cuda") and not cuda_ok and fn is not probe_device_init:
+        return "skip", "torch.cuda.is_available() is False"
+    try:
+        detail = fn(torch, dev)
+        sync(torch, dev)
+        return "pass", None if detail is None else str(detail)
+    except AssertionError as e:
+        return "wrong", str(e) or "assertion failed: " + traceback.format_exc(limit=-1).strip()
+    except (NotImplementedError, ProbeSkip) as e:
+        return "skip", f"{type(e).__name__}: {e}"
+    except BaseException as e:  # noqa: BLE001 - report everything, including SystemExit
+        msg = f"{type(e).__name__}: {e}"
+        if "not implemented for" in str(e):
+            return "skip", msg
+        traceback.print_exc()
+        return "error", msg
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--probes-dir")
+    ap.add_argument("--all", action="store_true")
+    a = ap.parse_args()
+    t0 = time.perf_counter()
+    try:
+        import torch
+    except BaseException as e:  # noqa: BLE001
+        send({"fatal": f"cannot import torch in {sys.executable}: {type(e).__name__}: {e}"})
+        sys.exit(3)
+    cuda_ok = torch.cuda.is_available()
+    dev = a.device if a.device != "auto" else ("cuda" if cuda_ok else "cpu")
+    probes = list(PROBES)
+    if a.probes_dir:
+        names = {n for n, _ in probes}
+        for n, fn in load_user_probes(a.probes_dir):
+            while n in names:
+                n = n + "_user"
+            names.add(n)
+            probes.append((n, fn))
+    table = dict(probes)
+    send({"ready": True, "python": sys.version.split()[0], "executable": sys.executable,
+          "torch": torch.__version__, "hip": torch.version.hip, "cuda": torch.version.cuda,
+          "device": dev, "cuda_available": cuda_ok, "import_seconds": time.perf_counter() - t0,
+          "probes": [n for n, _ in probes]})
+    if a.all:
+        for n, fn in probes:
+            t = time.perf_counter()
+            status, detail = run_one(torch, fn, dev, cuda_ok)
+            send({"probe": n, "status": status, "detail": detail, "seconds": time.perf_counter() - t})
+        return
+    for line in sys.stdin:
+        name = json.loads(line)["probe"]
+        sys.stderr.write(f"##rp-probe-begin {name}\n")
+        sys.stderr.flush()
+        t = time.perf_counter()
+        status, detail = run_one(torch, table[name], dev, cuda_ok)
+        sys.stderr.flush()
+        send({"probe": name, "status": status, "detail": detail, "seconds": time.perf_counter() - t})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,507 @@
+//! `probe`: each GPU operation tested in isolation.
+//!
+//! A Python worker (python/rp_probe_worker.py, embedded) imports torch once and runs one
+//! probe per request. The worker is its own process group; a probe that hangs past its
+//! timeout gets the group SIGTERM, then SIGKILL; a probe that kills the worker (a signal)
+//! is a `crash` named by that signal. Either way the worker is restarted and the matrix
+//! goes on with the next probe, so one failure never hides the others and torch is only
+//! imported again after a failure. stderr is captured per probe (the worker writes a
+//! marker before each) and a failed probe's stderr goes through `explain`.
+//! Nothing here prints; progress is reported through a callback.
+#![deny(missing_docs)]
+
+use rp_report::{ProbeReport, ProbeResult, SCHEMA};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The worker script.
+pub const WORKER: &str = include_str!("../python/rp_probe_worker.py");
+const MARKER: &str = "##rp-probe-begin ";
+/// stderr kept per probe.
+const MAX_STDERR: usize = 64 * 1024;
+
+/// Which device to test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Device {
+    /// `cuda` when torch sees one (ROCm builds use `cuda` too), else `cpu`.
+    Auto,
+    /// torch.cuda (ROCm or CUDA).
+    Cuda,
+    /// The CPU.
+    Cpu,
+}
+
+impl Device {
+    fn arg(self) -> &'static str {
+        match self {
+            Device::Auto => "auto",
+            Device::Cuda => "cuda",
+            Device::Cpu => "cpu",
+        }
+    }
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The Python interpreter.
+    pub python: PathBuf,
+    /// The device.
+    pub device: Device,
+    /// Only probes whose name matches this glob.
+    pub only: Option<String>,
+    /// Per-probe timeout.
+    pub timeout: Duration,
+    /// How long torch may take to import.
+    pub startup_timeout: Duration,
+    /// Extra probe files.
+    pub probes_dir: Option<PathBuf>,
+    /// Environment changes for the worker (from a profile): set or unset.
+    pub env: Vec<(String, Option<String>)>,
+    /// The profile's name, for the report.
+    pub profile: Option<String>,
+}
+
+/// Why probing could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// The worker did not start (no such Python, no torch, import hang).
+    #[error("{0}")]
+    Worker(String),
+    /// `--only` is not a glob.
+    #[error("--only {0:?}: {1}")]
+    BadGlob(String, String),
+    /// `--only` matches nothing.
+    #[error("--only {0:?} matches no probe; probes: {1}")]
+    NoMatch(String, String),
+    /// A temporary file for the worker script.
+    #[error("cannot write the worker script: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The name of a signal number.
+pub fn signal_name(sig: i32) -> String {
+    match sig {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGSYS => "SIGSYS",
+        _ => return format!("signal {sig}"),
+    }
+    .to_string()
+}
+
+struct Worker {
+    child: Child,
+    stdin: ChildStdin,
+    results: Receiver<String>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    stderr_thread: Option<JoinHandle<()>>,
+}
+
+/// What the worker said when it came up.
+#[derive(Debug, Clone, serde::Deserialize)]
+struct Ready {
+    python: String,
+    executable: String,
+    torch: String,
+    hip: Option<String>,
+    cuda: Option<String>,
+    device: String,
+    import_seconds: f64,
+    probes: Vec<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct Answer {
+    probe: String,
+    status: String,
+    detail: Option<String>,
+    seconds: f64,
+}
+
+impl Worker {
+    fn start(opts: &Options, script: &std::path::Path) -> Result<(Worker, Ready), ProbeError> {
+        let mut cmd = Command::new(&opts.python);
+        cmd.arg("-u")
+            .arg(script)
+            .arg("--device")
+            .arg(opts.device.arg())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .env("PYTHONUNBUFFERED", "1")
+            .process_group(0);
+        if let Some(d) = &opts.probes_dir {
+            cmd.arg("--probes-dir").arg(d);
+        }
+        for (k, v) in &opts.env {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        let mut child = cmd.spawn().map_err(|e| {
+            ProbeError::Worker(format!("cannot run {}: {e}", opts.python.display()))
+        })?;
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut err_pipe = child.stderr.take().expect("piped stderr");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let sink = stderr.clone();
+        let stderr_thread = std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            loop {
+                match err_pipe.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        let mut s = sink.lock().expect("stderr lock");
+                        s.extend_from_slice(&buf[..n]);
+                        // Bound the buffer: keep the tail.
+                        if s.len() > 8 * MAX_STDERR {
+                            let cut = s.len() - 4 * MAX_STDERR;
+                            s.drain(..cut);
+                        }
+                    }
+                }
+            }
+        });
+        let mut w = Worker {
+            child,
+            stdin,
+            results: rx,
+            stderr,
+            stderr_thread: Some(stderr_thread),
+        };
+        let first = w.results.recv_timeout(opts.startup_timeout);
+        let line = match first {
+            Ok(l) => l,
+            Err(RecvTimeoutError::Timeout) => {
+                w.kill();
+                return Err(ProbeError::Worker(format!(
+                    "{} did not import torch within {} s",
+                    opts.python.display(),
+                    opts.startup_timeout.as_secs()
+                )));
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                let status = w.child.wait().ok();
+                let err = w.finish_stderr();
+                return Err(ProbeError::Worker(format!(
+                    "the worker exited ({}) before it was ready: {}",
+                    status.map(|s| s.to_string()).unwrap_or_default(),
+                    err.trim()
+                )));
+            }
+        };
+        let v: serde_json::Value = serde_json::from_str(&line)
+            .map_err(|e| ProbeError::Worker(format!("bad worker greeting {line:?}: {e}")))?;
+        if let Some(f) = v.get("fatal").and_then(|f| f.as_str()) {
+            w.kill();
+            return Err(ProbeError::Worker(f.to_string()));
+        }
+        let ready: Ready = serde_json::from_value(v)
+            .map_err(|e| ProbeError::Worker(format!("bad worker greeting {line:?}: {e}")))?;
+        Ok((w, ready))
+    }
+
+    /// SIGTERM to the worker's process group, SIGKILL after a grace period.
+    fn kill(&mut self) {
+        let pgid = self.child.id() as libc::pid_t;
+        // SAFETY: signalling a process group we created.
+        unsafe { libc::killpg(pgid, libc::SIGTERM) };
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(2) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                // Children of the probe may still linger in the group.
+                // SAFETY: as above.
+                unsafe { libc::killpg(pgid, libc::SIGKILL) };
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // SAFETY: as above.
+        unsafe { libc::killpg(pgid, libc::SIGKILL) };
+        let _ = self.child.wait();
+    }
+
+    /// Wait for the stderr reader to drain, then return everything captured.
+    fn finish_stderr(&mut self) -> String {
+        if let Some(t) = self.stderr_thread.take() {
+            let _ = t.join();
+        }
+        String::from_utf8_lossy(&self.stderr.lock().expect("stderr lock")).into_owned()
+    }
+
+    /// The stderr written since the marker of `name`.
+    fn probe_stderr(&self, name: &str) -> String {
+        let all = self.stderr.lock().expect("stderr lock");
+        let text = String::from_utf8_lossy(&all);
+        let marker = format!("{MARKER}{name}\n");
+        let tail = match text.rfind(&marker) {
+            Some(i) => &text[i + marker.len()..],
+            None => &text[..],
+        };
+        tail.to_string()
+    }
+
+    fn stop(mut self) {
+        drop(self.stdin);
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // SAFETY: signalling the process group we created.
+        unsafe { libc::killpg(self.child.id() as libc::pid_t, libc::SIGKILL) };
+        let _ = self.child.wait();
+    }
+}
+
+fn trim_stderr(s: &str) -> String {
+    let s = s.trim_end();
+    if s.len() <= MAX_STDERR {
+        return s.to_string();
+    }
+    let mut cut = s.len() - MAX_STDERR;
+    while !s.is_char_boundary(cut) {
+        cut += 1;
+    }
+    format!("[... {} bytes cut]\n{}", cut, &s[cut..])
+}
+
+/// Messages after which the worker's device state is not trusted: restart it.
+fn device_poisoned(detail: &str) -> bool {
+    [
+        "CUDA error",
+        "HIP error",
+        "hipError",
+        "HSA_STATUS",
+        "device-side assert",
+        "illegal memory access",
+        "out of memory",
+    ]
+    .iter()
+    .any(|p| detail.contains(p))
+}
+
+fn cause_of(stderr: &str, classifier: &rp_explain::Classifier) -> Option<String> {
+    let r = rp_explain::explain(
+        classifier,
+        vec![("stderr".to_string(), Ok(stderr.as_bytes()))],
+        &rp_explain::Context::default(),
+    );
+    r.primary_cause
+}
+
+/// Run the matrix. `progress` is called after each probe.
+pub fn probe(
+    opts: &Options,
+    progress: &mut dyn FnMut(&ProbeResult),
+) -> Result<ProbeReport, ProbeError> {
+    let dir = tempfile::tempdir()?;
+    let script = dir.path().join("rp_probe_worker.py");
+    std::fs::File::create(&script)?.write_all(WORKER.as_bytes())?;
+    let (worker, ready) = Worker::start(opts, &script)?;
+    let mut started = 1;
+    let names: Vec<String> = match &opts.only {
+        None => ready.probes.clone(),
+        Some(g) => {
+            let m = globset::Glob::new(g)
+                .map_err(|e| ProbeError::BadGlob(g.clone(), e.to_string()))?
+                .compile_matcher();
+            let v: Vec<String> = ready
+                .probes
+                .iter()
+                .filter(|n| m.is_match(n.as_str()))
+                .cloned()
+                .collect();
+            if v.is_empty() {
+                worker.stop();
+                return Err(ProbeError::NoMatch(g.clone(), ready.probes.join(", ")));
+            }
+            v
+        }
+    };
+    let classifier = rp_explain::Classifier::new();
+    let mut results = Vec::new();
+    let mut alive = Some(worker);
+    for name in &names {
+        let mut w = match alive.take() {
+            Some(w) => w,
+            None => match Worker::start(opts, &script) {
+                Ok((w, _)) => {
+                    started += 1;
+                    w
+                }
+                Err(e) => {
+                    // The worker no longer starts (a hung GPU, say): every remaining
+                    // probe reports it.
+                    let r = ProbeResult {
+                        name: name.clone(),
+                        status: "error".into(),
+                        detail: Some(format!("worker restart failed: {e}")),
+                        ..ProbeResult::default()
+                    };
+                    progress(&r);
+                    results.push(r);
+                    continue;
+                }
+            },
+        };
+        let t = Instant::now();
+        let sent = writeln!(w.stdin, "{}", serde_json::json!({ "probe": name }))
+            .and_then(|_| w.stdin.flush());
+        let answer = if sent.is_err() {
+            Err(RecvTimeoutError::Disconnected)
+        } else {
+            w.results.recv_timeout(opts.timeout)
+        };
+        let mut r = ProbeResult {
+            name: name.clone(),
+            ..ProbeResult::default()
+        };
+        let mut restart = false;
+        match answer {
+            Ok(line) => match serde_json::from_str::<Answer>(&line) {
+                Ok(a) if &a.probe == name => {
+                    r.status = a.status;
+                    r.detail = a.detail;
+                    r.seconds = a.seconds;
+                    if matches!(r.status.as_str(), "error" | "wrong") {
+                        r.stderr = Some(trim_stderr(&w.probe_stderr(name)));
+                        restart = r.detail.as_deref().is_some_and(device_poisoned);
+                    }
+                }
+                _ => {
+                    r.status = "error".into();
+                    r.detail = Some(format!("unexpected worker answer: {line}"));
+                    restart = true;
+                }
+            },
+            Err(RecvTimeoutError::Timeout) => {
+                w.kill();
+                r.status = "timeout".into();
+                r.seconds = t.elapsed().as_secs_f64();
+                r.detail = Some(format!(
+                    "no answer within {} s; the worker's process group was killed",
+                    opts.timeout.as_secs_f64()
+                ));
+                w.finish_stderr();
+                r.stderr = Some(trim_stderr(&w.probe_stderr(name)));
+                restart = true;
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                let status = w.child.wait().ok();
+                r.seconds = t.elapsed().as_secs_f64();
+                w.finish_stderr();
+                r.stderr = Some(trim_stderr(&w.probe_stderr(name)));
+                match status.and_then(|s| s.signal()) {
+                    Some(sig) => {
+                        r.status = "crash".into();
+                        r.signal = Some(signal_name(sig));
+                        r.detail = Some(format!("the worker died of {}", signal_name(sig)));
+                    }
+                    None => {
+                        r.status = "error".into();
+                        r.detail = Some(format!(
+                            "the worker exited with status {}",
+                            status
+                                .and_then(|s| s.code())
+                                .map(|c| c.to_string())
+                                .unwrap_or_else(|| "unknown".into())
+                        ));
+                    }
+                }
+                // Already dead: nothing to stop; the next probe starts a new worker.
+                r.cause = r.stderr.as_deref().and_then(|s| cause_of(s, &classifier));
+                progress(&r);
+                results.push(r);
+                continue;
+            }
+        }
+        if r.status != "pass" && r.status != "skip" {
+            r.cause = r.stderr.as_deref().and_then(|s| cause_of(s, &classifier));
+        }
+        progress(&r);
+        results.push(r);
+        if !restart {
+            alive = Some(w);
+        } else if !r_is_dead(&mut w) {
+            w.stop();
+        }
+    }
+    if let Some(w) = alive {
+        w.stop();
+    }
+    Ok(ProbeReport {
+        schema: SCHEMA,
+        python: ready.python,
+        executable: ready.executable,
+        torch: ready.torch,
+        hip: ready.hip,
+        cuda: ready.cuda,
+        device: ready.device,
+        profile: opts.profile.clone(),
+        import_seconds: ready.import_seconds,
+        workers_started: started,
+        probes: results,
+    })
+}
+
+fn r_is_dead(w: &mut Worker) -> bool {
+    matches!(w.child.try_wait(), Ok(Some(_)))
+}
+
+/// Every probe passed or was skipped.
+pub fn all_pass(r: &ProbeReport) -> bool {
+    r.probes
+        .iter()
+        .all(|p| p.status == "pass" || p.status == "skip")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_have_names() {
+        assert_eq!(signal_name(11), "SIGSEGV");
+        assert_eq!(signal_name(6), "SIGABRT");
+        assert_eq!(signal_name(64), "signal 64");
+    }
+
+    #[test]
+    fn stderr_is_trimmed_from_the_front() {
+        let s = "x".repeat(MAX_STDERR + 10) + "END";
+        let t = trim_stderr(&s);
+        assert!(t.ends_with("END") && t.starts_with("[... 13 bytes cut]"));
+    }
+}
