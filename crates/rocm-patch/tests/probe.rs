@@ -183,7 +183,8 @@ fn full_matrix_with_injected_faults() {
                 .contains(") Z "),
         "sleep {pid} survived"
     );
-    eprintln!("full matrix + faults: {:.1} s", wall.as_secs_f64());
+    // Three torch imports after the faults plus the 8 s hang: well under a minute here.
+    assert!(wall.as_secs() < 600, "{wall:?}");
 }
 
 #[test]
