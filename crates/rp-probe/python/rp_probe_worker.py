@@ -117,7 +117,8 @@ def probe_device_init(torch, dev):
     assert x.sum().item() == 4.0, "ones(4).sum() != 4"
     if dev.startswith("cuda"):
         p = torch.cuda.get_device_properties(torch.cuda.current_device())
-        arch = getattr(p, "gcnArchName", None) or f"sm_{p.major}{p.minor}"
+        # ROCm builds name the ISA (gfx1010...); CUDA builds have a compute capability.
+        arch = p.gcnArchName if torch.version.hip else f"sm_{p.major}{p.minor}"
         return f"{p.name} ({arch}, {p.total_memory / 2**30:.1f} GiB)"
     return "cpu"
 
