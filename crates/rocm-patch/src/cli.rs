@@ -7,6 +7,10 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "rocm-patch", version, about, long_about = None)]
 pub struct Cli {
+    /// Where deploy keeps its journal, lock and store of originals
+    /// (default: $XDG_STATE_HOME/rocm-patch, i.e. ~/.local/state/rocm-patch).
+    #[arg(long, global = true, env = "ROCM_PATCH_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -27,6 +31,15 @@ pub enum Command {
     /// attention, RNG, FFT, linalg, training) in isolation against the CPU. Exit 1 unless
     /// all pass.
     Probe(ProbeArgs),
+    /// Change an install as one crash-safe, reversible transaction.
+    #[command(subcommand)]
+    Deploy(DeployCommand),
+    /// Undo a deploy transaction, restoring byte-identical files, modes and symlinks.
+    Rollback(RollbackArgs),
+    /// List deploy transactions.
+    History(JsonArgs),
+    /// Bring the tree back after an interrupted deploy or rollback (kill -9, power loss).
+    Recover(JsonArgs),
     /// Read an error log (files or stdin): each recognised event, its cause and the fix.
     /// Exit 1 when a non-benign cause is found.
     Explain(ExplainArgs),
@@ -126,6 +139,89 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "DIR")]
     pub probes_dir: Option<PathBuf>,
     /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `rocm-patch deploy ...`.
+#[derive(Debug, Subcommand)]
+pub enum DeployCommand {
+    /// Apply a plan: [[file]] (source, target, mode), [[symlink]] (target, to) and
+    /// [[remove]] (target) tables; targets are relative to --into.
+    Plan {
+        /// The plan file.
+        plan: PathBuf,
+        /// The target tree (default: the plan's `into`).
+        #[arg(long, value_name = "DIR")]
+        into: Option<PathBuf>,
+        #[command(flatten)]
+        common: DeployCommon,
+    },
+    /// Replace (or add) one library in a directory, e.g. torch/lib/libMIOpen.so.
+    Lib {
+        /// The library.
+        file: PathBuf,
+        /// The directory it goes into (its file name is kept).
+        #[arg(long, value_name = "DIR")]
+        into: PathBuf,
+        #[command(flatten)]
+        common: DeployCommon,
+    },
+    /// Add one arch's rocBLAS Tensile files (e.g. Debian's gfx1010 files) to a torch or
+    /// ROCm install, after checking that both rocBLAS builds can share them.
+    Tensile {
+        /// Where the files come from (a Tensile library directory or a tree holding one).
+        #[arg(long, value_name = "DIR")]
+        from: PathBuf,
+        /// The arch, e.g. gfx1010.
+        #[arg(long)]
+        arch: String,
+        /// The install: a torch package directory, a ROCm prefix, or a library directory.
+        #[arg(long, value_name = "INSTALL")]
+        into: PathBuf,
+        /// Deploy even when the rocBLAS versions differ or are unknown.
+        #[arg(long)]
+        skip_version_check: bool,
+        #[command(flatten)]
+        common: DeployCommon,
+    },
+}
+
+/// Options of every deploy.
+#[derive(Debug, Args)]
+pub struct DeployCommon {
+    /// Allow system paths (/usr, /opt, …); you also need the permission to write there.
+    #[arg(long)]
+    pub system: bool,
+    /// Skip checking that deployed shared libraries' dependencies resolve.
+    #[arg(long)]
+    pub no_load_check: bool,
+    /// Print the transaction as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `rocm-patch rollback`.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The transaction id (see `history`).
+    #[arg(required_unless_present = "last", conflicts_with = "last")]
+    pub id: Option<u64>,
+    /// The most recent committed transaction.
+    #[arg(long)]
+    pub last: bool,
+    /// Restore even files that changed after the transaction.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the transaction as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Only `--json`.
+#[derive(Debug, Args)]
+pub struct JsonArgs {
+    /// Print JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 pub use ids::{parse_amdgpu_ids, pci_ids_name};
 pub use python::parse_version_py;
+pub use rocm::loader_dirs;
 
 /// What to examine.
 #[derive(Debug, Clone)]

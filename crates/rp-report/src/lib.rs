@@ -509,3 +509,44 @@ pub struct ProbeResult {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub cause: Option<String>,
 }
+
+/// One deploy transaction, as `deploy`, `rollback`, `recover` and `history` report it.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct TxReport {
+    /// Always [`SCHEMA`].
+    pub schema: u32,
+    /// Transaction id.
+    pub id: String,
+    /// `applying`, `committed`, `rolling-back` or `rolled-back`.
+    pub state: String,
+    /// Unix seconds when it was made.
+    pub created: u64,
+    /// The command that made it.
+    pub command: String,
+    /// The target tree.
+    pub into: String,
+    /// The changes.
+    pub changes: Vec<TxChange>,
+    /// How it ended, when it did not commit.
+    pub note: Option<String>,
+}
+
+/// One file change.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct TxChange {
+    /// Absolute path.
+    pub path: String,
+    /// `add`, `replace`, `remove`, `symlink` or `mkdir`.
+    pub change: String,
+}
+
+/// `rocm-patch history`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct HistoryReport {
+    /// Always [`SCHEMA`].
+    pub schema: u32,
+    /// The state directory.
+    pub state_dir: String,
+    /// Transactions, oldest first.
+    pub transactions: Vec<TxReport>,
+}

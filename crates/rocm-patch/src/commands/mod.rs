@@ -1,5 +1,6 @@
 //! Command implementations: each builds a report and hands it to a renderer.
 
+mod deploy;
 mod doctor;
 mod env;
 mod explain;
@@ -11,7 +12,12 @@ use std::io::Write;
 
 /// Run the parsed command line, writing to `out`; returns the exit code.
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
+    let state_dir = cli.state_dir.clone();
     match cli.command {
+        Command::Deploy(c) => deploy::deploy(c, state_dir, out),
+        Command::Rollback(a) => deploy::rollback(a, state_dir, out),
+        Command::History(a) => deploy::history(a, state_dir, out),
+        Command::Recover(a) => deploy::recover(a, state_dir, out),
         Command::Doctor(args) => doctor::run(args, out),
         Command::Explain(args) => explain::run(args, out),
         Command::Env(args) => env::env(args, out),

@@ -1,0 +1,139 @@
+//! `rocm-patch deploy`, `rollback`, `history`, `recover`.
+
+use crate::cli::{DeployCommand, JsonArgs, RollbackArgs};
+use crate::{exit, render};
+use rp_report::{HistoryReport, SCHEMA};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// `--state-dir`, else $XDG_STATE_HOME/rocm-patch, else ~/.local/state/rocm-patch.
+fn state_dir(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(d) = flag {
+        return Ok(d);
+    }
+    if let Some(x) = std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(x).join("rocm-patch"));
+    }
+    let home = std::env::var_os("HOME")
+        .ok_or_else(|| anyhow::anyhow!("no --state-dir, XDG_STATE_HOME or HOME"))?;
+    Ok(PathBuf::from(home).join(".local/state/rocm-patch"))
+}
+
+fn env_map() -> BTreeMap<String, String> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}
+
+fn command_line() -> String {
+    std::env::args().collect::<Vec<_>>().join(" ")
+}
+
+pub(crate) fn deploy(
+    c: DeployCommand,
+    sd: Option<PathBuf>,
+    out: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    let sd = state_dir(sd)?;
+    let (steps, into, common, notes) = match c {
+        DeployCommand::Plan { plan, into, common } => {
+            let (plan_into, steps) = rp_deploy::plan::parse_plan(&plan)?;
+            let into = into.or(plan_into).ok_or_else(|| {
+                anyhow::anyhow!("{}: no `into` in the plan and no --into", plan.display())
+            })?;
+            (steps, into, common, Vec::new())
+        }
+        DeployCommand::Lib { file, into, common } => {
+            let name = file
+                .file_name()
+                .ok_or_else(|| anyhow::anyhow!("{}: not a file name", file.display()))?;
+            let steps = vec![rp_deploy::Step::File {
+                source: file.clone(),
+                target: PathBuf::from(name),
+                mode: None,
+            }];
+            (steps, into, common, Vec::new())
+        }
+        DeployCommand::Tensile {
+            from,
+            arch,
+            into,
+            skip_version_check,
+            common,
+        } => {
+            let (_dst, steps, notes) =
+                rp_deploy::tensile::plan(&from, &arch, &into, skip_version_check)?;
+            (steps, into, common, notes)
+        }
+    };
+    let opts = rp_deploy::DeployOptions {
+        into,
+        system: common.system,
+        no_load_check: common.no_load_check,
+        command: command_line(),
+        env: env_map(),
+    };
+    let r = rp_deploy::deploy(&sd, &steps, &opts)?;
+    if common.json {
+        serde_json::to_writer_pretty(&mut *out, &r)?;
+        writeln!(out)?;
+    } else {
+        for n in &notes {
+            writeln!(out, "{n}")?;
+        }
+        render::deploy::tx(&r, out)?;
+    }
+    Ok(exit::OK)
+}
+
+pub(crate) fn rollback(
+    a: RollbackArgs,
+    sd: Option<PathBuf>,
+    out: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    let which = match a.id {
+        Some(id) => rp_deploy::Which::Id(id),
+        None => rp_deploy::Which::Last,
+    };
+    let r = rp_deploy::rollback(&state_dir(sd)?, which, a.force)?;
+    if a.json {
+        serde_json::to_writer_pretty(&mut *out, &r)?;
+        writeln!(out)?;
+    } else {
+        render::deploy::tx(&r, out)?;
+    }
+    Ok(exit::OK)
+}
+
+pub(crate) fn history(a: JsonArgs, sd: Option<PathBuf>, out: &mut dyn Write) -> anyhow::Result<u8> {
+    let sd = state_dir(sd)?;
+    let h = HistoryReport {
+        schema: SCHEMA,
+        state_dir: sd.display().to_string(),
+        transactions: rp_deploy::history(&sd)?,
+    };
+    if a.json {
+        serde_json::to_writer_pretty(&mut *out, &h)?;
+        writeln!(out)?;
+    } else {
+        render::deploy::history(&h, out)?;
+    }
+    Ok(exit::OK)
+}
+
+pub(crate) fn recover(a: JsonArgs, sd: Option<PathBuf>, out: &mut dyn Write) -> anyhow::Result<u8> {
+    let sd = state_dir(sd)?;
+    let done = rp_deploy::recover(&sd)?;
+    if a.json {
+        serde_json::to_writer_pretty(&mut *out, &done)?;
+        writeln!(out)?;
+    } else if done.is_empty() {
+        writeln!(out, "nothing to recover")?;
+    } else {
+        for r in &done {
+            render::deploy::tx(r, out)?;
+        }
+    }
+    Ok(exit::OK)
+}
