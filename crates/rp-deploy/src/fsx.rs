@@ -140,3 +140,9 @@ pub fn found(p: &Path) -> Result<Found, PathError> {
         Ok(_) => Ok(Found::Other),
     }
 }
+
+/// Rename a finished temporary file (or link) over `path` and make it durable.
+pub fn rename_into(tmp: &Path, path: &Path) -> Result<(), PathError> {
+    ctx(std::fs::rename(tmp, path), path, "cannot rename into place")?;
+    fsync_dir(path.parent().unwrap_or(Path::new("/")))
+}

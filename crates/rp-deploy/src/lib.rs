@@ -174,12 +174,7 @@ fn apply_op(op: &Op, seq: u64, i: usize) -> Result<(), DeployError> {
             fsx::write_new(src, &tmp, *mode).inspect_err(|_| {
                 let _ = std::fs::remove_file(&tmp);
             })?;
-            ctx(
-                std::fs::rename(&tmp, path),
-                path,
-                "cannot rename into place",
-            )?;
-            fsx::fsync_dir(dir)?;
+            fsx::rename_into(&tmp, path)?;
         }
         Entry::Symlink { target } => {
             let tmp = tmp_for(path, seq, i);
@@ -189,12 +184,7 @@ fn apply_op(op: &Op, seq: u64, i: usize) -> Result<(), DeployError> {
                 &tmp,
                 "cannot create symlink",
             )?;
-            ctx(
-                std::fs::rename(&tmp, path),
-                path,
-                "cannot rename into place",
-            )?;
-            fsx::fsync_dir(dir)?;
+            fsx::rename_into(&tmp, path)?;
         }
         Entry::Missing => {
             match std::fs::remove_file(path) {
@@ -258,11 +248,7 @@ fn restore_op(s: &StateDir, op: &Op, seq: u64, i: usize) -> Result<(), DeployErr
                     ctx(std::fs::remove_file(path), path, "cannot remove")?;
                 }
                 fsx::write_new(&s.blob(sha256), &tmp, *mode)?;
-                ctx(
-                    std::fs::rename(&tmp, path),
-                    path,
-                    "cannot rename into place",
-                )?;
+                fsx::rename_into(&tmp, path)?;
             }
         }
         Entry::Symlink { target } => {

@@ -3,7 +3,6 @@
 use crate::cli::{DeployCommand, JsonArgs, RollbackArgs};
 use crate::{exit, render};
 use rp_report::{HistoryReport, SCHEMA};
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -18,12 +17,6 @@ fn state_dir(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     let home = std::env::var_os("HOME")
         .ok_or_else(|| anyhow::anyhow!("no --state-dir, XDG_STATE_HOME or HOME"))?;
     Ok(PathBuf::from(home).join(".local/state/rocm-patch"))
-}
-
-fn env_map() -> BTreeMap<String, String> {
-    std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .collect()
 }
 
 fn command_line() -> String {
@@ -72,7 +65,7 @@ pub(crate) fn deploy(
         system: common.system,
         no_load_check: common.no_load_check,
         command: command_line(),
-        env: env_map(),
+        env: super::env_map(),
     };
     let r = rp_deploy::deploy(&sd, &steps, &opts)?;
     if common.json {

@@ -10,9 +10,7 @@ pub(crate) fn run(args: DoctorArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         sysroot: args.sysroot,
         pythons: args.python,
         user: args.user,
-        env: std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-            .collect(),
+        env: super::env_map(),
         cwd: std::env::current_dir()?,
         timeout: Duration::from_millis(args.timeout_ms.max(1)),
     };

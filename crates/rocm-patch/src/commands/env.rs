@@ -2,15 +2,12 @@
 
 use crate::cli::{EnvArgs, ProfileArgs, RunArgs, Shell};
 use crate::{exit, render};
-use std::collections::BTreeMap;
 use std::io::Write;
 
 fn options(p: &ProfileArgs) -> anyhow::Result<rp_env::Options> {
     Ok(rp_env::Options {
         sysroot: p.sysroot.clone(),
-        env: std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-            .collect::<BTreeMap<_, _>>(),
+        env: super::env_map(),
         cwd: std::env::current_dir()?,
         profile: p.profile.clone(),
         sets: p.sets.clone(),

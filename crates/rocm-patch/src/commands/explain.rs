@@ -2,15 +2,12 @@
 
 use crate::cli::ExplainArgs;
 use crate::{exit, render};
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::time::Duration;
 
 pub(crate) fn run(args: ExplainArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
-    let mut env: BTreeMap<String, String> = std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .collect();
+    let mut env = super::env_map();
     for (k, v) in &args.env {
         env.insert(k.clone(), v.clone());
     }

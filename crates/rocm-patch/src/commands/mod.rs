@@ -8,6 +8,7 @@ mod inspect;
 mod probe;
 
 use crate::cli::{Cli, Command};
+use std::collections::BTreeMap;
 use std::io::Write;
 
 /// Run the parsed command line, writing to `out`; returns the exit code.
@@ -25,4 +26,11 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
         Command::Run(args) => env::run(args),
         Command::Inspect(args) => inspect::run(args, out),
     }
+}
+
+/// This process's environment (variables whose name or value is not UTF-8 are left out).
+pub(crate) fn env_map() -> BTreeMap<String, String> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
 }

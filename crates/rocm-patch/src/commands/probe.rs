@@ -2,7 +2,6 @@
 
 use crate::cli::{ProbeArgs, ProbeDevice};
 use crate::{exit, render};
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::Duration;
 
@@ -18,9 +17,7 @@ pub(crate) fn run(args: ProbeArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         Some(p) => {
             let o = rp_env::Options {
                 sysroot: "/".into(),
-                env: std::env::vars_os()
-                    .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-                    .collect::<BTreeMap<_, _>>(),
+                env: super::env_map(),
                 cwd: std::env::current_dir()?,
                 profile: Some(p.clone()),
                 sets: Vec::new(),
