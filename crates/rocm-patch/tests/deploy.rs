@@ -465,6 +465,9 @@ fn kill_9_at_random_points_then_recover_is_byte_identical() {
                 ],
             ));
             assert!(e.contains("rocm-patch recover"), "{e}");
+            // Commands that change nothing warn, and still work.
+            let o = rpx(&state, &["inspect", plan.to_str().unwrap()]);
+            assert!(String::from_utf8_lossy(&o.stderr).contains("run `rocm-patch recover`"));
         }
         ok(&rpx(&state, &["recover"]));
         let now = snapshot(&tree);

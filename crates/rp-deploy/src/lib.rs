@@ -588,6 +588,23 @@ pub fn recover(state_dir: &Path) -> Result<Vec<TxReport>, DeployError> {
     Ok(out)
 }
 
+/// The id of an interrupted transaction in `state_dir`, if any. Read-only and quiet:
+/// a missing or unreadable state directory is `None`.
+pub fn interrupted(state_dir: &Path) -> Option<String> {
+    let dir = state_dir.join("journal");
+    let rd = std::fs::read_dir(&dir).ok()?;
+    let mut ids: Vec<u64> = rd
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .filter_map(|t| serde_json::from_str::<Journal>(&t).ok())
+        .filter(Journal::interrupted)
+        .map(|j| j.seq)
+        .collect();
+    ids.sort();
+    ids.first().map(|s| s.to_string())
+}
+
 /// Every transaction, oldest first; refused while one is interrupted.
 pub fn history(state_dir: &Path) -> Result<Vec<TxReport>, DeployError> {
     let s = StateDir::open(state_dir)?;

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 /// `--state-dir`, else $XDG_STATE_HOME/rocm-patch, else ~/.local/state/rocm-patch.
-fn state_dir(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+pub(crate) fn state_dir(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     if let Some(d) = flag {
         return Ok(d);
     }

@@ -14,6 +14,21 @@ use std::io::Write;
 /// Run the parsed command line, writing to `out`; returns the exit code.
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
     let state_dir = cli.state_dir.clone();
+    // Commands that do not change files still say when a deploy was interrupted.
+    if !matches!(
+        cli.command,
+        Command::Deploy(_) | Command::Rollback(_) | Command::History(_) | Command::Recover(_)
+    ) {
+        if let Some(id) = deploy::state_dir(state_dir.clone())
+            .ok()
+            .and_then(|sd| rp_deploy::interrupted(&sd))
+        {
+            let _ = writeln!(
+                std::io::stderr(),
+                "rocm-patch: warning: deploy transaction {id} was interrupted and the tree may be half-changed; run `rocm-patch recover`"
+            );
+        }
+    }
     match cli.command {
         Command::Deploy(c) => deploy::deploy(c, state_dir, out),
         Command::Rollback(a) => deploy::rollback(a, state_dir, out),
