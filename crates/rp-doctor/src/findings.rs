@@ -74,10 +74,6 @@ fn native_stack_fix(gpu: &str) -> Vec<String> {
     out
 }
 
-fn rocm_path(root: &Path, machine_path: &str) -> std::path::PathBuf {
-    root.join(machine_path.trim_start_matches('/'))
-}
-
 /// Fill each torch install's per-GPU support from its inspect report.
 pub fn support(
     r: &mut DoctorReport,
@@ -92,10 +88,12 @@ pub fn support(
         .find(|i| i.loader_first)
         .and_then(|i| i.rocblas_library.clone());
     let env_libpath = env.get("ROCBLAS_TENSILE_LIBPATH").map(|p| {
-        rp_inspect::tensile_dir_by_name(&rocm_path(root, p)).unwrap_or(rp_report::TensileDir {
-            path: p.clone(),
-            ..Default::default()
-        })
+        rp_inspect::tensile_dir_by_name(&rp_sysfs::under(root, p)).unwrap_or(
+            rp_report::TensileDir {
+                path: p.clone(),
+                ..Default::default()
+            },
+        )
     });
     for (pe, rep) in r.python.iter_mut().zip(inspected) {
         let (Some(t), Some(rep)) = (pe.torch.as_mut(), rep.as_ref()) else {
@@ -128,16 +126,7 @@ pub fn support(
                 target: ok.join(" or "),
                 missing_libraries: missing
                     .iter()
-                    .map(|p| {
-                        if root == Path::new("/") {
-                            p.clone()
-                        } else {
-                            Path::new(p)
-                                .strip_prefix(root)
-                                .map(|x| format!("/{}", x.display()))
-                                .unwrap_or_else(|_| p.clone())
-                        }
-                    })
+                    .map(|p| rp_sysfs::machine_path(root, Path::new(p)))
                     .collect(),
                 rocblas_has_target: rocblas
                     .as_ref()
@@ -171,20 +160,24 @@ fn override_findings(r: &DoctorReport, env: &BTreeMap<String, String>, out: &mut
             continue;
         }
         let code = rt.isa.as_str();
-        let vars = |extra: &[(&'static str, String)]| -> Vec<(&'static str, String)> {
-            let mut v = vec![
-                ("var", var.clone()),
-                ("value", value.clone()),
-                ("gpu", own.to_string()),
-                ("gpu_name", g.name.clone()),
-                ("code", code.to_string()),
-                ("node", g.node.unwrap_or(0).to_string()),
-            ];
-            v.extend(extra.iter().cloned());
-            v
+        let node = g.node.unwrap_or(0).to_string();
+        let base = [
+            ("var", var.as_str()),
+            ("value", value.as_str()),
+            ("gpu", own),
+            ("gpu_name", g.name.as_str()),
+            ("code", code),
+            ("node", node.as_str()),
+        ];
+        let with = |k: &'static str, v: &str| -> Vec<(&str, String)> {
+            base.iter()
+                .map(|(a, b)| (*a, b.to_string()))
+                .chain([(k, v.to_string())])
+                .collect()
         };
-        let as_refs = |v: &Vec<(&'static str, String)>| -> Vec<(&str, String)> {
-            v.iter().map(|(k, s)| (*k, s.clone())).collect()
+        let finding = |id: &str, vars: &[(&str, String)], fix: Vec<String>| {
+            let refs: Vec<(&str, &str)> = vars.iter().map(|(k, s)| (*k, s.as_str())).collect();
+            mk(id, &refs, fix, node_subject(g))
         };
         match kb.override_compat(own, code) {
             OverrideCompat::Foreign => {
@@ -232,36 +225,22 @@ fn override_findings(r: &DoctorReport, env: &BTreeMap<String, String>, out: &mut
                     ));
                 }
                 fix.extend(native_stack_fix(own));
-                let v = vars(&[]);
-                let vr = as_refs(&v);
-                let refs: Vec<(&str, &str)> = vr.iter().map(|(k, s)| (*k, s.as_str())).collect();
-                out.push(mk("override-foreign-isa", &refs, fix, node_subject(g)));
+                out.push(mk("override-foreign-isa", &base, fix, node_subject(g)));
             }
             OverrideCompat::Risky(runs) => {
-                let v = vars(&[("caveat", runs.caveat.clone().unwrap_or_default())]);
-                let vr = as_refs(&v);
-                let refs: Vec<(&str, &str)> = vr.iter().map(|(k, s)| (*k, s.as_str())).collect();
-                let mut f = mk(
-                    "override-risky",
-                    &refs,
-                    native_stack_fix(own),
-                    node_subject(g),
-                );
+                let v = with("caveat", runs.caveat.as_deref().unwrap_or_default());
+                let mut f = finding("override-risky", &v, native_stack_fix(own));
                 f.reference = runs.reference.clone();
                 out.push(f);
             }
             OverrideCompat::Same => {
-                let v = vars(&[(
-                    "reason",
-                    format!("{value} is {own}'s own target, so the override changes nothing."),
-                )]);
-                let vr = as_refs(&v);
-                let refs: Vec<(&str, &str)> = vr.iter().map(|(k, s)| (*k, s.as_str())).collect();
-                out.push(mk(
+                let reason =
+                    format!("{value} is {own}'s own target, so the override changes nothing.");
+                let v = with("reason", &reason);
+                out.push(finding(
                     "override-unneeded",
-                    &refs,
+                    &v,
                     vec![format!("unset {var}")],
-                    node_subject(g),
                 ));
             }
             OverrideCompat::Equivalent(_) => {
@@ -275,18 +254,12 @@ fn override_findings(r: &DoctorReport, env: &BTreeMap<String, String>, out: &mut
                 let native = !torches.is_empty()
                     && torches.iter().all(|t| t.targets.iter().any(|x| x == own));
                 if native {
-                    let v = vars(&[(
-                        "reason",
-                        format!("Every ROCm torch found here already carries {own} code."),
-                    )]);
-                    let vr = as_refs(&v);
-                    let refs: Vec<(&str, &str)> =
-                        vr.iter().map(|(k, s)| (*k, s.as_str())).collect();
-                    out.push(mk(
+                    let reason = format!("Every ROCm torch found here already carries {own} code.");
+                    let v = with("reason", &reason);
+                    out.push(finding(
                         "override-unneeded",
-                        &refs,
+                        &v,
                         vec![format!("unset {var}")],
-                        node_subject(g),
                     ));
                 }
             }

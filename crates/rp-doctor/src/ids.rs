@@ -77,7 +77,7 @@ impl Ids {
         self.amdgpu.get_or_insert_with(|| {
             AMDGPU_IDS
                 .iter()
-                .find_map(|p| std::fs::read_to_string(root.join(&p[1..])).ok())
+                .find_map(|p| std::fs::read_to_string(rp_sysfs::under(root, p)).ok())
                 .map(|t| parse_amdgpu_ids(&t))
                 .unwrap_or_default()
         })
@@ -87,7 +87,7 @@ impl Ids {
         self.pci.get_or_insert_with(|| {
             PCI_IDS
                 .iter()
-                .find_map(|p| std::fs::read_to_string(root.join(&p[1..])).ok())
+                .find_map(|p| std::fs::read_to_string(rp_sysfs::under(root, p)).ok())
                 .unwrap_or_default()
         })
     }

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use rp_sysfs::machine_path as machine;
+
 /// How long a system interpreter may take to print `sys.path`.
 const SYS_PATH_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -23,7 +25,7 @@ fn find_on_path(env: &BTreeMap<String, String>, root: &Path, exe: &str) -> Optio
     env.get("PATH")?
         .split(':')
         .filter(|d| !d.is_empty())
-        .map(|d| root.join(d.trim_start_matches('/')).join(exe))
+        .map(|d| rp_sysfs::under(root, d).join(exe))
         .find(|p| p.is_file())
 }
 
@@ -34,7 +36,7 @@ pub fn discover(env: &BTreeMap<String, String>, root: &Path, cwd: &Path) -> Vec<
     for var in ["VIRTUAL_ENV", "CONDA_PREFIX"] {
         if let Some(v) = env.get(var).filter(|v| !v.is_empty()) {
             out.push(Candidate {
-                path: root.join(v.trim_start_matches('/')),
+                path: rp_sysfs::under(root, v),
                 found_by: var.into(),
             });
         }
@@ -242,15 +244,6 @@ fn dist_info_version(site: &Path) -> Option<String> {
                 .strip_suffix(".dist-info")
                 .map(str::to_string)
         })
-}
-
-fn machine(root: &Path, p: &Path) -> String {
-    if root == Path::new("/") {
-        return p.display().to_string();
-    }
-    p.strip_prefix(root)
-        .map(|r| format!("/{}", r.display()))
-        .unwrap_or_else(|_| p.display().to_string())
 }
 
 fn rebase(root: &Path, mut d: TensileDir) -> TensileDir {

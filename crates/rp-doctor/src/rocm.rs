@@ -18,15 +18,7 @@ const DEFAULT_LIBDIRS: [&str; 6] = [
 ];
 const HIP_RUNTIME: &str = "libamdhip64.so";
 
-fn under(root: &Path, abs: &str) -> PathBuf {
-    root.join(abs.trim_start_matches('/'))
-}
-
-fn machine(root: &Path, p: &Path) -> String {
-    p.strip_prefix(root)
-        .map(|r| format!("/{}", r.display()))
-        .unwrap_or_else(|_| p.display().to_string())
-}
+use rp_sysfs::{machine_path as machine, under};
 
 /// The HIP runtime file with the longest version suffix in a directory.
 fn hip_runtime(dir: &Path) -> Option<PathBuf> {

@@ -109,7 +109,7 @@ impl Identity {
     /// Can this identity read and write `path` (below `root`) with these bits?
     pub fn can_rw(&self, root: &Path, abs: &str, uid: u32, gid: u32, mode: u32) -> bool {
         if self.is_process {
-            let p = root.join(abs.trim_start_matches('/'));
+            let p = crate::under(root, abs);
             let Ok(c) = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()) else {
                 return false;
             };

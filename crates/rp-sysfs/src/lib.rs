@@ -15,6 +15,20 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+/// `abs` (an absolute machine path such as `/sys/class/kfd`) below the sysroot `root`.
+pub fn under(root: &Path, abs: &str) -> PathBuf {
+    root.join(abs.trim_start_matches('/'))
+}
+
+/// The machine path of a path below the sysroot `root` (`root/usr/lib` is `/usr/lib`);
+/// a path outside it is shown as it is.
+pub fn machine_path(root: &Path, p: &Path) -> String {
+    match p.strip_prefix(root) {
+        Ok(rel) => format!("/{}", rel.display()),
+        Err(_) => p.display().to_string(),
+    }
+}
+
 /// KFD topology locations, newest first (formats.md §4.1).
 const KFD_TOPOLOGY: [&str; 2] = [
     "/sys/class/kfd/kfd/topology",

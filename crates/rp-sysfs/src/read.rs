@@ -69,15 +69,12 @@ impl Reader {
 
     /// `abs` (an absolute machine path such as `/sys/class/kfd`) below the sysroot.
     pub fn path(&self, abs: &str) -> PathBuf {
-        self.root.join(abs.trim_start_matches('/'))
+        crate::under(&self.root, abs)
     }
 
     /// The machine path for a path below the sysroot.
     pub fn machine_path(&self, p: &Path) -> String {
-        match p.strip_prefix(&self.root) {
-            Ok(rel) => format!("/{}", rel.display()),
-            Err(_) => p.display().to_string(),
-        }
+        crate::machine_path(&self.root, p)
     }
 
     /// Read a text attribute. Missing files are `Err(NotFound)` and are not recorded;
