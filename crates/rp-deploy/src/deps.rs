@@ -15,7 +15,26 @@ struct Dynamic {
     needed: Vec<String>,
     rpath: Vec<String>,
     runpath: Vec<String>,
+    soname: Option<String>,
     machine: u16,
+}
+
+/// Parse a file's dynamic section through a memory map: only the pages the headers and
+/// the dynamic section live on are read, however large the library.
+fn load(p: &Path) -> Option<Dynamic> {
+    let f = std::fs::File::open(p).ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
+    // SAFETY: read-only map of a file we only parse; a concurrent truncation is the
+    // same risk every ELF reader (ld.so included) takes.
+    let map = unsafe { memmap2::Mmap::map(&f) }.ok()?;
+    dynamic(&map)
+}
+
+/// The DT_SONAME of a shared library, if it has one.
+pub fn soname(p: &Path) -> Option<String> {
+    load(p)?.soname
 }
 
 /// Read DT_NEEDED/RPATH/RUNPATH of a 64-bit little-endian ELF; `None` if it is not one
@@ -24,17 +43,13 @@ fn dynamic(data: &[u8]) -> Option<Dynamic> {
     let hdr = elf::FileHeader64::<Endianness>::parse(data).ok()?;
     let e = hdr.endian().ok()?;
     let sections = hdr.sections(e, data).ok()?;
-    let (idx, dynsec) = sections
-        .iter()
-        .enumerate()
-        .find(|(_, s)| s.sh_type(e) == elf::SHT_DYNAMIC)?;
+    let dynsec = sections.iter().find(|s| s.sh_type(e) == elf::SHT_DYNAMIC)?;
     let entries = dynsec
         .data_as_array::<elf::Dyn64<Endianness>, _>(e, data)
         .ok()?;
     let strtab = sections
         .strings(e, data, object::SectionIndex(dynsec.sh_link(e) as usize))
         .ok()?;
-    let _ = idx;
     let mut d = Dynamic {
         machine: hdr.e_machine(e),
         ..Dynamic::default()
@@ -48,6 +63,7 @@ fn dynamic(data: &[u8]) -> Option<Dynamic> {
         };
         match tag {
             elf::DT_NEEDED => d.needed.extend(s()),
+            elf::DT_SONAME => d.soname = s(),
             elf::DT_RPATH => d.rpath.extend(s().map(|x| split(&x)).unwrap_or_default()),
             elf::DT_RUNPATH => d.runpath.extend(s().map(|x| split(&x)).unwrap_or_default()),
             _ => {}
@@ -71,10 +87,10 @@ fn expand(dir: &str, origin: &Path) -> PathBuf {
 /// Sonames the file needs that cannot be found, as `soname (needed by FILE)`.
 /// Non-ELF files, device code objects and static files return nothing.
 pub fn missing(file: &Path, env: &BTreeMap<String, String>) -> Vec<String> {
-    let Ok(data) = std::fs::read(file) else {
+    if std::fs::File::open(file).is_err() {
         return vec![format!("cannot read {}", file.display())];
-    };
-    let Some(root) = dynamic(&data) else {
+    }
+    let Some(root) = load(file) else {
         return Vec::new();
     };
     if root.machine != elf::EM_X86_64 && root.machine != elf::EM_AARCH64 {
@@ -120,25 +136,18 @@ pub fn missing(file: &Path, env: &BTreeMap<String, String>) -> Vec<String> {
                 .chain(ld_library_path.iter().map(PathBuf::from))
                 .chain(runpath.iter().cloned())
                 .chain(system.iter().map(PathBuf::from));
-            let found = dirs.map(|dir| dir.join(need)).find(|p| {
-                p.is_file()
-                    && std::fs::read(p)
-                        .ok()
-                        .and_then(|b| dynamic(&b).map(|x| x.machine == d.machine))
-                        .unwrap_or(false)
-            });
+            // The first candidate of the same machine, parsed once.
+            let found = dirs
+                .map(|dir| dir.join(need))
+                .find_map(|p| load(&p).filter(|x| x.machine == d.machine).map(|x| (p, x)));
             match found {
-                Some(p) => {
-                    if let Ok(b) = std::fs::read(&p) {
-                        if let Some(dd) = dynamic(&b) {
-                            let inherit = if d.runpath.is_empty() {
-                                rpath.clone()
-                            } else {
-                                Vec::new()
-                            };
-                            queue.push_back((p, dd, inherit));
-                        }
-                    }
+                Some((p, dd)) => {
+                    let inherit = if d.runpath.is_empty() {
+                        rpath.clone()
+                    } else {
+                        Vec::new()
+                    };
+                    queue.push_back((p, dd, inherit));
                 }
                 None => out.push(format!("{need} (needed by {})", path.display())),
             }

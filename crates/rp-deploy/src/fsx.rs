@@ -94,12 +94,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PathError> {
         ctx(f.write_all(bytes), &tmp, "cannot write")?;
         ctx(f.sync_all(), &tmp, "cannot sync")?;
     }
-    ctx(
-        std::fs::rename(&tmp, path),
-        path,
-        "cannot rename into place",
-    )?;
-    fsync_dir(path.parent().unwrap_or(Path::new(".")))
+    rename_into(&tmp, path)
 }
 
 pub fn tmp_sibling(path: &Path, tag: &str) -> PathBuf {

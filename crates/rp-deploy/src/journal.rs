@@ -164,31 +164,7 @@ impl StateDir {
 
     /// Every transaction, oldest first. Unparsable records are reported by name.
     pub fn journals(&self) -> Result<Vec<Journal>, crate::DeployError> {
-        let dir = self.root.join("journal");
-        let mut out = Vec::new();
-        for e in ctx(std::fs::read_dir(&dir), &dir, "cannot list")? {
-            let e = ctx(e, &dir, "cannot list")?;
-            let name = e.file_name().to_string_lossy().into_owned();
-            if !name.ends_with(".json") {
-                continue; // temp files of an interrupted journal write
-            }
-            let text = ctx(
-                std::fs::read_to_string(e.path()),
-                &e.path(),
-                "cannot read the journal",
-            )?;
-            let j: Journal = serde_json::from_str(&text).map_err(|err| {
-                crate::DeployError::Corrupt(format!("{}: {err}", e.path().display()))
-            })?;
-            out.push(j);
-        }
-        out.sort_by_key(|j| j.seq);
-        Ok(out)
-    }
-
-    /// The next sequence number.
-    pub fn next_seq(&self) -> Result<u64, crate::DeployError> {
-        Ok(self.journals()?.last().map(|j| j.seq + 1).unwrap_or(1))
+        read_journals(&self.root)
     }
 
     /// Write a journal record durably (atomic replace).
@@ -222,11 +198,29 @@ impl StateDir {
                 err: std::io::Error::other("hash mismatch"),
             });
         }
-        ctx(
-            std::fs::rename(&tmp, &dst),
-            &dst,
-            "cannot rename into place",
-        )?;
-        fsx::fsync_dir(dir)
+        fsx::rename_into(&tmp, &dst)
     }
+}
+
+/// The transaction records of a state directory, oldest first (without creating it).
+pub fn read_journals(root: &Path) -> Result<Vec<Journal>, crate::DeployError> {
+    let dir = root.join("journal");
+    let mut out = Vec::new();
+    for e in ctx(std::fs::read_dir(&dir), &dir, "cannot list")? {
+        let e = ctx(e, &dir, "cannot list")?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".json") {
+            continue; // temp files of an interrupted journal write
+        }
+        let text = ctx(
+            std::fs::read_to_string(e.path()),
+            &e.path(),
+            "cannot read the journal",
+        )?;
+        let j: Journal = serde_json::from_str(&text)
+            .map_err(|err| crate::DeployError::Corrupt(format!("{}: {err}", e.path().display())))?;
+        out.push(j);
+    }
+    out.sort_by_key(|j| j.seq);
+    Ok(out)
 }

@@ -116,11 +116,13 @@ pub fn report(j: &Journal) -> TxReport {
     }
 }
 
-fn refuse_if_interrupted(s: &StateDir) -> Result<(), DeployError> {
-    if let Some(j) = s.journals()?.iter().find(|j| j.interrupted()) {
+/// Every transaction record, or the refusal to go on while one is interrupted.
+fn journals_if_clean(s: &StateDir) -> Result<Vec<Journal>, DeployError> {
+    let all = s.journals()?;
+    if let Some(j) = all.iter().find(|j| j.interrupted()) {
         return Err(DeployError::Interrupted(j.id()));
     }
-    Ok(())
+    Ok(all)
 }
 
 /// The state of a path as a journal entry (hashing files).
@@ -426,7 +428,7 @@ pub fn deploy(
 ) -> Result<TxReport, DeployError> {
     let s = StateDir::open(state_dir)?;
     let _lock = s.lock()?;
-    refuse_if_interrupted(&s)?;
+    let previous = journals_if_clean(&s)?;
     let into = ctx(
         o.into.canonicalize(),
         &o.into,
@@ -456,7 +458,7 @@ pub fn deploy(
         }
     }
     let mut j = Journal {
-        seq: s.next_seq()?,
+        seq: previous.last().map(|j| j.seq + 1).unwrap_or(1),
         created: now(),
         command: o.command.clone(),
         into: into.display().to_string(),
@@ -526,8 +528,7 @@ pub enum Which {
 pub fn rollback(state_dir: &Path, which: Which, force: bool) -> Result<TxReport, DeployError> {
     let s = StateDir::open(state_dir)?;
     let _lock = s.lock()?;
-    refuse_if_interrupted(&s)?;
-    let all = s.journals()?;
+    let all = journals_if_clean(&s)?;
     let mut j = match which {
         Which::Id(id) => all.iter().find(|j| j.seq == id).cloned().ok_or_else(|| {
             DeployError::Refused(format!("no transaction {id} (see `rocm-patch history`)"))
@@ -591,23 +592,15 @@ pub fn recover(state_dir: &Path) -> Result<Vec<TxReport>, DeployError> {
 /// The id of an interrupted transaction in `state_dir`, if any. Read-only and quiet:
 /// a missing or unreadable state directory is `None`.
 pub fn interrupted(state_dir: &Path) -> Option<String> {
-    let dir = state_dir.join("journal");
-    let rd = std::fs::read_dir(&dir).ok()?;
-    let mut ids: Vec<u64> = rd
-        .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
-        .filter_map(|t| serde_json::from_str::<Journal>(&t).ok())
-        .filter(Journal::interrupted)
-        .map(|j| j.seq)
-        .collect();
-    ids.sort();
-    ids.first().map(|s| s.to_string())
+    journal::read_journals(state_dir)
+        .ok()?
+        .iter()
+        .find(|j| j.interrupted())
+        .map(Journal::id)
 }
 
 /// Every transaction, oldest first; refused while one is interrupted.
 pub fn history(state_dir: &Path) -> Result<Vec<TxReport>, DeployError> {
     let s = StateDir::open(state_dir)?;
-    refuse_if_interrupted(&s)?;
-    Ok(s.journals()?.iter().map(report).collect())
+    Ok(journals_if_clean(&s)?.iter().map(report).collect())
 }

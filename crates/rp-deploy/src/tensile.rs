@@ -97,7 +97,7 @@ pub fn rocblas_version(libdir: &Path) -> Option<(u32, Option<u32>, String)> {
                     }
                 }
             } else if n == "librocblas.so" && best.is_none() {
-                if let Some(so) = soname(&e.path()) {
+                if let Some(so) = crate::deps::soname(&e.path()) {
                     if let Some((a, b)) = so.strip_prefix("librocblas.so.").and_then(parse) {
                         best = Some((a, b, format!("{} (soname {so})", e.path().display())));
                     }
@@ -109,28 +109,6 @@ pub fn rocblas_version(libdir: &Path) -> Option<(u32, Option<u32>, String)> {
         }
     }
     None
-}
-
-fn soname(p: &Path) -> Option<String> {
-    use object::read::elf::{Dyn, FileHeader, SectionHeader};
-    let data = std::fs::read(p).ok()?;
-    let hdr = object::elf::FileHeader64::<object::Endianness>::parse(&data[..]).ok()?;
-    let e = hdr.endian().ok()?;
-    let sections = hdr.sections(e, &data[..]).ok()?;
-    let d = sections
-        .iter()
-        .find(|s| s.sh_type(e) == object::elf::SHT_DYNAMIC)?;
-    let entries = d
-        .data_as_array::<object::elf::Dyn64<object::Endianness>, _>(e, &data[..])
-        .ok()?;
-    let strs = sections
-        .strings(e, &data[..], object::SectionIndex(d.sh_link(e) as usize))
-        .ok()?;
-    entries
-        .iter()
-        .find(|x| x.d_tag(e) as u32 == object::elf::DT_SONAME)
-        .and_then(|x| x.string(e, strs).ok())
-        .map(|b| String::from_utf8_lossy(b).into_owned())
 }
 
 fn arch_of(name: &Path) -> Option<String> {
