@@ -34,13 +34,7 @@ if [ ! -d "$rocm" ]; then
   cp -rl "$sid"/rocblas/*/library "$sp/lib/rocblas/library" 2>/dev/null || cp -r "$sid"/rocblas/*/library "$sp/lib/rocblas/library"
 fi
 
-median() { # command... -> median wall seconds over $n runs (after one warm-up)
-  "$@" >/dev/null 2>&1 || true
-  for _ in $(seq "$n"); do
-    s=$(date +%s%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s%N)
-    echo $(( (e - s) / 1000 ))
-  done | sort -n | awk '{a[NR]=$1} END {printf "%.4f", a[int((NR+1)/2)]/1e6}'
-}
+. scripts/bench-lib.sh
 
 t_plain=$(median "$rp" doctor --json)
 t_torch=$(median "$rp" doctor --json --python "$venv")

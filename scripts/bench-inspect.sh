@@ -12,13 +12,7 @@ sparse=/usr/lib/x86_64-linux-gnu/librocsparse.so.0.1
 sid=$data/sid/usr/lib/x86_64-linux-gnu
 small=$data/fixtures/libone_tu.so
 
-median() { # command... -> median wall seconds over $n runs (after one warm-up)
-  "$@" >/dev/null 2>&1 || true
-  for _ in $(seq "$n"); do
-    s=$(date +%s%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s%N)
-    echo $(( (e - s) / 1000 ))
-  done | sort -n | awk '{a[NR]=$1} END {printf "%.4f", a[int((NR+1)/2)]/1e6}'
-}
+. scripts/bench-lib.sh
 peak() { /usr/bin/time -f "%M" "$@" 2>&1 >/dev/null | tail -n1; }
 
 t_roc=$(median roc-obj-ls "$sparse")

@@ -12,12 +12,8 @@ n=${3:-3}
 rp=${RP_BIN:-}
 if [ -z "$rp" ]; then cargo build --release -q; rp=$PWD/target/release/rocm-patch; fi
 worker=crates/rp-probe/python/rp_probe_worker.py
-median() {
-  for _ in $(seq "$n"); do
-    s=$(date +%s%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s%N)
-    echo $(( (e - s) / 1000 ))
-  done | sort -n | awk '{a[NR]=$1} END {printf "%.2f", a[int((NR+1)/2)]/1e6}'
-}
+. scripts/bench-lib.sh
+warmup=0 digits=2   # a warm-up would cost a whole matrix
 "$py" -c 'import torch' >/dev/null 2>&1   # warm the page cache
 t_uni=$(median "$py" "$worker" --all --device "$dev")
 t_iso=$(median "$rp" probe --python "$py" --device "$dev")

@@ -73,11 +73,7 @@ pub fn doctor(opts: &Options) -> Result<DoctorReport, DoctorError> {
         Some(u) => rp_sysfs::Identity::lookup(root, u).map_err(|e| DoctorError::User(e.0))?,
         None => rp_sysfs::Identity::current(root),
     };
-    let reader = rp_sysfs::Reader::new(root, opts.timeout);
-    let machine = rp_sysfs::read_machine(&reader);
-    let mut names = ids::Ids::default();
-    let mut g = gpus::collect(&machine, root, &mut names);
-    env::apply(&mut g.list, &g.unique_ids, &opts.env);
+    let (machine, g) = read_gpus(root, &opts.env, opts.timeout);
     let environment = env::report(&g.list, &opts.env);
     let driver = driver(&machine, &g.list, root, &identity);
     let rocm = rocm::collect(root, &opts.env);
@@ -141,11 +137,20 @@ pub fn gpus(
     if !sysroot.is_dir() {
         return Err(DoctorError::Sysroot(sysroot.display().to_string()));
     }
-    let reader = rp_sysfs::Reader::new(sysroot, timeout);
+    Ok(read_gpus(sysroot, env, timeout).1.list)
+}
+
+/// Read the machine and its GPUs, with each AMD GPU's runtime view under `env`.
+fn read_gpus(
+    root: &Path,
+    env: &BTreeMap<String, String>,
+    timeout: Duration,
+) -> (rp_sysfs::Machine, gpus::Gpus) {
+    let reader = rp_sysfs::Reader::new(root, timeout);
     let machine = rp_sysfs::read_machine(&reader);
-    let mut g = gpus::collect(&machine, sysroot, &mut ids::Ids::default());
+    let mut g = gpus::collect(&machine, root, &mut ids::Ids::default());
     env::apply(&mut g.list, &g.unique_ids, env);
-    Ok(g.list)
+    (machine, g)
 }
 
 fn driver(

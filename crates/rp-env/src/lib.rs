@@ -199,9 +199,12 @@ fn layers(o: &Options) -> Result<Vec<Layer>, EnvError> {
 
 /// Every profile name known to the layers, with its description.
 pub fn list(o: &Options) -> Result<Vec<(String, String)>, EnvError> {
-    let ls = layers(o)?;
+    Ok(profiles(&layers(o)?))
+}
+
+fn profiles(ls: &[Layer]) -> Vec<(String, String)> {
     let mut m: BTreeMap<String, String> = BTreeMap::new();
-    for l in &ls {
+    for l in ls {
         for (n, p) in &l.file.profiles {
             let e = m.entry(n.clone()).or_default();
             if let Some(d) = &p.description {
@@ -209,7 +212,7 @@ pub fn list(o: &Options) -> Result<Vec<(String, String)>, EnvError> {
             }
         }
     }
-    Ok(m.into_iter().collect())
+    m.into_iter().collect()
 }
 
 struct Var {
@@ -321,7 +324,7 @@ pub fn resolve(o: &Options) -> Result<EnvReport, EnvError> {
             })
             .unwrap_or_else(|| (DEFAULT_PROFILE.to_string(), "default".to_string())),
     };
-    let known: Vec<String> = list(o)?.into_iter().map(|(n, _)| n).collect();
+    let known: Vec<String> = profiles(&ls).into_iter().map(|(n, _)| n).collect();
     // The extends chain, base first.
     let mut chain = vec![profile.clone()];
     loop {

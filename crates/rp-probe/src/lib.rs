@@ -454,7 +454,7 @@ pub fn probe(
         results.push(r);
         if !restart {
             alive = Some(w);
-        } else if !r_is_dead(&mut w) {
+        } else if !matches!(w.child.try_wait(), Ok(Some(_))) {
             w.stop();
         }
     }
@@ -474,10 +474,6 @@ pub fn probe(
         workers_started: started,
         probes: results,
     })
-}
-
-fn r_is_dead(w: &mut Worker) -> bool {
-    matches!(w.child.try_wait(), Ok(Some(_)))
 }
 
 /// Every probe passed or was skipped.

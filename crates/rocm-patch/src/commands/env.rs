@@ -16,6 +16,21 @@ fn options(p: &ProfileArgs) -> anyhow::Result<rp_env::Options> {
     })
 }
 
+/// The environment changes of a profile on this machine, as `run` applies them (for
+/// `probe --profile`); warnings go to stderr.
+pub(crate) fn profile_changes(profile: &str) -> anyhow::Result<Vec<(String, Option<String>)>> {
+    let o = options(&ProfileArgs {
+        profile: Some(profile.to_string()),
+        sets: Vec::new(),
+        force: false,
+        i_know_this_crashes: false,
+        sysroot: "/".into(),
+    })?;
+    let report = rp_env::resolve(&o)?;
+    warn(&report);
+    Ok(rp_env::changes(&report))
+}
+
 fn warn(report: &rp_report::EnvReport) {
     let mut err = std::io::stderr().lock();
     for w in &report.warnings {

@@ -14,22 +14,7 @@ pub(crate) fn run(args: ProbeArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     }
     let env_changes = match &args.profile {
         None => Vec::new(),
-        Some(p) => {
-            let o = rp_env::Options {
-                sysroot: "/".into(),
-                env: super::env_map(),
-                cwd: std::env::current_dir()?,
-                profile: Some(p.clone()),
-                sets: Vec::new(),
-                force: false,
-                i_know_this_crashes: false,
-            };
-            let r = rp_env::resolve(&o)?;
-            for w in &r.warnings {
-                let _ = writeln!(std::io::stderr(), "rocm-patch: warning: {w}");
-            }
-            rp_env::changes(&r)
-        }
+        Some(p) => super::env::profile_changes(p)?,
     };
     let opts = rp_probe::Options {
         python: args.python,

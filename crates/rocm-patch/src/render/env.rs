@@ -26,30 +26,42 @@ fn header(r: &EnvReport, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-/// bash / zsh.
-pub fn posix(r: &EnvReport, out: &mut dyn Write) -> io::Result<()> {
+/// Shell code: a header, then one line a variable, written by `set` / `unset`.
+fn shell(
+    r: &EnvReport,
+    out: &mut dyn Write,
+    set: fn(&str, &str) -> String,
+    unset: fn(&str) -> String,
+) -> io::Result<()> {
     header(r, out)?;
     for v in &r.vars {
         match (v.action.as_str(), &v.value) {
             ("kept", _) => writeln!(out, "# {} kept from your environment", v.name)?,
-            (_, Some(val)) => writeln!(out, "export {}={}   # {}", v.name, sq(val), v.reason)?,
-            (_, None) => writeln!(out, "unset {}   # {}", v.name, v.reason)?,
+            (_, Some(val)) => writeln!(out, "{}   # {}", set(&v.name, val), v.reason)?,
+            (_, None) => writeln!(out, "{}   # {}", unset(&v.name), v.reason)?,
         }
     }
     Ok(())
 }
 
+/// bash / zsh.
+pub fn posix(r: &EnvReport, out: &mut dyn Write) -> io::Result<()> {
+    shell(
+        r,
+        out,
+        |k, v| format!("export {k}={}", sq(v)),
+        |k| format!("unset {k}"),
+    )
+}
+
 /// fish.
 pub fn fish(r: &EnvReport, out: &mut dyn Write) -> io::Result<()> {
-    header(r, out)?;
-    for v in &r.vars {
-        match (v.action.as_str(), &v.value) {
-            ("kept", _) => writeln!(out, "# {} kept from your environment", v.name)?,
-            (_, Some(val)) => writeln!(out, "set -gx {} {}  # {}", v.name, fish_q(val), v.reason)?,
-            (_, None) => writeln!(out, "set -e {}  # {}", v.name, v.reason)?,
-        }
-    }
-    Ok(())
+    shell(
+        r,
+        out,
+        |k, v| format!("set -gx {k} {}", fish_q(v)),
+        |k| format!("set -e {k}"),
+    )
 }
 
 /// Every variable with its value, action, source, reason and ref.
