@@ -65,6 +65,9 @@ pub struct ProfileArgs {
     /// Read the GPUs (and /etc/rocm-patch/config.toml) below this directory.
     #[arg(long, value_name = "DIR", default_value = "/")]
     pub sysroot: PathBuf,
+    /// Deadline for a sysfs read, in milliseconds (a hung GPU blocks reads).
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    pub timeout_ms: u64,
 }
 
 /// Output syntax of `env`.
@@ -94,6 +97,10 @@ pub struct EnvArgs {
     /// List the profiles.
     #[arg(long)]
     pub list: bool,
+    /// Print the resolution (or, with --list, the profiles) as JSON; the same as
+    /// `--shell json`.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `rocm-patch run`.
@@ -138,6 +145,9 @@ pub struct ProbeArgs {
     /// Add probes: functions probe_<name>(torch, device) in the .py files of DIR.
     #[arg(long, value_name = "DIR")]
     pub probes_dir: Option<PathBuf>,
+    /// Deadline for a sysfs read while resolving --profile, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    pub timeout_ms: u64,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -242,6 +252,9 @@ pub struct ExplainArgs {
     /// `--env HSA_OVERRIDE_GFX_VERSION=10.3.0`.
     #[arg(long, value_name = "K=V", value_parser = parse_kv)]
     pub env: Vec<(String, String)>,
+    /// Deadline for a sysfs read, in milliseconds (a hung GPU blocks reads).
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    pub timeout_ms: u64,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,

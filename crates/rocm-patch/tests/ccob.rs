@@ -82,7 +82,7 @@ fn clang19_ccob_matches_independent_decoder() {
         fx("libccob.so"),
         fx("bundler_compressed.ccob"),
         fx("src/c19a.o"),
-        shared("codeobj/ccob_v2_zstd_clang19_embedded_from_libccob.so.bin"),
+        fixture("codeobj/ccob_v2_zstd_clang19_embedded_from_libccob.so.bin"),
     ] {
         let bytes = std::fs::read(&f).unwrap();
         let theirs = independent_targets(&bytes);

@@ -5,7 +5,7 @@
 mod common;
 
 use common::machine::{torch_venv, AmdGpu, Machine};
-use common::{fx, input, shared};
+use common::{fixture, fx, input};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -106,6 +106,23 @@ fn snap(name: &str, root: &Path, human: &str, json: &serde_json::Value) {
     insta::assert_snapshot!(format!("{name}.json"), j);
 }
 
+/// A finding's structured fix as text: one line a step, `command   # note`.
+fn fix_text(fix: &serde_json::Value) -> String {
+    fix.as_array()
+        .expect("fix is a list of steps")
+        .iter()
+        .map(|st| {
+            let c = st["command"].as_str().unwrap_or("");
+            match st["note"].as_str() {
+                Some(n) if c.is_empty() => format!("# {n}"),
+                Some(n) => format!("{c}   # {n}"),
+                None => c.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn ids(v: &serde_json::Value) -> Vec<String> {
     v["findings"]
         .as_array()
@@ -158,8 +175,8 @@ fn rx5600xt_with_pytorch_org_wheel_no_override() {
         ]
     );
     let t = finding(&v, "torch-missing-target");
-    assert!(t["fix"].as_str().unwrap().contains("torch[device-gfx1010]"));
-    assert!(!t["fix"].as_str().unwrap().contains("10.3.0"));
+    assert!(fix_text(&t["fix"]).contains("torch[device-gfx1010]"));
+    assert!(!fix_text(&t["fix"]).contains("10.3.0"));
     snap("rx5600xt_pytorch_org", &root, &human, &v);
 }
 
@@ -181,7 +198,7 @@ fn rx5600xt_with_the_10_3_0_override() {
     let f = finding(&v, "override-foreign-isa");
     assert_eq!(f["severity"], "error");
     assert_eq!(f["findings"], serde_json::Value::Null);
-    let fix = f["fix"].as_str().unwrap();
+    let fix = &fix_text(&f["fix"]);
     assert!(fix.starts_with("unset HSA_OVERRIDE_GFX_VERSION"), "{fix}");
     assert!(fix.contains("torch[device-gfx1010]"));
     assert!(!fix.contains("=10.3.0"), "{fix}");
@@ -223,7 +240,7 @@ fn rx5500xt_overrides() {
         .cpu_node(0, 6)
         .amd_gpu(&AmdGpu::rx5500xt(1, 0x0a))
         .driver_ok()
-        .amdgpu_ids(&shared("ids/amdgpu.ids.excerpt_navi_and_later.txt"))
+        .amdgpu_ids(&fixture("ids/amdgpu.ids.excerpt_navi_and_later.txt"))
         .finish();
     let e = envs(d.path());
     let (code, human, v) = doctor(&root, &[&e.native], &[], &["--user", "bob"]);
@@ -289,7 +306,7 @@ fn apu_plus_rx5700xt_mixed_override() {
     assert_eq!(v["gpus"][0]["apu"], true);
     let f = finding(&v, "override-foreign-isa");
     assert_eq!(f["subject"], "node 2");
-    let fix = f["fix"].as_str().unwrap();
+    let fix = &fix_text(&f["fix"]);
     // The iGPU may keep its override (gfx1036 runs gfx1030 code); the dGPU must not.
     assert!(
         fix.contains("export HSA_OVERRIDE_GFX_VERSION_1=10.3.0"),
@@ -337,7 +354,7 @@ fn real_captures() {
     let d = tempfile::tempdir().unwrap();
     // Vega10 MI25 on a pre-2021 kernel: no gfx_target_version, so the device id decides.
     let root = Machine::new(&d.path().join("mi25"))
-        .capture(&shared("sysfs/k8s-device-plugin_vega10-mi25"), 0x01)
+        .capture(&fixture("sysfs/k8s-device-plugin_vega10-mi25"), 0x01)
         .driver_ok()
         .finish();
     let (_, human, v) = doctor(&root, &[], &[], &["--user", "bob"]);
@@ -350,7 +367,7 @@ fn real_captures() {
 
     // MI210 with a stale 10.3.0 override (L-R-B#5238): foreign ISA.
     let root = Machine::new(&d.path().join("mi210"))
-        .capture(&shared("sysfs/k8s-device-plugin_mi210"), 0x02)
+        .capture(&fixture("sysfs/k8s-device-plugin_mi210"), 0x02)
         .driver_ok()
         .finish();
     let (code, human, v) = doctor(
@@ -368,7 +385,7 @@ fn real_captures() {
 
     // MI308X: "ip discovery" name, a device missing from every name table.
     let root = Machine::new(&d.path().join("mi308x"))
-        .capture(&shared("sysfs/k8s-device-plugin_mi308x"), 0x00)
+        .capture(&fixture("sysfs/k8s-device-plugin_mi308x"), 0x00)
         .driver_ok()
         .finish();
     let (code, human, v) = doctor(
@@ -396,10 +413,8 @@ fn driver_and_access_problems() {
     let (code, human, v) = doctor(&root, &[], &[], &["--user", "alice"]);
     assert_eq!(code, 1);
     let f = finding(&v, "kfd-inaccessible");
-    assert!(f["fix"]
-        .as_str()
-        .unwrap()
-        .contains("usermod -aG render,video alice"));
+    assert!(fix_text(&f["fix"]).contains("usermod -aG render,video alice"));
+    assert_eq!(f["fix"][0]["needs_root"], true);
     assert_eq!(
         v["driver"]["device_nodes"]
             .as_array()
@@ -439,7 +454,7 @@ fn driver_and_access_problems() {
     assert_eq!(g["gfx_target"], "gfx1010");
     assert_eq!(g["gfx_target_source"], "device-id");
     let f = finding(&v, "amdgpu-not-loaded");
-    assert!(f["fix"].as_str().unwrap().contains("nomodeset"));
+    assert!(fix_text(&f["fix"]).contains("nomodeset"));
     snap("amdgpu_not_loaded", &root, &human, &v);
 
     // No PCIe atomics.
@@ -544,7 +559,13 @@ fn rocm_installs_and_the_loader_order() {
     .unwrap();
     std::os::unix::fs::symlink("libamdhip64.so.6.4.43482", opt.join("lib/libamdhip64.so.6"))
         .unwrap();
-    std::os::unix::fs::symlink(sid_tensile(), opt.join("lib/rocblas/library")).unwrap();
+    // doctor reads a Tensile directory by its file names: the same names as sid's files
+    // (a link out of the tree would, rightly, not be followed).
+    let lib = opt.join("lib/rocblas/library");
+    std::fs::create_dir_all(&lib).unwrap();
+    for e in std::fs::read_dir(sid_tensile()).unwrap() {
+        std::fs::write(lib.join(e.unwrap().file_name()), b"").unwrap();
+    }
     std::os::unix::fs::symlink("rocm-6.4.0", root.join("opt/rocm")).unwrap();
     let distro = root.join("usr/lib/x86_64-linux-gnu");
     std::fs::create_dir_all(&distro).unwrap();
@@ -643,4 +664,89 @@ fn the_live_machine_report_is_well_formed() {
             assert!(f.get(k).is_some(), "{k} missing in {f}");
         }
     }
+}
+
+/// A tree handed to doctor is only read: an interpreter in it is never run (even when its
+/// site-packages cannot be derived from files), and the host's own `~/.local` torch is
+/// not reported as the tree's.
+#[test]
+fn a_sysroot_is_never_executed_and_never_mixed_with_the_host() {
+    let d = tempfile::tempdir().unwrap();
+    let root = rx5600xt(&d.path().join("root"));
+    let marker = d.path().join("executed");
+    let script = format!(
+        "#!/bin/sh\ntouch {}\necho /nonexistent/site-packages\n",
+        marker.display()
+    );
+    let put = |rel: &str, text: &str| {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    };
+    // A system layout doctor recognises, and one it does not (no lib/python3.X).
+    put("usr/bin/python3", &script);
+    std::fs::create_dir_all(root.join("usr/lib/python3.11/site-packages")).unwrap();
+    put("opt/odd/bin/python3", &script);
+    put(
+        "etc/passwd",
+        "root:x:0:0::/root:/bin/sh\nbob:x:1000:1000::/home/bob:/bin/bash\n",
+    );
+    // The host's home holds a torch in its user site.
+    let host_home = d.path().join("host-home");
+    let host_site = host_home.join(".local/lib/python3.11/site-packages/torch");
+    std::fs::create_dir_all(&host_site).unwrap();
+    std::fs::write(host_site.join("version.py"), PYTORCH_ORG).unwrap();
+    let home = host_home.to_str().unwrap();
+    for (path, odd) in [("/usr/bin", false), ("/opt/odd/bin", true)] {
+        let (_, human, v) = doctor(&root, &[], &[("PATH", path), ("HOME", home)], &[]);
+        assert!(
+            !marker.exists(),
+            "a program below --sysroot was run ({path})"
+        );
+        let py = &v["python"][0];
+        assert_eq!(py["found_by"], "PATH", "{human}");
+        assert_eq!(py["torch"], serde_json::Value::Null, "{human}");
+        assert!(!human.contains("host-home"), "{human}");
+        if odd {
+            assert_eq!(py["site_packages_from"], "unknown");
+            assert!(
+                py["error"].as_str().unwrap().contains("never run"),
+                "{human}"
+            );
+        } else {
+            assert_eq!(py["site_packages_from"], "files");
+            assert_eq!(py["site_packages"][0], "/usr/lib/python3.11/site-packages");
+        }
+    }
+}
+
+/// The user site of the tree's own user (its /etc/passwd home) is read, inside the tree.
+#[test]
+fn the_tree_user_site_is_read_inside_the_tree() {
+    let d = tempfile::tempdir().unwrap();
+    let root = rx5600xt(&d.path().join("root"));
+    std::fs::create_dir_all(root.join("usr/bin")).unwrap();
+    std::fs::write(root.join("usr/bin/python3"), "").unwrap();
+    std::fs::create_dir_all(root.join("usr/lib/python3.11/site-packages")).unwrap();
+    let uid = std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+        .unwrap();
+    std::fs::write(
+        root.join("etc/passwd"),
+        format!("me:x:{uid}:{uid}::/home/me:/bin/sh\n"),
+    )
+    .unwrap();
+    let site = root.join("home/me/.local/lib/python3.11/site-packages/torch");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(site.join("version.py"), PYTORCH_ORG).unwrap();
+    let (_, human, v) = doctor(&root, &[], &[("PATH", "/usr/bin")], &[]);
+    assert_eq!(
+        v["python"][0]["torch"]["version"], "2.5.1+rocm6.2",
+        "{human}"
+    );
+    assert_eq!(
+        v["python"][0]["torch"]["path"],
+        "/home/me/.local/lib/python3.11/site-packages/torch"
+    );
 }

@@ -4,8 +4,8 @@
 
 mod common;
 
+use common::fixture;
 use common::machine::{AmdGpu, Machine};
-use common::shared;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -111,7 +111,7 @@ fn machines(base: &Path) -> Vec<(&'static str, PathBuf)> {
         (
             "mi210",
             Machine::new(&base.join("m-mi210"))
-                .capture(&shared("sysfs/k8s-device-plugin_mi210"), 0x02)
+                .capture(&fixture("sysfs/k8s-device-plugin_mi210"), 0x02)
                 .driver_ok()
                 .finish(),
         ),

@@ -1,5 +1,5 @@
-//! `rocm-patch explain` on the real messages collected in shared/docs/domain.md §4, and
-//! variants with other GPUs, nodes, addresses, paths and versions, colour codes, CRLF line
+//! `rocm-patch explain` on real error messages quoted in upstream issue threads (each case
+//! names its source), and variants with other GPUs, nodes, addresses, paths and versions, colour codes, CRLF line
 //! ends and progress bars, plus a large stream for the memory bound.
 
 mod common;

@@ -1,4 +1,4 @@
-//! `rocm-patch inspect` against real data: the shared fixtures, hipcc/clang-19 builds,
+//! `rocm-patch inspect` against real data: the repository fixtures, hipcc/clang-19 builds,
 //! Debian's librocsparse, sid's rocBLAS 6.4 and a ROCm wheel from PyPI.
 
 mod common;
@@ -9,7 +9,7 @@ use std::process::Command;
 
 #[test]
 fn shared_fixtures_decode_exactly() {
-    let (code, r) = inspect_json(&[s(&shared("codeobj"))]);
+    let (code, r) = inspect_json(&[s(&fixture("codeobj"))]);
     assert_eq!(code, 0);
     assert_eq!(r["schema"], 1);
     let expect: &[(&str, &[&str], Option<u64>)] = &[
@@ -99,7 +99,7 @@ fn shared_fixtures_decode_exactly() {
 fn deep_reads_compressed_headers_and_checks_hash() {
     let (code, r) = inspect_json(&[
         "--deep",
-        s(&shared("codeobj/ccob_v2_zstd_clang19_standalone.bin")),
+        s(&fixture("codeobj/ccob_v2_zstd_clang19_standalone.bin")),
     ]);
     assert_eq!(code, 0, "{r}");
     for c in r["files"][0]["code_objects"].as_array().unwrap() {
@@ -260,18 +260,18 @@ fn gpu_coverage_and_exit_codes() {
     let (code, r) = inspect_json(&[
         "--gpu",
         "gfx1012",
-        s(&shared("codeobj/codeobj_co6_gfx10-1-generic.co")),
+        s(&fixture("codeobj/codeobj_co6_gfx10-1-generic.co")),
     ]);
     assert_eq!(code, 0);
     assert_eq!(r["coverage"]["covered"][0]["how"], "generic");
     let (code, _) = inspect_json(&[
         "--gpu",
         "gfx1030",
-        s(&shared("codeobj/codeobj_co6_gfx10-1-generic.co")),
+        s(&fixture("codeobj/codeobj_co6_gfx10-1-generic.co")),
     ]);
     assert_eq!(code, 1);
     // xnack: an xnack+ object does not load on a GPU running the default (xnack off).
-    let x = shared("codeobj/codeobj_co6_gfx90a_xnack+_sramecc-.co");
+    let x = fixture("codeobj/codeobj_co6_gfx90a_xnack+_sramecc-.co");
     assert_eq!(inspect_json(&["--gpu", "gfx90a", s(&x)]).0, 1);
     assert_eq!(
         inspect_json(&["--gpu", "gfx90a:sramecc-:xnack+", s(&x)]).0,

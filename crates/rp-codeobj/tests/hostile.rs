@@ -5,17 +5,10 @@ use rp_codeobj::{scan, Error, Options};
 use std::path::PathBuf;
 
 fn shared_codeobj() -> Vec<(String, Vec<u8>)> {
-    let dir = std::env::var("RP_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
-        .join("fixtures/codeobj");
+    // The repository's fixtures (fixtures/SOURCES.md).
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/codeobj");
     let mut v: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| {
-            panic!(
-                "{}: {e} (shared/ must sit beside the checkout)",
-                dir.display()
-            )
-        })
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
         .filter(|p| p.is_file())
         .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))

@@ -101,7 +101,8 @@ pub fn missing(file: &Path, env: &BTreeMap<String, String>) -> Vec<String> {
         .map(|v| split(v))
         .unwrap_or_default();
     // ld.so.conf and the defaults (what ld.so.cache is built from).
-    let system: Vec<String> = rp_doctor::loader_dirs(Path::new("/"), &BTreeMap::new());
+    let live = rp_machine::SysRoot::live(std::time::Duration::from_secs(2));
+    let system: Vec<String> = rp_machine::loader_dirs(&live, &BTreeMap::new());
     let mut out = Vec::new();
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut queue = VecDeque::new();

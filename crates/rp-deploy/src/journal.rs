@@ -45,30 +45,20 @@ pub struct Op {
 
 impl Op {
     /// `add`, `replace`, `remove`, `symlink` or `mkdir`.
-    pub fn change(&self) -> &'static str {
+    pub fn change(&self) -> rp_report::ChangeKind {
+        use rp_report::ChangeKind;
         match (&self.before, &self.after) {
-            (_, Entry::Dir) => "mkdir",
-            (_, Entry::Symlink { .. }) => "symlink",
-            (_, Entry::Missing) => "remove",
-            (Entry::Missing, _) => "add",
-            _ => "replace",
+            (_, Entry::Dir) => ChangeKind::Mkdir,
+            (_, Entry::Symlink { .. }) => ChangeKind::Symlink,
+            (_, Entry::Missing) => ChangeKind::Remove,
+            (Entry::Missing, _) => ChangeKind::Add,
+            _ => ChangeKind::Replace,
         }
     }
 }
 
-/// Where a transaction is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TxState {
-    /// Being applied; if found at start-up, it was interrupted.
-    Applying,
-    /// Applied and verified.
-    Committed,
-    /// Being undone; if found at start-up, it was interrupted.
-    RollingBack,
-    /// Undone (rollback, failed verification, or recovery).
-    RolledBack,
-}
+/// Where a transaction is (the report's vocabulary, stored in the journal as is).
+pub use rp_report::TxState;
 
 /// One transaction record.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -97,10 +97,7 @@ pub fn report(j: &Journal) -> TxReport {
     TxReport {
         schema: SCHEMA,
         id: j.id(),
-        state: serde_json::to_value(j.state)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default(),
+        state: j.state,
         created: j.created,
         command: j.command.clone(),
         into: j.into.clone(),
@@ -109,10 +106,11 @@ pub fn report(j: &Journal) -> TxReport {
             .iter()
             .map(|o| TxChange {
                 path: o.path.clone(),
-                change: o.change().to_string(),
+                change: o.change(),
             })
             .collect(),
         note: j.note.clone(),
+        notes: Vec::new(),
     }
 }
 

@@ -1,35 +1,28 @@
 //! Findings: each one's text comes from the knowledge base catalog
-//! (rp-kb data/findings.toml); this module decides when each applies and builds the fix.
+//! (rp-kb data/findings.toml); this module decides when each applies and builds the fix
+//! as structured steps. Every function here is pure: a snapshot in, values out.
 
-use crate::python::Candidate;
 use rp_kb::{fill, OverrideCompat, TargetId};
-use rp_report::{DoctorReport, Finding, Gpu, GpuSupport, InspectReport};
-use rp_sysfs::{Identity, Machine, ReadError};
-use std::collections::BTreeMap;
-use std::path::Path;
+use rp_machine::{MachineSnapshot, ReadError};
+use rp_report::{
+    Finding, FixStep, Gpu, GpuSupport, InspectReport, PythonEnv, TorchBuild, TorchInstall, Vendor,
+};
 
-fn mk(id: &str, vars: &[(&str, &str)], fix: Vec<String>, subject: Option<String>) -> Finding {
+fn mk(id: &str, vars: &[(&str, &str)], fix: Vec<FixStep>, subject: Option<String>) -> Finding {
     let spec = rp_kb::kb().finding(id);
     Finding {
         id: id.to_string(),
-        severity: spec.severity.as_str().to_string(),
+        severity: spec.severity,
         title: fill(&spec.title, vars),
         why: fill(&spec.why, vars),
         reference: fill(&spec.reference, vars),
-        fix: fix.join("\n"),
+        fix,
         subject,
     }
 }
 
 fn node_subject(g: &Gpu) -> Option<String> {
     g.node.map(|n| format!("node {n}"))
-}
-
-/// AMD GPUs with a KFD node.
-fn kfd_gpus(r: &DoctorReport) -> impl Iterator<Item = &Gpu> {
-    r.gpus
-        .iter()
-        .filter(|g| g.vendor == "amd" && g.node.is_some() && g.gfx_target.is_some())
 }
 
 /// Targets whose code runs soundly on `g`: its own, plus what the knowledge base says it
@@ -47,62 +40,59 @@ fn acceptable(g: &Gpu) -> Vec<String> {
     v
 }
 
-/// Commands that get native code for `gpu`: the first stack in full, the others as
-/// alternatives. Never an override (domain.md §1).
-fn native_stack_fix(gpu: &str) -> Vec<String> {
+/// Steps that get native code for `gpu`: the first stack in full, the others as
+/// alternatives. Never an override (docs/rdna1.md).
+fn native_stack_fix(gpu: &str) -> Vec<FixStep> {
     let stacks = rp_kb::kb().stacks_for(gpu);
     let mut out = Vec::new();
     for (i, s) in stacks.iter().enumerate() {
+        let steps = s.steps_for(gpu);
         if i == 0 {
-            out.push(format!("# {} ({})", s.title, s.reference));
-            out.extend(s.commands_for(gpu));
-        } else {
-            let cmds: Vec<String> = s
-                .commands_for(gpu)
-                .into_iter()
-                .filter(|c| !c.starts_with('#'))
-                .collect();
-            if cmds.is_empty() {
-                for c in s.commands_for(gpu) {
-                    out.push(format!("# or: {}", c.trim_start_matches("# ")));
-                }
-            } else {
-                out.push(format!("# or {}: {}", s.title, cmds.join(" && ")));
-            }
+            out.push(FixStep::note(format!("{} ({})", s.title, s.reference)));
+            out.extend(steps.into_iter().map(|st| match (st.command, st.note) {
+                (Some(c), Some(n)) => FixStep::run_because(c, n),
+                (Some(c), None) => FixStep::run(c),
+                (None, n) => FixStep::note(n.unwrap_or_default()),
+            }));
+            continue;
         }
+        let cmds: Vec<String> = steps.iter().filter_map(|st| st.command.clone()).collect();
+        let notes: Vec<String> = steps.iter().filter_map(|st| st.note.clone()).collect();
+        let what = if notes.is_empty() {
+            s.title.clone()
+        } else {
+            notes.join("; ")
+        };
+        out.push(FixStep::instead(
+            (!cmds.is_empty()).then(|| cmds.join(" && ")),
+            what,
+        ));
     }
     out
 }
 
-/// Fill each torch install's per-GPU support from its inspect report.
+/// How one torch install fares on each AMD GPU of the machine: which of its libraries
+/// carry no code the GPU can load, and whether the rocBLAS it will use has the GPU's
+/// Tensile files. Empty for a CUDA or CPU build, or without an inventory.
 pub fn support(
-    r: &mut DoctorReport,
-    inspected: &[Option<InspectReport>],
-    env: &BTreeMap<String, String>,
-    root: &Path,
-) {
-    let gpus: Vec<Gpu> = kfd_gpus(r).cloned().collect();
-    let loader_rocblas = r
+    m: &MachineSnapshot,
+    t: &TorchInstall,
+    inventory: Option<&InspectReport>,
+) -> Vec<GpuSupport> {
+    let mut out = Vec::new();
+    let Some(rep) = inventory else {
+        return out;
+    };
+    if t.build != TorchBuild::Rocm {
+        return out;
+    }
+    let loader_rocblas = m
         .rocm
         .iter()
         .find(|i| i.loader_first)
         .and_then(|i| i.rocblas_library.clone());
-    let env_libpath = env.get("ROCBLAS_TENSILE_LIBPATH").map(|p| {
-        rp_inspect::tensile_dir_by_name(&rp_sysfs::under(root, p)).unwrap_or(
-            rp_report::TensileDir {
-                path: p.clone(),
-                ..Default::default()
-            },
-        )
-    });
-    for (pe, rep) in r.python.iter_mut().zip(inspected) {
-        let (Some(t), Some(rep)) = (pe.torch.as_mut(), rep.as_ref()) else {
-            continue;
-        };
-        if t.build != "rocm" {
-            continue;
-        }
-        for g in &gpus {
+    {
+        for g in m.kfd_gpus() {
             let ok = acceptable(g);
             let mut missing: Option<Vec<String>> = None;
             for target in &ok {
@@ -117,17 +107,15 @@ pub fn support(
                 });
             }
             let missing = missing.unwrap_or_default();
-            let rocblas = env_libpath
+            let rocblas = m
+                .rocblas_env_library
                 .clone()
                 .or_else(|| t.rocblas_library.clone())
                 .or_else(|| loader_rocblas.clone());
-            t.gpu_support.push(GpuSupport {
+            out.push(GpuSupport {
                 node: g.node.unwrap_or(0),
                 target: ok.join(" or "),
-                missing_libraries: missing
-                    .iter()
-                    .map(|p| rp_sysfs::machine_path(root, Path::new(p)))
-                    .collect(),
+                missing_libraries: missing,
                 rocblas_has_target: rocblas
                     .as_ref()
                     .map(|d| d.archs.iter().any(|a| ok.contains(a))),
@@ -135,11 +123,37 @@ pub fn support(
             });
         }
     }
+    out
 }
 
-fn override_findings(r: &DoctorReport, env: &BTreeMap<String, String>, out: &mut Vec<Finding>) {
+/// Where the user's startup files set `var`, as fix steps; the generic search when none
+/// is known.
+fn where_set(m: &MachineSnapshot, var: &str) -> Vec<FixStep> {
+    let lines: Vec<FixStep> = m
+        .environment
+        .set_in_files
+        .iter()
+        .filter(|s| s.name == var)
+        .map(|s| {
+            FixStep::note(format!(
+                "{}:{} sets {var}={}: delete that line",
+                s.file, s.line, s.value
+            ))
+        })
+        .collect();
+    if !lines.is_empty() {
+        return lines;
+    }
+    vec![FixStep::run_because(
+        format!("grep -n '{var}' ~/.bashrc ~/.profile ~/.zshrc /etc/environment /etc/profile.d/* 2>/dev/null"),
+        "delete it where it is set",
+    )]
+}
+
+fn override_findings(m: &MachineSnapshot, python: &[PythonEnv], out: &mut Vec<Finding>) {
     let kb = rp_kb::kb();
-    let gpus: Vec<&Gpu> = kfd_gpus(r).collect();
+    let env = &m.env;
+    let gpus: Vec<&Gpu> = m.kfd_gpus().collect();
     let mut invalid_reported = std::collections::HashSet::new();
     for g in &gpus {
         let Some(rt) = &g.runtime else { continue };
@@ -153,7 +167,7 @@ fn override_findings(r: &DoctorReport, env: &BTreeMap<String, String>, out: &mut
                 out.push(mk(
                     "override-invalid",
                     &[("var", var), ("value", &value)],
-                    vec![format!("unset {var}")],
+                    vec![FixStep::run(format!("unset {var}"))],
                     None,
                 ));
             }
@@ -175,13 +189,13 @@ fn override_findings(r: &DoctorReport, env: &BTreeMap<String, String>, out: &mut
                 .chain([(k, v.to_string())])
                 .collect()
         };
-        let finding = |id: &str, vars: &[(&str, String)], fix: Vec<String>| {
+        let finding = |id: &str, vars: &[(&str, String)], fix: Vec<FixStep>| {
             let refs: Vec<(&str, &str)> = vars.iter().map(|(k, s)| (*k, s.as_str())).collect();
             mk(id, &refs, fix, node_subject(g))
         };
         match kb.override_compat(own, code) {
             OverrideCompat::Foreign => {
-                let mut fix = vec![format!("unset {var}")];
+                let mut fix = vec![FixStep::run(format!("unset {var}"))];
                 let others: Vec<&&Gpu> = gpus
                     .iter()
                     .filter(|o| o.node != g.node)
@@ -201,11 +215,16 @@ fn override_findings(r: &DoctorReport, env: &BTreeMap<String, String>, out: &mut
                     .collect();
                 if var == "HSA_OVERRIDE_GFX_VERSION" && !helped.is_empty() {
                     for o in &helped {
-                        fix.push(format!(
-                            "export HSA_OVERRIDE_GFX_VERSION_{}={value}   # only node {} ({})",
-                            o.node.unwrap_or(0),
-                            o.node.unwrap_or(0),
-                            o.gfx_target.as_deref().unwrap_or("")
+                        fix.push(FixStep::run_because(
+                            format!(
+                                "export HSA_OVERRIDE_GFX_VERSION_{}={value}",
+                                o.node.unwrap_or(0)
+                            ),
+                            format!(
+                                "only node {} ({})",
+                                o.node.unwrap_or(0),
+                                o.gfx_target.as_deref().unwrap_or("")
+                            ),
                         ));
                     }
                     let keep: Vec<String> = gpus
@@ -214,15 +233,15 @@ fn override_findings(r: &DoctorReport, env: &BTreeMap<String, String>, out: &mut
                         .filter(|(_, o)| o.node != g.node)
                         .map(|(i, _)| i.to_string())
                         .collect();
-                    fix.push(format!(
-                        "# or keep the override and hide node {} from ROCm: export ROCR_VISIBLE_DEVICES={}",
-                        g.node.unwrap_or(0),
-                        keep.join(",")
+                    fix.push(FixStep::instead(
+                        Some(format!("export ROCR_VISIBLE_DEVICES={}", keep.join(","))),
+                        format!(
+                            "keep the override and hide node {} from ROCm",
+                            g.node.unwrap_or(0)
+                        ),
                     ));
                 } else {
-                    fix.push(format!(
-                        "grep -n '{var}' ~/.bashrc ~/.profile ~/.zshrc /etc/environment /etc/profile.d/* 2>/dev/null   # delete it where it is set"
-                    ));
+                    fix.extend(where_set(m, var));
                 }
                 fix.extend(native_stack_fix(own));
                 out.push(mk("override-foreign-isa", &base, fix, node_subject(g)));
@@ -240,16 +259,15 @@ fn override_findings(r: &DoctorReport, env: &BTreeMap<String, String>, out: &mut
                 out.push(finding(
                     "override-unneeded",
                     &v,
-                    vec![format!("unset {var}")],
+                    vec![FixStep::run(format!("unset {var}"))],
                 ));
             }
             OverrideCompat::Equivalent(_) => {
                 // Unneeded when every ROCm torch here already carries native code.
-                let torches: Vec<&rp_report::TorchInstall> = r
-                    .python
+                let torches: Vec<&TorchInstall> = python
                     .iter()
                     .filter_map(|p| p.torch.as_ref())
-                    .filter(|t| t.build == "rocm")
+                    .filter(|t| t.build == TorchBuild::Rocm)
                     .collect();
                 let native = !torches.is_empty()
                     && torches.iter().all(|t| t.targets.iter().any(|x| x == own));
@@ -259,7 +277,7 @@ fn override_findings(r: &DoctorReport, env: &BTreeMap<String, String>, out: &mut
                     out.push(finding(
                         "override-unneeded",
                         &v,
-                        vec![format!("unset {var}")],
+                        vec![FixStep::run(format!("unset {var}"))],
                     ));
                 }
             }
@@ -267,12 +285,13 @@ fn override_findings(r: &DoctorReport, env: &BTreeMap<String, String>, out: &mut
     }
 }
 
-fn torch_findings(r: &DoctorReport, out: &mut Vec<Finding>) {
+fn torch_findings(m: &MachineSnapshot, python: &[PythonEnv], out: &mut Vec<Finding>) {
     let kb = rp_kb::kb();
-    let gpus: Vec<&Gpu> = kfd_gpus(r)
+    let gpus: Vec<&Gpu> = m
+        .kfd_gpus()
         .filter(|g| g.runtime.as_ref().is_none_or(|x| x.visible))
         .collect();
-    for pe in &r.python {
+    for pe in python {
         let Some(t) = &pe.torch else { continue };
         let version = t
             .version
@@ -287,8 +306,8 @@ fn torch_findings(r: &DoctorReport, out: &mut Vec<Finding>) {
                 ("gpu", own),
                 ("gpu_name", g.name.as_str()),
             ];
-            if t.build != "rocm" {
-                let detail = match (&t.cuda, t.build.as_str()) {
+            if t.build != TorchBuild::Rocm {
+                let detail = match (&t.cuda, t.build) {
                     (Some(c), _) => format!("This is a CUDA {c} build: it has no HIP code at all."),
                     _ => "This is a CPU-only build: it has no GPU code at all.".to_string(),
                 };
@@ -335,9 +354,12 @@ fn torch_findings(r: &DoctorReport, out: &mut Vec<Finding>) {
                             })
                             .map(|v| format!("{}.{}.{}", v / 10000, (v / 100) % 100, v % 100))
                             .unwrap_or_default();
-                        let mut f = vec![format!(
-                            "export HSA_OVERRIDE_GFX_VERSION_{node}={v}   # {own} runs {} code correctly ({})",
-                            runs.code, runs.reference
+                        let mut f = vec![FixStep::run_because(
+                            format!("export HSA_OVERRIDE_GFX_VERSION_{node}={v}"),
+                            format!(
+                                "{own} runs {} code correctly ({})",
+                                runs.code, runs.reference
+                            ),
                         )];
                         f.extend(native_stack_fix(own));
                         f
@@ -358,7 +380,7 @@ fn torch_findings(r: &DoctorReport, out: &mut Vec<Finding>) {
                     .as_ref()
                     .filter(|d| d.path == dir)
                     .or_else(|| {
-                        r.rocm
+                        m.rocm
                             .iter()
                             .filter_map(|i| i.rocblas_library.as_ref())
                             .find(|d| d.path == dir)
@@ -369,15 +391,15 @@ fn torch_findings(r: &DoctorReport, out: &mut Vec<Finding>) {
                 vars.push(("dir", &dir));
                 vars.push(("archs", &archs));
                 let mut fix = Vec::new();
-                if let Some(other) = r
+                if let Some(other) = m
                     .rocm
                     .iter()
                     .filter_map(|i| i.rocblas_library.as_ref())
                     .find(|d| d.archs.iter().any(|a| a == own))
                 {
-                    fix.push(format!(
-                        "export ROCBLAS_TENSILE_LIBPATH={}   # has {own}; its rocBLAS version must match the one torch loads (rocBLAS#1300)",
-                        other.path
+                    fix.push(FixStep::run_because(
+                        format!("export ROCBLAS_TENSILE_LIBPATH={}", other.path),
+                        format!("has {own}; its rocBLAS version must match the one torch loads (ROCm/rocBLAS#1300)"),
                     ));
                 }
                 fix.extend(native_stack_fix(own));
@@ -392,39 +414,33 @@ fn torch_findings(r: &DoctorReport, out: &mut Vec<Finding>) {
     }
 }
 
-fn driver_findings(
-    r: &DoctorReport,
-    m: &Machine,
-    identity: &Identity,
-    root: &Path,
-    out: &mut Vec<Finding>,
-) {
-    let amd: Vec<&Gpu> = r.gpus.iter().filter(|g| g.vendor == "amd").collect();
+fn driver_findings(m: &MachineSnapshot, out: &mut Vec<Finding>) {
+    let amd: Vec<&Gpu> = m.gpus.iter().filter(|g| g.vendor == Vendor::Amd).collect();
     if amd.is_empty() {
         out.push(mk("no-amd-gpu", &[], Vec::new(), None));
         return;
     }
-    let cmdline = std::fs::read_to_string(root.join("proc/cmdline")).unwrap_or_default();
+    let cmdline = &m.kernel_cmdline;
     for g in &amd {
         let bound = g.driver.as_deref() == Some("amdgpu");
-        if g.node.is_none() && (!r.driver.amdgpu_loaded || !bound) {
-            let detail = match (&g.driver, r.driver.amdgpu_loaded) {
+        if g.node.is_none() && (!m.driver.amdgpu_loaded || !bound) {
+            let detail = match (&g.driver, m.driver.amdgpu_loaded) {
                 (Some(d), _) if d != "amdgpu" => format!("The device is bound to {d}."),
                 (_, false) => "/sys/module/amdgpu does not exist.".to_string(),
                 _ => "amdgpu is loaded but did not bind this device (see dmesg).".to_string(),
             };
             let mut fix = vec![
-                "sudo modprobe amdgpu".to_string(),
-                "sudo dmesg | grep -iE 'amdgpu|kfd'".to_string(),
+                FixStep::run("sudo modprobe amdgpu"),
+                FixStep::run("sudo dmesg | grep -iE 'amdgpu|kfd'"),
             ];
             for bad in ["nomodeset", "modprobe.blacklist=amdgpu", "amdgpu.blacklist"] {
                 if cmdline
                     .split_whitespace()
                     .any(|w| w == bad || w.starts_with(bad))
                 {
-                    fix.push(format!(
-                        "# the kernel command line has '{bad}': remove it from GRUB_CMDLINE_LINUX and run sudo update-grub"
-                    ));
+                    fix.push(FixStep::note(format!(
+                        "the kernel command line has '{bad}': remove it from GRUB_CMDLINE_LINUX and run sudo update-grub"
+                    )));
                 }
             }
             out.push(mk(
@@ -435,14 +451,18 @@ fn driver_findings(
             ));
         }
     }
-    let user = r.driver.user.clone();
-    let with_user = identity.name.clone().unwrap_or_else(|| "$USER".to_string());
-    for d in &r.driver.device_nodes {
+    let user = m.driver.user.clone();
+    let with_user = m
+        .identity
+        .name
+        .clone()
+        .unwrap_or_else(|| "$USER".to_string());
+    for d in &m.driver.device_nodes {
         if d.accessible {
             continue;
         }
         // Only when the kernel side exists; a missing /dev/kfd without KFD is amdgpu's.
-        if m.topology.is_none() && !d.exists {
+        if m.sysfs.topology.is_none() && !d.exists {
             continue;
         }
         let detail = if d.exists {
@@ -455,11 +475,11 @@ fn driver_findings(
         };
         let fix = if d.exists {
             vec![
-                format!("sudo usermod -aG render,video {with_user}"),
-                "# then log out and back in (or run: newgrp render)".to_string(),
+                FixStep::run(format!("sudo usermod -aG render,video {with_user}")),
+                FixStep::note("then log out and back in (or run: newgrp render)"),
             ]
         } else {
-            vec!["sudo dmesg | grep -iE 'kfd|amdgpu'".to_string()]
+            vec![FixStep::run("sudo dmesg | grep -iE 'kfd|amdgpu'")]
         };
         out.push(mk(
             "kfd-inaccessible",
@@ -468,7 +488,7 @@ fn driver_findings(
             Some(d.path.clone()),
         ));
     }
-    for g in kfd_gpus(r) {
+    for g in m.kfd_gpus() {
         if g.pcie_atomics == Some(false) {
             let node = g.node.unwrap_or(0).to_string();
             out.push(mk(
@@ -479,8 +499,8 @@ fn driver_findings(
                     ("node", &node),
                 ],
                 vec![
-                    "# put the card in a CPU-attached PCIe slot (no chipset lanes, risers or switches without atomics)".into(),
-                    format!("grep flags /sys/class/kfd/kfd/topology/nodes/{node}/io_links/*/properties"),
+                    FixStep::note("put the card in a CPU-attached PCIe slot (no chipset lanes, risers or switches without atomics)"),
+                    FixStep::run(format!("grep flags /sys/class/kfd/kfd/topology/nodes/{node}/io_links/*/properties")),
                 ],
                 node_subject(g),
             ));
@@ -498,14 +518,17 @@ fn driver_findings(
                         ("value", value),
                         ("node", &node),
                     ],
-                    vec![format!("unset {var}   # or list this GPU in it")],
+                    vec![FixStep::run_because(
+                        format!("unset {var}"),
+                        "or list this GPU in it",
+                    )],
                     node_subject(g),
                 ));
             }
         }
     }
     let mut gaps_seen = std::collections::HashSet::new();
-    for g in kfd_gpus(r) {
+    for g in m.kfd_gpus() {
         let own = g.gfx_target.clone().unwrap_or_default();
         for gap in rp_kb::kb().library_gaps(&own) {
             if gap.library != "hipBLASLt" || !gaps_seen.insert(own.clone()) {
@@ -518,47 +541,40 @@ fn driver_findings(
                     ("effect", &gap.effect),
                     ("library_ref", &gap.reference),
                 ],
-                vec![gap.fix.clone()],
+                vec![FixStep::run(gap.fix.clone())],
                 Some(own.clone()),
             ));
         }
     }
 }
 
-/// Every finding, errors first.
-pub fn all(
-    r: &DoctorReport,
-    m: &Machine,
-    env: &BTreeMap<String, String>,
-    identity: &Identity,
-    root: &Path,
-    candidates: &[Candidate],
-    timeout: std::time::Duration,
-) -> Vec<Finding> {
+/// Every finding of a snapshot whose Python environments were judged into `python`,
+/// errors first.
+pub fn findings(m: &MachineSnapshot, python: &[PythonEnv]) -> Vec<Finding> {
     let mut out = Vec::new();
-    let ms = timeout.as_millis().to_string();
-    for p in &m.problems {
+    let ms = m.timeout.as_millis().to_string();
+    for p in &m.sysfs.problems {
         if p.error == ReadError::Timeout {
             out.push(mk(
                 "sysfs-timeout",
                 &[("path", &p.path), ("timeout_ms", &ms)],
                 vec![
-                    "sudo dmesg | grep -iE 'amdgpu|ring .* timeout|reset'".into(),
-                    "# reset the GPU (or reboot) before using ROCm".into(),
+                    FixStep::run("sudo dmesg | grep -iE 'amdgpu|ring .* timeout|reset'"),
+                    FixStep::note("reset the GPU (or reboot) before using ROCm"),
                 ],
                 Some(p.path.clone()),
             ));
         }
     }
-    override_findings(r, env, &mut out);
-    torch_findings(r, &mut out);
-    driver_findings(r, m, identity, root, &mut out);
-    if !r.python.iter().any(|p| p.torch.is_some()) {
-        let looked = if candidates.is_empty() {
+    override_findings(m, python, &mut out);
+    torch_findings(m, python, &mut out);
+    driver_findings(m, &mut out);
+    if !python.iter().any(|p| p.torch.is_some()) {
+        let looked = if m.python_candidates == 0 {
             "no Python environment (none on PATH, no active venv, none in the current directory)"
                 .to_string()
         } else {
-            r.python
+            python
                 .iter()
                 .map(|p| p.path.clone())
                 .collect::<Vec<_>>()
@@ -567,18 +583,11 @@ pub fn all(
         out.push(mk(
             "no-torch",
             &[("looked", &looked)],
-            vec!["rocm-patch doctor --python /path/to/venv".into()],
+            vec![FixStep::run("rocm-patch doctor --python /path/to/venv")],
             None,
         ));
     }
-    let rank = |s: &str| match s {
-        "error" => 0,
-        "warning" => 1,
-        _ => 2,
-    };
-    out.sort_by(|a, b| {
-        (rank(&a.severity), &a.id, &a.subject).cmp(&(rank(&b.severity), &b.id, &b.subject))
-    });
+    out.sort_by(|a, b| (a.severity, &a.id, &a.subject).cmp(&(b.severity, &b.id, &b.subject)));
     out.dedup();
     out
 }

@@ -4,7 +4,10 @@
 //! resolved against the machine's GPUs. Nothing here prints or runs anything.
 #![deny(missing_docs)]
 
-use rp_report::{EnvReport, Gpu, ResolvedVar, SCHEMA};
+use rp_report::{EnvReport, Gpu, ResolvedVar, VarAction, Vendor, SCHEMA};
+
+/// Largest configuration file read.
+const MAX_CONFIG: u64 = 4 << 20;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -49,7 +52,10 @@ pub enum EnvError {
     BadSet(String),
     /// The machine could not be read.
     #[error(transparent)]
-    Machine(#[from] rp_doctor::DoctorError),
+    Machine(#[from] rp_machine::MachineError),
+    /// The sysroot is not a directory.
+    #[error(transparent)]
+    Root(#[from] rp_machine::RootError),
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -158,6 +164,8 @@ pub struct Options {
     pub force: bool,
     /// Allow a dangerous profile.
     pub i_know_this_crashes: bool,
+    /// Deadline of one sysfs read.
+    pub timeout: Duration,
 }
 
 /// The configuration files, lowest precedence first: system, user, project.
@@ -182,14 +190,19 @@ fn layers(o: &Options) -> Result<Vec<Layer>, EnvError> {
         true,
         rp_kb::PROFILES_TOML.to_string(),
     )?];
+    let root = rp_machine::SysRoot::open(&o.sysroot, o.timeout)?;
     for p in config_paths(o) {
-        match std::fs::read_to_string(&p) {
+        match root.read_text(&p, MAX_CONFIG) {
             Ok(text) => out.push(Layer::parse(p.display().to_string(), false, text)?),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(rp_machine::ReadError::NotFound) => {}
             Err(e) => {
                 return Err(EnvError::Config {
                     path: p.display().to_string(),
-                    message: e.to_string(),
+                    message: match e {
+                        rp_machine::ReadError::Io(m) => m,
+                        rp_machine::ReadError::Timeout => "the read did not finish in time".into(),
+                        rp_machine::ReadError::NotFound => unreachable!(),
+                    },
                 })
             }
         }
@@ -237,7 +250,7 @@ fn gpu_rules(gpus: &[Gpu]) -> Vec<(String, Var)> {
     let kb = rp_kb::kb();
     let amd: Vec<&Gpu> = gpus
         .iter()
-        .filter(|g| g.vendor == "amd" && g.node.is_some() && g.gfx_target.is_some())
+        .filter(|g| g.vendor == Vendor::Amd && g.node.is_some() && g.gfx_target.is_some())
         .collect();
     let mut out = Vec::new();
     for g in &amd {
@@ -367,7 +380,15 @@ pub fn resolve(o: &Options) -> Result<EnvReport, EnvError> {
     let description = def(&profile, &|p| p.description.clone()).unwrap_or_default();
     // The GPUs as the hardware reports them (no environment applied): the report lists
     // them, and profiles with gpu_rules derive variables from them.
-    let gpus = rp_doctor::gpus(&o.sysroot, &BTreeMap::new(), Duration::from_secs(2))?;
+    let root = rp_machine::SysRoot::open(&o.sysroot, o.timeout)?;
+    let gpus = rp_machine::snapshot(
+        &root,
+        &rp_machine::Options {
+            cwd: o.cwd.clone(),
+            ..Default::default()
+        },
+    )?
+    .gpus;
     let cache = cache_dir(&o.env);
     let mut vars: BTreeMap<String, Var> = BTreeMap::new();
     for name in &chain {
@@ -423,12 +444,16 @@ pub fn resolve(o: &Options) -> Result<EnvReport, EnvError> {
     let mut out = Vec::new();
     for (name, v) in vars {
         let user = o.env.get(&name).cloned();
-        let mut action = if v.value.is_some() { "set" } else { "unset" }.to_string();
+        let mut action = if v.value.is_some() {
+            VarAction::Set
+        } else {
+            VarAction::Unset
+        };
         match (&user, &v.value) {
             (Some(u), Some(val)) if u == val => {}
             (None, None) => {}
             (Some(u), _) if !o.force => {
-                action = "kept".into();
+                action = VarAction::Kept;
                 warnings.push(format!(
                     "{name}={u} from your environment wins over {} ({}); use --force to apply the profile",
                     v.source,
@@ -445,7 +470,7 @@ pub fn resolve(o: &Options) -> Result<EnvReport, EnvError> {
         }
         out.push(ResolvedVar {
             name,
-            value: if action == "kept" {
+            value: if action == VarAction::Kept {
                 user.clone()
             } else {
                 v.value
@@ -464,7 +489,7 @@ pub fn resolve(o: &Options) -> Result<EnvReport, EnvError> {
         description,
         gpus: gpus
             .iter()
-            .filter(|g| g.vendor == "amd")
+            .filter(|g| g.vendor == Vendor::Amd)
             .map(|g| {
                 format!(
                     "node {} {} ({})",
@@ -484,9 +509,9 @@ pub fn resolve(o: &Options) -> Result<EnvReport, EnvError> {
 pub fn changes(r: &EnvReport) -> Vec<(String, Option<String>)> {
     r.vars
         .iter()
-        .filter(|v| v.action != "kept")
-        .filter(|v| !(v.action == "unset" && v.user_value.is_none()))
-        .filter(|v| !(v.action == "set" && v.user_value.as_deref() == v.value.as_deref()))
+        .filter(|v| v.action != VarAction::Kept)
+        .filter(|v| !(v.action == VarAction::Unset && v.user_value.is_none()))
+        .filter(|v| !(v.action == VarAction::Set && v.user_value.as_deref() == v.value.as_deref()))
         .map(|v| (v.name.clone(), v.value.clone()))
         .collect()
 }

@@ -219,7 +219,11 @@ pub(crate) fn fill(report: &mut FileReport, scan: Scan) {
 fn code_object_report(c: CodeObject) -> CodeObjectReport {
     CodeObjectReport {
         target_id: c.target_id,
-        compression: c.compression.map_or("none", |m| m.name()).to_string(),
+        compression: match c.compression {
+            None => rp_report::Compression::None,
+            Some(rp_codeobj::ccob::Method::Zlib) => rp_report::Compression::Zlib,
+            Some(rp_codeobj::ccob::Method::Zstd) => rp_report::Compression::Zstd,
+        },
         ccob_version: c.ccob_version,
         code_object_version: c.code_object_version,
         size: c.size,
@@ -354,7 +358,11 @@ fn coverage(gpu: &TargetId, files: &[FileReport], dirs: &[TensileDir]) -> Covera
         match best {
             Some(c) => covered.push(CoveredLibrary {
                 path: f.path.clone(),
-                how: c.to_string(),
+                how: if c == Compat::Exact {
+                    rp_report::CoverageHow::Exact
+                } else {
+                    rp_report::CoverageHow::Generic
+                },
             }),
             None => {
                 missing.insert(f.path.clone());
@@ -366,7 +374,7 @@ fn coverage(gpu: &TargetId, files: &[FileReport], dirs: &[TensileDir]) -> Covera
         if d.archs.iter().any(|a| a == &gpu.processor) {
             covered.push(CoveredLibrary {
                 path: d.path.clone(),
-                how: "exact".into(),
+                how: rp_report::CoverageHow::Exact,
             });
         } else {
             missing.insert(d.path.clone());

@@ -13,7 +13,7 @@ mod machine;
 mod target_id;
 pub use machine::{
     fill, parse_override, Asic, Cause, EnvVar, FindingSpec, LibraryGap, MarketingName,
-    OverrideCompat, Runs, RunsStatus, Severity, Signature, Stack, Vendor,
+    OverrideCompat, Runs, RunsStatus, Severity, Signature, Stack, StackStep, Vendor,
 };
 pub use target_id::{Feature, TargetId, TargetIdError};
 

@@ -95,19 +95,46 @@ pub struct Stack {
     pub title: String,
     /// Targets it ships (`*` for any: a source build).
     pub targets: Vec<String>,
-    /// Commands; `{gpu}` stands for the processor.
-    pub commands: Vec<String>,
+    /// What to do, in order; `{gpu}` stands for the processor.
+    pub steps: Vec<StackStep>,
     /// Source.
     #[serde(rename = "ref")]
     pub reference: String,
 }
 
+/// One step of installing a stack: a command, a note, or both.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct StackStep {
+    /// The shell command.
+    pub command: Option<String>,
+    /// When it applies or what it does.
+    pub note: Option<String>,
+}
+
 impl Stack {
-    /// The commands for one processor.
-    pub fn commands_for(&self, gpu: &str) -> Vec<String> {
-        self.commands
+    /// The steps for one processor.
+    pub fn steps_for(&self, gpu: &str) -> Vec<StackStep> {
+        self.steps
             .iter()
-            .map(|c| c.replace("{gpu}", gpu))
+            .map(|s| StackStep {
+                command: s.command.as_ref().map(|c| c.replace("{gpu}", gpu)),
+                note: s.note.as_ref().map(|c| c.replace("{gpu}", gpu)),
+            })
+            .collect()
+    }
+
+    /// The steps for one processor as shell lines (a note alone is a `#` comment; a
+    /// command with a note is `# note: command`).
+    pub fn commands_for(&self, gpu: &str) -> Vec<String> {
+        self.steps_for(gpu)
+            .into_iter()
+            .map(|s| match (s.command, s.note) {
+                (Some(c), None) => c,
+                (Some(c), Some(n)) => format!("# {n}: {c}"),
+                (None, Some(n)) => format!("# {n}"),
+                (None, None) => String::new(),
+            })
             .collect()
     }
 }
@@ -156,28 +183,8 @@ fn de_match<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     }
 }
 
-/// Finding severity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Something that breaks GPU use.
-    Error,
-    /// Something likely wrong or fragile.
-    Warning,
-    /// Worth knowing.
-    Info,
-}
-
-impl Severity {
-    /// Lowercase name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Info => "info",
-        }
-    }
-}
+/// Finding severity (the report's vocabulary).
+pub use rp_report::Severity;
 
 /// One entry of the finding catalog.
 #[derive(Debug, Clone, Deserialize)]

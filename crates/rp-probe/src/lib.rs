@@ -10,6 +10,7 @@
 //! Nothing here prints; progress is reported through a callback.
 #![deny(missing_docs)]
 
+use rp_report::ProbeStatus;
 use rp_report::{ProbeReport, ProbeResult, SCHEMA};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -123,7 +124,7 @@ struct Ready {
     torch: String,
     hip: Option<String>,
     cuda: Option<String>,
-    device: String,
+    device: rp_report::ProbeDevice,
     import_seconds: f64,
     probes: Vec<String>,
 }
@@ -131,7 +132,7 @@ struct Ready {
 #[derive(Debug, serde::Deserialize)]
 struct Answer {
     probe: String,
-    status: String,
+    status: rp_report::ProbeStatus,
     detail: Option<String>,
     seconds: f64,
 }
@@ -366,7 +367,7 @@ pub fn probe(
                     // probe reports it.
                     let r = ProbeResult {
                         name: name.clone(),
-                        status: "error".into(),
+                        status: ProbeStatus::Error,
                         detail: Some(format!("worker restart failed: {e}")),
                         ..ProbeResult::default()
                     };
@@ -395,20 +396,20 @@ pub fn probe(
                     r.status = a.status;
                     r.detail = a.detail;
                     r.seconds = a.seconds;
-                    if matches!(r.status.as_str(), "error" | "wrong") {
+                    if matches!(r.status, ProbeStatus::Error | ProbeStatus::Wrong) {
                         r.stderr = Some(trim_stderr(&w.probe_stderr(name)));
                         restart = r.detail.as_deref().is_some_and(device_poisoned);
                     }
                 }
                 _ => {
-                    r.status = "error".into();
+                    r.status = ProbeStatus::Error;
                     r.detail = Some(format!("unexpected worker answer: {line}"));
                     restart = true;
                 }
             },
             Err(RecvTimeoutError::Timeout) => {
                 w.kill();
-                r.status = "timeout".into();
+                r.status = ProbeStatus::Timeout;
                 r.seconds = t.elapsed().as_secs_f64();
                 r.detail = Some(format!(
                     "no answer within {} s; the worker's process group was killed",
@@ -425,12 +426,12 @@ pub fn probe(
                 r.stderr = Some(trim_stderr(&w.probe_stderr(name)));
                 match status.and_then(|s| s.signal()) {
                     Some(sig) => {
-                        r.status = "crash".into();
+                        r.status = ProbeStatus::Crash;
                         r.signal = Some(signal_name(sig));
                         r.detail = Some(format!("the worker died of {}", signal_name(sig)));
                     }
                     None => {
-                        r.status = "error".into();
+                        r.status = ProbeStatus::Error;
                         r.detail = Some(format!(
                             "the worker exited with status {}",
                             status
@@ -447,7 +448,7 @@ pub fn probe(
                 continue;
             }
         }
-        if r.status != "pass" && r.status != "skip" {
+        if r.status != ProbeStatus::Pass && r.status != ProbeStatus::Skip {
             r.cause = r.stderr.as_deref().and_then(|s| cause_of(s, &classifier));
         }
         progress(&r);
@@ -480,7 +481,7 @@ pub fn probe(
 pub fn all_pass(r: &ProbeReport) -> bool {
     r.probes
         .iter()
-        .all(|p| p.status == "pass" || p.status == "skip")
+        .all(|p| p.status == ProbeStatus::Pass || p.status == ProbeStatus::Skip)
 }
 
 #[cfg(test)]

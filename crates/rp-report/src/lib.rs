@@ -9,6 +9,162 @@ use std::collections::BTreeMap;
 /// Current schema number of every report.
 pub const SCHEMA: u32 = 1;
 
+/// A closed vocabulary: an enum whose JSON form is a fixed string.
+macro_rules! vocabulary {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $s:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+        pub enum $name {
+            $($(#[$vm])* #[serde(rename = $s)] $v,)+
+        }
+        impl $name {
+            /// The JSON string.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$v => $s,)+ }
+            }
+        }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.pad(self.as_str())
+            }
+        }
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($s => Ok($name::$v),)+
+                    _ => Err(format!("{s:?} is not a {}", stringify!($name))),
+                }
+            }
+        }
+    };
+}
+
+vocabulary! {
+    /// How much a finding matters.
+    Severity { #[default] /** Something is broken. */ Error = "error", /** Something may break. */ Warning = "warning", /** Worth knowing. */ Info = "info" }
+}
+vocabulary! {
+    /// A GPU's vendor.
+    Vendor { /** AMD. */ Amd = "amd", /** NVIDIA. */ Nvidia = "nvidia", /** Intel. */ Intel = "intel", #[default] /** Anyone else. */ Other = "other" }
+}
+vocabulary! {
+    /// Where a GPU's target came from.
+    TargetSource { #[default] /** KFD `gfx_target_version`. */ Kfd = "kfd", /** The KFD node's ASIC name. */ KfdName = "kfd-name", /** The PCI device id. */ DeviceId = "device-id" }
+}
+vocabulary! {
+    /// Where a GPU's marketing name came from.
+    NameSource { /** libdrm's amdgpu.ids. */ AmdgpuIds = "amdgpu.ids", /** The embedded table. */ Embedded = "embedded", /** pci.ids. */ PciIds = "pci.ids", #[default] /** Made up from the vendor and device id. */ Generic = "generic" }
+}
+vocabulary! {
+    /// The kind of a ROCm install.
+    RocmKind { #[default] /** An /opt/rocm* prefix. */ Opt = "opt", /** A distribution's library directory. */ Distro = "distro" }
+}
+vocabulary! {
+    /// Where a ROCm version came from.
+    VersionSource { #[default] /** `.info/version`. */ InfoVersion = ".info/version", /** The HIP runtime's soname. */ Soname = "soname" }
+}
+vocabulary! {
+    /// The kind of a Python environment.
+    PythonKind { /** A venv (pyvenv.cfg). */ Venv = "venv", /** A conda environment. */ Conda = "conda", /** Another prefix with site-packages. */ Prefix = "prefix", /** A system interpreter. */ System = "system", #[default] /** Not read (the path does not exist). */ Unknown = "" }
+}
+vocabulary! {
+    /// How a Python environment was found.
+    FoundBy { #[default] /** Named with `--python`. */ Flag = "--python", /** `python3` on PATH. */ Path = "PATH", /** `$VIRTUAL_ENV`. */ VirtualEnv = "VIRTUAL_ENV", /** `$CONDA_PREFIX`. */ CondaPrefix = "CONDA_PREFIX", /** A venv in the current directory. */ Cwd = "cwd" }
+}
+vocabulary! {
+    /// Where the site-packages directories of an environment came from.
+    SitesFrom { #[default] /** The environment's files. */ Files = "files", /** The interpreter was run and printed `sys.path`. */ Interpreter = "interpreter", /** Nowhere: not derivable from files, and the interpreter was not run. */ Unknown = "unknown" }
+}
+vocabulary! {
+    /// What a torch was built for.
+    TorchBuild { /** ROCm (HIP). */ Rocm = "rocm", /** CUDA. */ Cuda = "cuda", #[default] /** CPU only. */ Cpu = "cpu" }
+}
+vocabulary! {
+    /// How a library covers a GPU.
+    CoverageHow { #[default] /** Code for the GPU's own processor. */ Exact = "exact", /** A generic target the GPU belongs to. */ Generic = "generic" }
+}
+vocabulary! {
+    /// Compression of a code object.
+    Compression { #[default] /** Stored as it is. */ None = "none", /** zlib. */ Zlib = "zlib", /** zstd. */ Zstd = "zstd" }
+}
+vocabulary! {
+    /// The outcome of one probe.
+    ProbeStatus { /** Matched the CPU. */ Pass = "pass", /** Ran, but the result differs from the CPU's. */ Wrong = "wrong", /** Raised an exception. */ Error = "error", /** The worker died. */ Crash = "crash", /** Did not finish in time. */ Timeout = "timeout", #[default] /** Not run. */ Skip = "skip" }
+}
+vocabulary! {
+    /// The device probes ran on.
+    ProbeDevice { /** torch.cuda (ROCm builds too). */ Cuda = "cuda", #[default] /** The CPU. */ Cpu = "cpu" }
+}
+vocabulary! {
+    /// The state of a deploy transaction.
+    TxState { #[default] /** Being applied (interrupted if found so). */ Applying = "applying", /** Applied. */ Committed = "committed", /** Being undone. */ RollingBack = "rolling-back", /** Undone. */ RolledBack = "rolled-back" }
+}
+vocabulary! {
+    /// One kind of file change.
+    ChangeKind { #[default] /** A new file. */ Add = "add", /** A file replaced. */ Replace = "replace", /** A file removed. */ Remove = "remove", /** A symbolic link. */ Symlink = "symlink", /** A directory made. */ Mkdir = "mkdir" }
+}
+vocabulary! {
+    /// What a profile does to a variable.
+    VarAction { #[default] /** Set it. */ Set = "set", /** Unset it. */ Unset = "unset", /** Keep the user's exported value. */ Kept = "kept" }
+}
+
+/// One step of a fix: a command to run, a note for the reader, or both.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct FixStep {
+    /// The shell command, when the step is one; ready to paste.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub command: Option<String>,
+    /// What the step does or what to do by hand.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub note: Option<String>,
+    /// The command needs root (it starts with `sudo`).
+    #[serde(default)]
+    pub needs_root: bool,
+    /// Another way to the same end as the steps before it: run it instead of them, not
+    /// as well.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub alternative: bool,
+}
+
+impl FixStep {
+    /// A command.
+    pub fn run(command: impl Into<String>) -> FixStep {
+        let command = command.into();
+        FixStep {
+            needs_root: command.starts_with("sudo "),
+            command: Some(command),
+            note: None,
+            alternative: false,
+        }
+    }
+    /// Another way to the same end: `what` says which (a distribution, a source build).
+    pub fn instead(command: Option<String>, what: impl Into<String>) -> FixStep {
+        FixStep {
+            needs_root: command.as_deref().is_some_and(|c| c.starts_with("sudo ")),
+            command,
+            note: Some(what.into()),
+            alternative: true,
+        }
+    }
+    /// A command with a note on what it does.
+    pub fn run_because(command: impl Into<String>, note: impl Into<String>) -> FixStep {
+        FixStep {
+            note: Some(note.into()),
+            ..FixStep::run(command)
+        }
+    }
+    /// A note without a command.
+    pub fn note(note: impl Into<String>) -> FixStep {
+        FixStep {
+            command: None,
+            note: Some(note.into()),
+            needs_root: false,
+            alternative: false,
+        }
+    }
+}
+
 /// `rocm-patch inspect` result.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct InspectReport {
@@ -54,7 +210,7 @@ pub struct CodeObjectReport {
     /// Target id, e.g. `gfx90a:xnack-`.
     pub target_id: String,
     /// `none`, `zlib` or `zstd`.
-    pub compression: String,
+    pub compression: Compression,
     /// CCOB version for compressed bundles, else null.
     pub ccob_version: Option<u16>,
     /// Code object version (2–6), null when the header was not read.
@@ -120,7 +276,7 @@ pub struct CoveredLibrary {
     /// File or directory.
     pub path: String,
     /// `exact` or `generic`.
-    pub how: String,
+    pub how: CoverageHow,
 }
 
 /// `rocm-patch doctor` result.
@@ -148,14 +304,14 @@ pub struct DoctorReport {
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct Gpu {
     /// `amd`, `nvidia`, `intel` or `other`.
-    pub vendor: String,
+    pub vendor: Vendor,
     /// KFD topology node id (AMD GPUs seen by KFD).
     pub node: Option<u32>,
     /// The GPU's true target, from KFD `gfx_target_version` (or the device id).
     pub gfx_target: Option<String>,
     /// Where `gfx_target` came from: `kfd`, `kfd-name` or `device-id`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub gfx_target_source: Option<String>,
+    pub gfx_target_source: Option<TargetSource>,
     /// `vvvv:dddd`, lowercase hex.
     pub pci_id: String,
     /// PCI revision, two lowercase hex digits.
@@ -163,7 +319,7 @@ pub struct Gpu {
     /// Marketing name.
     pub name: String,
     /// Where the name came from: `amdgpu.ids`, `embedded`, `pci.ids` or `generic`.
-    pub name_source: String,
+    pub name_source: NameSource,
     /// PCI address.
     pub pci_slot: Option<String>,
     /// ASIC name from KFD (`navi10`), when it gives one.
@@ -241,6 +397,23 @@ pub struct DeviceNode {
 pub struct Environment {
     /// GPU-related variables that are set, in name order.
     pub variables: Vec<EnvVarReport>,
+    /// Lines of the user's shell startup files (and, for the whole system,
+    /// /etc/environment and /etc/profile.d) that set a GPU-related variable.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub set_in_files: Vec<EnvSetting>,
+}
+
+/// A line of a startup file that sets a variable.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct EnvSetting {
+    /// The file (machine path).
+    pub file: String,
+    /// 1-based line number.
+    pub line: u32,
+    /// The variable.
+    pub name: String,
+    /// The value as written (quotes removed).
+    pub value: String,
 }
 
 /// One environment variable.
@@ -265,11 +438,11 @@ pub struct RocmInstall {
     /// Prefix (`/opt/rocm-6.4.0`) or library directory for distro installs.
     pub path: String,
     /// `opt` or `distro`.
-    pub kind: String,
+    pub kind: RocmKind,
     /// Version, when found.
     pub version: Option<String>,
     /// Where the version came from: `.info/version` or `soname`.
-    pub version_source: Option<String>,
+    pub version_source: Option<VersionSource>,
     /// The HIP runtime library.
     pub hip_runtime: Option<String>,
     /// The rocBLAS Tensile library directory and its archs.
@@ -284,11 +457,14 @@ pub struct PythonEnv {
     /// The interpreter or environment directory.
     pub path: String,
     /// How it was found: `--python`, `PATH`, `VIRTUAL_ENV`, `CONDA_PREFIX` or `cwd`.
-    pub found_by: String,
-    /// `venv`, `conda` or `system`.
-    pub kind: String,
+    pub found_by: FoundBy,
+    /// `venv`, `conda`, `prefix` or `system` (empty when the path does not exist).
+    pub kind: PythonKind,
     /// Site-packages directories searched.
     pub site_packages: Vec<String>,
+    /// Where they came from: `files`, `interpreter` (it was run to print `sys.path`;
+    /// never under `--sysroot`) or `unknown`.
+    pub site_packages_from: SitesFrom,
     /// torch, when installed.
     pub torch: Option<TorchInstall>,
     /// Why the environment could not be (fully) read.
@@ -307,7 +483,7 @@ pub struct TorchInstall {
     /// `torch.version.cuda`.
     pub cuda: Option<String>,
     /// `rocm`, `cuda` or `cpu`.
-    pub build: String,
+    pub build: TorchBuild,
     /// Processors its GPU libraries carry code for.
     pub targets: Vec<String>,
     /// Libraries in torch/lib with device code.
@@ -341,7 +517,7 @@ pub struct Finding {
     /// Stable id.
     pub id: String,
     /// `error`, `warning` or `info`.
-    pub severity: String,
+    pub severity: Severity,
     /// One line.
     pub title: String,
     /// Why it matters.
@@ -349,8 +525,9 @@ pub struct Finding {
     /// Source.
     #[serde(rename = "ref")]
     pub reference: String,
-    /// Commands to run, one per line (lines starting with `#` are comments).
-    pub fix: String,
+    /// What to do, step by step: `{"command": "...", "note": "...", "needs_root": bool}`
+    /// (a step has a command, a note, or both).
+    pub fix: Vec<FixStep>,
     /// What it is about (`node 1`, a path), when specific.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub subject: Option<String>,
@@ -448,7 +625,7 @@ pub struct ResolvedVar {
     /// The value to set; null to unset.
     pub value: Option<String>,
     /// `set`, `unset`, or `kept` (the user's exported value wins; `--force` overrides).
-    pub action: String,
+    pub action: VarAction,
     /// Why.
     pub reason: String,
     /// Source of the fact behind it.
@@ -478,7 +655,7 @@ pub struct ProbeReport {
     /// torch.version.cuda.
     pub cuda: Option<String>,
     /// `cuda` or `cpu`.
-    pub device: String,
+    pub device: ProbeDevice,
     /// The profile applied to the worker's environment, if any.
     pub profile: Option<String>,
     /// Seconds to import torch in the first worker.
@@ -495,7 +672,7 @@ pub struct ProbeResult {
     /// Probe name.
     pub name: String,
     /// `pass`, `wrong`, `error`, `crash`, `timeout` or `skip`.
-    pub status: String,
+    pub status: ProbeStatus,
     /// The signal that ended a crashed probe, e.g. `SIGSEGV`.
     pub signal: Option<String>,
     /// Wall time.
@@ -518,7 +695,7 @@ pub struct TxReport {
     /// Transaction id.
     pub id: String,
     /// `applying`, `committed`, `rolling-back` or `rolled-back`.
-    pub state: String,
+    pub state: TxState,
     /// Unix seconds when it was made.
     pub created: u64,
     /// The command that made it.
@@ -529,6 +706,10 @@ pub struct TxReport {
     pub changes: Vec<TxChange>,
     /// How it ended, when it did not commit.
     pub note: Option<String>,
+    /// What the command checked or decided before changing anything (e.g. the rocBLAS
+    /// versions `deploy tensile` compared).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub notes: Vec<String>,
 }
 
 /// One file change.
@@ -537,7 +718,7 @@ pub struct TxChange {
     /// Absolute path.
     pub path: String,
     /// `add`, `replace`, `remove`, `symlink` or `mkdir`.
-    pub change: String,
+    pub change: ChangeKind,
 }
 
 /// `rocm-patch history`.
@@ -549,4 +730,31 @@ pub struct HistoryReport {
     pub state_dir: String,
     /// Transactions, oldest first.
     pub transactions: Vec<TxReport>,
+}
+
+/// `rocm-patch recover`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct RecoverReport {
+    /// Always [`SCHEMA`].
+    pub schema: u32,
+    /// The transactions put back, oldest first (empty: nothing was interrupted).
+    pub recovered: Vec<TxReport>,
+}
+
+/// `rocm-patch env --list`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct ProfileList {
+    /// Always [`SCHEMA`].
+    pub schema: u32,
+    /// Every profile, built-in and from the config files.
+    pub profiles: Vec<ProfileInfo>,
+}
+
+/// One profile.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct ProfileInfo {
+    /// Its name.
+    pub name: String,
+    /// What it is for.
+    pub description: String,
 }

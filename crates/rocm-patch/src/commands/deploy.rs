@@ -2,7 +2,7 @@
 
 use crate::cli::{DeployCommand, JsonArgs, RollbackArgs};
 use crate::{exit, render};
-use rp_report::{HistoryReport, SCHEMA};
+use rp_report::{HistoryReport, RecoverReport, TxReport, SCHEMA};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -67,16 +67,11 @@ pub(crate) fn deploy(
         command: command_line(),
         env: super::env_map(),
     };
-    let r = rp_deploy::deploy(&sd, &steps, &opts)?;
-    if common.json {
-        serde_json::to_writer_pretty(&mut *out, &r)?;
-        writeln!(out)?;
-    } else {
-        for n in &notes {
-            writeln!(out, "{n}")?;
-        }
-        render::deploy::tx(&r, out)?;
-    }
+    let r = TxReport {
+        notes,
+        ..rp_deploy::deploy(&sd, &steps, &opts)?
+    };
+    super::emit(out, common.json, &r, render::deploy::tx)?;
     Ok(exit::OK)
 }
 
@@ -90,12 +85,7 @@ pub(crate) fn rollback(
         None => rp_deploy::Which::Last,
     };
     let r = rp_deploy::rollback(&state_dir(sd)?, which, a.force)?;
-    if a.json {
-        serde_json::to_writer_pretty(&mut *out, &r)?;
-        writeln!(out)?;
-    } else {
-        render::deploy::tx(&r, out)?;
-    }
+    super::emit(out, a.json, &r, render::deploy::tx)?;
     Ok(exit::OK)
 }
 
@@ -106,27 +96,16 @@ pub(crate) fn history(a: JsonArgs, sd: Option<PathBuf>, out: &mut dyn Write) -> 
         state_dir: sd.display().to_string(),
         transactions: rp_deploy::history(&sd)?,
     };
-    if a.json {
-        serde_json::to_writer_pretty(&mut *out, &h)?;
-        writeln!(out)?;
-    } else {
-        render::deploy::history(&h, out)?;
-    }
+    super::emit(out, a.json, &h, render::deploy::history)?;
     Ok(exit::OK)
 }
 
 pub(crate) fn recover(a: JsonArgs, sd: Option<PathBuf>, out: &mut dyn Write) -> anyhow::Result<u8> {
     let sd = state_dir(sd)?;
-    let done = rp_deploy::recover(&sd)?;
-    if a.json {
-        serde_json::to_writer_pretty(&mut *out, &done)?;
-        writeln!(out)?;
-    } else if done.is_empty() {
-        writeln!(out, "nothing to recover")?;
-    } else {
-        for r in &done {
-            render::deploy::tx(r, out)?;
-        }
-    }
+    let r = RecoverReport {
+        schema: SCHEMA,
+        recovered: rp_deploy::recover(&sd)?,
+    };
+    super::emit(out, a.json, &r, render::deploy::recover)?;
     Ok(exit::OK)
 }

@@ -13,18 +13,23 @@ fn options(p: &ProfileArgs) -> anyhow::Result<rp_env::Options> {
         sets: p.sets.clone(),
         force: p.force,
         i_know_this_crashes: p.i_know_this_crashes,
+        timeout: std::time::Duration::from_millis(p.timeout_ms.max(1)),
     })
 }
 
 /// The environment changes of a profile on this machine, as `run` applies them (for
 /// `probe --profile`); warnings go to stderr.
-pub(crate) fn profile_changes(profile: &str) -> anyhow::Result<Vec<(String, Option<String>)>> {
+pub(crate) fn profile_changes(
+    profile: &str,
+    timeout_ms: u64,
+) -> anyhow::Result<Vec<(String, Option<String>)>> {
     let o = options(&ProfileArgs {
         profile: Some(profile.to_string()),
         sets: Vec::new(),
         force: false,
         i_know_this_crashes: false,
         sysroot: "/".into(),
+        timeout_ms,
     })?;
     let report = rp_env::resolve(&o)?;
     warn(&report);
@@ -32,18 +37,23 @@ pub(crate) fn profile_changes(profile: &str) -> anyhow::Result<Vec<(String, Opti
 }
 
 fn warn(report: &rp_report::EnvReport) {
-    let mut err = std::io::stderr().lock();
     for w in &report.warnings {
-        let _ = writeln!(err, "rocm-patch: warning: {w}");
+        super::warning_line(w);
     }
 }
 
 pub(crate) fn env(args: EnvArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     let o = options(&args.p)?;
+    let json = args.json || matches!(args.shell, Shell::Json);
     if args.list {
-        for (name, desc) in rp_env::list(&o)? {
-            writeln!(out, "{name:<24} {desc}")?;
-        }
+        let list = rp_report::ProfileList {
+            schema: rp_report::SCHEMA,
+            profiles: rp_env::list(&o)?
+                .into_iter()
+                .map(|(name, description)| rp_report::ProfileInfo { name, description })
+                .collect(),
+        };
+        super::emit(out, json, &list, render::env::list)?;
         return Ok(exit::OK);
     }
     let report = rp_env::resolve(&o)?;
@@ -52,14 +62,10 @@ pub(crate) fn env(args: EnvArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         return Ok(exit::OK);
     }
     warn(&report);
-    match args.shell {
-        Shell::Json => {
-            serde_json::to_writer_pretty(&mut *out, &report)?;
-            writeln!(out)?;
-        }
-        Shell::Bash | Shell::Zsh => render::env::posix(&report, out)?,
-        Shell::Fish => render::env::fish(&report, out)?,
-    }
+    super::emit(out, json, &report, |r, o| match args.shell {
+        Shell::Fish => render::env::fish(r, o),
+        Shell::Bash | Shell::Zsh | Shell::Json => render::env::posix(r, o),
+    })?;
     Ok(exit::OK)
 }
 

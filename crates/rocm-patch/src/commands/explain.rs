@@ -4,7 +4,6 @@ use crate::cli::ExplainArgs;
 use crate::{exit, render};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::time::Duration;
 
 pub(crate) fn run(args: ExplainArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     let mut env = super::env_map();
@@ -19,13 +18,24 @@ pub(crate) fn run(args: ExplainArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
     let gpus = if args.no_machine {
         Vec::new()
     } else {
-        let root = args.sysroot.as_deref().unwrap_or(Path::new("/"));
-        rp_doctor::gpus(root, &env, Duration::from_secs(2))?
+        let root = super::sysroot(
+            args.sysroot.as_deref().unwrap_or(Path::new("/")),
+            args.timeout_ms,
+        )?;
+        rp_machine::snapshot(
+            &root,
+            &rp_machine::Options {
+                env: env.clone(),
+                cwd: std::env::current_dir()?,
+                ..Default::default()
+            },
+        )?
+        .gpus
     };
     let ctx = rp_explain::Context {
         gpus: gpus
             .iter()
-            .filter(|g| g.vendor == "amd")
+            .filter(|g| g.vendor == rp_report::Vendor::Amd)
             .filter_map(|g| Some((g.gfx_target.clone()?, g.name.clone())))
             .collect(),
         overrides,
@@ -54,12 +64,10 @@ pub(crate) fn run(args: ExplainArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
     };
     let classifier = rp_explain::Classifier::new();
     let report = rp_explain::explain(&classifier, inputs, &ctx);
-    if args.json {
-        serde_json::to_writer_pretty(&mut *out, &report)?;
-        writeln!(out)?;
-    } else {
-        render::explain::human(&report, out)?;
+    for e in &report.errors {
+        super::error_line(&format!("cannot read {e}"));
     }
+    super::emit(out, args.json, &report, render::explain::human)?;
     Ok(if !report.errors.is_empty() {
         exit::TOOL_ERROR
     } else if rp_explain::has_problem(&report) {

@@ -23,11 +23,13 @@ pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
         wheel_member_in_memory: args.wheel_member_in_memory.unwrap_or(0),
     };
     let report = rp_inspect::inspect(&args.paths, &opts);
-    if args.json {
-        serde_json::to_writer_pretty(&mut *out, &report)?;
-        writeln!(out)?;
-    } else {
-        render::inspect::human(&report, args.verbose, out)?;
+    super::emit(out, args.json, &report, |r, o| {
+        render::inspect::human(r, args.verbose, o)
+    })?;
+    for f in &report.files {
+        if let Some(e) = &f.error {
+            super::error_line(&format!("{}: {e}", f.path));
+        }
     }
     Ok(if report.files.iter().any(|f| f.error.is_some()) {
         exit::TOOL_ERROR

@@ -8,8 +8,9 @@ mod inspect;
 mod probe;
 
 use crate::cli::{Cli, Command};
+use serde::Serialize;
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{self, Write};
 
 /// Run the parsed command line, writing to `out`; returns the exit code.
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
@@ -23,10 +24,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
             .ok()
             .and_then(|sd| rp_deploy::interrupted(&sd))
         {
-            let _ = writeln!(
-                std::io::stderr(),
-                "rocm-patch: warning: deploy transaction {id} was interrupted and the tree may be half-changed; run `rocm-patch recover`"
-            );
+            warning_line(&format!(
+                "deploy transaction {id} was interrupted and the tree may be half-changed; run `rocm-patch recover`"
+            ));
         }
     }
     match cli.command {
@@ -48,4 +48,43 @@ pub(crate) fn env_map() -> BTreeMap<String, String> {
     std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect()
+}
+
+/// The one output contract: `--json` prints the report as it is (pretty JSON and a
+/// newline), otherwise the command's human renderer writes it.
+pub(crate) fn emit<T: Serialize>(
+    out: &mut dyn Write,
+    json: bool,
+    report: &T,
+    human: impl FnOnce(&T, &mut dyn Write) -> io::Result<()>,
+) -> anyhow::Result<()> {
+    if json {
+        serde_json::to_writer_pretty(&mut *out, report)?;
+        writeln!(out)?;
+    } else {
+        human(report, out)?;
+    }
+    Ok(())
+}
+
+/// An error about one input that does not stop the command: on stderr, with the prefix
+/// every error has.
+pub(crate) fn error_line(msg: &str) {
+    let _ = writeln!(io::stderr(), "rocm-patch: error: {msg}");
+}
+
+/// A warning on stderr.
+pub(crate) fn warning_line(msg: &str) {
+    let _ = writeln!(io::stderr(), "rocm-patch: warning: {msg}");
+}
+
+/// The sysroot, opened with the deadline of one read.
+pub(crate) fn sysroot(
+    dir: &std::path::Path,
+    timeout_ms: u64,
+) -> anyhow::Result<rp_machine::SysRoot> {
+    Ok(rp_machine::SysRoot::open(
+        dir,
+        std::time::Duration::from_millis(timeout_ms.max(1)),
+    )?)
 }

@@ -14,7 +14,7 @@ pub(crate) fn run(args: ProbeArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     }
     let env_changes = match &args.profile {
         None => Vec::new(),
-        Some(p) => super::env::profile_changes(p)?,
+        Some(p) => super::env::profile_changes(p, args.timeout_ms)?,
     };
     let opts = rp_probe::Options {
         python: args.python,
@@ -52,12 +52,7 @@ pub(crate) fn run(args: ProbeArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     if let Some(e) = io_err {
         return Err(e.into());
     }
-    if json {
-        serde_json::to_writer_pretty(&mut *out, &report)?;
-        writeln!(out)?;
-    } else {
-        render::probe::summary(&report, out)?;
-    }
+    super::emit(out, json, &report, render::probe::summary)?;
     Ok(if rp_probe::all_pass(&report) {
         exit::OK
     } else {

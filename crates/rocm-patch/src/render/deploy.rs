@@ -1,11 +1,12 @@
 //! Human text for deploy transactions and history.
 
-use rp_report::{HistoryReport, TxReport};
+use rp_report::{HistoryReport, RecoverReport, TxReport};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 fn counts(r: &TxReport) -> String {
     let mut m: BTreeMap<&str, usize> = BTreeMap::new();
+    // Counted by name, in name order, as before the vocabulary was typed.
     for c in &r.changes {
         *m.entry(c.change.as_str()).or_default() += 1;
     }
@@ -17,6 +18,9 @@ fn counts(r: &TxReport) -> String {
 
 /// One transaction with its changes.
 pub fn tx(r: &TxReport, out: &mut dyn Write) -> io::Result<()> {
+    for n in &r.notes {
+        writeln!(out, "{n}")?;
+    }
     writeln!(
         out,
         "transaction {} {}: {} into {}",
@@ -32,6 +36,7 @@ pub fn tx(r: &TxReport, out: &mut dyn Write) -> io::Result<()> {
     if let Some(n) = &r.note {
         writeln!(out, "  {n}")?;
     }
+
     for c in &r.changes {
         writeln!(out, "  {:<8} {}", c.change, c.path)?;
     }
@@ -58,6 +63,17 @@ pub fn history(h: &HistoryReport, out: &mut dyn Write) -> io::Result<()> {
             t.into
         )?;
         writeln!(out, "{:>4}  {:<12}  {:<24}  {}", "", "", "", t.command)?;
+    }
+    Ok(())
+}
+
+/// What `recover` put back.
+pub fn recover(r: &RecoverReport, out: &mut dyn Write) -> io::Result<()> {
+    if r.recovered.is_empty() {
+        return writeln!(out, "nothing to recover");
+    }
+    for t in &r.recovered {
+        tx(t, out)?;
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Human text for `doctor`: sections for GPUs, driver, environment, ROCm, Python, then
 //! the findings with their fixes. Colour only when asked for (a terminal, no NO_COLOR).
 
-use rp_report::{DoctorReport, Gpu, TensileDir};
+use rp_report::{DoctorReport, FixStep, Gpu, Severity, SitesFrom, TensileDir, TorchBuild};
 use std::io::{self, Write};
 
 struct Style {
@@ -19,12 +19,12 @@ impl Style {
     fn head(&self, s: &str) -> String {
         self.paint("1", s)
     }
-    fn severity(&self, s: &str) -> String {
+    fn severity(&self, s: Severity) -> String {
         let padded = format!("{s:<7}");
         match s {
-            "error" => self.paint("1;31", &padded),
-            "warning" => self.paint("1;33", &padded),
-            _ => self.paint("1;36", &padded),
+            Severity::Error => self.paint("1;31", &padded),
+            Severity::Warning => self.paint("1;33", &padded),
+            Severity::Info => self.paint("1;36", &padded),
         }
     }
 }
@@ -114,6 +114,24 @@ fn gpu_lines(g: &Gpu, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
+/// One fix step as a line: `$ command`, `# note`, `$ command   # note`, or for an
+/// alternative `# or what: command`.
+fn fix_line(s: &FixStep) -> String {
+    if s.alternative {
+        return match (&s.command, &s.note) {
+            (Some(c), Some(n)) => format!("# or {n}: {c}"),
+            (Some(c), None) => format!("# or: {c}"),
+            (None, n) => format!("# or {}", n.as_deref().unwrap_or("")),
+        };
+    }
+    match (&s.command, &s.note) {
+        (Some(c), Some(n)) => format!("$ {c}   # {n}"),
+        (Some(c), None) => format!("$ {c}"),
+        (None, Some(n)) => format!("# {n}"),
+        (None, None) => String::new(),
+    }
+}
+
 /// Write the human report.
 pub fn human(r: &DoctorReport, color: bool, out: &mut dyn Write) -> io::Result<()> {
     let st = Style { color };
@@ -173,6 +191,12 @@ pub fn human(r: &DoctorReport, color: bool, out: &mut dyn Write) -> io::Result<(
             writeln!(out, "      -> {e}")?;
         }
     }
+    if !r.environment.set_in_files.is_empty() {
+        writeln!(out, "  set by startup files:")?;
+        for s in &r.environment.set_in_files {
+            writeln!(out, "      {}:{}  {}={}", s.file, s.line, s.name, s.value)?;
+        }
+    }
 
     writeln!(out, "\n{}", st.head("ROCm"))?;
     if r.rocm.is_empty() {
@@ -208,6 +232,12 @@ pub fn human(r: &DoctorReport, color: bool, out: &mut dyn Write) -> io::Result<(
         if let Some(e) = &p.error {
             writeln!(out, "      {e}")?;
         }
+        if p.site_packages_from == SitesFrom::Interpreter {
+            writeln!(
+                out,
+                "      site-packages from running the interpreter (sys.path)"
+            )?;
+        }
         match &p.torch {
             None if p.error.is_none() => writeln!(out, "      no torch")?,
             None => {}
@@ -222,7 +252,7 @@ pub fn human(r: &DoctorReport, color: bool, out: &mut dyn Write) -> io::Result<(
                     "      torch {} ({build})",
                     t.version.as_deref().unwrap_or("(unknown version)")
                 )?;
-                if t.build == "rocm" {
+                if t.build == TorchBuild::Rocm {
                     writeln!(
                         out,
                         "      GPU code for: {} ({} libraries)",
@@ -259,27 +289,23 @@ pub fn human(r: &DoctorReport, color: bool, out: &mut dyn Write) -> io::Result<(
 
     writeln!(out, "\n{}", st.head("Findings"))?;
     for f in &r.findings {
-        writeln!(out, "  {} {}  {}", st.severity(&f.severity), f.id, f.title)?;
+        writeln!(out, "  {} {}  {}", st.severity(f.severity), f.id, f.title)?;
         writeln!(out, "          why: {}", f.why)?;
         writeln!(out, "          ref: {}", f.reference)?;
         if !f.fix.is_empty() {
             writeln!(out, "          fix:")?;
-            for l in f.fix.lines() {
-                if l.starts_with('#') {
-                    writeln!(out, "            {l}")?;
-                } else {
-                    writeln!(out, "            $ {l}")?;
-                }
+            for step in &f.fix {
+                writeln!(out, "            {}", fix_line(step))?;
             }
         }
     }
-    let count = |s: &str| r.findings.iter().filter(|f| f.severity == s).count();
+    let count = |s: Severity| r.findings.iter().filter(|f| f.severity == s).count();
     writeln!(
         out,
         "\n{} error(s), {} warning(s), {} note(s)",
-        count("error"),
-        count("warning"),
-        count("info")
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Info)
     )?;
     Ok(())
 }

@@ -35,8 +35,10 @@ fn shell(
 ) -> io::Result<()> {
     header(r, out)?;
     for v in &r.vars {
-        match (v.action.as_str(), &v.value) {
-            ("kept", _) => writeln!(out, "# {} kept from your environment", v.name)?,
+        match (v.action, &v.value) {
+            (rp_report::VarAction::Kept, _) => {
+                writeln!(out, "# {} kept from your environment", v.name)?
+            }
             (_, Some(val)) => writeln!(out, "{}   # {}", set(&v.name, val), v.reason)?,
             (_, None) => writeln!(out, "{}   # {}", unset(&v.name), v.reason)?,
         }
@@ -94,6 +96,14 @@ pub fn explain(r: &EnvReport, out: &mut dyn Write) -> io::Result<()> {
     }
     for w in &r.warnings {
         writeln!(out, "warning: {w}")?;
+    }
+    Ok(())
+}
+
+/// `env --list`.
+pub fn list(l: &rp_report::ProfileList, out: &mut dyn Write) -> io::Result<()> {
+    for p in &l.profiles {
+        writeln!(out, "{:<24} {}", p.name, p.description)?;
     }
     Ok(())
 }

@@ -5,9 +5,7 @@ use std::io::{self, Write};
 
 /// Write the human report.
 pub fn human(r: &ExplainReport, out: &mut dyn Write) -> io::Result<()> {
-    for e in &r.errors {
-        writeln!(out, "cannot read {e}")?;
-    }
+    // Unreadable inputs are errors on stderr (the command prints them).
     if r.causes.is_empty() {
         writeln!(out, "nothing recognised in {} lines", r.lines)?;
         return Ok(());

@@ -70,9 +70,7 @@ pub fn human(r: &InspectReport, verbose: bool, out: &mut dyn Write) -> io::Resul
                 f.bundles,
                 targets.join(", ")
             )?;
-            if let Some(e) = &f.error {
-                writeln!(out, "  {:<w$}  error: {e}", "")?;
-            }
+            // Its error goes to stderr (the command prints it).
             for n in &f.notes {
                 writeln!(out, "  {:<w$}  note: {n}", "")?;
             }

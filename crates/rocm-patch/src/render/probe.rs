@@ -33,9 +33,10 @@ pub fn row(r: &ProbeResult, out: &mut dyn Write) -> io::Result<()> {
 
 /// Totals, the environment, and the captured stderr of failed probes.
 pub fn summary(r: &ProbeReport, out: &mut dyn Write) -> io::Result<()> {
-    let count = |s: &str| r.probes.iter().filter(|p| p.status == s).count();
+    use rp_report::ProbeStatus as S;
+    let count = |s: S| r.probes.iter().filter(|p| p.status == s).count();
     let mut parts = Vec::new();
-    for s in ["pass", "skip", "wrong", "error", "crash", "timeout"] {
+    for s in [S::Pass, S::Skip, S::Wrong, S::Error, S::Crash, S::Timeout] {
         let n = count(s);
         if n > 0 {
             parts.push(format!("{n} {s}"));
@@ -65,7 +66,7 @@ pub fn summary(r: &ProbeReport, out: &mut dyn Write) -> io::Result<()> {
     )?;
     for p in &r.probes {
         if let Some(s) = p.stderr.as_deref().filter(|s| !s.trim().is_empty()) {
-            if matches!(p.status.as_str(), "crash" | "timeout" | "error") {
+            if matches!(p.status, S::Crash | S::Timeout | S::Error) {
                 writeln!(out, "\n--- stderr of {} ({}) ---", p.name, p.status)?;
                 let lines: Vec<&str> = s.lines().collect();
                 let start = lines.len().saturating_sub(20);

@@ -1,6 +1,6 @@
 //! Sysroots for `doctor` tests.
 //!
-//! Two kinds: trees around the real KFD captures in shared/fixtures/sysfs (their `nodes/`
+//! Two kinds: trees around the real KFD captures in fixtures/sysfs (their `nodes/`
 //! copied verbatim), and synthesized RDNA1 machines written from the values the kernel
 //! implies for Navi 10/12/14 (formats.md §4.3: no public verbatim RDNA1 capture exists).
 //! Everything this module writes itself is synthesized and says so in
@@ -286,7 +286,7 @@ impl Machine {
         self.amdgpu_module().dev_kfd(0o660)
     }
 
-    /// A real KFD capture from shared/fixtures/sysfs: its nodes copied verbatim into the
+    /// A real KFD capture from fixtures/sysfs: its nodes copied verbatim into the
     /// topology directory, plus a synthesized PCI device for each GPU node (built from
     /// the node's vendor_id, device_id and location_id).
     pub fn capture(&mut self, dir: &Path, revision: u8) -> &mut Self {
@@ -296,7 +296,7 @@ impl Machine {
             write(&topo.join("generation_id"), "1\n");
         }
         self.note(format!(
-            "KFD topology: verbatim copy of shared/fixtures/sysfs/{}",
+            "KFD topology: verbatim copy of fixtures/sysfs/{}",
             dir.file_name().unwrap().to_string_lossy()
         ));
         for e in std::fs::read_dir(topo.join("nodes")).unwrap() {
@@ -338,12 +338,12 @@ impl Machine {
         self
     }
 
-    /// libdrm's amdgpu.ids, from the shared excerpt.
+    /// libdrm's amdgpu.ids, from the repository excerpt.
     pub fn amdgpu_ids(&mut self, excerpt: &Path) -> &mut Self {
         let p = self.root.join("usr/share/libdrm/amdgpu.ids");
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::copy(excerpt, &p).unwrap();
-        self.note("usr/share/libdrm/amdgpu.ids: shared/fixtures/ids excerpt");
+        self.note("usr/share/libdrm/amdgpu.ids: fixtures/ids excerpt");
         self
     }
 

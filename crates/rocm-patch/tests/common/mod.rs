@@ -29,17 +29,13 @@ pub fn fx(name: &str) -> PathBuf {
     input("RP_FIXTURES").join(name)
 }
 
-/// The shared fixtures beside the checkout.
-pub fn shared(name: &str) -> PathBuf {
-    let base = std::env::var("RP_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let p = base.join("fixtures").join(name);
-    assert!(
-        p.exists(),
-        "{} missing: shared/ must sit beside the checkout (or set RP_SHARED)",
-        p.display()
-    );
+/// A fixture committed in the repository (`fixtures/`, provenance in
+/// `fixtures/SOURCES.md`).
+pub fn fixture(name: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures")
+        .join(name);
+    assert!(p.exists(), "{} missing from the repository", p.display());
     p
 }
 

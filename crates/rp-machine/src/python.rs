@@ -1,0 +1,473 @@
+//! Python environments with torch: found from their files (pyvenv.cfg, conda-meta,
+//! lib/python*/site-packages, pyenv's version files). torch is never imported: its
+//! version comes from `torch/version.py` and its GPU targets from the inspect engine.
+//! Only on the live machine, and only when the layout is not recognised, is the
+//! interpreter asked for `sys.path` — in its own process group, with a deadline and a
+//! cap on its output; a tree below `--sysroot` never has anything executed.
+
+use crate::SysRoot;
+use rp_report::{FoundBy, PythonEnv, PythonKind, SitesFrom, TorchBuild, TorchInstall};
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long an interpreter may take to print `sys.path`.
+const SYS_PATH_TIMEOUT: Duration = Duration::from_secs(5);
+/// The most output read from it.
+const SYS_PATH_MAX_OUTPUT: u64 = 256 * 1024;
+
+/// One place to look for a Python environment (a host path).
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// Interpreter or environment directory.
+    pub path: PathBuf,
+    /// How it was found.
+    pub found_by: FoundBy,
+}
+
+fn find_on_path(env: &BTreeMap<String, String>, root: &SysRoot, exe: &str) -> Option<PathBuf> {
+    env.get("PATH")?
+        .split(':')
+        .filter(|d| d.starts_with('/'))
+        .map(|d| root.host(d).join(exe))
+        .find(|p| root.is_file(p))
+}
+
+/// Default candidates: `python3` on PATH, an active venv or conda env, and venvs in the
+/// current directory (`cwd`, a host path; `None` when it is not on the machine).
+pub fn discover(
+    env: &BTreeMap<String, String>,
+    root: &SysRoot,
+    cwd: Option<&Path>,
+) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    for (var, by) in [
+        ("VIRTUAL_ENV", FoundBy::VirtualEnv),
+        ("CONDA_PREFIX", FoundBy::CondaPrefix),
+    ] {
+        if let Some(v) = env.get(var).filter(|v| v.starts_with('/')) {
+            out.push(Candidate {
+                path: root.host(v),
+                found_by: by,
+            });
+        }
+    }
+    if let Some(p) = find_on_path(env, root, "python3") {
+        out.push(Candidate {
+            path: p,
+            found_by: FoundBy::Path,
+        });
+    }
+    if let Some(cwd) = cwd {
+        out.extend(
+            root.read_dir(cwd)
+                .into_iter()
+                .map(|(_, p)| p)
+                .filter(|p| {
+                    root.is_file(&p.join("pyvenv.cfg")) || root.is_dir(&p.join("conda-meta"))
+                })
+                .map(|p| Candidate {
+                    path: p,
+                    found_by: FoundBy::Cwd,
+                }),
+        );
+    }
+    out
+}
+
+fn glob_site_packages(root: &SysRoot, prefix: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for lib in ["lib", "lib64"] {
+        out.extend(
+            root.read_dir(&prefix.join(lib))
+                .into_iter()
+                .filter(|(n, _)| n.starts_with("python"))
+                .map(|(_, p)| p.join("site-packages"))
+                .filter(|p| root.is_dir(p)),
+        );
+    }
+    out
+}
+
+/// Ask an interpreter on the live machine for its `sys.path`: in its own process group
+/// (so a child it leaves behind is killed with it), with a deadline and a cap on what
+/// is read from it.
+fn ask_sys_path(python: &Path) -> Result<Vec<PathBuf>, String> {
+    use std::os::unix::process::CommandExt;
+    let mut child = Command::new(python)
+        .args(["-I", "-c", "import sys\nfor p in sys.path: print(p)"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
+    let pgid = child.id() as i32;
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = (&mut stdout)
+            .take(SYS_PATH_MAX_OUTPUT)
+            .read_to_end(&mut buf);
+        buf
+    });
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break st,
+            Ok(None) if start.elapsed() > SYS_PATH_TIMEOUT => {
+                // SAFETY: signalling the child's own process group.
+                unsafe { libc::kill(-pgid, libc::SIGKILL) };
+                let _ = child.wait();
+                return Err(format!(
+                    "{} did not print sys.path within {} s (killed)",
+                    python.display(),
+                    SYS_PATH_TIMEOUT.as_secs()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
+            Err(e) => return Err(e.to_string()),
+        }
+    };
+    // Whatever it left running in its group goes too, so the pipe closes.
+    // SAFETY: signalling the child's own process group.
+    unsafe { libc::kill(-pgid, libc::SIGKILL) };
+    let out = reader.join().unwrap_or_default();
+    if !status.success() {
+        return Err(format!("{} exited with {status}", python.display()));
+    }
+    Ok(String::from_utf8_lossy(&out)
+        .lines()
+        .map(PathBuf::from)
+        .filter(|p| {
+            let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            (n == "site-packages" || n == "dist-packages") && p.is_dir()
+        })
+        .collect())
+}
+
+/// The real interpreter behind a path: a pyenv shim resolves to the selected version
+/// (PYENV_VERSION, then `.python-version` from the current directory up, then
+/// `<pyenv root>/version`, as pyenv documents); anything else to its resolved path.
+pub fn resolve_interpreter(
+    root: &SysRoot,
+    p: &Path,
+    vars: &BTreeMap<String, String>,
+    cwd: Option<&Path>,
+) -> PathBuf {
+    let shim_root = p
+        .parent()
+        .filter(|d| d.file_name().is_some_and(|n| n == "shims"))
+        .and_then(Path::parent)
+        .filter(|r| root.is_dir(&r.join("versions")));
+    if let (Some(pyenv), Some(exe)) = (shim_root, p.file_name()) {
+        let from_file = |f: PathBuf| {
+            root.read_text(&f, 4096)
+                .ok()
+                .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        };
+        let version = vars
+            .get("PYENV_VERSION")
+            .and_then(|v| v.split(':').next().map(str::to_string))
+            .or_else(|| {
+                cwd.into_iter()
+                    .flat_map(Path::ancestors)
+                    .take_while(|d| root.contains(d))
+                    .find_map(|d| from_file(d.join(".python-version")))
+            })
+            .or_else(|| from_file(pyenv.join("version")));
+        if let Some(v) = version.filter(|v| v != "system" && !v.contains('/')) {
+            let cand = pyenv.join("versions").join(v).join("bin").join(exe);
+            if root.is_file(&cand) {
+                return root.resolve(&cand).unwrap_or(cand);
+            }
+        }
+    }
+    root.resolve(p).unwrap_or_else(|| p.to_path_buf())
+}
+
+/// Site directories of a system interpreter from its installation's files:
+/// `<prefix>/lib/pythonX.Y/{site,dist}-packages`, Debian's `/usr/lib/python3/dist-packages`
+/// and `/usr/local/lib/pythonX.Y/dist-packages`, and the user site below `home` (a host
+/// path: the machine's home directory of the user). Empty when the layout is not
+/// recognised.
+pub fn system_sites(root: &SysRoot, real: &Path, home: Option<&Path>) -> Vec<PathBuf> {
+    let name = real.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let Some(prefix) = real.parent().and_then(Path::parent) else {
+        return Vec::new();
+    };
+    // pythonX.Y from the file name, or from the single lib/pythonX.Y directory.
+    let mut versions: Vec<String> = root
+        .read_dir(&prefix.join("lib"))
+        .into_iter()
+        .map(|(n, _)| n)
+        .filter(|n| {
+            n.strip_prefix("python3.")
+                .is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .collect();
+    if versions.len() > 1 {
+        versions.retain(|v| name.starts_with(v.as_str()));
+    }
+    let [ver] = versions.as_slice() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Some(home) = home {
+        out.push(home.join(".local/lib").join(ver).join("site-packages"));
+    }
+    for sub in ["site-packages", "dist-packages"] {
+        out.push(prefix.join("lib").join(ver).join(sub));
+    }
+    if root.machine(prefix) == "/usr" {
+        out.push(root.host("/usr/local/lib").join(ver).join("dist-packages"));
+        out.push(root.host("/usr/lib/python3/dist-packages"));
+    }
+    out.retain(|p| root.is_dir(p));
+    out
+}
+
+/// Parse `torch/version.py`: `__version__`, `hip` and `cuda` assignments, with or
+/// without type annotations; `None` values stay `None`.
+pub fn parse_version_py(text: &str) -> BTreeMap<String, Option<String>> {
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        let Some((lhs, rhs)) = line.split_once('=') else {
+            continue;
+        };
+        let key = lhs.split(':').next().unwrap_or("").trim();
+        if !matches!(key, "__version__" | "hip" | "cuda" | "git_version") {
+            continue;
+        }
+        let rhs = rhs.trim();
+        let val = if rhs == "None" {
+            None
+        } else {
+            let q = rhs.chars().next().filter(|c| *c == '\'' || *c == '"');
+            match q {
+                Some(q) => rhs[1..].split(q).next().map(str::to_string),
+                None => continue,
+            }
+        };
+        out.entry(key.to_string()).or_insert(val);
+    }
+    out
+}
+
+fn dist_info_version(root: &SysRoot, site: &Path) -> Option<String> {
+    root.read_dir(site).into_iter().find_map(|(n, _)| {
+        n.strip_prefix("torch-")?
+            .strip_suffix(".dist-info")
+            .map(str::to_string)
+    })
+}
+
+/// Read torch in a site-packages directory, with the inspect report of torch/lib.
+fn torch_in(root: &SysRoot, site: &Path) -> Option<(TorchInstall, rp_report::InspectReport)> {
+    let dir = site.join("torch");
+    if !root.is_file(&dir.join("__init__.py")) && !root.is_file(&dir.join("version.py")) {
+        return None;
+    }
+    let v = root
+        .read_text(&dir.join("version.py"), 1 << 20)
+        .map(|t| parse_version_py(&t))
+        .unwrap_or_default();
+    let get = |k: &str| v.get(k).cloned().flatten();
+    let (hip, cuda) = (get("hip"), get("cuda"));
+    let build = if hip.is_some() {
+        TorchBuild::Rocm
+    } else if cuda.is_some() {
+        TorchBuild::Cuda
+    } else {
+        TorchBuild::Cpu
+    };
+    let lib = dir.join("lib");
+    // Each library where it really lies inside the root (a link cannot lead out of it).
+    let libs: Vec<PathBuf> = root
+        .read_dir(&lib)
+        .into_iter()
+        .filter(|(n, p)| n.contains(".so") && !root.is_symlink(p))
+        .filter_map(|(_, p)| root.resolve(&p))
+        .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()))
+        .collect();
+    let mut report = rp_inspect::inspect(&libs, &rp_inspect::Options::default());
+    // The inventory names machine paths, as every report does.
+    for f in &mut report.files {
+        f.path = root.machine(Path::new(&f.path));
+    }
+    for d in &mut report.tensile_dirs {
+        d.path = root.machine(Path::new(&d.path));
+    }
+    let gpu_libraries: Vec<String> = report
+        .files
+        .iter()
+        .filter(|f| !f.code_objects.is_empty())
+        .map(|f| f.path.clone())
+        .collect();
+    let torch = TorchInstall {
+        path: root.machine(&dir),
+        version: get("__version__").or_else(|| dist_info_version(root, site)),
+        hip,
+        cuda,
+        build,
+        targets: report.targets.keys().cloned().collect(),
+        gpu_libraries,
+        rocblas_library: crate::rocm::tensile_dir(root, &lib.join("rocblas/library")),
+        hipblaslt_library: crate::rocm::tensile_dir(root, &lib.join("hipblaslt/library")),
+        gpu_support: Vec::new(),
+    };
+    Some((torch, report))
+}
+
+/// Where to look and what may be done to learn `sys.path`.
+pub struct Look<'a> {
+    /// The root.
+    pub root: &'a SysRoot,
+    /// The environment.
+    pub vars: &'a BTreeMap<String, String>,
+    /// The current directory, when it is on the machine.
+    pub cwd: Option<&'a Path>,
+    /// The user's home directory (host path), for the user site.
+    pub home: Option<&'a Path>,
+}
+
+/// Inspect one candidate. Returns the environment and the inspect report of its torch
+/// libraries' code objects (for per-GPU coverage).
+pub fn read_env(c: &Candidate, l: &Look) -> (PythonEnv, Option<rp_report::InspectReport>) {
+    let root = l.root;
+    let mut env = PythonEnv {
+        path: root.machine(&c.path),
+        found_by: c.found_by,
+        ..PythonEnv::default()
+    };
+    let p = &c.path;
+    let prefix = if root.is_dir(p) {
+        Some(p.clone())
+    } else if root.is_file(p) {
+        // An interpreter inside an environment: <prefix>/bin/python.
+        p.parent()
+            .and_then(Path::parent)
+            .filter(|pre| {
+                root.is_file(&pre.join("pyvenv.cfg")) || root.is_dir(&pre.join("conda-meta"))
+            })
+            .map(Path::to_path_buf)
+    } else {
+        env.error = Some(format!("{} does not exist", env.path));
+        return (env, None);
+    };
+    let sites = match &prefix {
+        Some(pre) => {
+            env.kind = if root.is_file(&pre.join("pyvenv.cfg")) {
+                PythonKind::Venv
+            } else if root.is_dir(&pre.join("conda-meta")) {
+                PythonKind::Conda
+            } else {
+                PythonKind::Prefix
+            };
+            glob_site_packages(root, pre)
+        }
+        None => {
+            env.kind = PythonKind::System;
+            let real = resolve_interpreter(root, p, l.vars, l.cwd);
+            let from_files = system_sites(root, &real, l.home);
+            if !from_files.is_empty() {
+                from_files
+            } else if !root.is_live() {
+                env.site_packages_from = SitesFrom::Unknown;
+                env.error = Some(format!(
+                    "the site-packages of {} cannot be derived from its files, and programs below --sysroot are never run; pass its environment directory with --python",
+                    env.path
+                ));
+                Vec::new()
+            } else {
+                env.site_packages_from = SitesFrom::Interpreter;
+                match ask_sys_path(&real) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        env.error = Some(e);
+                        Vec::new()
+                    }
+                }
+            }
+        }
+    };
+    if sites.is_empty() && env.error.is_none() {
+        env.error = Some(format!("no site-packages found for {}", env.path));
+    }
+    env.site_packages = sites.iter().map(|s| root.machine(s)).collect();
+    let mut inspect = None;
+    if let Some((t, r)) = sites.iter().find_map(|s| torch_in(root, s)) {
+        env.torch = Some(t);
+        inspect = Some(r);
+    }
+    (env, inspect)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pyenv_shims_and_system_layouts() {
+        let d = tempfile::tempdir().unwrap();
+        let py = d.path().join(".pyenv");
+        std::fs::create_dir_all(py.join("shims")).unwrap();
+        std::fs::write(
+            py.join("shims/python3"),
+            "#!/usr/bin/env bash\nexec pyenv exec python3\n",
+        )
+        .unwrap();
+        for v in ["3.11.7", "3.12.1"] {
+            let bin = py.join("versions").join(v).join("bin");
+            std::fs::create_dir_all(&bin).unwrap();
+            std::fs::write(bin.join("python3"), "").unwrap();
+            let minor = &v[..v.rfind('.').unwrap()];
+            std::fs::create_dir_all(
+                py.join("versions")
+                    .join(v)
+                    .join("lib")
+                    .join(format!("python{minor}"))
+                    .join("site-packages"),
+            )
+            .unwrap();
+        }
+        std::fs::write(py.join("version"), "3.11.7\n").unwrap();
+        let shim = py.join("shims/python3");
+        let mut vars = BTreeMap::new();
+        let root = SysRoot::live(Duration::from_secs(1));
+        let cwd = Some(d.path());
+        let real = resolve_interpreter(&root, &shim, &vars, cwd);
+        assert!(
+            real.ends_with("versions/3.11.7/bin/python3"),
+            "{}",
+            real.display()
+        );
+        let sites = system_sites(&root, &real, None);
+        assert_eq!(sites.len(), 1);
+        assert!(sites[0].ends_with("3.11.7/lib/python3.11/site-packages"));
+        // .python-version in the working directory beats the global file ...
+        std::fs::write(d.path().join(".python-version"), "3.12.1\n").unwrap();
+        assert!(resolve_interpreter(&root, &shim, &vars, cwd).ends_with("3.12.1/bin/python3"));
+        // ... and PYENV_VERSION beats both.
+        vars.insert("PYENV_VERSION".into(), "3.11.7".into());
+        assert!(resolve_interpreter(&root, &shim, &vars, cwd).ends_with("3.11.7/bin/python3"));
+        // An unknown layout yields nothing (the interpreter is asked instead).
+        assert!(system_sites(&root, &d.path().join("nowhere/bin/python3"), None).is_empty());
+    }
+
+    #[test]
+    fn version_py_forms() {
+        let old = "__version__ = '2.5.1+rocm6.2'\ndebug = False\ncuda = None\ngit_version = 'abc'\nhip = '6.2.41133-dd7f95766'\n";
+        let v = parse_version_py(old);
+        assert_eq!(v["__version__"].as_deref(), Some("2.5.1+rocm6.2"));
+        assert_eq!(v["hip"].as_deref(), Some("6.2.41133-dd7f95766"));
+        assert_eq!(v["cuda"], None);
+        let new = "from typing import Optional\n__all__ = ['__version__', 'debug', 'cuda', 'git_version', 'hip']\n__version__ = \"2.9.1+cu128\"\ncuda: Optional[str] = \"12.8\"\nhip: Optional[str] = None\n";
+        let v = parse_version_py(new);
+        assert_eq!(v["__version__"].as_deref(), Some("2.9.1+cu128"));
+        assert_eq!(v["cuda"].as_deref(), Some("12.8"));
+        assert_eq!(v["hip"], None);
+    }
+}

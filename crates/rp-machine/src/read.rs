@@ -1,0 +1,229 @@
+//! Reading sysfs files with a deadline.
+//!
+//! amdgpu attribute reads can block while a GPU is hung or resetting (formats.md §4.7).
+//! Each read runs on a helper thread; when it misses its deadline the caller gets
+//! [`ReadError::Timeout`] and the thread is left behind (it cannot be cancelled, and it
+//! ends with the process). After the first timeout the remaining reads get a short
+//! deadline, so one hung GPU costs one full timeout, not one per file.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Largest sysfs file read; sysfs attributes are at most one page (formats.md §4.2).
+const MAX_ATTR: u64 = 64 * 1024;
+
+/// Why a read failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadError {
+    /// The file does not exist.
+    NotFound,
+    /// Another I/O error (message).
+    Io(String),
+    /// The read did not finish in time.
+    Timeout,
+}
+
+/// A blocked or failed read, kept for the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadProblem {
+    /// The path as seen on the machine (without the sysroot prefix).
+    pub path: String,
+    /// What went wrong.
+    pub error: ReadError,
+}
+
+/// Reads files below a sysroot with a deadline per read.
+#[derive(Debug)]
+pub struct Reader {
+    root: PathBuf,
+    timeout: Duration,
+    after_timeout: Duration,
+    tripped: AtomicBool,
+    problems: std::sync::Mutex<Vec<ReadProblem>>,
+}
+
+impl Reader {
+    /// A reader for `root` (`/` for the live machine).
+    pub fn new(root: impl Into<PathBuf>, timeout: Duration) -> Self {
+        Reader {
+            root: root.into(),
+            timeout,
+            after_timeout: timeout.min(Duration::from_millis(100)),
+            tripped: AtomicBool::new(false),
+            problems: Default::default(),
+        }
+    }
+
+    /// The per-read deadline.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    fn machine_path(&self, p: &Path) -> String {
+        match p.strip_prefix(&self.root) {
+            Ok(rel) if self.root != Path::new("/") => format!("/{}", rel.display()),
+            _ => p.display().to_string(),
+        }
+    }
+
+    /// Read a text attribute. Missing files are `Err(NotFound)` and are not recorded;
+    /// other failures are recorded as problems.
+    pub fn text(&self, p: &Path) -> Result<String, ReadError> {
+        let deadline = if self.tripped.load(Ordering::Relaxed) {
+            self.after_timeout
+        } else {
+            self.timeout
+        };
+        let (tx, rx) = mpsc::channel();
+        let owned = p.to_path_buf();
+        let spawned = std::thread::Builder::new()
+            .name("sysfs-read".into())
+            .spawn(move || {
+                let r = std::fs::File::open(&owned).and_then(|f| {
+                    let mut s = Vec::new();
+                    f.take(MAX_ATTR).read_to_end(&mut s)?;
+                    Ok(String::from_utf8_lossy(&s).into_owned())
+                });
+                let _ = tx.send(r);
+            });
+        let result = match spawned {
+            Err(e) => Err(ReadError::Io(format!("cannot start a reader thread: {e}"))),
+            Ok(_) => match rx.recv_timeout(deadline) {
+                Ok(Ok(s)) => Ok(s),
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(ReadError::NotFound)
+                }
+                Ok(Err(e)) => Err(ReadError::Io(e.to_string())),
+                Err(_) => {
+                    self.tripped.store(true, Ordering::Relaxed);
+                    Err(ReadError::Timeout)
+                }
+            },
+        };
+        if let Err(e) = &result {
+            self.problems
+                .lock()
+                .expect("problem list lock")
+                .push(ReadProblem {
+                    path: self.machine_path(p),
+                    error: e.clone(),
+                });
+        }
+        result
+    }
+
+    /// Read a regular file (not a sysfs attribute) of at most `cap` bytes under the
+    /// deadline. It is opened without blocking and must be a regular file, so a FIFO, a
+    /// device node or a directory is an error at once; a file over `cap` is an error, not
+    /// a truncated read. `shown` is the path as the report names it.
+    pub fn file(&self, p: &Path, cap: u64, shown: &str) -> Result<String, ReadError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let deadline = if self.tripped.load(Ordering::Relaxed) {
+            self.after_timeout
+        } else {
+            self.timeout
+        };
+        let (tx, rx) = mpsc::channel();
+        let owned = p.to_path_buf();
+        let spawned = std::thread::Builder::new()
+            .name("file-read".into())
+            .spawn(move || {
+                let r = (|| -> Result<Vec<u8>, ReadError> {
+                    let f = std::fs::OpenOptions::new()
+                        .read(true)
+                        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+                        .open(&owned)
+                        .map_err(|e| match e.kind() {
+                            std::io::ErrorKind::NotFound => ReadError::NotFound,
+                            _ => ReadError::Io(e.to_string()),
+                        })?;
+                    let md = f.metadata().map_err(|e| ReadError::Io(e.to_string()))?;
+                    if !md.file_type().is_file() {
+                        return Err(ReadError::Io("not a regular file".into()));
+                    }
+                    let mut s = Vec::new();
+                    f.take(cap + 1)
+                        .read_to_end(&mut s)
+                        .map_err(|e| ReadError::Io(e.to_string()))?;
+                    if s.len() as u64 > cap {
+                        return Err(ReadError::Io(format!("larger than {cap} bytes")));
+                    }
+                    Ok(s)
+                })();
+                let _ = tx.send(r);
+            });
+        match spawned {
+            Err(e) => Err(ReadError::Io(format!("cannot start a reader thread: {e}"))),
+            Ok(_) => match rx.recv_timeout(deadline) {
+                Ok(Ok(s)) => Ok(String::from_utf8_lossy(&s).into_owned()),
+                Ok(Err(e)) => Err(e),
+                Err(_) => {
+                    self.tripped.store(true, Ordering::Relaxed);
+                    self.problems
+                        .lock()
+                        .expect("problem list lock")
+                        .push(ReadProblem {
+                            path: shown.to_string(),
+                            error: ReadError::Timeout,
+                        });
+                    Err(ReadError::Timeout)
+                }
+            },
+        }
+    }
+
+    /// Read a text attribute, trimmed; `None` when missing or failed.
+    pub fn attr(&self, p: &Path) -> Option<String> {
+        self.text(p).ok().map(|s| s.trim().to_string())
+    }
+
+    /// Problems recorded so far.
+    pub fn problems(&self) -> Vec<ReadProblem> {
+        self.problems.lock().expect("problem list lock").clone()
+    }
+}
+
+/// Parse `0x%04x`-style PCI attributes (formats.md §4.7).
+pub fn parse_hex(s: &str) -> Option<u32> {
+    let s = s.trim();
+    let s = s
+        .strip_prefix("0x")
+        .or_else(|| s.strip_prefix("0X"))
+        .unwrap_or(s);
+    u32::from_str_radix(s, 16).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex() {
+        assert_eq!(parse_hex("0x731f\n"), Some(0x731f));
+        assert_eq!(parse_hex("0xCA"), Some(0xca));
+        assert_eq!(parse_hex("zz"), None);
+    }
+
+    #[test]
+    fn a_blocking_read_times_out_and_later_reads_are_short() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("blocked");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let r = Reader::new(dir.path(), Duration::from_millis(300));
+        let t = std::time::Instant::now();
+        assert_eq!(r.text(&fifo), Err(ReadError::Timeout));
+        assert!(t.elapsed() >= Duration::from_millis(300));
+        let t = std::time::Instant::now();
+        assert_eq!(r.text(&fifo), Err(ReadError::Timeout));
+        assert!(t.elapsed() < Duration::from_millis(300));
+        assert_eq!(r.problems().len(), 2);
+        assert_eq!(r.problems()[0].path, "/blocked");
+        assert_eq!(r.text(&dir.path().join("nope")), Err(ReadError::NotFound));
+        assert_eq!(r.problems().len(), 2);
+    }
+}
