@@ -63,7 +63,7 @@ impl Users {
 }
 
 /// A user and their groups.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Identity {
     /// User name, when known.
     pub name: Option<String>,

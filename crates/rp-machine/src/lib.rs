@@ -70,8 +70,9 @@ pub struct PythonSnapshot {
     pub inventory: Option<InspectReport>,
 }
 
-/// Everything read from one machine, once.
-#[derive(Debug, Clone)]
+/// Everything read from one machine, once. (`Default` is an empty machine, for building
+/// snapshots in memory.)
+#[derive(Debug, Clone, Default)]
 pub struct MachineSnapshot {
     /// The root as shown (`/` for this machine).
     pub sysroot: String,
