@@ -1,5 +1,5 @@
-//! Compressed bundles (CCOB), checked against a decoder written here from formats.md
-//! §1.3 (independent of rp-codeobj), and v1/v3/zlib vectors built from the spec with
+//! Compressed bundles (CCOB), checked against a decoder written here from the format in
+//! llvm-project clang/lib/Driver/OffloadBundler.cpp (independent of rp-codeobj), and v1/v3/zlib vectors built from the spec with
 //! the zstd and flate2 crates (no producer of those exists on this machine).
 
 mod common;
@@ -93,7 +93,7 @@ fn clang19_ccob_matches_independent_decoder() {
     }
 }
 
-/// Write a CCOB around `bundle` exactly as formats.md §1.3 lays it out.
+/// Write a CCOB around `bundle` exactly as docs/code-objects.md lays it out.
 fn encode(bundle: &[u8], version: u16, method: u16) -> Vec<u8> {
     let compressed = if method == 1 {
         zstd::bulk::compress(bundle, 3).unwrap()
@@ -144,7 +144,7 @@ fn spec_vectors_v1_v2_v3_zlib_and_zstd() {
                 for c in r["files"][0]["code_objects"].as_array().unwrap() {
                     assert_eq!(c["ccob_version"], version);
                     assert_eq!(c["compression"], name);
-                    // clang-19 writes code object v5 by default (formats.md §2.1).
+                    // clang-19 writes code object v5 by default (docs/code-objects.md).
                     assert_eq!(c["code_object_version"].as_u64(), deep.then_some(5));
                 }
             }

@@ -48,7 +48,7 @@ fn primary(log: &str) -> String {
         .to_string()
 }
 
-/// domain.md §4, verbatim, with the cause each must get without an override in force.
+/// docs/rdna1.md, verbatim, with the cause each must get without an override in force.
 const SAMPLES: &[(&str, &str)] = &[
     ("HSA_STATUS_ERROR_MEMORY_APERTURE_VIOLATION: The agent attempted to access memory beyond the largest legal address. code: 0x29", "memory-access-fault"),
     ("Memory access fault by GPU node-1 (Agent handle: 0x55724b0d00b0) on address 0x7fca1be00000. Reason: Page not present or supervisor privilege.", "memory-access-fault"),

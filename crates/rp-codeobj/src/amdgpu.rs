@@ -1,4 +1,4 @@
-//! AMDGPU code objects (ELF, `e_machine` 224), formats.md §2.
+//! AMDGPU code objects (ELF, `e_machine` 224), docs/code-objects.md.
 
 use crate::{Error, Result};
 use object::elf;

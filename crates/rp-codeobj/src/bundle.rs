@@ -1,4 +1,4 @@
-//! Clang offload bundles, uncompressed (`__CLANG_OFFLOAD_BUNDLE__`), formats.md §1.1–1.2.
+//! Clang offload bundles, uncompressed (`__CLANG_OFFLOAD_BUNDLE__`), docs/code-objects.md–1.2.
 //!
 //! The entry table is read through [`std::io::Read`] so the same code serves an
 //! in-memory bundle and the front of a decompressing stream (a CCOB payload): only the
@@ -12,7 +12,7 @@ use std::io::Read;
 pub const MAGIC: &[u8; 24] = b"__CLANG_OFFLOAD_BUNDLE__";
 
 /// Most entries a bundle may declare. Real bundles have tens; the limit keeps a
-/// hostile count from driving allocation (formats.md §1.5 step 3).
+/// hostile count from driving allocation (docs/code-objects.md step 3).
 pub const MAX_ENTRIES: u64 = 4096;
 /// Longest entry id accepted. Real ids are under 80 bytes.
 pub const MAX_ID_LEN: u64 = 1024;
@@ -37,7 +37,7 @@ pub struct Header {
 
 impl Header {
     /// The bundle's extent: there is no size field, so it is the largest
-    /// `offset + size` over the entries (formats.md §1.1).
+    /// `offset + size` over the entries (docs/code-objects.md).
     pub fn extent(&self) -> u64 {
         self.entries
             .iter()
@@ -114,7 +114,7 @@ pub fn read_header(r: &mut impl Read, avail: u64) -> Result<Header> {
     Ok(Header { entries })
 }
 
-/// What a bundle entry id says (formats.md §1.2).
+/// What a bundle entry id says (docs/code-objects.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryId {
     /// Offload kind: `host`, `hip`, `hipv4`, `openmp`, …
@@ -132,7 +132,7 @@ impl EntryId {
     }
 }
 
-/// Parse a bundle entry id with the robust rule of formats.md §1.2: the kind is the
+/// Parse a bundle entry id with the robust rule of docs/code-objects.md: the kind is the
 /// text before the first `-`; for AMDGPU ids the target id follows `amdgcn-amd-amdhsa-`,
 /// after dropping one environment component that does not start with `gfx`.
 pub fn parse_entry_id(id: &str) -> EntryId {

@@ -1,4 +1,4 @@
-//! Compressed offload bundles, `CCOB` v1/v2/v3 with zlib or zstd (formats.md §1.3).
+//! Compressed offload bundles, `CCOB` v1/v2/v3 with zlib or zstd (docs/code-objects.md).
 //!
 //! Decompression is always streamed: reaching the entry table costs only the first
 //! few kilobytes of output, and a full (`deep`) pass checks the MD5-based hash in
@@ -11,7 +11,7 @@ use std::io::{self, Read};
 /// The 4-byte magic.
 pub const MAGIC: &[u8; 4] = b"CCOB";
 
-/// Largest uncompressed size accepted (formats.md §1.5 step 3).
+/// Largest uncompressed size accepted (docs/code-objects.md step 3).
 pub const MAX_UNCOMPRESSED: u64 = 16 << 30;
 /// Largest ratio of declared uncompressed size to compressed size accepted. Real
 /// bundles compress 3–20×, with alignment padding a little more; a declared size far

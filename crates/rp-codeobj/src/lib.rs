@@ -3,7 +3,7 @@
 //! [`scan`] takes the bytes of one file and lists every device code object in it:
 //! host ELF files whose `.hip_fatbin` holds uncompressed or CCOB-compressed bundles,
 //! standalone bundles, standalone code objects and `ar` archives of any of these
-//! (formats.md Appendix A). It reads only what it must: bundle entry tables, the ELF
+//! (docs/code-objects.md). It reads only what it must: bundle entry tables, the ELF
 //! header and notes of each blob, and for compressed bundles only as much output as it
 //! takes to reach the entry table (the whole stream only with [`Options::deep`]).
 //!
@@ -446,7 +446,7 @@ fn scan_host_elf(data: &[u8], file_base: u64, ctx: &mut Ctx) -> Result<()> {
         what: "ELF",
         why: e.to_string(),
     })?;
-    // Wrapper records give bundle addresses (formats.md §1.4); pointers left as 0
+    // Wrapper records give bundle addresses (docs/code-objects.md); pointers left as 0
     // (relocatables, lld) are found by the section walk instead.
     let mut wrapper_ptrs = Vec::new();
     let mut kpack = 0usize;
@@ -527,7 +527,7 @@ fn align_up(x: usize) -> usize {
     x.div_ceil(ALIGN).saturating_mul(ALIGN)
 }
 
-/// Walk a `.hip_fatbin` section (formats.md §1.5): bundles sit at 4096-aligned offsets
+/// Walk a `.hip_fatbin` section (docs/code-objects.md): bundles sit at 4096-aligned offsets
 /// with zero padding between them. Wrapper hints are parsed too if the walk missed
 /// them. An unreadable bundle is recorded and the walk goes on.
 fn walk_fatbin(sec: &[u8], sec_off: usize, base: u64, hinted: &BTreeSet<u64>, ctx: &mut Ctx) {

@@ -185,7 +185,7 @@ pub fn plan(
     }
     let mut notes = Vec::new();
     // Catalog layout: lazy-loading installs look for TensileLibrary_lazy_<arch>.dat
-    // (Tensile #1862/#1897; formats.md §3).
+    // (Tensile #1862/#1897; docs/code-objects.md).
     let lazy = |d: &Path| {
         std::fs::read_dir(d)
             .into_iter()

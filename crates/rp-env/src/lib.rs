@@ -311,7 +311,7 @@ fn gpu_rules(gpus: &[Gpu]) -> Vec<(String, Var)> {
                     "hide the integrated GPU {} so device 0 is the discrete GPU",
                     hidden.join(", ")
                 ),
-                reference: "ROCm GPU isolation docs; ROCm/legacy-rocm-build#6137 (domain.md §3)"
+                reference: "ROCm GPU isolation docs; ROCm/legacy-rocm-build#6137 (docs/rdna1.md)"
                     .into(),
                 source: format!("machine: {}", hidden.join(", ")),
             },

@@ -264,7 +264,7 @@ fn build_report(files: Vec<FileReport>, opts: &Options) -> InspectReport {
 }
 
 /// Summarise a Tensile / TensileLite library directory from its file names only
-/// (formats.md §3): which archs it has catalogs for. No file is opened, so this is cheap
+/// (docs/code-objects.md): which archs it has catalogs for. No file is opened, so this is cheap
 /// enough for `doctor`. `None` when the directory holds no recognised file.
 pub fn tensile_dir_by_name(dir: &Path) -> Option<TensileDir> {
     let files: Vec<FileReport> = walkdir::WalkDir::new(dir)
@@ -312,7 +312,7 @@ fn tensile_dirs(files: &[FileReport]) -> Vec<TensileDir> {
             });
         d.files += 1;
         // An arch counts when its master catalog or per-arch directory is present:
-        // that is what the loader looks for (formats.md §3.1).
+        // that is what the loader looks for (docs/code-objects.md).
         let arch = dir_arch.or_else(|| (role == "master-catalog").then(|| arch.clone()).flatten());
         if let Some(a) = arch {
             let a = processor_of(&a).to_string();
@@ -370,7 +370,7 @@ fn coverage(gpu: &TargetId, files: &[FileReport], dirs: &[TensileDir]) -> Covera
         }
     }
     for d in dirs {
-        // Tensile picks its catalog by exact processor name (formats.md §3.1).
+        // Tensile picks its catalog by exact processor name (docs/code-objects.md).
         if d.archs.iter().any(|a| a == &gpu.processor) {
             covered.push(CoveredLibrary {
                 path: d.path.clone(),

@@ -1,5 +1,5 @@
 //! GPU library data files recognised by name: rocBLAS Tensile, hipBLASLt TensileLite
-//! and MIOpen databases (formats.md §3).
+//! and MIOpen databases (docs/code-objects.md).
 
 use rp_report::LibraryFile;
 use std::path::Path;
@@ -180,7 +180,7 @@ pub fn classify(path: &Path) -> Option<LibraryFile> {
     miopen(name)
 }
 
-/// MIOpen database names: `<DbId><CU tag>.<ext>` (formats.md §3.4). The processor is
+/// MIOpen database names: `<DbId><CU tag>.<ext>` (docs/code-objects.md). The processor is
 /// the longest known processor name the file name starts with.
 fn miopen(name: &str) -> Option<LibraryFile> {
     let roles = [

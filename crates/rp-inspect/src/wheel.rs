@@ -2,7 +2,7 @@
 //!
 //! A member up to the in-memory limit is decompressed into memory and parsed exactly.
 //! A larger one (a 1 GB `libtorch_hip.so`) is scanned as a stream in bounded memory:
-//! bundles sit at 4096-aligned offsets of the ELF file (formats.md §1.4), so each
+//! bundles sit at 4096-aligned offsets of the ELF file (docs/code-objects.md), so each
 //! aligned block is checked for a bundle magic; a bundle's entry table and the first
 //! bytes of each blob are read as the stream passes them.
 

@@ -246,9 +246,9 @@ impl Kb {
     /// Can a GPU running as `gpu` load a code object built for `code`?
     ///
     /// The processor must match exactly, or `code` must be a generic target whose
-    /// members include the GPU's processor (formats.md §2.4). A feature pinned on
+    /// members include the GPU's processor (docs/code-objects.md). A feature pinned on
     /// (`+`) needs the GPU to run with it on, pinned off (`-`) needs it off; an
-    /// unpinned feature matches both (formats.md Appendix A). The GPU's unnamed
+    /// unpinned feature matches both (docs/code-objects.md). The GPU's unnamed
     /// features take the runtime defaults (see [`Kb::gpu_mode`]).
     pub fn compat(&self, gpu: &TargetId, code: &TargetId) -> Compat {
         let gpu = self.gpu_mode(gpu);
@@ -413,7 +413,7 @@ impl Kb {
     }
 }
 
-/// Format a KFD `gfx_target_version` as a processor name (formats.md §4.4):
+/// Format a KFD `gfx_target_version` as a processor name (docs/machine.md):
 /// `gfx` + decimal major + one hex digit minor + one hex digit stepping.
 pub fn gfx_name_from_version(v: u32) -> Option<String> {
     let (major, minor, step) = (v / 10000, (v / 100) % 100, v % 100);
@@ -459,6 +459,54 @@ mod tests {
         }
         for g in kb.generics() {
             assert!(machs.insert(g.mach), "duplicate mach {:#x}", g.mach);
+        }
+    }
+
+    /// Every `ref` in the data cites something a user can open: not empty, and no
+    /// document outside the repository (a project document is cited by its path under
+    /// `docs/`, and that file exists).
+    #[test]
+    fn refs_stand_alone() {
+        let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        for (name, text) in [
+            ("targets", TARGETS_TOML),
+            ("devices", include_str!("../data/devices.toml")),
+            ("runtime", include_str!("../data/runtime.toml")),
+            ("env", include_str!("../data/env.toml")),
+            ("findings", include_str!("../data/findings.toml")),
+            ("causes", include_str!("../data/causes.toml")),
+            ("signatures", include_str!("../data/signatures.toml")),
+            ("profiles", PROFILES_TOML),
+        ] {
+            for (i, line) in text.lines().enumerate() {
+                for bad in ["domain.md", "formats.md", "shared/", "seed project"] {
+                    assert!(
+                        !line.contains(bad),
+                        "{name}.toml:{}: cites {bad}: {line}",
+                        i + 1
+                    );
+                }
+                // A project document: `docs/` not inside another path (llvm/docs/…).
+                let parts = line.split("docs/").collect::<Vec<_>>();
+                for w in parts.windows(2) {
+                    if w[0].ends_with(|c: char| c == '/' || c.is_ascii_alphanumeric()) {
+                        continue;
+                    }
+                    let file: String = w[1]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
+                        .collect();
+                    let file = file.trim_end_matches('.');
+                    assert!(
+                        docs.join("docs").join(file).is_file(),
+                        "{name}.toml:{}: docs/{file} does not exist",
+                        i + 1
+                    );
+                }
+                if let Some(r) = line.split("ref = \"").nth(1) {
+                    assert!(!r.starts_with('"'), "{name}.toml:{}: empty ref", i + 1);
+                }
+            }
         }
     }
 

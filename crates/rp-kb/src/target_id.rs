@@ -1,4 +1,4 @@
-//! AMDGPU target ids: `processor(:feature(+|-))*` (formats.md §1.2).
+//! AMDGPU target ids: `processor(:feature(+|-))*` (docs/code-objects.md).
 
 use std::fmt;
 use std::str::FromStr;
@@ -95,7 +95,7 @@ impl FromStr for TargetId {
 
 impl fmt::Display for TargetId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Features in alphabetical order (formats.md §1.2).
+        // Features in alphabetical order (docs/code-objects.md).
         write!(f, "{}", self.processor)?;
         if self.sramecc != Feature::Any {
             write!(f, ":sramecc{}", self.sramecc.sign())?;

@@ -1,15 +1,15 @@
 //! Marketing names: libdrm's amdgpu.ids (by device and revision), pci.ids (by device),
-//! then the embedded table (formats.md §5).
+//! then the embedded table (docs/machine.md).
 
 use crate::SysRoot;
 use rp_report::NameSource;
 
-/// amdgpu.ids locations (formats.md §5.2).
+/// amdgpu.ids locations (docs/machine.md).
 const AMDGPU_IDS: [&str; 2] = [
     "/usr/share/libdrm/amdgpu.ids",
     "/usr/local/share/libdrm/amdgpu.ids",
 ];
-/// pci.ids locations (formats.md §5.1).
+/// pci.ids locations (docs/machine.md).
 const PCI_IDS: [&str; 3] = [
     "/usr/share/misc/pci.ids",
     "/usr/share/hwdata/pci.ids",

@@ -1,6 +1,6 @@
 //! Reading sysfs files with a deadline.
 //!
-//! amdgpu attribute reads can block while a GPU is hung or resetting (formats.md §4.7).
+//! amdgpu attribute reads can block while a GPU is hung or resetting (docs/machine.md).
 //! Each read runs on a helper thread; when it misses its deadline the caller gets
 //! [`ReadError::Timeout`] and the thread is left behind (it cannot be cancelled, and it
 //! ends with the process). After the first timeout the remaining reads get a short
@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
-/// Largest sysfs file read; sysfs attributes are at most one page (formats.md §4.2).
+/// Largest sysfs file read; sysfs attributes are at most one page (docs/machine.md).
 const MAX_ATTR: u64 = 64 * 1024;
 
 /// Why a read failed.
@@ -186,7 +186,7 @@ impl Reader {
     }
 }
 
-/// Parse `0x%04x`-style PCI attributes (formats.md §4.7).
+/// Parse `0x%04x`-style PCI attributes (docs/machine.md).
 pub fn parse_hex(s: &str) -> Option<u32> {
     let s = s.trim();
     let s = s

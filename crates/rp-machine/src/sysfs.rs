@@ -10,13 +10,13 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-/// KFD topology locations, newest first (formats.md §4.1).
+/// KFD topology locations, newest first (docs/machine.md).
 const KFD_TOPOLOGY: [&str; 2] = [
     "/sys/class/kfd/kfd/topology",
     "/sys/devices/virtual/kfd/kfd/topology",
 ];
 
-/// amdgpu module parameters worth reporting (formats.md §4.8).
+/// amdgpu module parameters worth reporting (docs/machine.md).
 const AMDGPU_PARAMS: [&str; 14] = [
     "noretry",
     "mes",
@@ -34,7 +34,7 @@ const AMDGPU_PARAMS: [&str; 14] = [
     "ip_block_mask",
 ];
 
-/// A `key value` properties file (formats.md §4.2), order kept, unknown keys kept.
+/// A `key value` properties file (docs/machine.md), order kept, unknown keys kept.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Props(pub Vec<(String, String)>);
 
@@ -89,7 +89,7 @@ impl KfdNode {
         self.props.u64("simd_count").unwrap_or(0) > 0
     }
 
-    /// PCI address built from `domain` and `location_id` (formats.md §4.7).
+    /// PCI address built from `domain` and `location_id` (docs/machine.md).
     pub fn pci_slot(&self) -> Option<String> {
         let loc = self.props.u64("location_id")?;
         let domain = self.props.u64("domain").unwrap_or(0);
@@ -103,7 +103,7 @@ impl KfdNode {
     }
 
     /// VRAM from FB_PUBLIC/FB_PRIVATE memory banks, else the legacy `local_mem_size`
-    /// (formats.md §4.3, §4.6).
+    /// (docs/machine.md).
     pub fn vram_bytes(&self) -> Option<u64> {
         let banks: u64 = self
             .mem_banks
@@ -118,7 +118,7 @@ impl KfdNode {
     }
 
     /// PCIe atomics to the CPU: `Some(false)` when a PCIe io_link sets
-    /// NO_ATOMICS_32_BIT or NO_ATOMICS_64_BIT (flags bits 2 and 3, formats.md §4.6).
+    /// NO_ATOMICS_32_BIT or NO_ATOMICS_64_BIT (flags bits 2 and 3, docs/machine.md).
     pub fn pcie_atomics(&self) -> Option<bool> {
         let pcie: Vec<&Props> = self
             .io_links
@@ -252,7 +252,7 @@ fn read_topology(r: &SysRoot) -> Option<Topology> {
         .iter()
         .map(|p| (p.to_string(), r.host(p)))
         .find(|(_, d)| r.is_dir(&d.join("nodes")))?;
-    // A hot-plug during the walk bumps generation_id: walk again (formats.md §4.1).
+    // A hot-plug during the walk bumps generation_id: walk again (docs/machine.md).
     let mut last = None;
     for _ in 0..3 {
         let before = r
@@ -306,7 +306,7 @@ fn read_pci(r: &SysRoot) -> Vec<PciDevice> {
         else {
             continue;
         };
-        // 0x03xxxx display controllers, 0x12xxxx processing accelerators (formats.md §4.7).
+        // 0x03xxxx display controllers, 0x12xxxx processing accelerators (docs/machine.md).
         if !matches!(class >> 16, 0x03 | 0x12) {
             continue;
         }

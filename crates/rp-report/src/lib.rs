@@ -234,7 +234,7 @@ pub struct CodeObjectReport {
     pub warning: Option<String>,
 }
 
-/// A Tensile, TensileLite or MIOpen file recognised by name (formats.md §3).
+/// A Tensile, TensileLite or MIOpen file recognised by name (docs/code-objects.md).
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
 pub struct LibraryFile {
     /// `rocblas-tensile`, `hipblaslt` or `miopen`.

@@ -2,7 +2,7 @@
 //!
 //! Two kinds: trees around the real KFD captures in fixtures/sysfs (their `nodes/`
 //! copied verbatim), and synthesized RDNA1 machines written from the values the kernel
-//! implies for Navi 10/12/14 (formats.md §4.3: no public verbatim RDNA1 capture exists).
+//! implies for Navi 10/12/14 (docs/machine.md: no public verbatim RDNA1 capture exists).
 //! Everything this module writes itself is synthesized and says so in
 //! `<root>/SYNTHESIZED.md`.
 
@@ -33,7 +33,7 @@ pub struct AmdGpu {
 }
 
 impl AmdGpu {
-    /// RX 5600 XT: Navi 10, 0x731F rev CA, 36 CU (formats.md §4.3, §5.3).
+    /// RX 5600 XT: Navi 10, 0x731F rev CA, 36 CU (docs/machine.md).
     pub fn rx5600xt(node: u32, bus: u8) -> AmdGpu {
         AmdGpu {
             node,
@@ -72,7 +72,7 @@ impl AmdGpu {
             ..AmdGpu::rx5600xt(node, bus)
         }
     }
-    /// Raphael iGPU (GC 10.3.6 → gfx1036, formats.md §4.4), 2 CU, device 0x164e.
+    /// Raphael iGPU (GC 10.3.6 → gfx1036, docs/machine.md), 2 CU, device 0x164e.
     pub fn raphael_igpu(node: u32, bus: u8) -> AmdGpu {
         AmdGpu {
             node,
@@ -167,7 +167,7 @@ impl Machine {
         self
     }
 
-    /// A GPU: KFD node (formats.md §4.3 keys), PCI device with DRM nodes, render node.
+    /// A GPU: KFD node (docs/machine.md keys), PCI device with DRM nodes, render node.
     pub fn amd_gpu(&mut self, g: &AmdGpu) -> &mut Self {
         let d = self.root.join(KFD).join("nodes").join(g.node.to_string());
         write(&d.join("name"), &format!("{}\n", g.asic));
@@ -191,7 +191,7 @@ impl Machine {
                 g.vram
             ),
         );
-        // io_link flags: bit0 enabled; bits 2/3 NO_ATOMICS_32/64 (formats.md §4.6).
+        // io_link flags: bit0 enabled; bits 2/3 NO_ATOMICS_32/64 (docs/machine.md).
         let flags = if g.pcie_atomics { 1 } else { 1 | 4 | 8 };
         write(
             &d.join("io_links/0/properties"),
@@ -219,7 +219,7 @@ impl Machine {
         );
         self.render_node(g.render_minor, 0o660);
         self.note(format!(
-            "KFD node {} and PCI {}: {:04x} rev {:02x} ({}), synthesized from formats.md §4.3/§5.3",
+            "KFD node {} and PCI {}: {:04x} rev {:02x} ({}), synthesized from docs/machine.md/§5.3",
             g.node,
             g.slot(),
             g.device,
