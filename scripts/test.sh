@@ -6,7 +6,10 @@
 #   - sid's librocblas4 (ROCm 6.4), unpacked with dpkg -x, never installed;
 #   - a real ROCm wheel from PyPI (torch-scatter-rocm), and real torch from PyPI in a venv
 #     (for probe, run on the CPU);
-#   - fixtures compiled with those toolchains (scripts/build-fixtures.sh).
+#   - fixtures compiled with those toolchains (scripts/build-fixtures.sh);
+# then the guard-rails (scripts/lint.sh: rustfmt, clippy -D warnings, unused
+# dependencies, rust-version), the tests, and a short fuzzing session. The small real
+# files in fixtures/ (provenance: fixtures/SOURCES.md) come with the repository.
 # Env: RP_DATA (default target/testdata), RP_FUZZ_SECONDS (default 60).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +48,7 @@ scripts/build-fixtures.sh "$data/fixtures"
 export RP_FIXTURES="$data/fixtures" RP_SID="$data/sid" RP_WHEELS="$data/wheels"
 export RP_ROCSPARSE=/usr/lib/x86_64-linux-gnu/librocsparse.so.0.1
 export RP_TORCH_PYTHON="$data/torch-venv/bin/python" RP_NO_TORCH_PYTHON="$data/empty-venv/bin/python"
+scripts/lint.sh
 echo "== cargo test"
 cargo test --workspace --release 2>&1 | tee "$data/cargo-test.log"
 echo "== fuzzing the parsers for ${RP_FUZZ_SECONDS:-60}s"

@@ -1,15 +1,17 @@
-//! Reading sysfs files with a deadline.
+//! Reading files with a deadline.
 //!
-//! amdgpu attribute reads can block while a GPU is hung or resetting (docs/machine.md).
-//! Each read runs on a helper thread; when it misses its deadline the caller gets
-//! [`ReadError::Timeout`] and the thread is left behind (it cannot be cancelled, and it
-//! ends with the process). After the first timeout the remaining reads get a short
-//! deadline, so one hung GPU costs one full timeout, not one per file.
+//! amdgpu attribute reads can block while a GPU is hung or resetting (docs/machine.md),
+//! and any file can sit on a hung mount. Reads run on a helper thread that is reused
+//! from one read to the next; when a read misses its deadline the caller gets
+//! [`ReadError::Timeout`], the stuck thread is left behind (it cannot be cancelled, and
+//! it ends with the process) and the next read starts a fresh one. After the first
+//! timeout the remaining reads get a short deadline, so one hung GPU costs one full
+//! timeout, not one per file.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex};
 use std::time::Duration;
 
 /// Largest sysfs file read; sysfs attributes are at most one page (docs/machine.md).
@@ -35,6 +37,8 @@ pub struct ReadProblem {
     pub error: ReadError,
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
 /// Reads files below a sysroot with a deadline per read.
 #[derive(Debug)]
 pub struct Reader {
@@ -42,7 +46,16 @@ pub struct Reader {
     timeout: Duration,
     after_timeout: Duration,
     tripped: AtomicBool,
-    problems: std::sync::Mutex<Vec<ReadProblem>>,
+    problems: Mutex<Vec<ReadProblem>>,
+    /// The helper thread's queue; `None` until the first read and after a timeout.
+    worker: Mutex<Option<mpsc::Sender<Job>>>,
+}
+
+fn io_error(e: std::io::Error) -> ReadError {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => ReadError::NotFound,
+        _ => ReadError::Io(e.to_string()),
+    }
 }
 
 impl Reader {
@@ -54,6 +67,7 @@ impl Reader {
             after_timeout: timeout.min(Duration::from_millis(100)),
             tripped: AtomicBool::new(false),
             problems: Default::default(),
+            worker: Mutex::new(None),
         }
     }
 
@@ -69,47 +83,78 @@ impl Reader {
         }
     }
 
-    /// Read a text attribute. Missing files are `Err(NotFound)` and are not recorded;
-    /// other failures are recorded as problems.
-    pub fn text(&self, p: &Path) -> Result<String, ReadError> {
+    /// Run `read` on the helper thread under the deadline; a timeout is recorded as a
+    /// problem for `shown`.
+    fn with_deadline<T: Send + 'static>(
+        &self,
+        shown: &str,
+        read: impl FnOnce() -> Result<T, ReadError> + Send + 'static,
+    ) -> Result<T, ReadError> {
         let deadline = if self.tripped.load(Ordering::Relaxed) {
             self.after_timeout
         } else {
             self.timeout
         };
         let (tx, rx) = mpsc::channel();
-        let owned = p.to_path_buf();
-        let spawned = std::thread::Builder::new()
-            .name("sysfs-read".into())
-            .spawn(move || {
-                let r = std::fs::File::open(&owned).and_then(|f| {
-                    let mut s = Vec::new();
-                    f.take(MAX_ATTR).read_to_end(&mut s)?;
-                    Ok(String::from_utf8_lossy(&s).into_owned())
-                });
-                let _ = tx.send(r);
-            });
-        let result = match spawned {
-            Err(e) => Err(ReadError::Io(format!("cannot start a reader thread: {e}"))),
-            Ok(_) => match rx.recv_timeout(deadline) {
-                Ok(Ok(s)) => Ok(s),
-                Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-                    return Err(ReadError::NotFound)
-                }
-                Ok(Err(e)) => Err(ReadError::Io(e.to_string())),
-                Err(_) => {
-                    self.tripped.store(true, Ordering::Relaxed);
-                    Err(ReadError::Timeout)
-                }
-            },
+        let job: Job = Box::new(move || {
+            let _ = tx.send(read());
+        });
+        let mut worker = self.worker.lock().expect("reader worker lock");
+        let job = match worker.as_ref() {
+            Some(w) => w.send(job).err().map(|mpsc::SendError(j)| j),
+            None => Some(job),
         };
-        if let Err(e) = &result {
+        if let Some(job) = job {
+            let (jtx, jrx) = mpsc::channel::<Job>();
+            std::thread::Builder::new()
+                .name("deadline-read".into())
+                .spawn(move || {
+                    for j in jrx {
+                        j();
+                    }
+                })
+                .map_err(|e| ReadError::Io(format!("cannot start a reader thread: {e}")))?;
+            jtx.send(job)
+                .map_err(|_| ReadError::Io("the reader thread ended".into()))?;
+            *worker = Some(jtx);
+        }
+        drop(worker);
+        match rx.recv_timeout(deadline) {
+            Ok(r) => r,
+            Err(_) => {
+                self.tripped.store(true, Ordering::Relaxed);
+                // That thread is stuck: the next read gets a new one.
+                *self.worker.lock().expect("reader worker lock") = None;
+                self.problems
+                    .lock()
+                    .expect("problem list lock")
+                    .push(ReadProblem {
+                        path: shown.to_string(),
+                        error: ReadError::Timeout,
+                    });
+                Err(ReadError::Timeout)
+            }
+        }
+    }
+
+    /// Read a text attribute. Missing files are `Err(NotFound)` and are not recorded;
+    /// other failures are recorded as problems.
+    pub fn text(&self, p: &Path) -> Result<String, ReadError> {
+        let owned = p.to_path_buf();
+        let shown = self.machine_path(p);
+        let result = self.with_deadline(&shown, move || {
+            let f = std::fs::File::open(&owned).map_err(io_error)?;
+            let mut s = Vec::new();
+            f.take(MAX_ATTR).read_to_end(&mut s).map_err(io_error)?;
+            Ok(String::from_utf8_lossy(&s).into_owned())
+        });
+        if let Err(ReadError::Io(_)) = &result {
             self.problems
                 .lock()
                 .expect("problem list lock")
                 .push(ReadProblem {
-                    path: self.machine_path(p),
-                    error: e.clone(),
+                    path: shown,
+                    error: result.clone().unwrap_err(),
                 });
         }
         result
@@ -121,58 +166,25 @@ impl Reader {
     /// a truncated read. `shown` is the path as the report names it.
     pub fn file(&self, p: &Path, cap: u64, shown: &str) -> Result<String, ReadError> {
         use std::os::unix::fs::OpenOptionsExt;
-        let deadline = if self.tripped.load(Ordering::Relaxed) {
-            self.after_timeout
-        } else {
-            self.timeout
-        };
-        let (tx, rx) = mpsc::channel();
         let owned = p.to_path_buf();
-        let spawned = std::thread::Builder::new()
-            .name("file-read".into())
-            .spawn(move || {
-                let r = (|| -> Result<Vec<u8>, ReadError> {
-                    let f = std::fs::OpenOptions::new()
-                        .read(true)
-                        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-                        .open(&owned)
-                        .map_err(|e| match e.kind() {
-                            std::io::ErrorKind::NotFound => ReadError::NotFound,
-                            _ => ReadError::Io(e.to_string()),
-                        })?;
-                    let md = f.metadata().map_err(|e| ReadError::Io(e.to_string()))?;
-                    if !md.file_type().is_file() {
-                        return Err(ReadError::Io("not a regular file".into()));
-                    }
-                    let mut s = Vec::new();
-                    f.take(cap + 1)
-                        .read_to_end(&mut s)
-                        .map_err(|e| ReadError::Io(e.to_string()))?;
-                    if s.len() as u64 > cap {
-                        return Err(ReadError::Io(format!("larger than {cap} bytes")));
-                    }
-                    Ok(s)
-                })();
-                let _ = tx.send(r);
-            });
-        match spawned {
-            Err(e) => Err(ReadError::Io(format!("cannot start a reader thread: {e}"))),
-            Ok(_) => match rx.recv_timeout(deadline) {
-                Ok(Ok(s)) => Ok(String::from_utf8_lossy(&s).into_owned()),
-                Ok(Err(e)) => Err(e),
-                Err(_) => {
-                    self.tripped.store(true, Ordering::Relaxed);
-                    self.problems
-                        .lock()
-                        .expect("problem list lock")
-                        .push(ReadProblem {
-                            path: shown.to_string(),
-                            error: ReadError::Timeout,
-                        });
-                    Err(ReadError::Timeout)
-                }
-            },
-        }
+        let bytes = self.with_deadline(shown, move || {
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+                .open(&owned)
+                .map_err(io_error)?;
+            let md = f.metadata().map_err(io_error)?;
+            if !md.file_type().is_file() {
+                return Err(ReadError::Io("not a regular file".into()));
+            }
+            let mut s = Vec::new();
+            f.take(cap + 1).read_to_end(&mut s).map_err(io_error)?;
+            if s.len() as u64 > cap {
+                return Err(ReadError::Io(format!("larger than {cap} bytes")));
+            }
+            Ok(s)
+        })?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     /// Read a text attribute, trimmed; `None` when missing or failed.

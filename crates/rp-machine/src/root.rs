@@ -96,10 +96,8 @@ impl SysRoot {
         for c in machine.as_ref().components() {
             match c {
                 Component::Normal(n) => out.push(n),
-                Component::ParentDir => {
-                    if out.components().count() > base_len {
-                        out.pop();
-                    }
+                Component::ParentDir if out.components().count() > base_len => {
+                    out.pop();
                 }
                 _ => {}
             }
@@ -180,12 +178,15 @@ impl SysRoot {
 
     /// The type of what a host path resolves to.
     pub fn file_type(&self, host: &Path) -> Option<FileType> {
-        let real = self.resolve(host)?;
-        std::fs::symlink_metadata(real).ok().map(|m| m.file_type())
+        self.metadata(host).map(|m| m.file_type())
     }
 
-    /// Metadata of what a host path resolves to.
+    /// Metadata of what a host path resolves to. On this machine (or for a path outside
+    /// the root) the kernel follows the links; below a root they are resolved inside it.
     pub fn metadata(&self, host: &Path) -> Option<std::fs::Metadata> {
+        if self.live || !host.starts_with(&self.dir) {
+            return std::fs::metadata(host).ok();
+        }
         std::fs::symlink_metadata(self.resolve(host)?).ok()
     }
 
@@ -207,8 +208,13 @@ impl SysRoot {
     /// The entries of a directory as (name, host path below the directory as named),
     /// sorted by name; empty when it cannot be read.
     pub fn read_dir(&self, host: &Path) -> Vec<(String, PathBuf)> {
-        let Some(real) = self.resolve(host) else {
-            return Vec::new();
+        let real = if self.live || !host.starts_with(&self.dir) {
+            host.to_path_buf()
+        } else {
+            match self.resolve(host) {
+                Some(r) => r,
+                None => return Vec::new(),
+            }
         };
         let mut v: Vec<(String, PathBuf)> = std::fs::read_dir(real)
             .map(|rd| {
@@ -232,7 +238,11 @@ impl SysRoot {
     /// Read a regular file as text, at most `cap` bytes (larger is an error), under the
     /// read deadline; a FIFO, a device or a directory is an error, never a hang.
     pub fn read_text(&self, host: &Path, cap: u64) -> Result<String, ReadError> {
-        let real = self.resolve(host).ok_or(ReadError::NotFound)?;
+        let real = if self.live || !host.starts_with(&self.dir) {
+            host.to_path_buf()
+        } else {
+            self.resolve(host).ok_or(ReadError::NotFound)?
+        };
         self.reader.file(&real, cap, &self.machine(host))
     }
 

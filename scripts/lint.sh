@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Guard-rails run by scripts/test.sh (and so by CI): formatting, clippy with warnings as
+# errors (the workspace denies print_stdout/print_stderr in libraries and checks std APIs
+# against rust-version), no unused dependencies, and a workspace rust-version that is
+# at least every dependency's own.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --release -- -D warnings
+echo "== unused dependencies (cargo-machete)"
+command -v cargo-machete >/dev/null || cargo install cargo-machete --locked -q
+cargo machete
+echo "== rust-version covers every dependency"
+cargo metadata --format-version 1 | python3 -c '
+import json, sys, re
+m = json.load(sys.stdin)
+ws = set(m["workspace_members"])
+v = lambda s: tuple(int(x) for x in s.split("."))
+own = {p["rust_version"] for p in m["packages"] if p["id"] in ws}
+assert len(own) == 1 and None not in own, f"every crate inherits one rust-version: {own}"
+own = own.pop()
+worse = [(p["name"], p["rust_version"]) for p in m["packages"]
+         if p["id"] not in ws and p.get("rust_version") and v(p["rust_version"]) > v(own)]
+if worse:
+    sys.exit(f"rust-version {own} is below what dependencies need: {worse}")
+print(f"rust-version {own}: ok")
+'
