@@ -1,0 +1,150 @@
+//! The output contract every command keeps: `--json` gives one object with a `schema`,
+//! errors go to stderr with one prefix and never to stdout, and `--timeout-ms` reaches
+//! every command that reads sysfs.
+
+mod common;
+
+use common::fixture;
+use common::machine::{AmdGpu, Machine};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn run(args: &[&str], state: &Path) -> (i32, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+        .args(args)
+        .env("ROCM_PATCH_STATE_DIR", state)
+        .env("XDG_CONFIG_HOME", state.join("config"))
+        .env_remove("HSA_OVERRIDE_GFX_VERSION")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8(o.stdout).unwrap(),
+        String::from_utf8(o.stderr).unwrap(),
+    )
+}
+
+fn rx5600xt(root: &Path) -> std::path::PathBuf {
+    Machine::new(root)
+        .cpu_node(0, 12)
+        .amd_gpu(&AmdGpu::rx5600xt(1, 0x03))
+        .driver_ok()
+        .finish()
+}
+
+#[test]
+fn every_report_is_json_with_a_schema() {
+    let d = tempfile::tempdir().unwrap();
+    let root = rx5600xt(&d.path().join("root"));
+    let r = root.to_str().unwrap();
+    let st = d.path().join("state");
+    let co = fixture("codeobj/codeobj_co6_gfx1010.co");
+    let log = d.path().join("log.txt");
+    std::fs::write(&log, "RuntimeError: HIP error: invalid device function\n").unwrap();
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["doctor", "--sysroot", r, "--json"],
+        vec!["inspect", "--json", co.to_str().unwrap()],
+        vec!["explain", "--no-machine", "--json", log.to_str().unwrap()],
+        vec!["env", "--sysroot", r, "--json"],
+        vec!["env", "--sysroot", r, "--shell", "json"],
+        vec!["env", "--sysroot", r, "--list", "--json"],
+        vec!["history", "--json"],
+        vec!["recover", "--json"],
+    ];
+    for args in cases {
+        let (code, out, err) = run(&args, &st);
+        assert!(code == 0 || code == 1, "{args:?}: exit {code}, {err}");
+        let v: serde_json::Value =
+            serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"));
+        assert_eq!(v["schema"], 1, "{args:?}: {out}");
+    }
+    let (_, out, _) = run(&["env", "--sysroot", r, "--list", "--json"], &st);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(v["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["name"] == "native"));
+    let (_, out, _) = run(&["recover", "--json"], &st);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["recovered"], serde_json::json!([]));
+}
+
+#[test]
+fn errors_go_to_stderr_with_one_prefix() {
+    let d = tempfile::tempdir().unwrap();
+    let st = d.path().join("state");
+    let missing = d.path().join("missing.so");
+    let m = missing.to_str().unwrap();
+    // A per-file error: the rest of the report on stdout, the error on stderr.
+    let ok = fixture("codeobj/codeobj_co6_gfx1010.co");
+    let (code, out, err) = run(&["inspect", m, ok.to_str().unwrap()], &st);
+    assert_eq!(code, 2);
+    assert!(
+        err.starts_with("rocm-patch: error: ") && err.contains(m),
+        "{err}"
+    );
+    assert!(!out.contains("error"), "{out}");
+    assert!(out.contains("gfx1010"), "{out}");
+    let (code, out, err) = run(&["explain", "--no-machine", m], &st);
+    assert_eq!(code, 2);
+    assert!(
+        err.starts_with("rocm-patch: error: cannot read") && err.contains(m),
+        "{err}"
+    );
+    assert!(!out.contains("cannot read"), "{out}");
+    for args in [
+        vec!["doctor", "--sysroot", m],
+        vec!["env", "--sysroot", m],
+        vec!["explain", "--sysroot", m],
+        vec!["doctor", "--user", "nobody-here", "--sysroot", "/"],
+    ] {
+        let (code, out, err) = run(&args, &st);
+        assert_eq!(code, 2, "{args:?}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        assert!(err.starts_with("rocm-patch: error: "), "{args:?}: {err}");
+    }
+    let (code, _, err) = run(&["run", "--sysroot", "/", "--", m], &st);
+    assert_eq!(code, 127);
+    assert!(err.contains("rocm-patch: error: cannot run"), "{err}");
+}
+
+#[test]
+fn timeout_ms_reaches_every_command_that_reads_sysfs() {
+    let d = tempfile::tempdir().unwrap();
+    let root = rx5600xt(&d.path().join("root"));
+    // A FIFO with no writer blocks like an attribute of a hung GPU.
+    let attr = root.join("sys/class/kfd/kfd/topology/nodes/1/properties");
+    std::fs::remove_file(&attr).unwrap();
+    assert!(Command::new("mkfifo")
+        .arg(&attr)
+        .status()
+        .unwrap()
+        .success());
+    let r = root.to_str().unwrap();
+    let st = d.path().join("state");
+    for args in [
+        vec!["doctor", "--sysroot", r, "--timeout-ms", "200", "--json"],
+        vec!["env", "--sysroot", r, "--timeout-ms", "200"],
+        vec![
+            "explain",
+            "--sysroot",
+            r,
+            "--timeout-ms",
+            "200",
+            "/dev/null",
+        ],
+    ] {
+        let t = Instant::now();
+        let (code, _, err) = run(&args, &st);
+        assert!(code == 0 || code == 1, "{args:?}: {code} {err}");
+        // Well under the 2 s default: the flag reached the reader.
+        assert!(
+            t.elapsed() < Duration::from_millis(1500),
+            "{args:?}: {:?}",
+            t.elapsed()
+        );
+    }
+}
