@@ -166,6 +166,15 @@ impl Reader {
     /// a truncated read. `shown` is the path as the report names it.
     pub fn file(&self, p: &Path, cap: u64, shown: &str) -> Result<String, ReadError> {
         use std::os::unix::fs::OpenOptionsExt;
+        // What is missing or not a regular file needs no helper thread (the directory
+        // walks that found the path already looked at it from this thread).
+        match std::fs::metadata(p) {
+            Err(e) => return Err(io_error(e)),
+            Ok(m) if !m.file_type().is_file() => {
+                return Err(ReadError::Io("not a regular file".into()))
+            }
+            Ok(_) => {}
+        }
         let owned = p.to_path_buf();
         let bytes = self.with_deadline(shown, move || {
             let f = std::fs::OpenOptions::new()
