@@ -14,7 +14,8 @@ use rayon::prelude::*;
 use rp_codeobj::{CodeObject, Options as ScanOptions, Scan};
 use rp_kb::{Compat, TargetId};
 use rp_report::{
-    CodeObjectReport, Coverage, CoveredLibrary, FileReport, InspectReport, LibraryFile, TensileDir,
+    CodeObjectReport, Coverage, CoveredLibrary, FileFormat, FileReport, InspectReport, LibraryFile,
+    LibraryKind, TensileDir,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -194,18 +195,28 @@ fn map_file(file: &File) -> std::io::Result<Mmap> {
 }
 
 /// The report format of a file known only by its name.
-pub(crate) fn library_format(l: &LibraryFile) -> String {
-    if l.library == "miopen" {
-        "miopen-db"
+pub(crate) fn library_format(l: &LibraryFile) -> FileFormat {
+    if l.library == LibraryKind::Miopen {
+        FileFormat::MiopenDb
     } else {
-        "tensile"
+        FileFormat::Tensile
     }
-    .to_string()
+}
+
+/// The report's name for a format the parsers recognise.
+fn report_format(f: rp_codeobj::Format) -> FileFormat {
+    match f {
+        rp_codeobj::Format::HostElf => FileFormat::HostElf,
+        rp_codeobj::Format::CodeObject => FileFormat::CodeObject,
+        rp_codeobj::Format::Bundle => FileFormat::Bundle,
+        rp_codeobj::Format::CompressedBundle => FileFormat::CompressedBundle,
+        rp_codeobj::Format::Archive => FileFormat::Archive,
+    }
 }
 
 /// Copy a scan into a report.
 pub(crate) fn fill(report: &mut FileReport, scan: Scan) {
-    report.format = scan.format.map(|f| f.name().to_string());
+    report.format = scan.format.map(report_format);
     report.bundles = scan.bundles;
     report.error = scan.error.map(|e| e.to_string());
     report.notes = scan.notes;
@@ -297,7 +308,7 @@ fn tensile_dirs(files: &[FileReport]) -> Vec<TensileDir> {
         else {
             continue;
         };
-        if library == "miopen" {
+        if *library == LibraryKind::Miopen {
             continue;
         }
         let Some((dir, dir_arch)) = names::tensile_dir(Path::new(&f.path)) else {
@@ -307,7 +318,7 @@ fn tensile_dirs(files: &[FileReport]) -> Vec<TensileDir> {
             .entry(dir.display().to_string())
             .or_insert_with(|| TensileDir {
                 path: dir.display().to_string(),
-                library: library.clone(),
+                library: *library,
                 ..TensileDir::default()
             });
         d.files += 1;

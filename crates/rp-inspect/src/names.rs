@@ -1,7 +1,7 @@
 //! GPU library data files recognised by name: rocBLAS Tensile, hipBLASLt TensileLite
 //! and MIOpen databases (docs/code-objects.md).
 
-use rp_report::LibraryFile;
+use rp_report::{LibraryFile, LibraryKind};
 use std::path::Path;
 
 /// Turn the `gfx90a-xnack+` spelling used in Tensile file names into a target id
@@ -86,9 +86,9 @@ pub fn classify(path: &Path) -> Option<LibraryFile> {
     let name = path.file_name()?.to_str()?;
     let in_lib = tensile_dir(path);
     let dir_arch = in_lib.as_ref().and_then(|(_, a)| a.clone());
-    let lib = |library: &str, role: &str, arch: Option<String>| {
+    let lib = |library: LibraryKind, role: &str, arch: Option<String>| {
         Some(LibraryFile {
-            library: library.into(),
+            library,
             role: role.into(),
             arch: dir_arch.clone().or(arch),
         })
@@ -100,7 +100,7 @@ pub fn classify(path: &Path) -> Option<LibraryFile> {
         let (num, target) = rest.split_once('-')?;
         if num.len() == 3 && num.bytes().all(|b| b.is_ascii_digit()) {
             return lib(
-                "rocblas-tensile",
+                LibraryKind::RocblasTensile,
                 "code-object",
                 target_from_name_token(target),
             );
@@ -115,17 +115,17 @@ pub fn classify(path: &Path) -> Option<LibraryFile> {
         };
         if stem.is_empty() {
             // TensileLibrary.dat: the old all-arch master catalog.
-            return lib("rocblas-tensile", "master-catalog", None);
+            return lib(LibraryKind::RocblasTensile, "master-catalog", None);
         }
         if let Some(arch) = stem.strip_prefix("_lazy_") {
             return lib(
-                "rocblas-tensile",
+                LibraryKind::RocblasTensile,
                 "master-catalog",
                 target_from_name_token(arch),
             );
         }
         if stem.starts_with("_Type_") {
-            return lib("rocblas-tensile", role, last_token_arch(stem));
+            return lib(LibraryKind::RocblasTensile, role, last_token_arch(stem));
         }
         // TensileLibrary_gfx1030.dat / .co (non-lazy).
         let arch = stem.strip_prefix('_').and_then(target_from_name_token);
@@ -134,32 +134,40 @@ pub fn classify(path: &Path) -> Option<LibraryFile> {
         } else {
             role
         };
-        return lib("rocblas-tensile", role, arch);
+        return lib(LibraryKind::RocblasTensile, role, arch);
     }
     if let Some(stem) = name.strip_prefix("TensileLiteLibrary") {
         let (stem, _) = strip_ext(stem)?;
         // TensileLiteLibrary_lazy_Mapping / TensileLiteLibrary_lazy_<gfx>_Mapping
         if let Some(m) = stem.strip_prefix("_lazy_") {
             let arch = m.strip_suffix("_Mapping").and_then(target_from_name_token);
-            return lib("hipblaslt", "master-catalog", arch);
+            return lib(LibraryKind::Hipblaslt, "master-catalog", arch);
         }
-        return lib("hipblaslt", "catalog", last_token_arch(stem));
+        return lib(LibraryKind::Hipblaslt, "catalog", last_token_arch(stem));
     }
     if let Some(rest) = name.strip_prefix("extop_") {
         let stem = rest.strip_suffix(".co")?;
-        return lib("hipblaslt", "code-object", target_from_name_token(stem));
+        return lib(
+            LibraryKind::Hipblaslt,
+            "code-object",
+            target_from_name_token(stem),
+        );
     }
     if let Some(rest) = name.strip_prefix("hipblaslt-jit-knowledge-") {
         let stem = rest
             .strip_suffix(".dat.zlib")
             .or_else(|| rest.strip_suffix(".dat"))?;
-        return lib("hipblaslt", "catalog", target_from_name_token(stem));
+        return lib(
+            LibraryKind::Hipblaslt,
+            "catalog",
+            target_from_name_token(stem),
+        );
     }
     if matches!(
         name,
         "hipblasltExtOpLibrary.dat" | "hipblasltTransform.hsaco" | "TensileManifest.txt"
     ) {
-        return lib("hipblaslt", "catalog", None);
+        return lib(LibraryKind::Hipblaslt, "catalog", None);
     }
     // Other Tensile-directory files named for an arch (the code object of a lazy
     // child under a per-arch directory, …).
@@ -173,7 +181,7 @@ pub fn classify(path: &Path) -> Option<LibraryFile> {
                 } else {
                     "code-object"
                 };
-                return lib("rocblas-tensile", role, last_token_arch(stem));
+                return lib(LibraryKind::RocblasTensile, role, last_token_arch(stem));
             }
         }
     }
@@ -207,7 +215,7 @@ fn miopen(name: &str) -> Option<LibraryFile> {
         .max_by_key(|t| t.name.len())
         .map(|t| t.name.clone())?;
     Some(LibraryFile {
-        library: "miopen".into(),
+        library: LibraryKind::Miopen,
         role: role.into(),
         arch: Some(arch),
     })
@@ -218,7 +226,7 @@ mod tests {
     use super::*;
 
     fn c(p: &str) -> Option<(String, String, Option<String>)> {
-        classify(Path::new(p)).map(|l| (l.library, l.role, l.arch))
+        classify(Path::new(p)).map(|l| (l.library.to_string(), l.role, l.arch))
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub(crate) fn inspect_wheel(
             return vec![FileReport {
                 path: shown,
                 error: Some(format!("cannot read wheel: {e}")),
-                format: Some("wheel".into()),
+                format: Some(rp_report::FileFormat::Wheel),
                 ..FileReport::default()
             }]
         }

@@ -81,6 +81,14 @@ vocabulary! {
     TorchBuild { /** ROCm (HIP). */ Rocm = "rocm", /** CUDA. */ Cuda = "cuda", #[default] /** CPU only. */ Cpu = "cpu" }
 }
 vocabulary! {
+    /// The layout of an inspected file.
+    FileFormat { /** A host ELF (executable, shared library, object) with `.hip_fatbin`. */ HostElf = "host-elf", /** An uncompressed offload bundle. */ Bundle = "bundle", /** A compressed offload bundle (CCOB). */ CompressedBundle = "compressed-bundle", #[default] /** An AMDGPU code object. */ CodeObject = "code-object", /** An `ar` archive. */ Archive = "archive", /** A Tensile or TensileLite data file known by its name. */ Tensile = "tensile", /** An MIOpen database known by its name. */ MiopenDb = "miopen-db", /** A Python wheel. */ Wheel = "wheel" }
+}
+vocabulary! {
+    /// The library a data file or directory belongs to.
+    LibraryKind { #[default] /** rocBLAS's Tensile. */ RocblasTensile = "rocblas-tensile", /** hipBLASLt's TensileLite. */ Hipblaslt = "hipblaslt", /** MIOpen. */ Miopen = "miopen" }
+}
+vocabulary! {
     /// How a library covers a GPU.
     CoverageHow { #[default] /** Code for the GPU's own processor. */ Exact = "exact", /** A generic target the GPU belongs to. */ Generic = "generic" }
 }
@@ -191,7 +199,7 @@ pub struct FileReport {
     pub error: Option<String>,
     /// Layout: `host-elf`, `bundle`, `compressed-bundle`, `code-object`, `archive`,
     /// `tensile`, `miopen-db`, `wheel`, or null when unrecognised.
-    pub format: Option<String>,
+    pub format: Option<FileFormat>,
     /// Bundles found in the file.
     pub bundles: u32,
     /// The device code objects, in file order.
@@ -238,7 +246,7 @@ pub struct CodeObjectReport {
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
 pub struct LibraryFile {
     /// `rocblas-tensile`, `hipblaslt` or `miopen`.
-    pub library: String,
+    pub library: LibraryKind,
     /// `catalog`, `code-object`, `kernel-db`, `find-db`, `perf-db`, …
     pub role: String,
     /// The arch the name (or its per-arch directory) gives, when it gives one.
@@ -251,7 +259,7 @@ pub struct TensileDir {
     /// The directory.
     pub path: String,
     /// `rocblas-tensile` or `hipblaslt`.
-    pub library: String,
+    pub library: LibraryKind,
     /// Processors with a master catalog (or per-arch directory) here.
     pub archs: Vec<String>,
     /// Files recognised in it.

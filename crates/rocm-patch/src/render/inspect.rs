@@ -1,6 +1,6 @@
 //! Human text for `inspect`: a per-target summary, then a per-file table.
 
-use rp_report::InspectReport;
+use rp_report::{Compression, FileFormat, InspectReport, LibraryKind};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
@@ -41,15 +41,15 @@ pub fn human(r: &InspectReport, verbose: bool, out: &mut dyn Write) -> io::Resul
             "PATH", "FORMAT", "BUNDLES"
         )?;
         for f in rows {
-            let mut per: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+            let mut per: BTreeMap<(&str, Compression), usize> = BTreeMap::new();
             for c in &f.code_objects {
-                *per.entry((c.target_id.as_str(), c.compression.as_str()))
+                *per.entry((c.target_id.as_str(), c.compression))
                     .or_default() += 1;
             }
             let targets: Vec<String> = per
                 .iter()
                 .map(|((t, comp), n)| {
-                    let comp = if *comp == "none" {
+                    let comp = if *comp == Compression::None {
                         String::new()
                     } else {
                         format!(" [{comp}]")
@@ -61,7 +61,7 @@ pub fn human(r: &InspectReport, verbose: bool, out: &mut dyn Write) -> io::Resul
                     }
                 })
                 .collect();
-            let fmt = f.format.as_deref().unwrap_or("-");
+            let fmt = f.format.map_or("-", FileFormat::as_str);
             writeln!(
                 out,
                 "  {:<w$}  {:<17}  {:>7}  {}",
@@ -120,7 +120,7 @@ pub fn human(r: &InspectReport, verbose: bool, out: &mut dyn Write) -> io::Resul
                 && f.error.is_none()
                 && f.library_file
                     .as_ref()
-                    .is_some_and(|l| l.library == "miopen")
+                    .is_some_and(|l| l.library == LibraryKind::Miopen)
         })
         .collect();
     if !others.is_empty() {
