@@ -86,7 +86,7 @@ fn rocm_torch(m: &mut MachineSnapshot, targets: &[&str], rocblas_archs: &[&str])
         gpu_libraries: vec![lib.into()],
         rocblas_library: Some(TensileDir {
             path: "/venv/lib/python3.12/site-packages/torch/lib/rocblas/library".into(),
-            library: "rocblas-tensile".into(),
+            library: rp_report::LibraryKind::RocblasTensile,
             archs: rocblas_archs.iter().map(|a| a.to_string()).collect(),
             files: 10,
         }),
