@@ -169,8 +169,8 @@ pub struct Options {
 }
 
 /// The configuration files, lowest precedence first: system, user, project.
-pub fn config_paths(o: &Options) -> Vec<PathBuf> {
-    let mut v = vec![o.sysroot.join("etc/rocm-patch/config.toml")];
+pub fn config_paths(o: &Options, root: &rp_machine::SysRoot) -> Vec<PathBuf> {
+    let mut v = vec![root.host("/etc/rocm-patch/config.toml")];
     let xdg = o
         .env
         .get("XDG_CONFIG_HOME")
@@ -191,7 +191,7 @@ fn layers(o: &Options) -> Result<Vec<Layer>, EnvError> {
         rp_kb::PROFILES_TOML.to_string(),
     )?];
     let root = rp_machine::SysRoot::open(&o.sysroot, o.timeout)?;
-    for p in config_paths(o) {
+    for p in config_paths(o, &root) {
         match root.read_text(&p, MAX_CONFIG) {
             Ok(text) => out.push(Layer::parse(p.display().to_string(), false, text)?),
             Err(rp_machine::ReadError::NotFound) => {}
