@@ -750,3 +750,50 @@ fn the_tree_user_site_is_read_inside_the_tree() {
         "/home/me/.local/lib/python3.11/site-packages/torch"
     );
 }
+
+/// On the live machine an interpreter whose layout doctor does not know is asked for
+/// `sys.path` — with a deadline, in its own process group — and the report says so.
+#[test]
+fn the_live_machine_may_ask_an_unknown_interpreter_and_says_so() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let site = d.path().join("odd-site/site-packages");
+    std::fs::create_dir_all(site.join("torch")).unwrap();
+    std::fs::write(site.join("torch/version.py"), PYTORCH_ORG).unwrap();
+    let py = d.path().join("odd/bin/python3");
+    std::fs::create_dir_all(py.parent().unwrap()).unwrap();
+    std::fs::write(&py, format!("#!/bin/sh\necho {}\n", site.display())).unwrap();
+    std::fs::set_permissions(&py, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+        .args(["doctor", "--json", "--python"])
+        .arg(&py)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let p = &v["python"][0];
+    assert_eq!(p["site_packages_from"], "interpreter", "{p}");
+    assert_eq!(p["torch"]["version"], "2.5.1+rocm6.2", "{p}");
+    // One that never finishes (and leaves a child holding the pipe) is killed with its
+    // whole group after the deadline.
+    std::fs::write(&py, "#!/bin/sh\n(sleep 600) &\nsleep 600\n").unwrap();
+    let t = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+        .args(["doctor", "--json", "--python"])
+        .arg(&py)
+        .output()
+        .unwrap();
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(15),
+        "{:?}",
+        t.elapsed()
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        v["python"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("did not print sys.path"),
+        "{}",
+        v["python"][0]
+    );
+}
