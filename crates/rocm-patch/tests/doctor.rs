@@ -361,7 +361,9 @@ fn real_captures() {
     let g = &v["gpus"][0];
     assert_eq!(g["gfx_target"], "gfx900");
     assert_eq!(g["gfx_target_source"], "device-id");
-    assert_eq!(g["name"], "Radeon Instinct MI25");
+    // From the embedded amdgpu.ids (the tree has none): the revision decides.
+    assert_eq!(g["name"], "AMD Radeon Instinct MI25");
+    assert_eq!(g["name_source"], "embedded");
     assert_eq!(g["vram_bytes"], 17163091968u64);
     snap("capture_vega10_mi25", &root, &human, &v);
 
@@ -796,4 +798,77 @@ fn the_live_machine_may_ask_an_unknown_interpreter_and_says_so() {
         "{}",
         v["python"][0]
     );
+}
+
+/// One synthesized GPU for a device id of every ASIC of amdgpu's device table, on a
+/// kernel without `gfx_target_version` (the target must come from the device id): doctor
+/// names the KFD target and the family, and `env` resolves a profile for it. ASICs KFD
+/// does not support have no KFD node; doctor lists them from the PCI bus without a
+/// target.
+#[test]
+fn every_asic_of_the_device_table_is_named() {
+    let d = tempfile::tempdir().unwrap();
+    let kb = rp_kb::kb();
+    let mut checked = 0;
+    for (i, a) in kb.asics().iter().enumerate() {
+        let root = d.path().join(format!("m{i}"));
+        let device = a.ids[0];
+        let mut m = Machine::new(&root);
+        m.cpu_node(0, 8);
+        if a.kfd {
+            let g = AmdGpu {
+                gfx_target_version: 0,
+                device,
+                revision: 0,
+                asic: "",
+                ..AmdGpu::rx5600xt(1, 0x03)
+            };
+            m.amd_gpu(&g).driver_ok();
+        } else {
+            m.pci_device(
+                "0000:03:00.0",
+                0x030000,
+                0x1002,
+                device,
+                0,
+                Some("amdgpu"),
+                &[],
+            );
+            m.amdgpu_module();
+        }
+        let root = m.finish();
+        let (_, human, v) = doctor(&root, &[], &[], &[]);
+        let g = &v["gpus"][0];
+        assert_eq!(
+            g["pci_id"],
+            format!("1002:{device:04x}"),
+            "{}: {human}",
+            a.name
+        );
+        match &a.gfx {
+            Some(t) => {
+                assert_eq!(g["gfx_target"], t.as_str(), "{}: {human}", a.name);
+                assert_eq!(g["gfx_target_source"], "device-id", "{}", a.name);
+                assert!(g["family"].is_string(), "{}: no family: {g}", a.name);
+                let out = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+                    .args(["env", "--json", "--sysroot"])
+                    .arg(&root)
+                    .env_clear()
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "{}: env failed", a.name);
+                let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+                assert_eq!(e["profile"], "native", "{}", a.name);
+                assert!(
+                    e["gpus"][0].as_str().unwrap().contains(t.as_str()),
+                    "{}: {}",
+                    a.name,
+                    e["gpus"]
+                );
+                checked += 1;
+            }
+            None => assert!(g["gfx_target"].is_null(), "{}: {g}", a.name),
+        }
+    }
+    assert!(checked >= 20, "{checked}");
 }

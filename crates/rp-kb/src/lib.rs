@@ -12,13 +12,17 @@ use std::sync::OnceLock;
 mod machine;
 mod target_id;
 pub use machine::{
-    fill, parse_override, Asic, Cause, EnvVar, FindingSpec, LibraryGap, MarketingName,
+    fill, parse_override, Asic, Cause, EnvVar, Family, FindingSpec, GcVersion, LibraryGap,
     OverrideCompat, Runs, RunsStatus, Severity, Signature, Stack, StackStep, Vendor,
 };
 pub use target_id::{Feature, TargetId, TargetIdError};
 
 const TARGETS_TOML: &str = include_str!("../data/targets.toml");
 const DEVICES_TOML: &str = include_str!("../data/devices.toml");
+const ASICS_TOML: &str = include_str!("../data/asics.toml");
+const FAMILIES_TOML: &str = include_str!("../data/families.toml");
+/// libdrm's `amdgpu.ids`, embedded verbatim (data/devices.toml says which copy).
+pub const AMDGPU_IDS: &str = include_str!("../data/amdgpu.ids");
 const RUNTIME_TOML: &str = include_str!("../data/runtime.toml");
 const ENV_TOML: &str = include_str!("../data/env.toml");
 const FINDINGS_TOML: &str = include_str!("../data/findings.toml");
@@ -93,6 +97,9 @@ pub struct Kb {
     default_xnack: Feature,
     default_sramecc: Feature,
     devices: machine::DevicesFile,
+    asics: machine::AsicsFile,
+    families: machine::FamiliesFile,
+    amdgpu_ids: Vec<(u16, u8, String)>,
     runtime: machine::RuntimeFile,
     env: machine::EnvFile,
     findings: machine::FindingsFile,
@@ -148,6 +155,9 @@ pub fn kb() -> &'static Kb {
             targets: file.target,
             generics: file.generic,
             devices: toml::from_str(DEVICES_TOML).expect("embedded data/devices.toml is valid"),
+            asics: toml::from_str(ASICS_TOML).expect("embedded data/asics.toml is valid"),
+            families: toml::from_str(FAMILIES_TOML).expect("embedded data/families.toml is valid"),
+            amdgpu_ids: parse_amdgpu_ids(AMDGPU_IDS),
             runtime: toml::from_str(RUNTIME_TOML).expect("embedded data/runtime.toml is valid"),
             env: toml::from_str(ENV_TOML).expect("embedded data/env.toml is valid"),
             findings: toml::from_str(FINDINGS_TOML).expect("embedded data/findings.toml is valid"),
@@ -290,23 +300,47 @@ impl Kb {
 
     /// The AMD ASIC the amdgpu driver binds to a PCI device id.
     pub fn asic_by_device(&self, device: u16) -> Option<&Asic> {
-        self.devices.asic.iter().find(|a| a.ids.contains(&device))
+        self.asics.asic.iter().find(|a| a.ids.contains(&device))
+    }
+
+    /// Every ASIC of amdgpu's device table.
+    pub fn asics(&self) -> &[Asic] {
+        &self.asics.asic
+    }
+
+    /// The KFD target of a GC IP version (`10.3.0`).
+    pub fn gc_target(&self, version: &str) -> Option<&GcVersion> {
+        self.asics.gc.iter().find(|g| g.version == version)
+    }
+
+    /// Every GC IP version KFD knows.
+    pub fn gc_versions(&self) -> &[GcVersion] {
+        &self.asics.gc
+    }
+
+    /// The chip family of an NVIDIA or Intel device id.
+    pub fn family(&self, vendor: u16, device: u16) -> Option<&Family> {
+        let key = self.vendor(vendor)?.key.as_str();
+        self.families
+            .family
+            .iter()
+            .find(|f| f.vendor == key && (f.first..=f.last).contains(&device))
     }
 
     /// The AMD ASIC with this KFD node name (`navi10`).
     pub fn asic_by_name(&self, name: &str) -> Option<&Asic> {
-        self.devices
+        self.asics
             .asic
             .iter()
             .find(|a| a.name.eq_ignore_ascii_case(name))
     }
 
-    /// The embedded marketing name of an AMD (device, revision).
-    pub fn marketing_name(&self, device: u16, revision: u8) -> Option<&MarketingName> {
-        self.devices
-            .name
+    /// The marketing name of an AMD (device, revision) in the embedded amdgpu.ids.
+    pub fn marketing_name(&self, device: u16, revision: u8) -> Option<&str> {
+        self.amdgpu_ids
             .iter()
-            .find(|n| n.device == device && n.revision == revision)
+            .find(|(d, r, _)| *d == device && *r == revision)
+            .map(|(_, _, n)| n.as_str())
     }
 
     /// What overriding a `gpu` to `code` does (data/runtime.toml `[[runs]]`).
@@ -471,6 +505,8 @@ mod tests {
         for (name, text) in [
             ("targets", TARGETS_TOML),
             ("devices", include_str!("../data/devices.toml")),
+            ("asics", ASICS_TOML),
+            ("families", FAMILIES_TOML),
             ("runtime", include_str!("../data/runtime.toml")),
             ("env", include_str!("../data/env.toml")),
             ("findings", include_str!("../data/findings.toml")),
@@ -556,8 +592,8 @@ mod tests {
     fn machine_data_is_consistent() {
         let kb = kb();
         let known = |n: &str| kb.targets().iter().any(|t| t.name == n);
-        for a in &kb.devices.asic {
-            assert!(known(&a.gfx), "{}", a.gfx);
+        for a in kb.asics() {
+            assert!(a.gfx.as_deref().is_none_or(known), "{:?}", a.gfx);
             assert!(!a.reference.is_empty());
         }
         for r in &kb.runtime.runs {
@@ -595,17 +631,61 @@ mod tests {
         }
     }
 
+    /// The device table covers amdgpu's whole pciidlist: ids are unique, every ASIC has
+    /// a KFD target the knowledge base knows or says KFD does not support it, and every
+    /// GC version maps to a known processor.
+    #[test]
+    fn every_amdgpu_device_has_an_asic_and_a_target_or_none() {
+        let kb = kb();
+        assert!(kb.asics().len() >= 35, "{}", kb.asics().len());
+        let mut seen = std::collections::HashSet::new();
+        for a in kb.asics() {
+            assert!(!a.ids.is_empty(), "{}", a.name);
+            for id in &a.ids {
+                assert!(seen.insert(*id), "device id {id:#06x} listed twice");
+            }
+            match &a.gfx {
+                Some(g) => {
+                    assert!(a.kfd, "{}", a.name);
+                    assert!(kb.processor(g).is_some(), "{}: {g} unknown", a.name);
+                }
+                None => assert!(!a.kfd, "{}: no target and not marked kfd = false", a.name),
+            }
+            assert!(a.reference.contains("amdgpu_drv.c"), "{}", a.name);
+        }
+        assert!(seen.len() > 300);
+        for g in kb.gc_versions() {
+            assert!(kb.processor(&g.gfx).is_some(), "{}: {}", g.version, g.gfx);
+        }
+        // The embedded amdgpu.ids keeps its version line and parses whole.
+        assert!(AMDGPU_IDS.lines().any(|l| l.trim() == "1.0.0"));
+        assert!(parse_amdgpu_ids(AMDGPU_IDS).len() > 400);
+    }
+
     #[test]
     fn machine_lookups() {
         let kb = kb();
-        assert_eq!(kb.asic_by_device(0x731f).unwrap().gfx, "gfx1010");
-        assert_eq!(kb.asic_by_device(0x7340).unwrap().gfx, "gfx1012");
-        assert_eq!(kb.asic_by_device(0x6860).unwrap().gfx, "gfx900");
-        assert_eq!(kb.asic_by_name("NAVI14").unwrap().gfx, "gfx1012");
+        let gfx = |d: u16| kb.asic_by_device(d).unwrap().gfx.as_deref();
+        assert_eq!(gfx(0x731f), Some("gfx1010"));
+        assert_eq!(gfx(0x7340), Some("gfx1012"));
+        assert_eq!(gfx(0x6860), Some("gfx900"));
+        assert_eq!(gfx(0x15dd), Some("gfx902")); // Raven (APU)
+        assert!(kb.asic_by_device(0x15dd).unwrap().apu);
+        assert_eq!(gfx(0x67df), Some("gfx803")); // Polaris 10 (RX 480/580)
+        assert_eq!(gfx(0x6780), None); // Tahiti: no KFD
+        assert!(!kb.asic_by_device(0x6780).unwrap().kfd);
         assert_eq!(
-            kb.marketing_name(0x731f, 0xca).unwrap().name,
-            "AMD Radeon RX 5600 XT"
+            kb.asic_by_name("NAVI14").unwrap().gfx.as_deref(),
+            Some("gfx1012")
         );
+        assert_eq!(kb.gc_target("10.3.0").unwrap().gfx, "gfx1030");
+        assert_eq!(kb.gc_target("11.0.3").unwrap().gfx, "gfx1101");
+        assert_eq!(
+            kb.marketing_name(0x731f, 0xca),
+            Some("AMD Radeon RX 5600 XT")
+        );
+        assert_eq!(kb.family(0x10de, 0x2335).unwrap().name, "GH100 (Hopper)");
+        assert!(kb.family(0x1002, 0x731f).is_none());
         assert!(matches!(
             kb.override_compat("gfx1010", "gfx1030"),
             OverrideCompat::Foreign
@@ -671,4 +751,34 @@ mod tests {
         assert_eq!(gfx_name_from_version(0), None);
         assert_eq!(kb().by_gfx_target_version(100102).unwrap().name, "gfx1012");
     }
+}
+
+/// Parse amdgpu.ids: comments, a version line, then `DEVICE, REVISION, name` records.
+pub fn parse_amdgpu_ids(text: &str) -> Vec<(u16, u8, String)> {
+    let mut out = Vec::new();
+    let mut seen_version = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if !seen_version {
+            seen_version = true;
+            if !line.contains(',') {
+                continue;
+            }
+        }
+        let mut parts = line.splitn(3, ',');
+        let (Some(d), Some(r), Some(n)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let (Ok(d), Ok(r)) = (
+            u16::from_str_radix(d.trim(), 16),
+            u8::from_str_radix(r.trim(), 16),
+        ) else {
+            continue;
+        };
+        out.push((d, r, n.trim().to_string()));
+    }
+    out
 }

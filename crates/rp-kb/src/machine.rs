@@ -18,13 +18,23 @@ pub struct Vendor {
     pub reference: String,
 }
 
-/// An AMD ASIC: its KFD name, its gfx target and the PCI ids amdgpu binds to it.
+/// An AMD ASIC: its KFD name, its gfx target and the PCI i/// An AMD ASIC: the PCI device ids amdgpu binds to it, and its KFD target.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Asic {
-    /// Lowercase ASIC name as KFD reports it (`navi10`).
+    /// Lowercase ASIC name as KFD reports it on older kernels (`navi10`).
     pub name: String,
-    /// LLVM processor.
-    pub gfx: String,
+    /// The KFD target (`gfx_target_version` as a processor); `None` when KFD has no case
+    /// for this ASIC (then `kfd` is false).
+    pub gfx: Option<String>,
+    /// KFD supports it (a GPU node, ROCm can use it).
+    #[serde(default = "yes")]
+    pub kfd: bool,
+    /// Its GC (graphics) IP version, where kfd_device.c names it.
+    pub gc: Option<String>,
+    /// An APU (`AMD_IS_APU` in pciidlist).
+    #[serde(default)]
+    pub apu: bool,
     /// PCI device ids.
     pub ids: Vec<u16>,
     /// Source.
@@ -32,14 +42,34 @@ pub struct Asic {
     pub reference: String,
 }
 
-/// A marketing name for a (device, revision) pair.
+fn yes() -> bool {
+    true
+}
+
+/// A GC IP version and the KFD target of GPUs that have it (IP-discovery GPUs).
 #[derive(Debug, Clone, Deserialize)]
-pub struct MarketingName {
-    /// PCI device id.
-    pub device: u16,
-    /// PCI revision.
-    pub revision: u8,
-    /// Product name.
+#[serde(deny_unknown_fields)]
+pub struct GcVersion {
+    /// `major.minor.revision`.
+    pub version: String,
+    /// The processor.
+    pub gfx: String,
+    /// Source.
+    #[serde(rename = "ref")]
+    pub reference: String,
+}
+
+/// A run of NVIDIA or Intel device ids that belong to one GPU chip or family.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Family {
+    /// `nvidia` or `intel`.
+    pub vendor: String,
+    /// First device id.
+    pub first: u16,
+    /// Last device id.
+    pub last: u16,
+    /// The chip and architecture (`GH100 (Hopper)`).
     pub name: String,
     /// Source.
     #[serde(rename = "ref")]
@@ -214,8 +244,17 @@ pub fn fill(template: &str, vars: &[(&str, &str)]) -> String {
 #[derive(Debug, Deserialize)]
 pub(crate) struct DevicesFile {
     pub vendor: Vec<Vendor>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct AsicsFile {
     pub asic: Vec<Asic>,
-    pub name: Vec<MarketingName>,
+    pub gc: Vec<GcVersion>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct FamiliesFile {
+    pub family: Vec<Family>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -25,14 +25,17 @@ fn kfd_target(n: &KfdNode) -> (Option<String>, Option<TargetSource>) {
         .then(|| kb.asic_by_name(&n.name))
         .flatten()
     {
-        return (Some(a.gfx.clone()), Some(TargetSource::KfdName));
+        return (a.gfx.clone(), a.gfx.as_ref().map(|_| TargetSource::KfdName));
     }
     if let Some(a) = n
         .props
         .u64("device_id")
         .and_then(|d| kb.asic_by_device(d as u16))
     {
-        return (Some(a.gfx.clone()), Some(TargetSource::DeviceId));
+        return (
+            a.gfx.clone(),
+            a.gfx.as_ref().map(|_| TargetSource::DeviceId),
+        );
     }
     (None, None)
 }
@@ -131,7 +134,7 @@ pub fn collect(m: &Sysfs, root: &SysRoot, ids: &mut Ids) -> Gpus {
         let gfx = (p.vendor == 0x1002)
             .then(|| kb.asic_by_device(p.device))
             .flatten()
-            .map(|a| a.gfx.clone());
+            .and_then(|a| a.gfx.clone());
         let mut g = Gpu {
             vendor: vendor_key(p.vendor),
             gfx_target_source: gfx.as_ref().map(|_| TargetSource::DeviceId),

@@ -23,35 +23,7 @@ pub struct Ids {
     pci: Option<String>,
 }
 
-/// Parse amdgpu.ids: comments, a version line, then `DEVID, REVID, name` records.
-pub fn parse_amdgpu_ids(text: &str) -> Vec<(u16, u8, String)> {
-    let mut out = Vec::new();
-    let mut seen_version = false;
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        if !seen_version {
-            seen_version = true;
-            if !line.contains(',') {
-                continue;
-            }
-        }
-        let mut parts = line.splitn(3, ',');
-        let (Some(d), Some(r), Some(n)) = (parts.next(), parts.next(), parts.next()) else {
-            continue;
-        };
-        let (Ok(d), Ok(r)) = (
-            u16::from_str_radix(d.trim(), 16),
-            u8::from_str_radix(r.trim(), 16),
-        ) else {
-            continue;
-        };
-        out.push((d, r, n.trim().to_string()));
-    }
-    out
-}
+pub use rp_kb::parse_amdgpu_ids;
 
 /// Look a device up in pci.ids text: the `\tdddd  Name` line under vendor `vvvv`.
 pub fn pci_ids_name(text: &str, vendor: u16, device: u16) -> Option<String> {
@@ -113,7 +85,7 @@ impl Ids {
                     return (n.clone(), NameSource::AmdgpuIds);
                 }
                 if let Some(m) = kb.marketing_name(device, rev) {
-                    return (m.name.clone(), NameSource::Embedded);
+                    return (m.to_string(), NameSource::Embedded);
                 }
             }
         }
@@ -127,6 +99,13 @@ impl Ids {
             return (full, NameSource::PciIds);
         }
         let v = kb.vendor(vendor).map(|v| v.name.as_str()).unwrap_or("PCI");
+        // NVIDIA and Intel: at least the chip family, from the knowledge base's ranges.
+        if let Some(f) = kb.family(vendor, device) {
+            return (
+                format!("{v} {} 0x{device:04x}", f.name),
+                NameSource::Generic,
+            );
+        }
         (format!("{v} GPU 0x{device:04x}"), NameSource::Generic)
     }
 }
