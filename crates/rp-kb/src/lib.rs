@@ -468,6 +468,36 @@ impl fmt::Display for Compat {
     }
 }
 
+/// Parse amdgpu.ids: comments, a version line, then `DEVICE, REVISION, name` records.
+pub fn parse_amdgpu_ids(text: &str) -> Vec<(u16, u8, String)> {
+    let mut out = Vec::new();
+    let mut seen_version = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if !seen_version {
+            seen_version = true;
+            if !line.contains(',') {
+                continue;
+            }
+        }
+        let mut parts = line.splitn(3, ',');
+        let (Some(d), Some(r), Some(n)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let (Ok(d), Ok(r)) = (
+            u16::from_str_radix(d.trim(), 16),
+            u8::from_str_radix(r.trim(), 16),
+        ) else {
+            continue;
+        };
+        out.push((d, r, n.trim().to_string()));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -751,34 +781,4 @@ mod tests {
         assert_eq!(gfx_name_from_version(0), None);
         assert_eq!(kb().by_gfx_target_version(100102).unwrap().name, "gfx1012");
     }
-}
-
-/// Parse amdgpu.ids: comments, a version line, then `DEVICE, REVISION, name` records.
-pub fn parse_amdgpu_ids(text: &str) -> Vec<(u16, u8, String)> {
-    let mut out = Vec::new();
-    let mut seen_version = false;
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        if !seen_version {
-            seen_version = true;
-            if !line.contains(',') {
-                continue;
-            }
-        }
-        let mut parts = line.splitn(3, ',');
-        let (Some(d), Some(r), Some(n)) = (parts.next(), parts.next(), parts.next()) else {
-            continue;
-        };
-        let (Ok(d), Ok(r)) = (
-            u16::from_str_radix(d.trim(), 16),
-            u8::from_str_radix(r.trim(), 16),
-        ) else {
-            continue;
-        };
-        out.push((d, r, n.trim().to_string()));
-    }
-    out
 }
