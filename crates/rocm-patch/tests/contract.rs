@@ -5,7 +5,7 @@
 mod common;
 
 use common::fixture;
-use common::machine::{AmdGpu, Machine};
+use common::machine::rx5600xt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -24,14 +24,6 @@ fn run(args: &[&str], state: &Path) -> (i32, String, String) {
         String::from_utf8(o.stdout).unwrap(),
         String::from_utf8(o.stderr).unwrap(),
     )
-}
-
-fn rx5600xt(root: &Path) -> std::path::PathBuf {
-    Machine::new(root)
-        .cpu_node(0, 12)
-        .amd_gpu(&AmdGpu::rx5600xt(1, 0x03))
-        .driver_ok()
-        .finish()
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::machine::{torch_venv, AmdGpu, Machine};
+use common::machine::{rx5600xt, torch_venv, AmdGpu, Machine};
 use common::{fixture, fx, input};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -139,14 +139,6 @@ fn finding<'a>(v: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
         .iter()
         .find(|f| f["id"] == id)
         .unwrap_or_else(|| panic!("no {id} in {}", v["findings"]))
-}
-
-fn rx5600xt(root: &Path) -> PathBuf {
-    Machine::new(root)
-        .cpu_node(0, 12)
-        .amd_gpu(&AmdGpu::rx5600xt(1, 0x03))
-        .driver_ok()
-        .finish()
 }
 
 #[test]

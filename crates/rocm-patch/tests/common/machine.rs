@@ -411,3 +411,13 @@ pub fn torch_venv(
     }
     dir.to_path_buf()
 }
+
+/// The usual test machine: one CPU node and an RX 5600 XT on node 1 with a working
+/// driver (synthesized).
+pub fn rx5600xt(root: &Path) -> PathBuf {
+    Machine::new(root)
+        .cpu_node(0, 12)
+        .amd_gpu(&AmdGpu::rx5600xt(1, 0x03))
+        .driver_ok()
+        .finish()
+}
