@@ -133,9 +133,13 @@ pub struct ProbeArgs {
     /// The device to test.
     #[arg(long, value_enum, default_value = "auto")]
     pub device: ProbeDevice,
-    /// Only probes whose names match this glob (e.g. 'conv*').
-    #[arg(long, value_name = "GLOB")]
-    pub only: Option<String>,
+    /// Only these probes: a name, a glob ('conv*') or a group (core, rdna1-known,
+    /// workloads); repeatable and comma-separated.
+    #[arg(long, value_name = "PROBES")]
+    pub only: Vec<String>,
+    /// List the built-in probes with their group and the library path each exercises.
+    #[arg(long)]
+    pub list: bool,
     /// Seconds each probe may take before it counts as a hang.
     #[arg(long, default_value_t = 120.0, value_name = "SECONDS")]
     pub timeout: f64,

@@ -96,48 +96,30 @@ fn full_matrix_with_injected_faults() {
         v["torch"]
     );
     assert!(!v["python"].as_str().unwrap().is_empty());
-    // Every built-in probe passes on the CPU (fp16 convolution is a GPU path: skip).
-    let builtin = [
-        "device_init",
-        "alloc_small",
-        "alloc_large",
-        "copy_h2d",
-        "copy_d2h",
-        "elementwise",
-        "reduction",
-        "matmul_fp32",
-        "matmul_fp16",
-        "matmul_bf16",
-        "bmm",
-        "linear_fwd_bwd",
-        "conv2d_fwd_bwd",
-        "conv2d_mnist",
-        "batchnorm_fwd_bwd",
-        "layernorm",
-        "groupnorm",
-        "sdpa",
-        "rng_rand",
-        "rng_randn",
-        "dropout",
-        "fft",
-        "sparse_mm",
-        "linalg_solve",
-        "linalg_svd",
-        "linalg_cholesky",
-        "sort",
-        "topk",
-        "nonzero",
-        "adamw_step",
-        "train_cnn",
-    ];
-    for name in builtin {
+    // Every built-in probe passes on the CPU, except the fp16 GPU paths (skip); each
+    // carries its group and library path from the knowledge base.
+    let gpu_only = ["conv2d_fp16", "batchnorm_train_fp16"];
+    let builtin: Vec<&str> = rp_kb::kb()
+        .probes()
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    assert!(builtin.len() >= 55, "{}", builtin.len());
+    for name in builtin.iter().filter(|n| !gpu_only.contains(n)) {
         assert_eq!(
             result(&v, name)["status"],
             "pass",
             "{name}: {}",
             result(&v, name)
         );
+        assert!(result(&v, name)["exercises"].is_string(), "{name}");
     }
+    assert_eq!(result(&v, "lstm_fwd_bwd")["group"], "rdna1-known");
+    assert!(result(&v, "int8_matmul")["remedy"]
+        .as_str()
+        .unwrap()
+        .contains("float matmul is unaffected"));
+    assert!(result(&v, "segfault")["group"].is_null());
     assert_eq!(result(&v, "conv2d_fp16")["status"], "skip");
     assert!(result(&v, "train_cnn")["detail"]
         .as_str()
@@ -169,7 +151,7 @@ fn full_matrix_with_injected_faults() {
     assert_eq!(result(&v, "env")["detail"], "unset");
     // Two deaths, two restarts; torch was not imported per probe.
     assert_eq!(v["workers_started"], 3);
-    assert_eq!(v["probes"].as_array().unwrap().len(), builtin.len() + 1 + 5);
+    assert_eq!(v["probes"].as_array().unwrap().len(), builtin.len() + 5);
     // A hang: killed after its timeout, with the child it started (same process group),
     // and the next probe still runs.
     let (code, v, _) = probe(
@@ -218,6 +200,51 @@ fn only_glob_profile_and_human_output() {
         .map(|p| p["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["matmul_fp32", "matmul_fp16", "matmul_bf16"]);
+    // Groups, names and lists: repeatable and comma-separated.
+    let (code, v, _) = probe(
+        &[
+            "--device",
+            "cpu",
+            "--only",
+            "workloads",
+            "--only",
+            "unique,nonzero",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0);
+    let names: Vec<&str> = v["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "nonzero",
+            "train_cnn",
+            "unique",
+            "unet_block",
+            "transformer_decode"
+        ]
+    );
+    // --list needs no Python: the table of the knowledge base.
+    let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+        .args(["probe", "--list", "--json", "--python", "/nonexistent"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let l: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(l["schema"], 1);
+    let lstm = l["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "lstm_fwd_bwd")
+        .unwrap();
+    assert_eq!(lstm["group"], "rdna1-known");
+    assert!(lstm["exercises"].as_str().unwrap().contains("MIOpen RNN"));
     // --profile applies a profile's environment to the worker.
     let d = tempfile::tempdir().unwrap();
     std::fs::write(d.path().join("faults.py"), FAULTS).unwrap();

@@ -13,7 +13,7 @@ mod machine;
 mod target_id;
 pub use machine::{
     fill, parse_override, Asic, Cause, EnvVar, Family, FindingSpec, GcVersion, LibraryGap,
-    OverrideCompat, Runs, RunsStatus, Severity, Signature, Stack, StackStep, Vendor,
+    OverrideCompat, ProbeSpec, Runs, RunsStatus, Severity, Signature, Stack, StackStep, Vendor,
 };
 pub use target_id::{Feature, TargetId, TargetIdError};
 
@@ -21,6 +21,7 @@ const TARGETS_TOML: &str = include_str!("../data/targets.toml");
 const DEVICES_TOML: &str = include_str!("../data/devices.toml");
 const ASICS_TOML: &str = include_str!("../data/asics.toml");
 const FAMILIES_TOML: &str = include_str!("../data/families.toml");
+const PROBES_TOML: &str = include_str!("../data/probes.toml");
 /// libdrm's `amdgpu.ids`, embedded verbatim (data/devices.toml says which copy).
 pub const AMDGPU_IDS: &str = include_str!("../data/amdgpu.ids");
 const RUNTIME_TOML: &str = include_str!("../data/runtime.toml");
@@ -99,6 +100,7 @@ pub struct Kb {
     devices: machine::DevicesFile,
     asics: machine::AsicsFile,
     families: machine::FamiliesFile,
+    probes: machine::ProbesFile,
     amdgpu_ids: Vec<(u16, u8, String)>,
     runtime: machine::RuntimeFile,
     env: machine::EnvFile,
@@ -158,6 +160,7 @@ pub fn kb() -> &'static Kb {
             asics: toml::from_str(ASICS_TOML).expect("embedded data/asics.toml is valid"),
             families: toml::from_str(FAMILIES_TOML).expect("embedded data/families.toml is valid"),
             amdgpu_ids: parse_amdgpu_ids(AMDGPU_IDS),
+            probes: toml::from_str(PROBES_TOML).expect("embedded data/probes.toml is valid"),
             runtime: toml::from_str(RUNTIME_TOML).expect("embedded data/runtime.toml is valid"),
             env: toml::from_str(ENV_TOML).expect("embedded data/env.toml is valid"),
             findings: toml::from_str(FINDINGS_TOML).expect("embedded data/findings.toml is valid"),
@@ -316,6 +319,16 @@ impl Kb {
     /// Every GC IP version KFD knows.
     pub fn gc_versions(&self) -> &[GcVersion] {
         &self.asics.gc
+    }
+
+    /// What each built-in probe stands for.
+    pub fn probes(&self) -> &[ProbeSpec] {
+        &self.probes.probe
+    }
+
+    /// One probe's entry.
+    pub fn probe(&self, name: &str) -> Option<&ProbeSpec> {
+        self.probes.probe.iter().find(|p| p.name == name)
     }
 
     /// The chip family of an NVIDIA or Intel device id.
@@ -537,6 +550,7 @@ mod tests {
             ("devices", include_str!("../data/devices.toml")),
             ("asics", ASICS_TOML),
             ("families", FAMILIES_TOML),
+            ("probes", PROBES_TOML),
             ("runtime", include_str!("../data/runtime.toml")),
             ("env", include_str!("../data/env.toml")),
             ("findings", include_str!("../data/findings.toml")),

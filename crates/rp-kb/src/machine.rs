@@ -252,6 +252,28 @@ pub(crate) struct AsicsFile {
     pub gc: Vec<GcVersion>,
 }
 
+/// What a built-in probe stands for (data/probes.toml).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeSpec {
+    /// Probe name.
+    pub name: String,
+    /// `core`, `rdna1-known` or `workloads`.
+    pub group: String,
+    /// The library path it exercises.
+    pub exercises: String,
+    /// What to do when it fails, where known.
+    pub remedy: Option<String>,
+    /// Source.
+    #[serde(rename = "ref")]
+    pub reference: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ProbesFile {
+    pub probe: Vec<ProbeSpec>,
+}
+
 #[derive(Debug, Deserialize)]
 pub(crate) struct FamiliesFile {
     pub family: Vec<Family>,

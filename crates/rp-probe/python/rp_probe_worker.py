@@ -406,6 +406,344 @@ def probe_train_cnn(torch, dev):
     return f"loss {first:.3f} -> {last:.3f} in 300 steps"
 
 
+
+# ---- operations known to break on RDNA1 (docs: crates/rp-kb/data/probes.toml) -------------
+
+def is_gpu(dev):
+    return dev.startswith("cuda")
+
+
+def _first(torch, inner):
+    class F(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = inner()
+
+        def forward(self, x):
+            return self.inner(x)[0]
+    return F()
+
+
+@probe
+def probe_batchnorm_eval(torch, dev):
+    import copy
+    torch.manual_seed(0)
+    m = torch.nn.BatchNorm2d(16)
+    with torch.no_grad():
+        m.running_mean.uniform_(-1, 1)
+        m.running_var.uniform_(0.5, 2)
+        m.weight.uniform_(0.5, 1.5)
+        m.bias.uniform_(-0.5, 0.5)
+    m.eval()
+    x = torch.randn(8, 16, 16, 16)
+    md = copy.deepcopy(m).to(dev)
+    close(torch, md(x.to(dev)), m(x), 1e-4, "fp32")
+    if is_gpu(dev):
+        xh = x.half()
+        close(torch, md(xh.to(dev)).float(), m(xh.float()), TOL_F16, "fp16")
+
+
+@probe
+def probe_batchnorm_train_fp16(torch, dev):
+    if not is_gpu(dev):
+        raise ProbeSkip("fp16 autocast training is a GPU path")
+    import copy
+    nn = torch.nn
+    torch.manual_seed(0)
+    m_cpu = nn.Sequential(nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU())
+    m_dev = copy.deepcopy(m_cpu).to(dev)
+    x = torch.randn(8, 8, 16, 16)
+    g = torch.randn(8, 16, 16, 16)
+    m_cpu(x).backward(g)
+    xd = x.to(dev)
+    with torch.autocast("cuda", dtype=torch.float16):
+        y = m_dev(xd)
+    y.float().backward(g.to(dev))
+    sync(torch, dev)
+    close(torch, y.float(), m_cpu(x).detach(), 3e-2, "output")
+    for (n, pd), (_, pc) in zip(m_dev.named_parameters(), m_cpu.named_parameters()):
+        close(torch, pd.grad.float(), pc.grad, 5e-2, f"{n} gradient")
+    close(torch, m_dev[1].running_mean, m_cpu[1].running_mean, 3e-2, "running_mean")
+
+
+def _rnn(torch, dev, kind):
+    nn = torch.nn
+    make = lambda: _first(torch, lambda: kind(32, 48, num_layers=2, bidirectional=True,
+                                              batch_first=True))
+    fwd_bwd(torch, dev, make, (4, 12, 32), TOL_F32_MM)
+
+
+@probe
+def probe_lstm_fwd_bwd(torch, dev):
+    _rnn(torch, dev, torch.nn.LSTM)
+
+
+@probe
+def probe_gru_fwd_bwd(torch, dev):
+    _rnn(torch, dev, torch.nn.GRU)
+
+
+@probe
+def probe_masked_select(torch, dev):
+    x = torch.randn(256, 256)
+    m = x > 0.5
+    same(torch, torch.masked_select(x.to(dev), m.to(dev)), torch.masked_select(x, m))
+
+
+@probe
+def probe_bool_index_get(torch, dev):
+    x = torch.randn(512, 64)
+    m = torch.rand(512) < 0.3
+    same(torch, x.to(dev)[m.to(dev)], x[m], "rows")
+    m2 = x < -1
+    same(torch, x.to(dev)[m2.to(dev)], x[m2], "elements")
+
+
+@probe
+def probe_bool_index_put(torch, dev):
+    x = torch.randn(512, 64)
+    m = x > 1
+    xd = x.to(dev)
+    xd[m.to(dev)] = 0.0
+    x[m] = 0.0
+    same(torch, xd, x, "assign scalar")
+    v = torch.randn(int(m.sum()))
+    xd[m.to(dev)] = v.to(dev)
+    x[m] = v
+    same(torch, xd, x, "assign values")
+
+
+@probe
+def probe_unique(torch, dev):
+    x = torch.randint(0, 500, (1 << 14,))
+    got = torch.unique(x.to(dev), sorted=True, return_inverse=True, return_counts=True)
+    want = torch.unique(x, sorted=True, return_inverse=True, return_counts=True)
+    for g, w, what in zip(got, want, ("values", "inverse", "counts")):
+        same(torch, g, w, what)
+
+
+@probe
+def probe_scatter_add(torch, dev):
+    src = torch.randn(1024, 16)
+    idx0 = torch.randint(0, 64, (1024, 16))
+    want = torch.zeros(64, 16).scatter_add(0, idx0, src)
+    close(torch, torch.zeros(64, 16, device=dev).scatter_add(0, idx0.to(dev), src.to(dev)),
+          want, 1e-5, "dim 0")
+    idx1 = torch.randint(0, 8, (1024, 16))
+    want = torch.zeros(1024, 8).scatter_add(1, idx1, src)
+    close(torch, torch.zeros(1024, 8, device=dev).scatter_add(1, idx1.to(dev), src.to(dev)),
+          want, 1e-5, "dim 1")
+    out = torch.zeros(64, 16, device=dev)
+    out.scatter_add_(0, idx0.to(dev), src.to(dev))
+    close(torch, out, torch.zeros(64, 16).scatter_add_(0, idx0, src), 1e-5, "in place")
+    # Message passing as PyTorch Geometric does it: gather at sources, add at targets.
+    x = torch.randn(200, 32)
+    edges = torch.randint(0, 200, (2, 3000))
+    want = torch.zeros(200, 32).index_add_(0, edges[1], x[edges[0]])
+    xd, ed = x.to(dev), edges.to(dev)
+    close(torch, torch.zeros(200, 32, device=dev).index_add_(0, ed[1], xd[ed[0]]), want, 1e-5,
+          "index_add_ message passing")
+
+
+@probe
+def probe_index_select(torch, dev):
+    x = torch.randn(1000, 64)
+    i = torch.randint(0, 1000, (4096,))
+    same(torch, torch.index_select(x.to(dev), 0, i.to(dev)), torch.index_select(x, 0, i))
+
+
+@probe
+def probe_gather(torch, dev):
+    x = torch.randn(256, 128)
+    i = torch.randint(0, 128, (256, 32))
+    same(torch, torch.gather(x.to(dev), 1, i.to(dev)), torch.gather(x, 1, i))
+
+
+@probe
+def probe_cumsum(torch, dev):
+    x = torch.randn(64, 4096)
+    close(torch, torch.cumsum(x.to(dev), 1), torch.cumsum(x, 1), 1e-5, "float")
+    xi = torch.randint(-100, 100, (1 << 16,))
+    same(torch, torch.cumsum(xi.to(dev), 0), torch.cumsum(xi, 0), "int")
+
+
+@probe
+def probe_embedding_bwd(torch, dev):
+    idx = torch.randint(0, 1000, (32, 20))
+    g = torch.randn(32, 20, 64)
+    for sparse in (False, True):
+        torch.manual_seed(0)
+        e_cpu = torch.nn.Embedding(1000, 64, sparse=sparse)
+        e_dev = torch.nn.Embedding(1000, 64, sparse=sparse).to(dev)
+        e_dev.load_state_dict(e_cpu.state_dict())
+        e_cpu(idx).backward(g)
+        e_dev(idx.to(dev)).backward(g.to(dev))
+        gc, gd = e_cpu.weight.grad, e_dev.weight.grad
+        if sparse:
+            gc, gd = gc.to_dense(), gd.to_dense()
+        close(torch, gd, gc, 1e-5, "sparse gradient" if sparse else "dense gradient")
+
+
+@probe
+def probe_cross_entropy_bwd(torch, dev):
+    logits = torch.randn(64, 1000, requires_grad=True)
+    target = torch.randint(0, 1000, (64,))
+    ld = logits.detach().to(dev).requires_grad_(True)
+    F = torch.nn.functional
+    lc = F.cross_entropy(logits, target, label_smoothing=0.1)
+    lg = F.cross_entropy(ld, target.to(dev), label_smoothing=0.1)
+    lc.backward()
+    lg.backward()
+    close(torch, lg, lc, 1e-5, "loss")
+    close(torch, ld.grad, logits.grad, 1e-5, "gradient")
+
+
+@probe
+def probe_int8_matmul(torch, dev):
+    if not hasattr(torch, "_int_mm"):
+        raise ProbeSkip("this torch has no torch._int_mm")
+    a = torch.randint(-8, 8, (32, 64), dtype=torch.int8)
+    b = torch.randint(-8, 8, (64, 32), dtype=torch.int8)
+    want = a.int() @ b.int()
+    same(torch, torch._int_mm(a.to(dev), b.to(dev)), want)
+
+
+@probe
+def probe_conv2d_channels_last(torch, dev):
+    import copy
+    torch.manual_seed(0)
+    m = torch.nn.Conv2d(16, 32, 3, padding=1)
+    md = copy.deepcopy(m).to(dev).to(memory_format=torch.channels_last)
+    x = torch.randn(4, 16, 24, 24)
+    xd = x.to(dev).to(memory_format=torch.channels_last).requires_grad_(True)
+    xc = x.clone().requires_grad_(True)
+    y, yd = m(xc), md(xd)
+    g = torch.randn_like(y)
+    y.backward(g)
+    yd.backward(g.to(dev).to(memory_format=torch.channels_last))
+    close(torch, yd, y, TOL_F32_MM, "output")
+    close(torch, xd.grad, xc.grad, TOL_F32_MM, "input gradient")
+    close(torch, md.weight.grad, m.weight.grad, TOL_F32_MM, "weight gradient")
+
+
+@probe
+def probe_conv_transpose2d(torch, dev):
+    fwd_bwd(torch, dev, lambda: torch.nn.ConvTranspose2d(16, 8, 4, stride=2, padding=1),
+            (4, 16, 16, 16), TOL_F32_MM)
+
+
+@probe
+def probe_pool2d(torch, dev):
+    fwd_bwd(torch, dev, lambda: torch.nn.MaxPool2d(2), (4, 8, 32, 32), 1e-6)
+    fwd_bwd(torch, dev, lambda: torch.nn.AvgPool2d(3, stride=2, padding=1), (4, 8, 32, 32), 1e-5)
+
+
+@probe
+def probe_interpolate(torch, dev):
+    class Up(torch.nn.Module):
+        def forward(self, x):
+            return torch.nn.functional.interpolate(x, scale_factor=2, mode="bilinear",
+                                                   align_corners=False)
+    fwd_bwd(torch, dev, Up, (4, 8, 16, 16), 1e-5)
+
+
+@probe
+def probe_conv3d(torch, dev):
+    fwd_bwd(torch, dev, lambda: torch.nn.Conv3d(4, 8, 3, padding=1), (2, 4, 8, 8, 8), TOL_F32_MM)
+
+
+@probe
+def probe_print_tensor(torch, dev):
+    import re
+    x = torch.tensor([[1.5, -2.25, float("nan")], [float("inf"), 1e-8, 123456.0]])
+    strip = lambda s: re.sub(r",\s*device='[^']*'", "", s)
+    assert strip(repr(x.to(dev))) == repr(x), f"{repr(x.to(dev))!r} != {repr(x)!r}"
+    big = torch.arange(5000, dtype=torch.float32).view(50, 100) / 3
+    assert strip(str(big.to(dev))) == str(big), "summarised repr differs"
+
+
+# ---- workloads -------------------------------------------------------------------------
+
+def _unet_block(torch):
+    nn = torch.nn
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(8, 32, 3, padding=1)
+            self.norm1 = nn.GroupNorm(8, 32)
+            self.conv2 = nn.Conv2d(32, 32, 3, padding=1)
+            self.norm2 = nn.GroupNorm(8, 32)
+            self.attn = nn.MultiheadAttention(32, 4, batch_first=True)
+            self.up = nn.Upsample(scale_factor=2, mode="nearest")
+            self.out = nn.Conv2d(32, 8, 3, padding=1)
+
+        def forward(self, x):
+            h = nn.functional.silu(self.norm1(self.conv1(x)))
+            h = nn.functional.silu(self.norm2(self.conv2(h)))
+            b, c, hh, ww = h.shape
+            t = h.flatten(2).transpose(1, 2)
+            a, _ = self.attn(t, t, t, need_weights=False)
+            h = h + a.transpose(1, 2).reshape(b, c, hh, ww)
+            return self.out(self.up(h))
+    return Block()
+
+
+@probe
+def probe_unet_block(torch, dev):
+    t = time.perf_counter()
+    fwd_bwd(torch, dev, lambda: _unet_block(torch), (2, 8, 16, 16), TOL_F32_MM)
+    done = ["fp32"]
+    if is_gpu(dev):
+        fwd_bwd(torch, dev, lambda: _unet_block(torch), (2, 8, 16, 16), 5e-2,
+                dtype=torch.float16)
+        done.append("fp16")
+    sync(torch, dev)
+    return f"{' and '.join(done)} forward+backward in {time.perf_counter() - t:.2f} s"
+
+
+@probe
+def probe_transformer_decode(torch, dev):
+    """One pre-norm transformer block decoding 24 tokens with a KV cache; every step's
+    output is compared with the CPU's."""
+    nn = torch.nn
+    torch.manual_seed(0)
+    d, heads, steps = 64, 4, 24
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+            self.qkv, self.proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
+            self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
+
+        def step(self, x, cache):
+            q, k, v = self.qkv(self.ln1(x)).split(d, dim=-1)
+            shape = lambda t: t.view(t.shape[0], 1, heads, d // heads).transpose(1, 2)
+            q, k, v = shape(q), shape(k), shape(v)
+            if cache is not None:
+                k, v = torch.cat([cache[0], k], 2), torch.cat([cache[1], v], 2)
+            a = nn.functional.scaled_dot_product_attention(q, k, v)
+            x = x + self.proj(a.transpose(1, 2).reshape(x.shape[0], 1, d))
+            return x + self.mlp(self.ln2(x)), (k, v)
+
+    m_cpu = Block().eval()
+    m_dev = Block().to(dev).eval()
+    m_dev.load_state_dict(m_cpu.state_dict())
+    x = torch.randn(2, 1, d)
+    t = time.perf_counter()
+    with torch.no_grad():
+        c_cpu = c_dev = None
+        xc, xd = x, x.to(dev)
+        for i in range(steps):
+            xc, c_cpu = m_cpu.step(xc, c_cpu)
+            xd, c_dev = m_dev.step(xd, c_dev)
+            close(torch, xd, xc, TOL_F32_MM, f"step {i}")
+            xc, xd = torch.tanh(xc), torch.tanh(xd)
+    sync(torch, dev)
+    return f"{steps} decode steps in {time.perf_counter() - t:.2f} s"
+
+
 # ---- running -------------------------------------------------------------------------------
 
 def load_user_probes(d):

@@ -55,8 +55,9 @@ pub struct Options {
     pub python: PathBuf,
     /// The device.
     pub device: Device,
-    /// Only probes whose name matches this glob.
-    pub only: Option<String>,
+    /// Only these probes: names, globs (`conv*`) or groups (`core`, `rdna1-known`,
+    /// `workloads`); empty means all.
+    pub only: Vec<String>,
     /// Per-probe timeout.
     pub timeout: Duration,
     /// How long torch may take to import.
@@ -322,6 +323,98 @@ fn cause_of(stderr: &str, classifier: &rp_explain::Classifier) -> Option<String>
     r.primary_cause
 }
 
+/// The knowledge base's facts about a probe (group, library path, remedy), on an empty
+/// result.
+fn with_facts(name: &str) -> ProbeResult {
+    let spec = rp_kb::kb().probe(name);
+    ProbeResult {
+        group: spec.map(|s| s.group.clone()),
+        exercises: spec.map(|s| s.exercises.clone()),
+        remedy: spec.and_then(|s| s.remedy.clone()),
+        ..ProbeResult::default()
+    }
+}
+
+/// The probes `only` selects, in matrix order: each entry (comma-separated lists too) is
+/// a group name, an exact name or a glob; empty selects all.
+pub fn select(all: &[String], only: &[String]) -> Result<Vec<String>, ProbeError> {
+    let wanted: Vec<&str> = only
+        .iter()
+        .flat_map(|o| split_list(o))
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .collect();
+    if wanted.is_empty() {
+        return Ok(all.to_vec());
+    }
+    let kb = rp_kb::kb();
+    let mut keep = vec![false; all.len()];
+    for w in &wanted {
+        let is_group = kb.probes().iter().any(|p| p.group == *w);
+        let m = globset::Glob::new(w)
+            .map_err(|e| ProbeError::BadGlob(w.to_string(), e.to_string()))?
+            .compile_matcher();
+        let mut any = false;
+        for (i, n) in all.iter().enumerate() {
+            let hit = if is_group {
+                kb.probe(n).is_some_and(|p| p.group == *w)
+            } else {
+                m.is_match(n.as_str())
+            };
+            if hit {
+                keep[i] = true;
+                any = true;
+            }
+        }
+        if !any {
+            return Err(ProbeError::NoMatch(w.to_string(), all.join(", ")));
+        }
+    }
+    Ok(all
+        .iter()
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|(n, _)| n.clone())
+        .collect())
+}
+
+/// Split a comma-separated list, leaving commas inside a glob's `{a,b}` alone.
+fn split_list(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0usize, 0);
+    for (i, c) in s.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                out.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
+/// Every built-in probe with its group and library path.
+pub fn list() -> rp_report::ProbeList {
+    rp_report::ProbeList {
+        schema: SCHEMA,
+        probes: rp_kb::kb()
+            .probes()
+            .iter()
+            .map(|p| rp_report::ProbeInfo {
+                name: p.name.clone(),
+                group: p.group.clone(),
+                exercises: p.exercises.clone(),
+                remedy: p.remedy.clone(),
+                reference: p.reference.clone(),
+            })
+            .collect(),
+    }
+}
+
 /// Run the matrix. `progress` is called after each probe.
 pub fn probe(
     opts: &Options,
@@ -332,23 +425,11 @@ pub fn probe(
     std::fs::File::create(&script)?.write_all(WORKER.as_bytes())?;
     let (worker, ready) = Worker::start(opts, &script)?;
     let mut started = 1;
-    let names: Vec<String> = match &opts.only {
-        None => ready.probes.clone(),
-        Some(g) => {
-            let m = globset::Glob::new(g)
-                .map_err(|e| ProbeError::BadGlob(g.clone(), e.to_string()))?
-                .compile_matcher();
-            let v: Vec<String> = ready
-                .probes
-                .iter()
-                .filter(|n| m.is_match(n.as_str()))
-                .cloned()
-                .collect();
-            if v.is_empty() {
-                worker.stop();
-                return Err(ProbeError::NoMatch(g.clone(), ready.probes.join(", ")));
-            }
-            v
+    let names = match select(&ready.probes, &opts.only) {
+        Ok(v) => v,
+        Err(e) => {
+            worker.stop();
+            return Err(e);
         }
     };
     let classifier = rp_explain::Classifier::new();
@@ -369,7 +450,7 @@ pub fn probe(
                         name: name.clone(),
                         status: ProbeStatus::Error,
                         detail: Some(format!("worker restart failed: {e}")),
-                        ..ProbeResult::default()
+                        ..with_facts(name)
                     };
                     progress(&r);
                     results.push(r);
@@ -387,7 +468,7 @@ pub fn probe(
         };
         let mut r = ProbeResult {
             name: name.clone(),
-            ..ProbeResult::default()
+            ..with_facts(name)
         };
         let mut restart = false;
         match answer {
@@ -493,6 +574,61 @@ mod tests {
         assert_eq!(signal_name(11), "SIGSEGV");
         assert_eq!(signal_name(6), "SIGABRT");
         assert_eq!(signal_name(64), "signal 64");
+    }
+
+    /// Every probe of the worker has a knowledge-base entry (group, library path) and
+    /// every entry names a probe the worker has.
+    #[test]
+    fn the_worker_and_the_knowledge_base_agree() {
+        let worker: Vec<&str> = WORKER
+            .lines()
+            .filter_map(|l| l.strip_prefix("def probe_"))
+            .filter_map(|l| l.split('(').next())
+            .collect();
+        let kb = rp_kb::kb();
+        for n in &worker {
+            let p = kb
+                .probe(n)
+                .unwrap_or_else(|| panic!("{n} has no entry in probes.toml"));
+            assert!(
+                ["core", "rdna1-known", "workloads"].contains(&p.group.as_str()),
+                "{n}"
+            );
+        }
+        for p in kb.probes() {
+            assert!(
+                worker.contains(&p.name.as_str()),
+                "{} is not in the worker",
+                p.name
+            );
+        }
+        assert_eq!(worker.len(), kb.probes().len());
+    }
+
+    #[test]
+    fn only_takes_names_globs_groups_and_lists() {
+        let all: Vec<String> = [
+            "device_init",
+            "conv2d_fwd_bwd",
+            "lstm_fwd_bwd",
+            "unet_block",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let sel = |o: &[&str]| select(&all, &o.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(sel(&[]).unwrap().len(), 4);
+        assert_eq!(sel(&["conv*"]).unwrap(), ["conv2d_fwd_bwd"]);
+        assert_eq!(sel(&["rdna1-known"]).unwrap(), ["lstm_fwd_bwd"]);
+        assert_eq!(
+            sel(&["workloads,device_init", "lstm*"]).unwrap(),
+            ["device_init", "lstm_fwd_bwd", "unet_block"]
+        );
+        assert!(matches!(sel(&["nothing*"]), Err(ProbeError::NoMatch(..))));
+        assert_eq!(
+            sel(&["{lstm,unet}*"]).unwrap(),
+            ["lstm_fwd_bwd", "unet_block"]
+        );
     }
 
     #[test]

@@ -693,6 +693,41 @@ pub struct ProbeResult {
     /// `explain`'s primary cause for that stderr, when it recognises one.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub cause: Option<String>,
+    /// Its group (`core`, `rdna1-known`, `workloads`; null for a user probe).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub group: Option<String>,
+    /// The library path it exercises (`MIOpen RNN …`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub exercises: Option<String>,
+    /// What to do when it fails, where the knowledge base knows.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub remedy: Option<String>,
+}
+
+/// `rocm-patch probe --list`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct ProbeList {
+    /// Always [`SCHEMA`].
+    pub schema: u32,
+    /// Every built-in probe, in matrix order.
+    pub probes: Vec<ProbeInfo>,
+}
+
+/// One built-in probe.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct ProbeInfo {
+    /// Name.
+    pub name: String,
+    /// Group.
+    pub group: String,
+    /// The library path it exercises.
+    pub exercises: String,
+    /// The remedy when it fails, where known.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub remedy: Option<String>,
+    /// Source.
+    #[serde(rename = "ref")]
+    pub reference: String,
 }
 
 /// One deploy transaction, as `deploy`, `rollback`, `recover` and `history` report it.

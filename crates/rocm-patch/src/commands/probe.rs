@@ -6,6 +6,10 @@ use std::io::Write;
 use std::time::Duration;
 
 pub(crate) fn run(args: ProbeArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
+    if args.list {
+        super::emit(out, args.json, &rp_probe::list(), render::probe::list)?;
+        return Ok(exit::OK);
+    }
     if !(args.timeout > 0.0 && args.timeout.is_finite()) {
         anyhow::bail!(
             "--timeout {}: must be a positive number of seconds",

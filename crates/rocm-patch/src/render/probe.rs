@@ -64,6 +64,26 @@ pub fn summary(r: &ProbeReport, out: &mut dyn Write) -> io::Result<()> {
         r.workers_started,
         if r.workers_started == 1 { "" } else { "s" }
     )?;
+    let failed: Vec<&ProbeResult> = r
+        .probes
+        .iter()
+        .filter(|p| !matches!(p.status, S::Pass | S::Skip))
+        .collect();
+    if !failed.is_empty() {
+        writeln!(out, "\nFailures, by the library path each exercises:")?;
+    }
+    for p in &failed {
+        writeln!(
+            out,
+            "  {} ({}): {}",
+            p.name,
+            p.status,
+            p.exercises.as_deref().unwrap_or("a user probe")
+        )?;
+        if let Some(rem) = &p.remedy {
+            writeln!(out, "      remedy: {rem}")?;
+        }
+    }
     for p in &r.probes {
         if let Some(s) = p.stderr.as_deref().filter(|s| !s.trim().is_empty()) {
             if matches!(p.status, S::Crash | S::Timeout | S::Error) {
@@ -75,6 +95,15 @@ pub fn summary(r: &ProbeReport, out: &mut dyn Write) -> io::Result<()> {
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// `probe --list`.
+pub fn list(l: &rp_report::ProbeList, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "{:<22} {:<12} EXERCISES", "PROBE", "GROUP")?;
+    for p in &l.probes {
+        writeln!(out, "{:<22} {:<12} {}", p.name, p.group, p.exercises)?;
     }
     Ok(())
 }
