@@ -14,6 +14,7 @@
 pub mod amdgpu;
 pub mod bundle;
 pub mod ccob;
+pub mod kpack;
 
 use object::read::archive::ArchiveFile;
 use object::{Object, ObjectSection};
@@ -94,6 +95,8 @@ pub enum Format {
     CompressedBundle,
     /// An `ar` archive.
     Archive,
+    /// A kpack archive of device code split out of host binaries.
+    Kpack,
 }
 
 impl Format {
@@ -105,6 +108,7 @@ impl Format {
             Format::Bundle => "bundle",
             Format::CompressedBundle => "compressed-bundle",
             Format::Archive => "archive",
+            Format::Kpack => "kpack",
         }
     }
 }
@@ -123,6 +127,8 @@ pub fn sniff(head: &[u8]) -> Option<Format> {
         Some(Format::CompressedBundle)
     } else if head.starts_with(b"!<arch>\n") || head.starts_with(b"!<thin>\n") {
         Some(Format::Archive)
+    } else if head.starts_with(kpack::MAGIC) {
+        Some(Format::Kpack)
     } else {
         None
     }
@@ -151,6 +157,8 @@ pub struct CodeObject {
     pub generic_version: Option<u8>,
     /// The `ar` member holding it, if any.
     pub member: Option<String>,
+    /// The host binary a kpack archive files it under (its key in the table).
+    pub binary: Option<String>,
     /// Something odd about this code object (id and header disagree, …).
     pub warning: Option<String>,
 }
@@ -175,14 +183,35 @@ pub struct Scan {
     pub code_objects: Vec<CodeObject>,
     /// Bundles found (uncompressed and compressed).
     pub bundles: u32,
-    /// Facts worth telling that are not code objects (kpack references, …).
+    /// Facts worth telling that are not code objects.
     pub notes: Vec<String>,
+    /// For a kpack archive: what its table says of it.
+    pub kpack: Option<KpackSummary>,
+    /// For a kpack'd host binary: its key and the archives that hold its device code.
+    pub kpack_ref: Option<kpack::KpackRef>,
     /// The first error met. Code objects found before and after it are kept: a bad
     /// bundle does not hide the good ones.
     pub error: Option<Error>,
 }
 
+/// What a kpack archive's table says of the archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KpackSummary {
+    /// `group_name`.
+    pub group_name: Option<String>,
+    /// `gfx_arch_family`.
+    pub gfx_arch_family: Option<String>,
+    /// `gfx_arches`.
+    pub gfx_arches: Vec<String>,
+    /// The compression scheme.
+    pub scheme: kpack::Scheme,
+    /// Host binaries with kernels in it.
+    pub binaries: u32,
+}
+
 const MAX_DEPTH: u32 = 4;
+/// How much of each kpack kernel is decompressed to read its ELF header and notes.
+const KPACK_PREFIX: u64 = 16 << 10;
 const ALIGN: usize = 4096;
 /// How much of each blob a deep scan reads to parse its header and notes.
 const DEEP_BLOB_PREFIX: u64 = 64 << 10;
@@ -261,6 +290,7 @@ fn scan_any(data: &[u8], file_base: u64, ctx: &mut Ctx) -> Result<()> {
         Some(Format::Bundle) => scan_bundle(data, file_base, ctx).map(|_| ()),
         Some(Format::CompressedBundle) => scan_ccob(data, ctx).map(|_| ()),
         Some(Format::Archive) => scan_archive(data, file_base, ctx),
+        Some(Format::Kpack) => scan_kpack(data, file_base, ctx),
         None => Ok(()),
     }
 }
@@ -301,6 +331,7 @@ fn code_object_from_info(
         offset,
         generic_version: info.generic_version,
         member: ctx.member.clone(),
+        binary: None,
         warning,
     }
 }
@@ -322,6 +353,7 @@ fn code_object_from_entry(entry: &bundle::Entry, id: &bundle::EntryId, ctx: &Ctx
         offset: None,
         generic_version: None,
         member: ctx.member.clone(),
+        binary: None,
         warning: None,
     }
 }
@@ -463,10 +495,20 @@ fn scan_host_elf(data: &[u8], file_base: u64, ctx: &mut Ctx) -> Result<()> {
             }
         }
     }
-    if kpack > 0 {
-        ctx.out.notes.push(format!(
-            "{kpack} kpack reference(s): device code lives in external .kpack archives"
-        ));
+    match file.section_by_name(kpack::REF_SECTION).map(|s| s.data()) {
+        Some(Ok(d)) => match kpack::parse_ref(d) {
+            Ok(r) => ctx.out.kpack_ref = Some(r),
+            Err(e) => ctx.fail(e),
+        },
+        Some(Err(e)) => ctx.fail(Error::Malformed {
+            what: "ELF",
+            why: format!("{}: {e}", kpack::REF_SECTION),
+        }),
+        None if kpack > 0 => ctx.out.notes.push(format!(
+            "{kpack} HIPK wrapper(s) but no {} section: the runtime cannot find this binary's device code",
+            kpack::REF_SECTION
+        )),
+        None => {}
     }
     if let Some(fb) = file.section_by_name(".hip_fatbin") {
         if let Some((off, size)) = fb.file_range() {
@@ -628,5 +670,80 @@ fn scan_archive(data: &[u8], file_base: u64, ctx: &mut Ctx) -> Result<()> {
             sub.fail(e);
         }
     }
+    Ok(())
+}
+
+/// List the kernels of a kpack archive: each one's target from its own ELF header
+/// (decompressing only the start of its frame), cross-checked with the processor the
+/// table files it under. A deep scan decompresses every kernel and checks its size.
+fn scan_kpack(data: &[u8], file_base: u64, ctx: &mut Ctx) -> Result<()> {
+    let archive = kpack::parse(data)?;
+    let mut binaries = BTreeSet::new();
+    for e in &archive.entries {
+        binaries.insert(e.binary.as_str());
+        let (off, stored) = archive.stored(e.ordinal).unwrap_or_default();
+        let (size, offset, compression) = match archive.scheme {
+            kpack::Scheme::None => (stored, Some(file_base + off), None),
+            kpack::Scheme::ZstdPerKernel => (
+                e.original_size.unwrap_or(stored),
+                None,
+                Some(ccob::Method::Zstd),
+            ),
+        };
+        let head = if ctx.opts.deep {
+            archive.kernel(data, e)
+        } else {
+            archive.kernel_prefix(data, e.ordinal, KPACK_PREFIX)
+        };
+        let mut co = match head.and_then(|h| amdgpu::parse(&h)) {
+            Ok(info) => {
+                let mut co = code_object_from_info(&info, None, size, offset, ctx);
+                if co.processor.as_deref() != Some(e.processor.as_str()) {
+                    co.warning.get_or_insert(format!(
+                        "the table files it under {} but its ELF header says {}",
+                        e.processor, co.target_id
+                    ));
+                }
+                co
+            }
+            Err(err) => CodeObject {
+                target_id: e.processor.clone(),
+                processor: e
+                    .processor
+                    .parse::<rp_kb::TargetId>()
+                    .ok()
+                    .map(|t| t.processor),
+                bundle_id: None,
+                compression: None,
+                ccob_version: None,
+                code_object_version: None,
+                size,
+                offset,
+                generic_version: None,
+                member: ctx.member.clone(),
+                binary: None,
+                warning: Some(format!(
+                    "kernel {} is not a readable code object: {err}",
+                    e.ordinal
+                )),
+            },
+        };
+        co.compression = compression;
+        co.binary = Some(e.binary.clone());
+        if e.kind.as_deref().is_some_and(|k| k != "hsaco") {
+            co.warning.get_or_insert(format!(
+                "entry type {} is not a code object",
+                e.kind.as_deref().unwrap_or_default()
+            ));
+        }
+        ctx.out.code_objects.push(co);
+    }
+    ctx.out.kpack = Some(KpackSummary {
+        group_name: archive.group_name.clone(),
+        gfx_arch_family: archive.gfx_arch_family.clone(),
+        gfx_arches: archive.gfx_arches.clone(),
+        scheme: archive.scheme,
+        binaries: binaries.len() as u32,
+    });
     Ok(())
 }

@@ -219,3 +219,256 @@ fn garbage_never_panics() {
         );
     }
 }
+
+#[path = "support/kpack_writer.rs"]
+mod kpack_writer;
+use kpack_writer::{archive, finish, map, s, Kernel, Scheme, V};
+
+fn fixture_co(name: &str) -> Vec<u8> {
+    std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/codeobj")
+            .join(name),
+    )
+    .unwrap()
+}
+
+fn kpack_kernels() -> Vec<Kernel> {
+    let k = |b: &str, a: &str, f: &str| Kernel {
+        binary: b.into(),
+        arch: a.into(),
+        data: fixture_co(f),
+    };
+    vec![
+        k("lib/libtorch_hip.so", "gfx1010", "codeobj_co6_gfx1010.co"),
+        k("lib/libtorch_hip.so", "gfx906", "codeobj_co6_gfx906.co"),
+        k("lib/librocblas.so.4", "gfx1010", "codeobj_co6_gfx1010.co"),
+    ]
+}
+
+/// A zstd-per-kernel archive whose table is `toc` (the blob holds the real kernels).
+fn zstd_archive_with(toc: impl FnOnce(u64, u64) -> V) -> Vec<u8> {
+    let good = archive(
+        Scheme::Zstd,
+        "torch",
+        "gfx1010",
+        &["gfx1010"],
+        &kpack_kernels(),
+    );
+    let toc_at = u64::from_le_bytes(good[8..16].try_into().unwrap()) as usize;
+    finish(good[..toc_at].to_vec(), &toc(64, toc_at as u64 - 64))
+}
+
+fn entry(ordinal: u64, size: u64) -> V {
+    map(vec![
+        ("type", s("hsaco")),
+        ("ordinal", V::U(ordinal)),
+        ("original_size", V::U(size)),
+    ])
+}
+
+fn zstd_toc(off: u64, size: u64, toc: V) -> V {
+    map(vec![
+        ("format_version", V::U(1)),
+        ("compression_scheme", s("zstd-per-kernel")),
+        ("zstd_offset", V::U(off)),
+        ("zstd_size", V::U(size)),
+        ("toc", toc),
+    ])
+}
+
+fn kpack_error(data: &[u8]) -> Error {
+    for deep in [false, true] {
+        let r = scan(
+            data,
+            &Options {
+                deep,
+                prefix: false,
+            },
+        );
+        assert!(
+            r.code_objects.is_empty(),
+            "deep {deep}: {:?}",
+            r.code_objects
+        );
+        assert!(r.error.is_some(), "deep {deep}: no error");
+    }
+    scan(data, &Options::default()).error.unwrap()
+}
+
+#[test]
+fn kpack_archives_both_schemes_and_every_truncation() {
+    for scheme in [Scheme::Zstd, Scheme::None] {
+        let data = archive(scheme, "torch", "gfx1010", &["gfx1010"], &kpack_kernels());
+        for deep in [false, true] {
+            let r = scan(
+                &data,
+                &Options {
+                    deep,
+                    prefix: false,
+                },
+            );
+            assert!(r.error.is_none(), "{scheme:?}: {:?}", r.error);
+            let got: Vec<(String, String)> = r
+                .code_objects
+                .iter()
+                .map(|c| (c.binary.clone().unwrap(), c.target_id.clone()))
+                .collect();
+            assert_eq!(got.len(), 3, "{got:?}");
+            assert!(got.contains(&("lib/libtorch_hip.so".into(), "gfx906".into())));
+            assert!(r.code_objects.iter().all(|c| c.warning.is_none()));
+        }
+        // Every cut: an error or fewer kernels, never a panic or an invented one.
+        for cut in (0..data.len()).step_by((data.len() / 300).max(1)) {
+            let r = scan(&data[..cut], &Options::default());
+            assert!(r.code_objects.len() <= 3);
+        }
+    }
+}
+
+#[test]
+fn kpack_hostile_tables() {
+    // Table offset past the end.
+    let mut d = archive(Scheme::Zstd, "t", "gfx1010", &[], &kpack_kernels());
+    d[8..16].copy_from_slice(&(1u64 << 40).to_le_bytes());
+    assert!(matches!(kpack_error(&d), Error::OutOfBounds { .. }));
+    // A huge ordinal.
+    let d = zstd_archive_with(|o, n| {
+        zstd_toc(
+            o,
+            n,
+            map(vec![(
+                "lib/x.so",
+                map(vec![("gfx1010", entry(u64::MAX, 10))]),
+            )]),
+        )
+    });
+    assert!(
+        matches!(kpack_error(&d), Error::Limit { .. }),
+        "{:?}",
+        kpack_error(&d)
+    );
+    // A blob that claims to run past the table, and a kernel count beyond the blob.
+    let d = zstd_archive_with(|o, n| zstd_toc(o, n + 4096, map(vec![])));
+    assert!(matches!(kpack_error(&d), Error::OutOfBounds { .. }));
+    let mut d = archive(Scheme::Zstd, "t", "gfx1010", &[], &kpack_kernels());
+    d[64..68].copy_from_slice(&u32::MAX.to_le_bytes());
+    assert!(matches!(kpack_error(&d), Error::Limit { .. }));
+    // A frame size past the blob.
+    let mut d = archive(Scheme::Zstd, "t", "gfx1010", &[], &kpack_kernels());
+    d[68..72].copy_from_slice(&(1u32 << 30).to_le_bytes());
+    assert!(matches!(kpack_error(&d), Error::OutOfBounds { .. }));
+    // No-op scheme: a blob past the table.
+    let d = finish(
+        vec![0; 64],
+        &map(vec![
+            ("compression_scheme", s("none")),
+            (
+                "blobs",
+                V::Arr(vec![map(vec![
+                    ("offset", V::U(64)),
+                    ("size", V::U(1 << 40)),
+                ])]),
+            ),
+            ("toc", map(vec![])),
+        ]),
+    );
+    let mut d = d;
+    d[..4].copy_from_slice(b"KPAK");
+    d[4..8].copy_from_slice(&1u32.to_le_bytes());
+    assert!(matches!(kpack_error(&d), Error::OutOfBounds { .. }));
+    // MessagePack nested 10,000 deep inside an entry's metadata: refused, no overflow.
+    let d = zstd_archive_with(|o, n| {
+        // 10,000 one-element arrays (0x91), then a 0.
+        let mut raw = vec![0x91u8; 10_000];
+        raw.push(0);
+        let deep = V::Raw(raw);
+        let e = map(vec![("ordinal", V::U(0)), ("metadata", deep)]);
+        zstd_toc(o, n, map(vec![("lib/x.so", map(vec![("gfx1010", e)]))]))
+    });
+    let e = kpack_error(&d);
+    assert!(e.to_string().contains("depth"), "{e}");
+}
+
+#[test]
+fn kpack_zstd_bomb_is_bounded() {
+    // One frame of 512 MiB of zeros (about 16 KiB compressed), declared as 4 KiB.
+    let zeros = vec![0u8; 512 << 20];
+    let frame = zstd::bulk::compress(&zeros, 19).unwrap();
+    drop(zeros);
+    let mut f = vec![0u8; 64];
+    f[..4].copy_from_slice(b"KPAK");
+    f[4..8].copy_from_slice(&1u32.to_le_bytes());
+    f.extend_from_slice(&1u32.to_le_bytes());
+    f.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+    f.extend_from_slice(&frame);
+    let n = f.len() as u64 - 64;
+    let d = finish(
+        f,
+        &zstd_toc(
+            64,
+            n,
+            map(vec![("lib/x.so", map(vec![("gfx1010", entry(0, 4096))]))]),
+        ),
+    );
+    // The inventory reads a prefix only; the deep scan stops one byte past the
+    // declared size and reports the lie.
+    let r = scan(&d, &Options::default());
+    assert_eq!(r.code_objects.len(), 1);
+    assert!(r.code_objects[0].warning.is_some());
+    let r = scan(
+        &d,
+        &Options {
+            deep: true,
+            prefix: false,
+        },
+    );
+    let w = r.code_objects[0].warning.clone().unwrap();
+    assert!(w.contains("larger than the 4096 bytes declared"), "{w}");
+    // Declared huge: refused before decompressing.
+    let d2 = {
+        let toc_at = u64::from_le_bytes(d[8..16].try_into().unwrap()) as usize;
+        finish(
+            d[..toc_at].to_vec(),
+            &zstd_toc(
+                64,
+                n,
+                map(vec![(
+                    "lib/x.so",
+                    map(vec![("gfx1010", entry(0, 64 << 30))]),
+                )]),
+            ),
+        )
+    };
+    let r = scan(
+        &d2,
+        &Options {
+            deep: true,
+            prefix: false,
+        },
+    );
+    assert!(r.code_objects[0]
+        .warning
+        .as_deref()
+        .unwrap()
+        .contains("sanity limit"));
+}
+
+#[test]
+fn kpack_ref_sections() {
+    let r = rp_codeobj::kpack::parse_ref(&kpack_writer::kpack_ref(
+        "lib/libtorch_hip.so",
+        &["../.kpack/torch-gfx1010.kpack"],
+    ))
+    .unwrap();
+    assert_eq!(r.kernel_name, "lib/libtorch_hip.so");
+    assert_eq!(r.kpack_search_paths, ["../.kpack/torch-gfx1010.kpack"]);
+    // Padding after the map is allowed; garbage and missing fields are errors.
+    let mut padded = kpack_writer::kpack_ref("k", &[]);
+    padded.extend_from_slice(&[0; 64]);
+    assert!(rp_codeobj::kpack::parse_ref(&padded).is_ok());
+    assert!(rp_codeobj::kpack::parse_ref(&[0xc1, 0, 0]).is_err());
+    let mut only_name = Vec::new();
+    kpack_writer::encode(&map(vec![("kernel_name", s("k"))]), &mut only_name);
+    assert!(rp_codeobj::kpack::parse_ref(&only_name).is_err());
+}
