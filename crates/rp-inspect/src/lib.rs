@@ -6,6 +6,7 @@
 //! Nothing here prints.
 #![deny(missing_docs)]
 
+mod kpack;
 pub mod names;
 mod wheel;
 
@@ -33,6 +34,9 @@ pub struct Options {
     /// ones are scanned as a stream in bounded memory. 0 means the default (64 MiB);
     /// 1 streams every member.
     pub wheel_member_in_memory: u64,
+    /// The kpack archives a kpack'd binary names are opened only inside this directory
+    /// (a `--sysroot`): a search path that leads out of it is reported, not followed.
+    pub confine: Option<PathBuf>,
 }
 
 const DEFAULT_IN_MEMORY: u64 = 64 << 20;
@@ -69,6 +73,7 @@ pub fn inspect(paths: &[PathBuf], opts: &Options) -> InspectReport {
     reports.extend(per_file.into_iter().flatten());
     reports.sort_by(|a, b| a.path.cmp(&b.path));
     reports.dedup_by(|a, b| a.path == b.path);
+    kpack::resolve(&mut reports, opts.confine.as_deref(), &scan_opts);
     build_report(reports, opts)
 }
 
@@ -146,6 +151,7 @@ fn inspect_path(path: &Path, explicit: bool, opts: &ScanOptions, in_mem: u64) ->
         && report.error.is_none()
         && report.library_file.is_none()
         && report.notes.is_empty()
+        && report.kpack_ref.is_none()
     {
         return Vec::new();
     }
@@ -211,6 +217,7 @@ fn report_format(f: rp_codeobj::Format) -> FileFormat {
         rp_codeobj::Format::Bundle => FileFormat::Bundle,
         rp_codeobj::Format::CompressedBundle => FileFormat::CompressedBundle,
         rp_codeobj::Format::Archive => FileFormat::Archive,
+        rp_codeobj::Format::Kpack => FileFormat::Kpack,
     }
 }
 
@@ -220,6 +227,26 @@ pub(crate) fn fill(report: &mut FileReport, scan: Scan) {
     report.bundles = scan.bundles;
     report.error = scan.error.map(|e| e.to_string());
     report.notes = scan.notes;
+    report.kpack = scan.kpack.map(|k| rp_report::KpackArchive {
+        group_name: k.group_name,
+        gfx_arch_family: k.gfx_arch_family,
+        gfx_arches: k.gfx_arches,
+        compression_scheme: k.scheme.name().to_string(),
+        binaries: k.binaries,
+    });
+    // Search paths are resolved once every file is read (`kpack::resolve`).
+    report.kpack_ref = scan.kpack_ref.map(|r| rp_report::KpackRef {
+        kernel_name: r.kernel_name,
+        search: r
+            .kpack_search_paths
+            .into_iter()
+            .map(|path| rp_report::KpackSearch {
+                path,
+                status: rp_report::KpackStatus::Missing,
+                ..Default::default()
+            })
+            .collect(),
+    });
     report.code_objects = scan
         .code_objects
         .into_iter()
@@ -242,6 +269,8 @@ fn code_object_report(c: CodeObject) -> CodeObjectReport {
         bundle_id: c.bundle_id,
         generic_version: c.generic_version,
         member: c.member,
+        binary: c.binary,
+        archive: None,
         warning: c.warning,
     }
 }
@@ -350,7 +379,11 @@ fn coverage(gpu: &TargetId, files: &[FileReport], dirs: &[TensileDir]) -> Covera
     let mut covered = Vec::new();
     let tensile_paths: BTreeSet<&str> = dirs.iter().map(|d| d.path.as_str()).collect();
     for f in files {
-        if f.code_objects.is_empty() {
+        // A kpack'd binary is judged by what its archives hold, even when they hold
+        // nothing; an archive itself is not a library (its binaries are judged).
+        if (f.code_objects.is_empty() && f.kpack_ref.is_none())
+            || f.format == Some(FileFormat::Kpack)
+        {
             continue;
         }
         // Files of a Tensile directory are judged with their directory.

@@ -73,6 +73,9 @@ pub(crate) fn inspect_wheel(
                 Ok(_) => Ok(None),
                 Err(e) => Err(e),
             }
+        } else if name.ends_with(".kpack") {
+            // A kpack archive's table is at its end: it cannot be read as a stream.
+            spill(&mut member).map(|map| Some(rp_codeobj::scan(&map, opts)))
         } else {
             scan_stream(&mut member, size).map(Some)
         };
@@ -84,7 +87,10 @@ pub(crate) fn inspect_wheel(
         if report.format.is_none() {
             report.format = library_file.as_ref().map(library_format);
         }
-        if report.code_objects.is_empty() && report.error.is_none() && report.library_file.is_none()
+        if report.code_objects.is_empty()
+            && report.error.is_none()
+            && report.library_file.is_none()
+            && report.kpack_ref.is_none()
         {
             continue;
         }
@@ -117,7 +123,52 @@ impl<R: Read> Pos<R> {
 }
 
 /// Scan a member as a stream (see the module docs).
+/// Keeps the last [`TAIL`] bytes that pass through it.
+struct Tail<R> {
+    r: R,
+    head: Vec<u8>,
+    buf: Vec<u8>,
+}
+
+/// How much of a streamed member's end is kept to read its section headers (and a
+/// kpack marker) from.
+const TAIL: usize = 4 << 20;
+
+impl<R: Read> Read for Tail<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let n = self.r.read(out)?;
+        let want = 64usize.saturating_sub(self.head.len()).min(n);
+        self.head.extend_from_slice(&out[..want]);
+        self.buf.extend_from_slice(&out[..n]);
+        if self.buf.len() > 2 * TAIL {
+            self.buf.drain(..self.buf.len() - TAIL);
+        }
+        Ok(n)
+    }
+}
+
 pub(crate) fn scan_stream(r: &mut impl Read, size: u64) -> io::Result<Scan> {
+    let mut tail = Tail {
+        r,
+        head: Vec::new(),
+        buf: Vec::new(),
+    };
+    let mut scan = scan_stream_inner(&mut tail, size)?;
+    if scan.format == Some(rp_codeobj::Format::HostElf) {
+        io::copy(&mut tail, &mut io::sink())?;
+        let keep = tail.buf.len().min(TAIL);
+        let t = &tail.buf[tail.buf.len() - keep..];
+        match rp_codeobj::kpack::ref_in_tail(&tail.head, t, size) {
+            Ok(r) => scan.kpack_ref = r,
+            Err(e) => scan.notes.push(format!(
+                "streamed without its section headers ({e}): a kpack reference would not be seen; rerun with a larger --wheel-member-in-memory"
+            )),
+        }
+    }
+    Ok(scan)
+}
+
+fn scan_stream_inner(r: &mut impl Read, size: u64) -> io::Result<Scan> {
     let mut s = Pos { r, pos: 0 };
     let mut scan = Scan::default();
     let mut first = Vec::with_capacity(BLOCK as usize);
@@ -178,6 +229,7 @@ fn from_info(
         offset,
         generic_version: info.generic_version,
         member: None,
+        binary: None,
         warning: None,
     }
 }
@@ -285,4 +337,12 @@ fn stream_ccob<R: Read>(
         scan.error.get_or_insert(e);
     }
     Ok(p + h.total_size.unwrap_or(buf.len() as u64).max(1))
+}
+
+/// Copy a wheel member into an anonymous temporary file and map it: for members too
+/// large for memory that cannot be read as a stream.
+fn spill(member: &mut impl Read) -> io::Result<memmap2::Mmap> {
+    let mut f = tempfile::tempfile()?;
+    io::copy(member, &mut f)?;
+    crate::map_file(&f)
 }

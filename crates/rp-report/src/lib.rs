@@ -82,7 +82,7 @@ vocabulary! {
 }
 vocabulary! {
     /// The layout of an inspected file.
-    FileFormat { /** A host ELF (executable, shared library, object) with `.hip_fatbin`. */ HostElf = "host-elf", /** An uncompressed offload bundle. */ Bundle = "bundle", /** A compressed offload bundle (CCOB). */ CompressedBundle = "compressed-bundle", #[default] /** An AMDGPU code object. */ CodeObject = "code-object", /** An `ar` archive. */ Archive = "archive", /** A Tensile or TensileLite data file known by its name. */ Tensile = "tensile", /** An MIOpen database known by its name. */ MiopenDb = "miopen-db", /** A Python wheel. */ Wheel = "wheel" }
+    FileFormat { /** A host ELF (executable, shared library, object) with `.hip_fatbin`. */ HostElf = "host-elf", /** An uncompressed offload bundle. */ Bundle = "bundle", /** A compressed offload bundle (CCOB). */ CompressedBundle = "compressed-bundle", #[default] /** An AMDGPU code object. */ CodeObject = "code-object", /** An `ar` archive. */ Archive = "archive", /** A Tensile or TensileLite data file known by its name. */ Tensile = "tensile", /** An MIOpen database known by its name. */ MiopenDb = "miopen-db", /** A Python wheel. */ Wheel = "wheel", /** A kpack archive of device code (AMD TheRock). */ Kpack = "kpack" }
 }
 vocabulary! {
     /// The library a data file or directory belongs to.
@@ -91,6 +91,10 @@ vocabulary! {
 vocabulary! {
     /// How a library covers a GPU.
     CoverageHow { #[default] /** Code for the GPU's own processor. */ Exact = "exact", /** A generic target the GPU belongs to. */ Generic = "generic" }
+}
+vocabulary! {
+    /// What became of one search path of a kpack'd binary.
+    KpackStatus { #[default] /** The archive exists and holds the binary's kernels. */ Found = "found", /** No archive at that path (its device package is not installed). */ Missing = "missing", /** The archive exists but has no entry for the binary. */ NoEntry = "no-entry", /** The archive could not be read or parsed. */ Unreadable = "unreadable", /** The path leads outside the tree being inspected; not opened. */ Outside = "outside" }
 }
 vocabulary! {
     /// Compression of a code object.
@@ -207,9 +211,55 @@ pub struct FileReport {
     /// A GPU library data file recognised by its name (Tensile, MIOpen).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub library_file: Option<LibraryFile>,
-    /// Other facts (kpack references, members not followed, …).
+    /// Other facts (members not followed, …).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub notes: Vec<String>,
+    /// For a kpack archive: what its table says of it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub kpack: Option<KpackArchive>,
+    /// For a kpack'd host binary: where its device code is and what was found there.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub kpack_ref: Option<KpackRef>,
+}
+
+/// A kpack archive's table of contents, summarised.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct KpackArchive {
+    /// `group_name` (`torch`, `rocm`, `blas_lib`, …).
+    pub group_name: Option<String>,
+    /// `gfx_arch_family`.
+    pub gfx_arch_family: Option<String>,
+    /// Every processor the archive says it covers.
+    pub gfx_arches: Vec<String>,
+    /// `zstd-per-kernel` or `none`.
+    pub compression_scheme: String,
+    /// Host binaries with kernels in it.
+    pub binaries: u32,
+}
+
+/// A kpack'd host binary's `.rocm_kpack_ref`, resolved.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct KpackRef {
+    /// The binary's key in the archives' tables.
+    pub kernel_name: String,
+    /// Each search path, in the runtime's order.
+    pub search: Vec<KpackSearch>,
+}
+
+/// One search path of a kpack'd binary.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct KpackSearch {
+    /// As the binary writes it (relative to the binary).
+    pub path: String,
+    /// The archive it names, when resolved.
+    pub archive: Option<String>,
+    /// What was found there.
+    pub status: KpackStatus,
+    /// The processors the archive holds for this binary.
+    pub targets: Vec<String>,
+    /// Why the archive could not be read.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<String>,
 }
 
 /// One device code object.
@@ -237,6 +287,12 @@ pub struct CodeObjectReport {
     /// The archive member holding it.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub member: Option<String>,
+    /// In a kpack archive: the host binary whose kernel it is (its key in the table).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub binary: Option<String>,
+    /// For a kpack'd host binary: the archive it was found in.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub archive: Option<String>,
     /// Something odd about it.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub warning: Option<String>,
@@ -494,14 +550,39 @@ pub struct TorchInstall {
     pub build: TorchBuild,
     /// Processors its GPU libraries carry code for.
     pub targets: Vec<String>,
-    /// Libraries in torch/lib with device code.
+    /// Libraries torch loads (torch/lib, TheRock's ROCm SDK libraries) with device code
+    /// or a kpack reference to it.
     pub gpu_libraries: Vec<String>,
+    /// Of those, the kpack'd ones (their device code is in separate archives).
+    #[serde(default)]
+    pub kpack_libraries: Vec<String>,
+    /// The kpack archives found beside them (TheRock's `.kpack/` directories).
+    #[serde(default)]
+    pub kpack_archives: Vec<String>,
+    /// TheRock's per-GPU device distributions installed with it
+    /// (`amd-torch-device-gfx1010`, `rocm-sdk-device-gfx1010`, …).
+    #[serde(default)]
+    pub device_packages: Vec<DevicePackage>,
+    /// Where doctor looked for its device code.
+    #[serde(default)]
+    pub looked_in: Vec<String>,
     /// The bundled rocBLAS Tensile directory.
     pub rocblas_library: Option<TensileDir>,
     /// The bundled hipBLASLt directory.
     pub hipblaslt_library: Option<TensileDir>,
     /// Per AMD GPU: can this torch run on it?
     pub gpu_support: Vec<GpuSupport>,
+}
+
+/// An installed device distribution of AMD TheRock's split wheels.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct DevicePackage {
+    /// Distribution name, normalised (`amd-torch-device-gfx1010`).
+    pub name: String,
+    /// Its version.
+    pub version: Option<String>,
+    /// The processor it carries code for (`gfx1010`), from its name.
+    pub target: String,
 }
 
 /// Whether a torch install can run on one GPU.

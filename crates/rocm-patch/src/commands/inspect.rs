@@ -21,6 +21,7 @@ pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
         deep: args.deep,
         gpu,
         wheel_member_in_memory: args.wheel_member_in_memory.unwrap_or(0),
+        confine: None,
     };
     let report = rp_inspect::inspect(&args.paths, &opts);
     super::emit(out, args.json, &report, |r, o| {

@@ -70,6 +70,35 @@ pub fn human(r: &InspectReport, verbose: bool, out: &mut dyn Write) -> io::Resul
                 f.bundles,
                 targets.join(", ")
             )?;
+            if let Some(k) = &f.kpack {
+                writeln!(
+                    out,
+                    "  {:<w$}  kpack archive: group {}, family {}, {} binaries, {}",
+                    "",
+                    k.group_name.as_deref().unwrap_or("-"),
+                    k.gfx_arch_family.as_deref().unwrap_or("-"),
+                    k.binaries,
+                    k.compression_scheme
+                )?;
+            }
+            if let Some(k) = &f.kpack_ref {
+                writeln!(out, "  {:<w$}  kpack'd as {}:", "", k.kernel_name)?;
+                for s in &k.search {
+                    let targets = if s.targets.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", s.targets.join(" "))
+                    };
+                    writeln!(
+                        out,
+                        "  {:<w$}    {} -> {} ({}){targets}",
+                        "",
+                        s.path,
+                        s.archive.as_deref().unwrap_or("?"),
+                        s.status
+                    )?;
+                }
+            }
             // Its error goes to stderr (the command prints it).
             for n in &f.notes {
                 writeln!(out, "  {:<w$}  note: {n}", "")?;
@@ -86,7 +115,12 @@ pub fn human(r: &InspectReport, verbose: bool, out: &mut dyn Write) -> io::Resul
                     let mem = c
                         .member
                         .as_deref()
+                        .or(c.archive.as_deref())
                         .map_or(String::new(), |m| format!(" in {m}"));
+                    let mem = match &c.binary {
+                        Some(b) if c.archive.is_none() => format!("{mem} for {b}"),
+                        _ => mem,
+                    };
                     writeln!(
                         out,
                         "      {:<24} {} code object {cov}, {} bytes{ccob}{at}{mem}",
