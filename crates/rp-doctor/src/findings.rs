@@ -321,16 +321,33 @@ fn torch_findings(m: &MachineSnapshot, python: &[PythonEnv], out: &mut Vec<Findi
                 ));
                 continue;
             }
+            device_package_findings(pe, t, g, &base, out);
+            if t.gpu_libraries.is_empty() {
+                // A ROCm torch with no device code anywhere doctor looked: never "loads".
+                let detail = format!(
+                    "No library it loads carries GPU code or names a kpack archive (looked in: {}).",
+                    if t.looked_in.is_empty() { "nothing readable".into() } else { t.looked_in.join(", ") }
+                );
+                let mut vars = base.to_vec();
+                vars.push(("detail", &detail));
+                out.push(mk(
+                    "torch-missing-target",
+                    &vars,
+                    native_stack_fix(own),
+                    Some(format!("{} / node {node}", pe.path)),
+                ));
+                continue;
+            }
             let Some(s) = t.gpu_support.iter().find(|s| s.node == node) else {
                 continue;
             };
-            if !s.missing_libraries.is_empty() && !t.gpu_libraries.is_empty() {
+            if !s.missing_libraries.is_empty() {
                 let names: Vec<&str> = s
                     .missing_libraries
                     .iter()
                     .map(|p| p.rsplit('/').next().unwrap_or(p))
                     .collect();
-                let detail = format!(
+                let mut detail = format!(
                     "{} of its {} GPU libraries carry no code object {} can load ({}); it has code for {}.",
                     names.len(),
                     t.gpu_libraries.len(),
@@ -338,6 +355,17 @@ fn torch_findings(m: &MachineSnapshot, python: &[PythonEnv], out: &mut Vec<Findi
                     names.join(", "),
                     if t.targets.is_empty() { "nothing".into() } else { t.targets.join(" ") }
                 );
+                let kpackd = s
+                    .missing_libraries
+                    .iter()
+                    .filter(|l| t.kpack_libraries.contains(l))
+                    .count();
+                if kpackd > 0 {
+                    detail.push_str(&format!(
+                        " {kpackd} of them are kpack'd: their device code is in separate archives, and none found holds {own} code (archives found: {}).",
+                        if t.kpack_archives.is_empty() { "none".into() } else { t.kpack_archives.join(", ") }
+                    ));
+                }
                 let mut vars = base.to_vec();
                 vars.push(("detail", &detail));
                 // A sound stand-in the torch does carry: an override to it is safe.
@@ -412,6 +440,56 @@ fn torch_findings(m: &MachineSnapshot, python: &[PythonEnv], out: &mut Vec<Findi
             }
         }
     }
+}
+
+/// TheRock's split wheels: each kind of device package installed must be there for
+/// this GPU (`amd-torch-device-gfx1030` is no use to a gfx1010).
+fn device_package_findings(
+    pe: &PythonEnv,
+    t: &TorchInstall,
+    g: &Gpu,
+    base: &[(&str, &str)],
+    out: &mut Vec<Finding>,
+) {
+    let ok = acceptable(g);
+    let own = g.gfx_target.as_deref().unwrap_or("unknown");
+    let mut kinds: Vec<&str> = t
+        .device_packages
+        .iter()
+        .filter_map(|d| d.name.strip_suffix(d.target.as_str()))
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    let wanted: Vec<String> = kinds
+        .iter()
+        .filter(|k| {
+            !t.device_packages
+                .iter()
+                .any(|d| d.name.starts_with(**k) && ok.contains(&d.target))
+        })
+        .map(|k| format!("{k}{own}"))
+        .collect();
+    if wanted.is_empty() {
+        return;
+    }
+    let installed: Vec<String> = t
+        .device_packages
+        .iter()
+        .map(|d| match &d.version {
+            Some(v) => format!("{} {v}", d.name),
+            None => d.name.clone(),
+        })
+        .collect();
+    let (installed, wanted) = (installed.join(", "), wanted.join(", "));
+    let mut vars = base.to_vec();
+    vars.push(("installed", &installed));
+    vars.push(("wanted", &wanted));
+    out.push(mk(
+        "device-package-mismatch",
+        &vars,
+        native_stack_fix(own),
+        Some(format!("{} / node {}", pe.path, g.node.unwrap_or(0))),
+    ));
 }
 
 fn driver_findings(m: &MachineSnapshot, out: &mut Vec<Finding>) {

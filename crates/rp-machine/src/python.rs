@@ -264,6 +264,64 @@ fn dist_info_version(root: &SysRoot, site: &Path) -> Option<String> {
     })
 }
 
+/// TheRock's device distributions in a site-packages directory, from their
+/// `.dist-info` directories: `amd_torch_device_gfx1010-2.12.0.dist-info` is
+/// `amd-torch-device-gfx1010` 2.12.0 (docs/code-objects.md, "Kpack").
+fn device_packages(root: &SysRoot, site: &Path) -> Vec<rp_report::DevicePackage> {
+    let mut out: Vec<rp_report::DevicePackage> = root
+        .read_dir(site)
+        .into_iter()
+        .filter_map(|(n, _)| {
+            let stem = n.strip_suffix(".dist-info")?;
+            let (name, version) = match stem.split_once('-') {
+                Some((a, b)) => (a, Some(b.to_string())),
+                None => (stem, None),
+            };
+            let name = name.to_ascii_lowercase().replace(['_', '.'], "-");
+            let (_, target) = name.split_once("-device-")?;
+            let known = [
+                "amd-torch-",
+                "amd-torchvision-",
+                "amd-torchaudio-",
+                "rocm-sdk-",
+            ];
+            if !known.iter().any(|k| name.starts_with(k)) || !target.starts_with("gfx") {
+                return None;
+            }
+            Some(rp_report::DevicePackage {
+                target: target.to_string(),
+                name,
+                version,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+/// The `.kpack` archives in TheRock's places: a `.kpack/` directory in a package
+/// directory of site-packages, in its `lib/`, or beside the libraries read.
+fn kpack_archives_in(root: &SysRoot, site: &Path, lib_dirs: &[PathBuf]) -> Vec<String> {
+    let mut dirs: Vec<PathBuf> = vec![site.join(".kpack")];
+    for (_, p) in root.read_dir(site) {
+        if root.is_dir(&p) {
+            dirs.push(p.join(".kpack"));
+            dirs.push(p.join("lib/.kpack"));
+        }
+    }
+    dirs.extend(lib_dirs.iter().map(|d| d.join(".kpack")));
+    let mut out: Vec<String> = dirs
+        .iter()
+        .filter(|d| root.is_dir(d))
+        .flat_map(|d| root.read_dir(d))
+        .filter(|(n, _)| n.ends_with(".kpack"))
+        .map(|(_, p)| root.machine(&p))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// Read torch in a site-packages directory, with the inspect report of torch/lib.
 fn torch_in(root: &SysRoot, site: &Path) -> Option<(TorchInstall, rp_report::InspectReport)> {
     let dir = site.join("torch");
@@ -284,18 +342,51 @@ fn torch_in(root: &SysRoot, site: &Path) -> Option<(TorchInstall, rp_report::Ins
         TorchBuild::Cpu
     };
     let lib = dir.join("lib");
+    // The libraries torch loads: its own, and TheRock's ROCm SDK libraries beside it.
+    let mut lib_dirs = vec![lib.clone()];
+    lib_dirs.extend(
+        root.read_dir(site)
+            .into_iter()
+            .filter(|(n, p)| n.starts_with("_rocm_sdk") && root.is_dir(p))
+            .map(|(_, p)| p.join("lib"))
+            .filter(|p| root.is_dir(p)),
+    );
     // Each library where it really lies inside the root (a link cannot lead out of it).
-    let libs: Vec<PathBuf> = root
-        .read_dir(&lib)
-        .into_iter()
+    let libs: Vec<PathBuf> = lib_dirs
+        .iter()
+        .flat_map(|d| root.read_dir(d))
         .filter(|(n, p)| n.contains(".so") && !root.is_symlink(p))
         .filter_map(|(_, p)| root.resolve(&p))
         .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()))
         .collect();
-    let mut report = rp_inspect::inspect(&libs, &rp_inspect::Options::default());
+    let opts = rp_inspect::Options {
+        // Under --sysroot a kpack'd library's archives are opened only inside the tree
+        // (or, for an environment named outside it, inside its site-packages).
+        confine: match (root.is_live(), root.contains(site)) {
+            (true, _) => None,
+            (false, true) => Some(root.host(Path::new("/"))),
+            (false, false) => Some(site.to_path_buf()),
+        },
+        ..rp_inspect::Options::default()
+    };
+    let mut report = rp_inspect::inspect(&libs, &opts);
     // The inventory names machine paths, as every report does.
+    let mut searched = Vec::new();
     for f in &mut report.files {
         f.path = root.machine(Path::new(&f.path));
+        for c in &mut f.code_objects {
+            if let Some(a) = &c.archive {
+                c.archive = Some(root.machine(Path::new(a)));
+            }
+        }
+        if let Some(k) = &mut f.kpack_ref {
+            for s in &mut k.search {
+                if let Some(a) = &s.archive {
+                    s.archive = Some(root.machine(Path::new(a)));
+                    searched.push(s.archive.clone().unwrap_or_default());
+                }
+            }
+        }
     }
     for d in &mut report.tensile_dirs {
         d.path = root.machine(Path::new(&d.path));
@@ -303,9 +394,21 @@ fn torch_in(root: &SysRoot, site: &Path) -> Option<(TorchInstall, rp_report::Ins
     let gpu_libraries: Vec<String> = report
         .files
         .iter()
-        .filter(|f| !f.code_objects.is_empty())
+        .filter(|f| !f.code_objects.is_empty() || f.kpack_ref.is_some())
         .map(|f| f.path.clone())
         .collect();
+    let kpack_libraries: Vec<String> = report
+        .files
+        .iter()
+        .filter(|f| f.kpack_ref.is_some())
+        .map(|f| f.path.clone())
+        .collect();
+    let kpack_archives = kpack_archives_in(root, site, &lib_dirs);
+    let mut looked_in: Vec<String> = lib_dirs.iter().map(|d| root.machine(d)).collect();
+    looked_in.extend(searched);
+    looked_in.extend(kpack_archives.iter().cloned());
+    looked_in.sort();
+    looked_in.dedup();
     let torch = TorchInstall {
         path: root.machine(&dir),
         version: get("__version__").or_else(|| dist_info_version(root, site)),
@@ -314,6 +417,10 @@ fn torch_in(root: &SysRoot, site: &Path) -> Option<(TorchInstall, rp_report::Ins
         build,
         targets: report.targets.keys().cloned().collect(),
         gpu_libraries,
+        kpack_libraries,
+        kpack_archives,
+        device_packages: device_packages(root, site),
+        looked_in,
         rocblas_library: crate::rocm::tensile_dir(root, &lib.join("rocblas/library")),
         hipblaslt_library: crate::rocm::tensile_dir(root, &lib.join("hipblaslt/library")),
         gpu_support: Vec::new(),

@@ -264,6 +264,37 @@ pub fn human(r: &DoctorReport, color: bool, out: &mut dyn Write) -> io::Result<(
                         t.gpu_libraries.len()
                     )?;
                 }
+                if !t.kpack_libraries.is_empty() || !t.kpack_archives.is_empty() {
+                    writeln!(
+                        out,
+                        "      kpack: {} libraries keep their GPU code in archives; {} archives found{}",
+                        t.kpack_libraries.len(),
+                        t.kpack_archives.len(),
+                        if t.kpack_archives.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                " ({})",
+                                t.kpack_archives
+                                    .iter()
+                                    .map(|a| a.rsplit('/').next().unwrap_or(a))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )
+                        }
+                    )?;
+                }
+                if !t.device_packages.is_empty() {
+                    let names: Vec<String> = t
+                        .device_packages
+                        .iter()
+                        .map(|d| match &d.version {
+                            Some(v) => format!("{} {v}", d.name),
+                            None => d.name.clone(),
+                        })
+                        .collect();
+                    writeln!(out, "      device packages: {}", names.join(", "))?;
+                }
                 if let Some(d) = &t.rocblas_library {
                     writeln!(out, "      rocBLAS library: {}", tensile(d))?;
                 }
@@ -271,8 +302,15 @@ pub fn human(r: &DoctorReport, color: bool, out: &mut dyn Write) -> io::Result<(
                     writeln!(out, "      hipBLASLt library: {}", tensile(d))?;
                 }
                 for s in &t.gpu_support {
-                    let libs = if s.missing_libraries.is_empty() {
-                        "code loads".to_string()
+                    let libs = if t.gpu_libraries.is_empty() || t.targets.is_empty() {
+                        "no GPU code found".to_string()
+                    } else if s.missing_libraries.is_empty() {
+                        let via = if t.kpack_libraries.is_empty() {
+                            ""
+                        } else {
+                            " (from the kpack archives)"
+                        };
+                        format!("code loads{via}")
                     } else {
                         format!("{} libraries lack code", s.missing_libraries.len())
                     };

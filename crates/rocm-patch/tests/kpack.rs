@@ -1,0 +1,750 @@
+//! Kpack (AMD TheRock's split device code), end to end: archives written from the format
+//! (docs/code-objects.md, "Kpack"; no producer exists on this machine) around real code
+//! objects, a kpack'd library made from a real hipcc-built one with binutils, laid out as
+//! TheRock's wheels lay out torch; `inspect` checked against a decoder written here
+//! (independent of rp-codeobj), and `doctor` on a synthesized RX 5600 XT.
+
+mod common;
+use common::machine::{rx5600xt, torch_venv};
+use common::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[path = "../../rp-codeobj/tests/support/kpack_writer.rs"]
+mod kpack_writer;
+use kpack_writer::{archive, kpack_ref, Kernel, Scheme};
+
+const THEROCK: &str = "from typing import Optional\n__version__ = '2.12.0+rocm7.14.0'\ndebug = False\ncuda: Optional[str] = None\nhip: Optional[str] = '7.14.0-0'\n";
+
+// ---- an independent decoder -----------------------------------------------------------
+
+/// A MessagePack value, as far as kpack tables use the format.
+#[derive(Debug, Clone)]
+enum M {
+    Map(Vec<(M, M)>),
+    Arr(Vec<M>),
+    Str(String),
+    Int(u64),
+    Nil,
+}
+
+impl M {
+    fn get(&self, k: &str) -> Option<&M> {
+        match self {
+            M::Map(kv) => kv
+                .iter()
+                .find(|(a, _)| matches!(a, M::Str(s) if s == k))
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+    fn int(&self) -> u64 {
+        match self {
+            M::Int(n) => *n,
+            o => panic!("not an int: {o:?}"),
+        }
+    }
+    fn str(&self) -> &str {
+        match self {
+            M::Str(s) => s,
+            o => panic!("not a string: {o:?}"),
+        }
+    }
+}
+
+/// Decode one value (the subset of MessagePack the writers use: maps, arrays, strings,
+/// unsigned integers, nil).
+fn mp(b: &[u8], p: &mut usize) -> M {
+    let t = b[*p];
+    *p += 1;
+    let mut be = |n: usize| {
+        let v = b[*p..*p + n].iter().fold(0u64, |a, &x| a << 8 | x as u64);
+        *p += n;
+        v
+    };
+    let (kind, len) = match t {
+        0x00..=0x7f => return M::Int(t as u64),
+        0x80..=0x8f => ('m', (t & 0x0f) as u64),
+        0x90..=0x9f => ('a', (t & 0x0f) as u64),
+        0xa0..=0xbf => ('s', (t & 0x1f) as u64),
+        0xc0 => return M::Nil,
+        0xcc => return M::Int(be(1)),
+        0xcd => return M::Int(be(2)),
+        0xce => return M::Int(be(4)),
+        0xcf => return M::Int(be(8)),
+        0xd9 => ('s', be(1)),
+        0xda => ('s', be(2)),
+        0xdb => ('s', be(4)),
+        0xdc => ('a', be(2)),
+        0xdd => ('a', be(4)),
+        0xde => ('m', be(2)),
+        0xdf => ('m', be(4)),
+        _ => panic!("MessagePack type {t:#x} is not used by kpack writers"),
+    };
+    match kind {
+        's' => {
+            let s = std::str::from_utf8(&b[*p..*p + len as usize])
+                .unwrap()
+                .to_string();
+            *p += len as usize;
+            M::Str(s)
+        }
+        'a' => M::Arr((0..len).map(|_| mp(b, p)).collect()),
+        _ => M::Map((0..len).map(|_| (mp(b, p), mp(b, p))).collect()),
+    }
+}
+
+/// `EF_AMDGPU_MACH` values of the processors used here (llvm/BinaryFormat/ELF.h).
+fn mach_name(mach: u32) -> &'static str {
+    match mach {
+        0x02f => "gfx906",
+        0x033 => "gfx1010",
+        0x034 => "gfx1011",
+        0x035 => "gfx1012",
+        0x036 => "gfx1030",
+        0x03f => "gfx90a",
+        m => panic!("mach {m:#x} not in the test's table"),
+    }
+}
+
+/// Per binary key: the processors of its kernels, from each kernel's own ELF header
+/// (after checking the table files it under the same processor).
+fn decode_archive(file: &[u8]) -> BTreeMap<String, BTreeSet<String>> {
+    assert_eq!(&file[..4], b"KPAK");
+    assert_eq!(u32::from_le_bytes(file[4..8].try_into().unwrap()), 1);
+    let mut p = u64::from_le_bytes(file[8..16].try_into().unwrap()) as usize;
+    let toc = mp(file, &mut p);
+    let kernel = |ordinal: usize| -> Vec<u8> {
+        match toc.get("compression_scheme").map(M::str) {
+            Some("zstd-per-kernel") => {
+                let mut q = toc.get("zstd_offset").unwrap().int() as usize;
+                let n = u32::from_le_bytes(file[q..q + 4].try_into().unwrap()) as usize;
+                assert!(ordinal < n);
+                q += 4;
+                for _ in 0..ordinal {
+                    q += 4 + u32::from_le_bytes(file[q..q + 4].try_into().unwrap()) as usize;
+                }
+                let size = u32::from_le_bytes(file[q..q + 4].try_into().unwrap()) as usize;
+                zstd::stream::decode_all(&file[q + 4..q + 4 + size]).unwrap()
+            }
+            Some("none") => {
+                let M::Arr(blobs) = toc.get("blobs").unwrap() else {
+                    panic!()
+                };
+                let b = &blobs[ordinal];
+                let (o, s) = (
+                    b.get("offset").unwrap().int() as usize,
+                    b.get("size").unwrap().int() as usize,
+                );
+                file[o..o + s].to_vec()
+            }
+            s => panic!("scheme {s:?}"),
+        }
+    };
+    let mut out = BTreeMap::new();
+    let M::Map(bins) = toc.get("toc").unwrap() else {
+        panic!()
+    };
+    for (bin, per) in bins {
+        let M::Map(per) = per else { panic!() };
+        for (arch, e) in per {
+            let co = kernel(e.get("ordinal").unwrap().int() as usize);
+            assert_eq!(&co[..4], b"\x7fELF");
+            assert_eq!(u16::from_le_bytes([co[18], co[19]]), 224, "EM_AMDGPU");
+            let flags = u32::from_le_bytes(co[48..52].try_into().unwrap());
+            let name = mach_name(flags & 0xff);
+            assert_eq!(name, arch.str(), "table and ELF header agree");
+            out.entry(bin.str().to_string())
+                .or_insert_with(BTreeSet::new)
+                .insert(name.to_string());
+        }
+    }
+    out
+}
+
+/// Device code objects of the uncompressed bundles in a `.hip_fatbin` (hipcc 5.2), by
+/// processor.
+fn bundle_code_objects(fatbin: &[u8]) -> BTreeMap<String, Vec<u8>> {
+    let u64_at = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
+    let mut out = BTreeMap::new();
+    let mut p = 0;
+    while p + 24 <= fatbin.len() {
+        if &fatbin[p..p + 24] == b"__CLANG_OFFLOAD_BUNDLE__" {
+            let b = &fatbin[p..];
+            let mut q = 32;
+            for _ in 0..u64_at(b, 24) {
+                let (off, size, len) = (u64_at(b, q), u64_at(b, q + 8), u64_at(b, q + 16));
+                let id = std::str::from_utf8(&b[q + 24..q + 24 + len as usize]).unwrap();
+                if !id.starts_with("host") {
+                    let proc_ = id.rsplit("--").next().unwrap().split(':').next().unwrap();
+                    out.entry(proc_.to_string())
+                        .or_insert_with(|| b[off as usize..(off + size) as usize].to_vec());
+                }
+                q += 24 + len as usize;
+            }
+        }
+        p += 4096;
+    }
+    out
+}
+
+// ---- building the files ---------------------------------------------------------------
+
+fn objcopy(args: &[&str]) {
+    let o = Command::new("objcopy").args(args).output().unwrap();
+    assert!(
+        o.status.success(),
+        "objcopy {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn dump_section(lib: &Path, section: &str, dir: &Path) -> Vec<u8> {
+    let out = dir.join(format!("dump{section}"));
+    objcopy(&[
+        "--dump-section",
+        &format!("{section}={}", out.display()),
+        s(lib),
+        s(&dir.join("scratch.so")),
+    ]);
+    std::fs::read(out).unwrap()
+}
+
+/// A kpack'd copy of a real hipcc-built library: its wrappers say `HIPK`, its
+/// `.hip_fatbin` is zeroed, and `.rocm_kpack_ref` names its key and archives (added as a
+/// plain section: TheRock also maps it, which only the runtime needs).
+fn kpackd(src: &Path, dst: &Path, key: &str, search: &[&str], work: &Path) {
+    let seg = dump_section(src, ".hipFatBinSegment", work);
+    let mut hipk = seg.clone();
+    let mut n = 0;
+    for rec in hipk.chunks_exact_mut(24) {
+        if rec[..4] == 0x4849_5046u32.to_le_bytes() {
+            rec[..4].copy_from_slice(&0x4B50_4948u32.to_le_bytes());
+            n += 1;
+        }
+    }
+    assert!(n > 0, "no HIPF wrapper in {}", src.display());
+    let fatbin = dump_section(src, ".hip_fatbin", work);
+    let (seg_f, zero_f, ref_f) = (work.join("seg"), work.join("zero"), work.join("ref"));
+    std::fs::write(&seg_f, &hipk).unwrap();
+    std::fs::write(&zero_f, vec![0u8; fatbin.len()]).unwrap();
+    std::fs::write(&ref_f, kpack_ref(key, search)).unwrap();
+    std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+    objcopy(&[
+        "--update-section",
+        &format!(".hipFatBinSegment={}", seg_f.display()),
+        "--update-section",
+        &format!(".hip_fatbin={}", zero_f.display()),
+        "--add-section",
+        &format!(".rocm_kpack_ref={}", ref_f.display()),
+        s(src),
+        s(dst),
+    ]);
+}
+
+struct Stack {
+    work: PathBuf,
+    /// Real code objects by processor (from hipcc 5.2 builds).
+    cos: BTreeMap<String, Vec<u8>>,
+}
+
+impl Stack {
+    fn new(dir: &Path) -> Stack {
+        let work = dir.join("work");
+        std::fs::create_dir_all(&work).unwrap();
+        let mut cos = BTreeMap::new();
+        for lib in ["libnative_gfx101x.so", "libtorch_like_no_gfx1010.so"] {
+            let fb = dump_section(&fx(lib), ".hip_fatbin", &work);
+            for (k, v) in bundle_code_objects(&fb) {
+                cos.entry(k).or_insert(v);
+            }
+        }
+        for p in [
+            "gfx1010", "gfx1011", "gfx1012", "gfx1030", "gfx906", "gfx90a",
+        ] {
+            assert!(cos.contains_key(p), "no {p} code object in the fixtures");
+        }
+        Stack { work, cos }
+    }
+
+    fn kernels(&self, key: &str, archs: &[&str]) -> Vec<Kernel> {
+        archs
+            .iter()
+            .map(|a| Kernel {
+                binary: key.into(),
+                arch: a.to_string(),
+                data: self.cos[*a].clone(),
+            })
+            .collect()
+    }
+
+    /// A TheRock-shaped venv: host torch with a kpack'd libtorch_hip.so whose search paths
+    /// name the torch archives of gfx1010 and gfx1030, plus the device packages given.
+    fn venv(&self, dir: &Path, devices: &[&str]) -> PathBuf {
+        let venv = torch_venv(dir, THEROCK, &[], None, &[]);
+        let site = venv.join("lib/python3.11/site-packages");
+        write(
+            &site.join("torch-2.12.0+rocm7.14.0.dist-info/METADATA"),
+            "Name: torch\n",
+        );
+        kpackd(
+            &fx("libnative_gfx101x.so"),
+            &site.join("torch/lib/libtorch_hip.so"),
+            "torch/lib/libtorch_hip.so",
+            &[
+                "../.kpack/torch-gfx1010.kpack",
+                "../.kpack/torch-gfx1030.kpack",
+            ],
+            &self.work,
+        );
+        for d in devices {
+            write(
+                &site.join(format!("amd_torch_device_{d}-2.12.0.dist-info/METADATA")),
+                &format!("Name: amd-torch-device-{d}\n"),
+            );
+            let data = archive(
+                Scheme::Zstd,
+                "torch",
+                d,
+                &[d],
+                &self.kernels("torch/lib/libtorch_hip.so", &[d]),
+            );
+            write_bytes(&site.join(format!("torch/.kpack/torch-{d}.kpack")), &data);
+        }
+        venv
+    }
+}
+
+fn write(p: &Path, text: &str) {
+    write_bytes(p, text.as_bytes());
+}
+
+fn write_bytes(p: &Path, data: &[u8]) {
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, data).unwrap();
+}
+
+fn targets_of(file: &serde_json::Value) -> BTreeSet<String> {
+    file["code_objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            c["target_id"]
+                .as_str()
+                .unwrap()
+                .split(':')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+// ---- tests ----------------------------------------------------------------------------
+
+#[test]
+fn archives_of_both_schemes_match_the_independent_decoder() {
+    let d = tempfile::tempdir().unwrap();
+    let st = Stack::new(d.path());
+    let mut kernels = st.kernels("lib/librocblas.so.4", &["gfx1010", "gfx1011", "gfx1012"]);
+    kernels.extend(st.kernels("lib/libMIOpen.so.1", &["gfx1010", "gfx1030"]));
+    kernels.extend(st.kernels("bin/hipcc", &["gfx906", "gfx90a"]));
+    for (scheme, name) in [(Scheme::Zstd, "zstd"), (Scheme::None, "none")] {
+        let data = archive(
+            scheme,
+            "rocm",
+            "gfx101X",
+            &["gfx1010", "gfx1011", "gfx1012"],
+            &kernels,
+        );
+        let path = d.path().join(format!("rocm-{name}.kpack"));
+        std::fs::write(&path, &data).unwrap();
+        let want = decode_archive(&data);
+        for deep in [false, true] {
+            let mut args = vec![s(&path)];
+            if deep {
+                args.push("--deep");
+            }
+            let (code, r) = inspect_json(&args);
+            assert_eq!(code, 0, "{r}");
+            let f = &r["files"][0];
+            assert_eq!(f["format"], "kpack");
+            assert_eq!(f["kpack"]["group_name"], "rocm");
+            assert_eq!(f["kpack"]["gfx_arch_family"], "gfx101X");
+            assert_eq!(f["kpack"]["binaries"], 3);
+            let scheme_name = if scheme == Scheme::Zstd {
+                "zstd-per-kernel"
+            } else {
+                "none"
+            };
+            assert_eq!(f["kpack"]["compression_scheme"], scheme_name);
+            let mut got: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+            for c in f["code_objects"].as_array().unwrap() {
+                assert!(c.get("warning").is_none(), "{c}");
+                assert_eq!(
+                    c["compression"],
+                    if scheme == Scheme::Zstd {
+                        "zstd"
+                    } else {
+                        "none"
+                    }
+                );
+                got.entry(c["binary"].as_str().unwrap().to_string())
+                    .or_default()
+                    .insert(c["target_id"].as_str().unwrap().to_string());
+            }
+            assert_eq!(got, want, "{name} deep={deep}");
+        }
+    }
+    // A table that files a kernel under the wrong processor is flagged.
+    let lie = archive(
+        Scheme::Zstd,
+        "torch",
+        "gfx1030",
+        &["gfx1030"],
+        &[Kernel {
+            binary: "torch/lib/libtorch_hip.so".into(),
+            arch: "gfx1030".into(),
+            data: st.cos["gfx1010"].clone(),
+        }],
+    );
+    let path = d.path().join("lie.kpack");
+    std::fs::write(&path, &lie).unwrap();
+    let (_, r) = inspect_json(&[s(&path)]);
+    let w = r["files"][0]["code_objects"][0]["warning"]
+        .as_str()
+        .unwrap();
+    assert!(w.contains("gfx1030") && w.contains("gfx1010"), "{w}");
+}
+
+#[test]
+fn kpackd_library_follows_its_search_paths() {
+    let d = tempfile::tempdir().unwrap();
+    let st = Stack::new(d.path());
+    let venv = st.venv(&d.path().join("venv"), &["gfx1010"]);
+    let lib = venv.join("lib/python3.11/site-packages/torch/lib/libtorch_hip.so");
+    // The independent view: the marker, its search paths resolved, the archives read.
+    let marker = dump_section(&lib, ".rocm_kpack_ref", &st.work);
+    let m = mp(&marker, &mut 0);
+    let key = m.get("kernel_name").unwrap().str().to_string();
+    let M::Arr(paths) = m.get("kpack_search_paths").unwrap() else {
+        panic!()
+    };
+    let mut want = BTreeSet::new();
+    for p in paths {
+        let a = lib.parent().unwrap().join(p.str());
+        if let Ok(data) = std::fs::read(&a) {
+            want.extend(decode_archive(&data).remove(&key).unwrap_or_default());
+        }
+    }
+    assert_eq!(want, BTreeSet::from(["gfx1010".to_string()]));
+
+    let (code, r) = inspect_json(&[s(&lib)]);
+    assert_eq!(code, 0, "{r}");
+    let f = &r["files"][0];
+    assert_eq!(f["format"], "host-elf");
+    assert_eq!(targets_of(f), want);
+    let k = &f["kpack_ref"];
+    assert_eq!(k["kernel_name"], "torch/lib/libtorch_hip.so");
+    assert_eq!(k["search"][0]["status"], "found");
+    assert_eq!(k["search"][0]["targets"], serde_json::json!(["gfx1010"]));
+    assert!(k["search"][0]["archive"]
+        .as_str()
+        .unwrap()
+        .ends_with("torch/.kpack/torch-gfx1010.kpack"));
+    assert_eq!(k["search"][1]["status"], "missing");
+    for c in f["code_objects"].as_array().unwrap() {
+        assert!(c["archive"]
+            .as_str()
+            .unwrap()
+            .ends_with("torch-gfx1010.kpack"));
+    }
+    // The zeroed .hip_fatbin holds nothing: every code object came from the archive.
+    let before = inspect_json(&[s(&fx("libnative_gfx101x.so"))]).1;
+    assert_eq!(targets_of(&before["files"][0]).len(), 3);
+    assert_eq!(f["code_objects"].as_array().unwrap().len(), 1);
+
+    // Coverage answers from the archives.
+    let (code, r) = inspect_json(&[s(&lib), "--gpu", "gfx1010"]);
+    assert_eq!(code, 0);
+    assert_eq!(r["coverage"]["covered"][0]["how"], "exact");
+    let (code, r) = inspect_json(&[s(&lib), "--gpu", "gfx1030"]);
+    assert_eq!(code, 1);
+    assert_eq!(r["coverage"]["missing"][0], s(&lib));
+
+    // Archive removed: the library is missing code, with the reason, never "no GPU code".
+    let archive_path = venv.join("lib/python3.11/site-packages/torch/.kpack/torch-gfx1010.kpack");
+    std::fs::remove_file(&archive_path).unwrap();
+    let (code, r) = inspect_json(&[s(&lib), "--gpu", "gfx1010"]);
+    assert_eq!(code, 1, "{r}");
+    let f = &r["files"][0];
+    assert_eq!(f["kpack_ref"]["search"][0]["status"], "missing");
+    assert!(f["notes"][0]
+        .as_str()
+        .unwrap()
+        .contains("torch-gfx1010.kpack (missing)"));
+    assert_eq!(r["coverage"]["missing"][0], s(&lib));
+    // An archive without the binary's key, and one that is not an archive.
+    let other = archive(
+        Scheme::None,
+        "torch",
+        "gfx1010",
+        &["gfx1010"],
+        &st.kernels("torch/lib/other.so", &["gfx1010"]),
+    );
+    write_bytes(&archive_path, &other);
+    let (_, r) = inspect_json(&[s(&lib)]);
+    assert_eq!(
+        r["files"][0]["kpack_ref"]["search"][0]["status"],
+        "no-entry"
+    );
+    write_bytes(&archive_path, b"not an archive at all");
+    let (_, r) = inspect_json(&[s(&lib)]);
+    let sr = &r["files"][0]["kpack_ref"]["search"][0];
+    assert_eq!(sr["status"], "unreadable");
+    assert!(sr["error"].as_str().unwrap().contains("KPAK"), "{sr}");
+
+    // The human report says where the code was looked for.
+    let (_, human, _) = rp(&["inspect", s(&lib)]);
+    assert!(
+        human.contains("kpack'd as torch/lib/libtorch_hip.so"),
+        "{human}"
+    );
+    assert!(human.contains("(unreadable)"), "{human}");
+}
+
+#[test]
+fn wheels_read_kpack_members_in_place() {
+    let d = tempfile::tempdir().unwrap();
+    let st = Stack::new(d.path());
+    let host = d.path().join("host");
+    kpackd(
+        &fx("libnative_gfx101x.so"),
+        &host.join("torch/lib/libtorch_hip.so"),
+        "torch/lib/libtorch_hip.so",
+        &["../.kpack/torch-gfx1010.kpack"],
+        &st.work,
+    );
+    let zip = |name: &str, files: &[(&str, Vec<u8>)]| -> PathBuf {
+        let p = d.path().join(name);
+        let mut w = zip::ZipWriter::new(std::fs::File::create(&p).unwrap());
+        for (n, data) in files {
+            w.start_file(*n, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            std::io::Write::write_all(&mut w, data).unwrap();
+        }
+        w.finish().unwrap();
+        p
+    };
+    let lib = std::fs::read(host.join("torch/lib/libtorch_hip.so")).unwrap();
+    let ar = archive(
+        Scheme::Zstd,
+        "torch",
+        "gfx1010",
+        &["gfx1010"],
+        &st.kernels("torch/lib/libtorch_hip.so", &["gfx1010"]),
+    );
+    // A host wheel alone: its device code lives in the device package, by name.
+    let w = zip(
+        "torch-2.12.0-cp311-cp311-linux_x86_64.whl",
+        &[("torch/lib/libtorch_hip.so", lib.clone())],
+    );
+    let (code, r) = inspect_json(&[s(&w)]);
+    assert_eq!(code, 0, "{r}");
+    let f = &r["files"][0];
+    assert_eq!(f["kpack_ref"]["search"][0]["status"], "missing", "{f}");
+    let note = f["notes"][0].as_str().unwrap();
+    assert!(
+        note.contains("device packages") && note.contains("torch/.kpack/torch-gfx1010.kpack"),
+        "{note}"
+    );
+    // Host and archive in one wheel (streamed archive members take the spill path).
+    let both = zip(
+        "both.whl",
+        &[
+            ("torch/lib/libtorch_hip.so", lib),
+            ("torch/.kpack/torch-gfx1010.kpack", ar.clone()),
+        ],
+    );
+    for in_mem in ["0", "1"] {
+        let (code, r) = inspect_json(&[s(&both), "--wheel-member-in-memory", in_mem]);
+        assert_eq!(code, 0, "{r}");
+        let files = r["files"].as_array().unwrap();
+        let a = files
+            .iter()
+            .find(|f| f["format"] == "kpack")
+            .expect("archive member");
+        assert_eq!(targets_of(a), BTreeSet::from(["gfx1010".to_string()]));
+        let l = files.iter().find(|f| f["format"] == "host-elf").unwrap();
+        assert_eq!(l["kpack_ref"]["search"][0]["status"], "found", "{l}");
+        assert_eq!(targets_of(l), BTreeSet::from(["gfx1010".to_string()]));
+    }
+}
+
+#[test]
+fn doctor_on_therock_installs() {
+    let d = tempfile::tempdir().unwrap();
+    let st = Stack::new(d.path());
+    let root = rx5600xt(&d.path().join("root"));
+    let run = |venv: &Path| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rocm-patch"));
+        c.env_clear()
+            .current_dir(&root)
+            .args(["doctor", "--sysroot"])
+            .arg(&root);
+        c.arg("--python").arg(venv);
+        let human = c.output().unwrap();
+        let json = c.arg("--json").output().unwrap();
+        assert_eq!(human.status.code(), json.status.code());
+        let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+        (
+            human.status.code().unwrap(),
+            String::from_utf8(human.stdout).unwrap(),
+            v,
+        )
+    };
+    let ids = |v: &serde_json::Value| -> Vec<String> {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    // The right device package: its archive carries gfx1010 code, no error.
+    let good = st.venv(&d.path().join("venv-good"), &["gfx1010"]);
+    let (code, human, v) = run(&good);
+    assert_eq!(code, 0, "{human}");
+    assert!(
+        human.contains("device packages: amd-torch-device-gfx1010 2.12.0"),
+        "{human}"
+    );
+    assert!(
+        human.contains("archives found (torch-gfx1010.kpack)"),
+        "{human}"
+    );
+    assert!(
+        human.contains("node 1 as gfx1010: code loads (from the kpack archives)"),
+        "{human}"
+    );
+    let t = &v["python"][0]["torch"];
+    assert_eq!(t["targets"], serde_json::json!(["gfx1010"]));
+    assert_eq!(t["device_packages"][0]["target"], "gfx1010");
+    assert!(
+        ids(&v)
+            .iter()
+            .all(|i| !i.contains("device") && !i.contains("torch")),
+        "{:?}",
+        ids(&v)
+    );
+
+    // The wrong device package: an error that names the right one.
+    let wrong = st.venv(&d.path().join("venv-wrong"), &["gfx1030"]);
+    let (code, human, v) = run(&wrong);
+    assert_eq!(code, 1, "{human}");
+    assert!(!human.contains("code loads"), "{human}");
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "device-package-mismatch")
+        .expect("mismatch");
+    assert_eq!(f["severity"], "error");
+    assert!(
+        f["title"]
+            .as_str()
+            .unwrap()
+            .contains("amd-torch-device-gfx1010"),
+        "{f}"
+    );
+    let fix = serde_json::to_string(&f["fix"]).unwrap();
+    assert!(fix.contains("device-gfx1010"), "{fix}");
+    assert!(ids(&v).contains(&"torch-missing-target".to_string()));
+
+    // No device package at all: an error, never "code loads".
+    let none = st.venv(&d.path().join("venv-none"), &[]);
+    let (code, human, v) = run(&none);
+    assert_eq!(code, 1, "{human}");
+    assert!(!human.contains("code loads"), "{human}");
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "torch-missing-target")
+        .expect("missing target");
+    assert!(f["why"].as_str().unwrap().contains("kpack'd"), "{f}");
+    assert!(fix_contains(&f["fix"], "torch[device-gfx1010]"));
+
+    // A ROCm torch with no device code anywhere: an error with the places looked in.
+    let bare = torch_venv(&d.path().join("venv-bare"), THEROCK, &[], None, &[]);
+    let (code, human, v) = run(&bare);
+    assert_eq!(code, 1, "{human}");
+    assert!(human.contains("no GPU code found"), "{human}");
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "torch-missing-target")
+        .unwrap();
+    assert!(f["why"].as_str().unwrap().contains("looked in"), "{f}");
+}
+
+fn fix_contains(fix: &serde_json::Value, what: &str) -> bool {
+    serde_json::to_string(fix).unwrap().contains(what)
+}
+
+#[test]
+fn sysroot_archives_outside_the_tree_are_not_opened() {
+    let d = tempfile::tempdir().unwrap();
+    let st = Stack::new(d.path());
+    let root = rx5600xt(&d.path().join("root"));
+    // The environment inside the tree; its library points out of it.
+    let venv = st.venv(&root.join("opt/venv"), &[]);
+    let lib = venv.join("lib/python3.11/site-packages/torch/lib/libtorch_hip.so");
+    let outside = d.path().join("outside.kpack");
+    write_bytes(
+        &outside,
+        &archive(
+            Scheme::Zstd,
+            "torch",
+            "gfx1010",
+            &["gfx1010"],
+            &st.kernels("torch/lib/libtorch_hip.so", &["gfx1010"]),
+        ),
+    );
+    let rel = "../../../../../../../../outside.kpack";
+    assert!(
+        lib.parent().unwrap().join(rel).canonicalize().unwrap() == outside.canonicalize().unwrap()
+    );
+    kpackd(
+        &fx("libnative_gfx101x.so"),
+        &lib,
+        "torch/lib/libtorch_hip.so",
+        &[rel],
+        &st.work,
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+        .env_clear()
+        .args(["doctor", "--json", "--sysroot"])
+        .arg(&root)
+        .arg("--python")
+        .arg(&venv)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let t = &v["python"][0]["torch"];
+    assert_eq!(t["targets"], serde_json::json!([]), "{t}");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        t["looked_in"].as_array().unwrap().iter().any(|p| p == rel),
+        "shown as the library writes it: {t}"
+    );
+    // Nothing but the sysroot field itself names a host path.
+    let mut v = v;
+    v.as_object_mut().unwrap().remove("sysroot");
+    let text = serde_json::to_string(&v).unwrap();
+    assert!(!text.contains(s(d.path())), "a host path leaked: {text}");
+}
