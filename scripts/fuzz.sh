@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 mkdir -p fuzz/corpus/scan
 cp -n fixtures/codeobj/* fuzz/corpus/scan/
-python3 scripts/kpack-seed.py fuzz/corpus/scan
+python3 scripts/kpack.py seed fuzz/corpus/scan
 RUSTC_BOOTSTRAP=1 cargo fuzz run scan fuzz/corpus/scan -- -max_total_time="$secs" -rss_limit_mb=1024 -max_len=262144

@@ -16,7 +16,6 @@
 use crate::{Error, Result};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::io::Read;
 
 /// The 4-byte magic of an archive.
 pub const MAGIC: &[u8; 4] = b"KPAK";
@@ -313,6 +312,18 @@ impl Archive {
     /// The first `max` bytes of a kernel, decompressing only its own frame and only as
     /// far as needed (enough for its ELF header and notes).
     pub fn kernel_prefix(&self, data: &[u8], ordinal: u64, max: u64) -> Result<Vec<u8>> {
+        self.prefix_with(&mut Frames::new()?, data, ordinal, max)
+    }
+
+    /// [`Self::kernel_prefix`] with a decompression context used again for every kernel
+    /// (creating one per kernel costs more than reading a kernel's header).
+    pub fn prefix_with(
+        &self,
+        frames: &mut Frames,
+        data: &[u8],
+        ordinal: u64,
+        max: u64,
+    ) -> Result<Vec<u8>> {
         let (off, size) = self.stored(ordinal).ok_or(Error::Limit {
             what: "kpack kernel ordinal",
             value: ordinal,
@@ -322,22 +333,15 @@ impl Archive {
             .ok_or(Error::Truncated("kpack kernel"))?;
         match self.scheme {
             Scheme::None => Ok(stored[..stored.len().min(max as usize)].to_vec()),
-            Scheme::ZstdPerKernel => {
-                let dec = zstd::stream::read::Decoder::with_buffer(stored)
-                    .map_err(|e| Error::Decompress(e.to_string()))?;
-                let mut out = Vec::with_capacity(max.min(1 << 20) as usize);
-                dec.single_frame()
-                    .take(max)
-                    .read_to_end(&mut out)
-                    .map_err(|e| Error::Decompress(format!("kpack kernel {ordinal}: {e}")))?;
-                Ok(out)
-            }
+            Scheme::ZstdPerKernel => frames
+                .prefix(stored, max)
+                .map_err(|e| Error::Decompress(format!("kpack kernel {ordinal}: {e}"))),
         }
     }
 
     /// A whole kernel, checked against the size the table declares. A declared size
     /// beyond [`MAX_KERNEL`] or [`MAX_RATIO`] times the frame is refused (a bomb).
-    pub fn kernel(&self, data: &[u8], entry: &Entry) -> Result<Vec<u8>> {
+    pub fn kernel(&self, frames: &mut Frames, data: &[u8], entry: &Entry) -> Result<Vec<u8>> {
         let (_, size) = self.stored(entry.ordinal).ok_or(Error::Limit {
             what: "kpack kernel ordinal",
             value: entry.ordinal,
@@ -358,7 +362,7 @@ impl Archive {
             }
         };
         // One byte past the cap tells a kernel that outgrows its declared size.
-        let out = self.kernel_prefix(data, entry.ordinal, cap + 1)?;
+        let out = self.prefix_with(frames, data, entry.ordinal, cap + 1)?;
         if out.len() as u64 > cap {
             return Err(Error::Decompress(format!(
                 "kpack kernel {} is larger than the {cap} bytes declared",
@@ -437,4 +441,44 @@ pub fn ref_in_tail(head: &[u8], tail: &[u8], total: u64) -> Result<Option<KpackR
         }
     }
     Ok(None)
+}
+
+/// A zstd decompression context, reset for each frame.
+pub struct Frames {
+    dec: zstd::stream::raw::Decoder<'static>,
+}
+
+impl Frames {
+    /// A new context.
+    pub fn new() -> Result<Frames> {
+        Ok(Frames {
+            dec: zstd::stream::raw::Decoder::new().map_err(|e| Error::Decompress(e.to_string()))?,
+        })
+    }
+
+    /// Up to `max` bytes of the one frame in `frame`; decoding stops once they are out.
+    pub fn prefix(&mut self, frame: &[u8], max: u64) -> std::io::Result<Vec<u8>> {
+        use zstd::stream::raw::{InBuffer, Operation, OutBuffer};
+        self.dec.reinit()?;
+        let mut out = Vec::with_capacity(max.min(1 << 20) as usize);
+        let mut chunk = vec![0u8; (max as usize).clamp(1, 64 << 10)];
+        let mut input = InBuffer::around(frame);
+        while (out.len() as u64) < max {
+            let room = ((max - out.len() as u64) as usize).min(chunk.len());
+            let mut o = OutBuffer::around(&mut chunk[..room]);
+            let hint = self.dec.run(&mut input, &mut o)?;
+            let n = o.pos();
+            out.extend_from_slice(&chunk[..n]);
+            if hint == 0 {
+                break; // the frame is complete
+            }
+            if n == 0 && input.pos() == frame.len() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "zstd frame ends early",
+                ));
+            }
+        }
+        Ok(out)
+    }
 }

@@ -18,6 +18,7 @@ pub mod kpack;
 
 use object::read::archive::ArchiveFile;
 use object::{Object, ObjectSection};
+use rayon::prelude::*;
 use std::collections::BTreeSet;
 use std::io::{self, Read};
 
@@ -210,6 +211,12 @@ pub struct KpackSummary {
 }
 
 const MAX_DEPTH: u32 = 4;
+thread_local! {
+    /// One zstd context per thread for kpack kernels: creating one costs more than
+    /// reading a kernel's header.
+    static FRAMES: std::cell::RefCell<Option<kpack::Frames>> = const { std::cell::RefCell::new(None) };
+}
+
 /// How much of each kpack kernel is decompressed to read its ELF header and notes.
 const KPACK_PREFIX: u64 = 16 << 10;
 const ALIGN: usize = 4096;
@@ -678,8 +685,30 @@ fn scan_archive(data: &[u8], file_base: u64, ctx: &mut Ctx) -> Result<()> {
 /// table files it under. A deep scan decompresses every kernel and checks its size.
 fn scan_kpack(data: &[u8], file_base: u64, ctx: &mut Ctx) -> Result<()> {
     let archive = kpack::parse(data)?;
+    // Each kernel's header, read on every core (the first zstd block of each frame is
+    // the whole cost); only the parsed headers are kept.
+    let deep = ctx.opts.deep;
+    let infos: Vec<Result<amdgpu::Info>> = archive
+        .entries
+        .par_iter()
+        .map(|e| {
+            FRAMES.with(|f| {
+                let mut f = f.borrow_mut();
+                if f.is_none() {
+                    *f = Some(kpack::Frames::new()?);
+                }
+                let frames = f.as_mut().expect("set above");
+                let head = if deep {
+                    archive.kernel(frames, data, e)
+                } else {
+                    archive.prefix_with(frames, data, e.ordinal, KPACK_PREFIX)
+                };
+                head.and_then(|h| amdgpu::parse(&h))
+            })
+        })
+        .collect();
     let mut binaries = BTreeSet::new();
-    for e in &archive.entries {
+    for (e, info) in archive.entries.iter().zip(infos) {
         binaries.insert(e.binary.as_str());
         let (off, stored) = archive.stored(e.ordinal).unwrap_or_default();
         let (size, offset, compression) = match archive.scheme {
@@ -690,12 +719,7 @@ fn scan_kpack(data: &[u8], file_base: u64, ctx: &mut Ctx) -> Result<()> {
                 Some(ccob::Method::Zstd),
             ),
         };
-        let head = if ctx.opts.deep {
-            archive.kernel(data, e)
-        } else {
-            archive.kernel_prefix(data, e.ordinal, KPACK_PREFIX)
-        };
-        let mut co = match head.and_then(|h| amdgpu::parse(&h)) {
+        let mut co = match info {
             Ok(info) => {
                 let mut co = code_object_from_info(&info, None, size, offset, ctx);
                 if co.processor.as_deref() != Some(e.processor.as_str()) {

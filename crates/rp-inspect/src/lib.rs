@@ -282,8 +282,18 @@ fn processor_of(target_id: &str) -> &str {
 
 fn build_report(files: Vec<FileReport>, opts: &Options) -> InspectReport {
     let mut targets: BTreeMap<String, u64> = BTreeMap::new();
+    // A kpack'd binary's code objects are counted with their archive when the archive
+    // is in the report too.
+    let archives: BTreeSet<&str> = files
+        .iter()
+        .filter(|f| f.format == Some(FileFormat::Kpack))
+        .map(|f| f.path.as_str())
+        .collect();
     for f in &files {
         for c in &f.code_objects {
+            if c.archive.as_deref().is_some_and(|a| archives.contains(a)) {
+                continue;
+            }
             *targets
                 .entry(processor_of(&c.target_id).to_string())
                 .or_default() += 1;
