@@ -5,7 +5,7 @@
 mod common;
 
 use common::machine::{rx5600xt, torch_venv, AmdGpu, Machine};
-use common::{fixture, fx, input};
+use common::{finding, fixture, fx, ids, input};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -121,24 +121,6 @@ fn fix_text(fix: &serde_json::Value) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-fn ids(v: &serde_json::Value) -> Vec<String> {
-    v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["id"].as_str().unwrap().to_string())
-        .collect()
-}
-
-fn finding<'a>(v: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
-    v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["id"] == id)
-        .unwrap_or_else(|| panic!("no {id} in {}", v["findings"]))
 }
 
 #[test]

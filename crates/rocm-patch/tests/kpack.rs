@@ -605,14 +605,6 @@ fn doctor_on_therock_installs() {
             v,
         )
     };
-    let ids = |v: &serde_json::Value| -> Vec<String> {
-        v["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f["id"].as_str().unwrap().to_string())
-            .collect()
-    };
 
     // The right device package: its archive carries gfx1010 code, no error.
     let good = st.venv(&d.path().join("venv-good"), &["gfx1010"]);
@@ -646,12 +638,7 @@ fn doctor_on_therock_installs() {
     let (code, human, v) = run(&wrong);
     assert_eq!(code, 1, "{human}");
     assert!(!human.contains("code loads"), "{human}");
-    let f = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["id"] == "device-package-mismatch")
-        .expect("mismatch");
+    let f = finding(&v, "device-package-mismatch");
     assert_eq!(f["severity"], "error");
     assert!(
         f["title"]
@@ -669,12 +656,7 @@ fn doctor_on_therock_installs() {
     let (code, human, v) = run(&none);
     assert_eq!(code, 1, "{human}");
     assert!(!human.contains("code loads"), "{human}");
-    let f = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["id"] == "torch-missing-target")
-        .expect("missing target");
+    let f = finding(&v, "torch-missing-target");
     assert!(f["why"].as_str().unwrap().contains("kpack'd"), "{f}");
     assert!(fix_contains(&f["fix"], "torch[device-gfx1010]"));
 
@@ -683,12 +665,7 @@ fn doctor_on_therock_installs() {
     let (code, human, v) = run(&bare);
     assert_eq!(code, 1, "{human}");
     assert!(human.contains("no GPU code found"), "{human}");
-    let f = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["id"] == "torch-missing-target")
-        .unwrap();
+    let f = finding(&v, "torch-missing-target");
     assert!(f["why"].as_str().unwrap().contains("looked in"), "{f}");
 }
 

@@ -306,19 +306,23 @@ fn torch_findings(m: &MachineSnapshot, python: &[PythonEnv], out: &mut Vec<Findi
                 ("gpu", own),
                 ("gpu_name", g.name.as_str()),
             ];
-            if t.build != TorchBuild::Rocm {
-                let detail = match (&t.cuda, t.build) {
-                    (Some(c), _) => format!("This is a CUDA {c} build: it has no HIP code at all."),
-                    _ => "This is a CPU-only build: it has no GPU code at all.".to_string(),
-                };
+            // torch-missing-target with the native stack as the fix.
+            let no_code = |detail: &str, out: &mut Vec<Finding>| {
                 let mut vars = base.to_vec();
-                vars.push(("detail", &detail));
+                vars.push(("detail", detail));
                 out.push(mk(
                     "torch-missing-target",
                     &vars,
                     native_stack_fix(own),
                     Some(format!("{} / node {node}", pe.path)),
                 ));
+            };
+            if t.build != TorchBuild::Rocm {
+                let detail = match (&t.cuda, t.build) {
+                    (Some(c), _) => format!("This is a CUDA {c} build: it has no HIP code at all."),
+                    _ => "This is a CPU-only build: it has no GPU code at all.".to_string(),
+                };
+                no_code(&detail, out);
                 continue;
             }
             device_package_findings(pe, t, g, &base, out);
@@ -328,14 +332,7 @@ fn torch_findings(m: &MachineSnapshot, python: &[PythonEnv], out: &mut Vec<Findi
                     "No library it loads carries GPU code or names a kpack archive (looked in: {}).",
                     if t.looked_in.is_empty() { "nothing readable".into() } else { t.looked_in.join(", ") }
                 );
-                let mut vars = base.to_vec();
-                vars.push(("detail", &detail));
-                out.push(mk(
-                    "torch-missing-target",
-                    &vars,
-                    native_stack_fix(own),
-                    Some(format!("{} / node {node}", pe.path)),
-                ));
+                no_code(&detail, out);
                 continue;
             }
             let Some(s) = t.gpu_support.iter().find(|s| s.node == node) else {
@@ -472,14 +469,7 @@ fn device_package_findings(
     if wanted.is_empty() {
         return;
     }
-    let installed: Vec<String> = t
-        .device_packages
-        .iter()
-        .map(|d| match &d.version {
-            Some(v) => format!("{} {v}", d.name),
-            None => d.name.clone(),
-        })
-        .collect();
+    let installed: Vec<String> = t.device_packages.iter().map(|d| d.label()).collect();
     let (installed, wanted) = (installed.join(", "), wanted.join(", "));
     let mut vars = base.to_vec();
     vars.push(("installed", &installed));

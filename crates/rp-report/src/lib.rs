@@ -585,6 +585,16 @@ pub struct DevicePackage {
     pub target: String,
 }
 
+impl DevicePackage {
+    /// `name version`, or the name alone.
+    pub fn label(&self) -> String {
+        match &self.version {
+            Some(v) => format!("{} {v}", self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
 /// Whether a torch install can run on one GPU.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct GpuSupport {

@@ -285,14 +285,7 @@ pub fn human(r: &DoctorReport, color: bool, out: &mut dyn Write) -> io::Result<(
                     )?;
                 }
                 if !t.device_packages.is_empty() {
-                    let names: Vec<String> = t
-                        .device_packages
-                        .iter()
-                        .map(|d| match &d.version {
-                            Some(v) => format!("{} {v}", d.name),
-                            None => d.name.clone(),
-                        })
-                        .collect();
+                    let names: Vec<String> = t.device_packages.iter().map(|d| d.label()).collect();
                     writeln!(out, "      device packages: {}", names.join(", "))?;
                 }
                 if let Some(d) = &t.rocblas_library {

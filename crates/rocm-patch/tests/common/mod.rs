@@ -96,3 +96,23 @@ pub fn file_targets(report: &serde_json::Value, path_suffix: &str) -> Vec<String
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+/// The finding ids of a doctor report, in order.
+pub fn ids(v: &serde_json::Value) -> Vec<String> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// One finding of a doctor report by id.
+pub fn finding<'a>(v: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == id)
+        .unwrap_or_else(|| panic!("no {id} in {}", v["findings"]))
+}
