@@ -2,7 +2,8 @@
 # The test command (README, CI). Installs what the tests need, prepares the real test
 # data, then runs the whole suite and a short fuzzing session:
 #   - Debian packages: hipcc (HIP 5.2, roc-obj-ls), clang-19 + lld-19 (compressed
-#     bundles), librocsparse0 (a 1.3 GB fat library), binutils, time (peak-RSS tests);
+#     bundles), librocsparse0 (a 1.3 GB fat library), binutils, time (peak-RSS tests),
+#     man-db and groff-base (man pages rendered with man -l), gcc (host libraries);
 #   - sid's librocblas4 (ROCm 6.4), unpacked with dpkg -x, never installed;
 #   - a real ROCm wheel from PyPI (torch-scatter-rocm), and real torch from PyPI in a venv
 #     (for probe, run on the CPU);
@@ -17,7 +18,7 @@ data=${RP_DATA:-$PWD/target/testdata}
 mkdir -p "$data"
 
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-pkgs=(hipcc libamdhip64-dev clang-19 lld-19 librocsparse0 binutils zstd ca-certificates time coreutils)
+pkgs=(hipcc libamdhip64-dev clang-19 lld-19 librocsparse0 binutils zstd ca-certificates time coreutils man-db groff-base bash gcc)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

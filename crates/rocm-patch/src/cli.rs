@@ -3,9 +3,29 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+/// `--version`: the version, the commit it was built from and the date of the newest
+/// knowledge-base change (both from git at build time, `unknown` outside a checkout).
+pub const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("RP_GIT_COMMIT"),
+    ", knowledge base ",
+    env!("RP_KB_DATE"),
+    ")"
+);
+
+const EXAMPLES: &str = "Examples:
+  rocm-patch doctor                          what is wrong with this machine, why, and the fix
+  rocm-patch probe --python ~/venvs/torch/bin/python
+                                             test each GPU operation against the CPU
+  rocm-patch inspect --gpu gfx1010 ~/venvs/torch/lib/python3.12/site-packages/torch/lib
+                                             which libraries carry code for the GPU
+
+Start with `rocm-patch doctor`.";
+
 /// Make PyTorch GPU acceleration work on AMD GPUs that ROCm does not support.
 #[derive(Debug, Parser)]
-#[command(name = "rocm-patch", version, about, long_about = None)]
+#[command(name = "rocm-patch", version, long_version = LONG_VERSION, about, long_about = None, after_help = EXAMPLES)]
 pub struct Cli {
     /// Where deploy keeps its journal, lock and store of originals
     /// (default: $XDG_STATE_HOME/rocm-patch, i.e. ~/.local/state/rocm-patch).
@@ -45,6 +65,27 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Which GPU targets every library (file, directory, wheel) was built for.
     Inspect(InspectArgs),
+    /// Print the shell completion script (bash: `source <(rocm-patch completions bash)`).
+    Completions(CompletionsArgs),
+    /// Print the manual page, or write one page per command into DIR.
+    Man(ManArgs),
+}
+
+/// `completions` arguments.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `man` arguments.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write `rocm-patch.1` and `rocm-patch-<command>.1` here (existing files are left
+    /// alone: an error names them). Without it, the main page goes to stdout.
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// Options shared by `env` and `run`.

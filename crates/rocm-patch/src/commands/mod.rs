@@ -5,6 +5,7 @@ mod doctor;
 mod env;
 mod explain;
 mod inspect;
+mod manual;
 mod probe;
 
 use crate::cli::{Cli, Command};
@@ -18,7 +19,12 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
     // Commands that do not change files still say when a deploy was interrupted.
     if !matches!(
         cli.command,
-        Command::Deploy(_) | Command::Rollback(_) | Command::History(_) | Command::Recover(_)
+        Command::Deploy(_)
+            | Command::Rollback(_)
+            | Command::History(_)
+            | Command::Recover(_)
+            | Command::Completions(_)
+            | Command::Man(_)
     ) {
         if let Some(id) = deploy::state_dir(state_dir.clone())
             .ok()
@@ -40,6 +46,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
         Command::Probe(args) => probe::run(args, out),
         Command::Run(args) => env::run(args),
         Command::Inspect(args) => inspect::run(args, out),
+        Command::Completions(args) => manual::completions(args, out),
+        Command::Man(args) => manual::man(args, out),
     }
 }
 
