@@ -7,6 +7,7 @@ mod explain;
 mod inspect;
 mod manual;
 mod probe;
+mod report;
 
 use crate::cli::{Cli, Command};
 use serde::Serialize;
@@ -46,6 +47,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
         Command::Probe(args) => probe::run(args, out),
         Command::Run(args) => env::run(args),
         Command::Inspect(args) => inspect::run(args, out),
+        Command::Report(args) => report::run(args, out),
         Command::Completions(args) => manual::completions(args, out),
         Command::Man(args) => manual::man(args, out),
     }

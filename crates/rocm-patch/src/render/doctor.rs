@@ -116,7 +116,7 @@ fn gpu_lines(g: &Gpu, out: &mut dyn Write) -> io::Result<()> {
 
 /// One fix step as a line: `$ command`, `# note`, `$ command   # note`, or for an
 /// alternative `# or what: command`.
-fn fix_line(s: &FixStep) -> String {
+pub(crate) fn fix_line(s: &FixStep) -> String {
     if s.alternative {
         return match (&s.command, &s.note) {
             (Some(c), Some(n)) => format!("# or {n}: {c}"),

@@ -6,3 +6,4 @@ pub mod env;
 pub mod explain;
 pub mod inspect;
 pub mod probe;
+pub mod report;

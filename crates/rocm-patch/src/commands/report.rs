@@ -1,0 +1,290 @@
+//! `rocm-patch report`: doctor, the library inventory, the profile, versions, kernel log
+//! lines, explain and (optionally) the probe in one Markdown file for a bug tracker,
+//! redacted by default.
+
+use crate::cli::ReportArgs;
+use crate::{exit, render};
+use anyhow::Context;
+use rp_bugreport::Redactor;
+use rp_report::{BugReport, LibraryCoverage, SystemVersions, Vendor};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub(crate) fn run(args: ReportArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
+    let live = args.sysroot == Path::new("/");
+    if args.probe && !live {
+        anyhow::bail!("--probe runs torch, and nothing from a --sysroot tree is ever run");
+    }
+    if let Some(o) = &args.output {
+        if o.symlink_metadata().is_ok() {
+            anyhow::bail!("{}: already exists, left alone", o.display());
+        }
+    }
+    let root = super::sysroot(&args.sysroot, args.timeout_ms)?;
+    let env = super::env_map();
+    let cwd = std::env::current_dir()?;
+    let machine = rp_machine::snapshot(
+        &root,
+        &rp_machine::Options {
+            pythons: args.python.clone(),
+            user: args.user.clone(),
+            env: env.clone(),
+            cwd: cwd.clone(),
+            full: true,
+        },
+    )?;
+    let doctor = rp_doctor::doctor(&machine);
+    let v = rp_bugreport::versions(&root);
+    let versions = SystemVersions {
+        kernel: v.kernel,
+        distribution: v.distribution,
+        rocm: machine
+            .rocm
+            .iter()
+            .map(|i| {
+                format!(
+                    "{} {}",
+                    i.path,
+                    i.version.as_deref().unwrap_or("(version unknown)")
+                )
+            })
+            .collect(),
+        torch: machine
+            .python
+            .iter()
+            .filter_map(|p| {
+                let t = p.env.torch.as_ref()?;
+                Some(format!(
+                    "{}: torch {} ({})",
+                    p.env.path,
+                    t.version.as_deref().unwrap_or("(version unknown)"),
+                    t.build
+                ))
+            })
+            .collect(),
+    };
+    let targets: Vec<String> = machine
+        .kfd_gpus()
+        .filter_map(|g| g.gfx_target.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let libraries = libraries(&machine, &targets);
+    let (profile, profile_error) = match rp_env::resolve(&rp_env::Options {
+        sysroot: args.sysroot.clone(),
+        env: env.clone(),
+        cwd,
+        profile: None,
+        sets: Vec::new(),
+        force: false,
+        i_know_this_crashes: false,
+        timeout: Duration::from_millis(args.timeout_ms.max(1)),
+    }) {
+        Ok(r) => (Some(r), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    let (kernel_log, kernel_log_from) = rp_bugreport::kernel_log(&root, 60);
+    let logs = (!args.log.is_empty()).then(|| explain(&args.log, &machine, &env));
+    let (probe, probe_error) = if args.probe {
+        match run_probe(&args.python) {
+            Ok(r) => (Some(r), None),
+            Err(e) => (None, Some(format!("{e:#}"))),
+        }
+    } else {
+        (None, None)
+    };
+    let mut report = BugReport {
+        schema: rp_report::SCHEMA,
+        tool: format!("rocm-patch {}", crate::cli::LONG_VERSION),
+        versions,
+        doctor,
+        libraries,
+        profile,
+        profile_error,
+        kernel_log,
+        kernel_log_from,
+        logs,
+        probe,
+        probe_error,
+        redacted: Vec::new(),
+        redaction: !args.no_redact,
+    };
+    let redactor = (!args.no_redact).then(|| Redactor::for_machine(&root, &machine));
+    if let Some(r) = &redactor {
+        let mut value = serde_json::to_value(&report)?;
+        redact_value(r, &mut value);
+        report = serde_json::from_value(value)?;
+    }
+    if let Some(r) = &redactor {
+        report.redacted = r.kinds();
+    }
+    // Redaction changes lengths after the cut: render again with less room if needed.
+    let mut budget = args.max_size;
+    let text = loop {
+        let text = finish(&report, args.json, budget, redactor.as_ref())?;
+        if args.json || args.max_size == 0 || text.len() <= args.max_size || budget < 1024 {
+            break text;
+        }
+        budget = budget.saturating_sub(text.len() - args.max_size + 256);
+    };
+    match &args.output {
+        Some(p) => {
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(p)
+                .with_context(|| p.display().to_string())?;
+            f.write_all(text.as_bytes())
+                .with_context(|| p.display().to_string())?;
+            writeln!(out, "{}", p.display())?;
+        }
+        None => out.write_all(text.as_bytes())?,
+    }
+    Ok(exit::OK)
+}
+
+/// Every string of a JSON value, keys too, redacted.
+fn redact_value(r: &Redactor, v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => *s = r.redact(s),
+        Value::Array(a) => a.iter_mut().for_each(|x| redact_value(r, x)),
+        Value::Object(o) => {
+            let old = std::mem::take(o);
+            for (k, mut x) in old {
+                redact_value(r, &mut x);
+                o.insert(r.redact(&k), x);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The libraries torch loads with device code, and whether each GPU can load them.
+fn libraries(m: &rp_machine::MachineSnapshot, targets: &[String]) -> Vec<LibraryCoverage> {
+    let mut out = Vec::new();
+    for p in &m.python {
+        let Some(inv) = &p.inventory else { continue };
+        let covered: BTreeMap<&String, BTreeSet<String>> = targets
+            .iter()
+            .filter_map(|t| Some((t, t.parse::<rp_kb::TargetId>().ok()?)))
+            .map(|(t, tid)| {
+                let c = rp_inspect::coverage_of(inv, &tid);
+                (t, c.covered.into_iter().map(|c| c.path).collect())
+            })
+            .collect();
+        for f in &inv.files {
+            if f.code_objects.is_empty() && f.kpack_ref.is_none() {
+                continue;
+            }
+            out.push(LibraryCoverage {
+                path: f.path.clone(),
+                targets: f
+                    .code_objects
+                    .iter()
+                    .map(|c| {
+                        c.target_id
+                            .split(':')
+                            .next()
+                            .unwrap_or_default()
+                            .to_string()
+                    })
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect(),
+                kpack: f.kpack_ref.is_some(),
+                loads: covered
+                    .iter()
+                    .map(|(t, paths)| ((*t).clone(), paths.contains(&f.path)))
+                    .collect(),
+            });
+        }
+    }
+    out
+}
+
+fn explain(
+    files: &[PathBuf],
+    m: &rp_machine::MachineSnapshot,
+    env: &BTreeMap<String, String>,
+) -> rp_report::ExplainReport {
+    let ctx = rp_explain::Context {
+        gpus: m
+            .gpus
+            .iter()
+            .filter(|g| g.vendor == Vendor::Amd)
+            .filter_map(|g| Some((g.gfx_target.clone()?, g.name.clone())))
+            .collect(),
+        overrides: env
+            .iter()
+            .filter(|(k, _)| k.starts_with("HSA_OVERRIDE_GFX_VERSION"))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect(),
+    };
+    let inputs: Vec<(String, std::io::Result<Box<dyn BufRead>>)> = files
+        .iter()
+        .map(|p| {
+            let r = std::fs::File::open(p)
+                .map(|f| Box::new(BufReader::with_capacity(1 << 16, f)) as Box<dyn BufRead>);
+            (p.display().to_string(), r)
+        })
+        .collect();
+    rp_explain::explain(&rp_explain::Classifier::new(), inputs, &ctx)
+}
+
+fn run_probe(pythons: &[PathBuf]) -> anyhow::Result<rp_report::ProbeReport> {
+    let python = match pythons.first() {
+        Some(p) if p.is_dir() => p.join("bin/python"),
+        Some(p) => p.clone(),
+        None => PathBuf::from("python3"),
+    };
+    let opts = rp_probe::Options {
+        python,
+        device: rp_probe::Device::Auto,
+        only: Vec::new(),
+        timeout: Duration::from_secs(120),
+        startup_timeout: Duration::from_secs(300),
+        probes_dir: None,
+        env: Vec::new(),
+        profile: None,
+    };
+    Ok(rp_probe::probe(&opts, &mut |_| {})?)
+}
+
+/// The report as JSON or Markdown within `budget` bytes, redacted once more as a whole.
+fn finish(
+    report: &BugReport,
+    json: bool,
+    budget: usize,
+    redactor: Option<&Redactor>,
+) -> anyhow::Result<String> {
+    let mut text = if json {
+        serde_json::to_string_pretty(report)? + "\n"
+    } else {
+        let mut md = Vec::new();
+        render::report::markdown(report, budget, &mut md)?;
+        String::from_utf8(md)?
+    };
+    if let Some(r) = redactor {
+        // Once more over the finished text: renderers join values into new strings.
+        text = r.redact(&text);
+        let kinds = r.kinds();
+        if !json && !kinds.is_empty() {
+            text = text.replacen(
+                render::report::REDACTED_MARK,
+                &format!(
+                    "Redacted (stable placeholders such as `<user>`): {}.",
+                    kinds.join(", ")
+                ),
+                1,
+            );
+        }
+    }
+    Ok(text.replacen(
+        render::report::REDACTED_MARK,
+        "Nothing needed redacting.",
+        1,
+    ))
+}

@@ -1,0 +1,298 @@
+//! Markdown for `report`: a summary a maintainer reads first, the findings, then the long
+//! parts in collapsible sections, cut to a size limit with a note.
+
+use rp_report::{BugReport, Severity};
+use std::io::{self, Write};
+
+/// Where the command puts the line that says what was redacted.
+pub const REDACTED_MARK: &str = "<!-- rocm-patch: redaction -->";
+
+/// One section: a heading, text shown, and a long part in a `<details>` block.
+struct Section {
+    title: String,
+    shown: String,
+    details: Option<(String, String)>,
+}
+
+/// A fenced block that its content cannot close.
+fn fenced(lang: &str, body: &str) -> String {
+    let mut fence = "```".to_string();
+    while body.contains(&fence) {
+        fence.push('`');
+    }
+    format!("{fence}{lang}\n{}\n{fence}\n", body.trim_end())
+}
+
+fn text_of(f: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> io::Result<String> {
+    let mut v = Vec::new();
+    f(&mut v)?;
+    Ok(String::from_utf8_lossy(&v).into_owned())
+}
+
+/// Write the report. `max` is the size limit in bytes (0: none).
+pub fn markdown(r: &BugReport, max: usize, out: &mut dyn Write) -> io::Result<()> {
+    let d = &r.doctor;
+    let mut head = String::new();
+    head.push_str("# rocm-patch report\n\n");
+    head.push_str(&format!(
+        "{} · machine read from `{}`\n\n",
+        r.tool, d.sysroot
+    ));
+    if r.redaction {
+        head.push_str(&format!("{REDACTED_MARK}\n\n"));
+    } else {
+        head.push_str("Not redacted (`--no-redact`).\n\n");
+    }
+
+    let mut sections = Vec::new();
+    // Summary.
+    let mut s = String::new();
+    for g in &d.gpus {
+        s.push_str(&format!(
+            "- GPU: {} ({}{}{})\n",
+            g.name,
+            g.gfx_target.as_deref().unwrap_or("no target"),
+            g.node
+                .map(|n| format!(", KFD node {n}"))
+                .unwrap_or_default(),
+            if g.pci_id.is_empty() {
+                String::new()
+            } else {
+                format!(", {}", g.pci_id)
+            },
+        ));
+    }
+    if d.gpus.is_empty() {
+        s.push_str("- GPU: none found\n");
+    }
+    let v = &r.versions;
+    s.push_str(&format!(
+        "- Kernel: {}; distribution: {}\n",
+        v.kernel.as_deref().unwrap_or("unknown"),
+        v.distribution.as_deref().unwrap_or("unknown")
+    ));
+    s.push_str(&format!(
+        "- ROCm: {}\n",
+        if v.rocm.is_empty() {
+            "none found".into()
+        } else {
+            v.rocm.join("; ")
+        }
+    ));
+    s.push_str(&format!(
+        "- torch: {}\n",
+        if v.torch.is_empty() {
+            "none found".into()
+        } else {
+            v.torch.join("; ")
+        }
+    ));
+    let count = |sev: Severity| d.findings.iter().filter(|f| f.severity == sev).count();
+    s.push_str(&format!(
+        "- Findings: {} errors, {} warnings, {} notes\n",
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Info)
+    ));
+    if let Some(p) = &r.probe {
+        let pass = p
+            .probes
+            .iter()
+            .filter(|x| x.status == rp_report::ProbeStatus::Pass)
+            .count();
+        s.push_str(&format!(
+            "- Probe: {pass} of {} pass (torch {}, device {})\n",
+            p.probes.len(),
+            p.torch,
+            p.device
+        ));
+    }
+    sections.push(Section {
+        title: "Summary".into(),
+        shown: s,
+        details: None,
+    });
+
+    // Findings.
+    let mut s = String::new();
+    if d.findings.is_empty() {
+        s.push_str("None.\n");
+    }
+    for f in &d.findings {
+        s.push_str(&format!("- **{} `{}`**: {}\n", f.severity, f.id, f.title));
+        s.push_str(&format!("  - why: {}\n", f.why));
+        s.push_str(&format!("  - ref: {}\n", f.reference));
+        let fix: Vec<String> = f.fix.iter().map(super::doctor::fix_line).collect();
+        if !fix.is_empty() {
+            s.push_str(&format!(
+                "  - fix:\n\n{}\n",
+                fenced("sh", &fix.join("\n"))
+                    .lines()
+                    .map(|l| format!("    {l}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ));
+        }
+    }
+    sections.push(Section {
+        title: "Findings".into(),
+        shown: s,
+        details: None,
+    });
+
+    // Libraries.
+    let gpus: Vec<String> = r
+        .libraries
+        .iter()
+        .flat_map(|l| l.loads.keys().cloned())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut table = String::new();
+    if r.libraries.is_empty() {
+        table.push_str("No torch library with GPU code was found.\n");
+    } else {
+        table.push_str("| library | targets | kpack |");
+        for g in &gpus {
+            table.push_str(&format!(" {g} |"));
+        }
+        table.push_str("\n|---|---|---|");
+        table.push_str(&"---|".repeat(gpus.len()));
+        table.push('\n');
+        for l in &r.libraries {
+            table.push_str(&format!(
+                "| `{}` | {} | {} |",
+                l.path.replace('|', "\\|"),
+                if l.targets.is_empty() {
+                    "none".into()
+                } else {
+                    l.targets.join(" ")
+                },
+                if l.kpack { "yes" } else { "no" }
+            ));
+            for g in &gpus {
+                let ok = l.loads.get(g).copied().unwrap_or(false);
+                table.push_str(if ok { " loads |" } else { " **no code** |" });
+            }
+            table.push('\n');
+        }
+    }
+    sections.push(Section {
+        title: "Libraries torch loads".into(),
+        shown: String::new(),
+        details: Some((format!("{} libraries", r.libraries.len()), table)),
+    });
+
+    // Profile.
+    let profile = match (&r.profile, &r.profile_error) {
+        (Some(p), _) => text_of(|o| super::env::explain(p, o))?,
+        (None, Some(e)) => format!("could not be resolved: {e}\n"),
+        (None, None) => String::new(),
+    };
+    sections.push(Section {
+        title: "Profile".into(),
+        shown: String::new(),
+        details: Some((
+            "the environment `rocm-patch env` applies".into(),
+            fenced("text", &profile),
+        )),
+    });
+
+    // The machine as doctor reads it.
+    let doctor = text_of(|o| super::doctor::human(d, false, o))?;
+    sections.push(Section {
+        title: "Machine".into(),
+        shown: String::new(),
+        details: Some(("`rocm-patch doctor`".into(), fenced("text", &doctor))),
+    });
+
+    // Kernel log.
+    let kl = if r.kernel_log.is_empty() {
+        format!(
+            "No amdgpu lines found{}.\n",
+            if r.kernel_log_from.is_empty() {
+                " (no readable kernel log in /var/log)".to_string()
+            } else {
+                format!(" in {}", r.kernel_log_from.join(", "))
+            }
+        )
+    } else {
+        fenced("text", &r.kernel_log.join("\n"))
+    };
+    sections.push(Section {
+        title: "Kernel log".into(),
+        shown: String::new(),
+        details: Some((format!("{} amdgpu/KFD/DRM lines", r.kernel_log.len()), kl)),
+    });
+
+    if let Some(l) = &r.logs {
+        let t = text_of(|o| super::explain::human(l, o))?;
+        sections.push(Section {
+            title: "Logs".into(),
+            shown: String::new(),
+            details: Some(("`rocm-patch explain`".into(), fenced("text", &t))),
+        });
+    }
+    if r.probe.is_some() || r.probe_error.is_some() {
+        let t = match (&r.probe, &r.probe_error) {
+            (Some(p), _) => text_of(|o| {
+                super::probe::header(o)?;
+                for x in &p.probes {
+                    super::probe::row(x, o)?;
+                }
+                super::probe::summary(p, o)
+            })?,
+            (None, Some(e)) => format!("the probe could not run: {e}"),
+            _ => String::new(),
+        };
+        sections.push(Section {
+            title: "Probe".into(),
+            shown: String::new(),
+            details: Some(("`rocm-patch probe`".into(), fenced("text", &t))),
+        });
+    }
+
+    let render = |sections: &[Section]| {
+        let mut md = head.clone();
+        for s in sections {
+            md.push_str(&format!("## {}\n\n{}", s.title, s.shown));
+            if let Some((summary, body)) = &s.details {
+                md.push_str(&format!(
+                    "<details><summary>{summary}</summary>\n\n{}\n</details>\n",
+                    body.trim_end()
+                ));
+            }
+            md.push('\n');
+        }
+        md
+    };
+    let mut md = render(&sections);
+    // Too long: cut the longest collapsible part, again and again.
+    while max > 0 && md.len() > max {
+        let Some(longest) = sections
+            .iter_mut()
+            .filter_map(|s| s.details.as_mut())
+            .filter(|(_, b)| b.len() > 200)
+            .max_by_key(|(_, b)| b.len())
+        else {
+            break;
+        };
+        let over = md.len() - max;
+        let keep = longest.1.len().saturating_sub(over + 200).max(100);
+        let mut cut = keep.min(longest.1.len());
+        while !longest.1.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let dropped = longest.1.len() - cut;
+        let mut kept = longest.1[..cut].to_string();
+        // A cut inside a fence must close it.
+        if kept.matches("```").count() % 2 == 1 {
+            kept.push_str("\n```");
+        }
+        longest.1 = format!(
+            "{kept}\n\n*(cut: {dropped} more bytes; `rocm-patch report --max-size 0` keeps everything)*\n"
+        );
+        md = render(&sections);
+    }
+    out.write_all(md.as_bytes())
+}
