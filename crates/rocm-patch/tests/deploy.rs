@@ -762,3 +762,73 @@ fn sid_gfx1010_tensile_files_into_a_torch_like_tree() {
     );
     let _ = rp;
 }
+
+/// A symbolic link inside the tree never carries a change out of it (issue 13's
+/// reproducer), at any depth and for every kind of step; a tree holding system paths
+/// needs --system for them.
+#[test]
+fn symlinked_parents_never_lead_out_of_the_tree() {
+    let d = tempfile::tempdir().unwrap();
+    let state = d.path().join("state");
+    let outside = d.path().join("outside");
+    write(&outside.join("victim"), b"keep");
+    write(&outside.join("b/victim"), b"keep");
+    let before = snapshot(&outside);
+    let src = d.path().join("payload");
+    write(&src, b"new");
+    for depth in ["", "a/", "a/b/"] {
+        let tree = d.path().join(format!("tree{}", depth.len()));
+        std::fs::create_dir_all(tree.join(depth)).unwrap();
+        std::os::unix::fs::symlink(&outside, tree.join(depth).join("out")).unwrap();
+        let tree_before = snapshot(&tree);
+        for step in [
+            format!("[[remove]]\ntarget = \"{depth}out/victim\"\n"),
+            format!(
+                "[[file]]\nsource = \"{}\"\ntarget = \"{depth}out/victim\"\n",
+                src.display()
+            ),
+            format!(
+                "[[file]]\nsource = \"{}\"\ntarget = \"{depth}out/b/new/x\"\n",
+                src.display()
+            ),
+            format!("[[symlink]]\ntarget = \"{depth}out/link\"\nto = \"/etc/passwd\"\n"),
+        ] {
+            let plan = d.path().join("plan.toml");
+            write(&plan, step.as_bytes());
+            let o = rpx(
+                &state,
+                &[
+                    "deploy",
+                    "plan",
+                    plan.to_str().unwrap(),
+                    "--into",
+                    tree.to_str().unwrap(),
+                ],
+            );
+            let e = err(&o);
+            assert!(e.contains("is a symbolic link"), "{step}: {e}");
+            assert_eq!(snapshot(&outside), before, "{step}");
+            assert_eq!(snapshot(&tree), tree_before, "{step}");
+        }
+    }
+    // --into / with a target under /usr: refused without --system, nothing written.
+    let plan = d.path().join("plan.toml");
+    write(
+        &plan,
+        format!(
+            "[[file]]\nsource = \"{}\"\ntarget = \"usr/lib/rocm-patch-test-never/x\"\n",
+            src.display()
+        )
+        .as_bytes(),
+    );
+    let o = rpx(
+        &state,
+        &["deploy", "plan", plan.to_str().unwrap(), "--into", "/"],
+    );
+    let e = err(&o);
+    assert!(
+        e.contains("/usr/lib/rocm-patch-test-never") && e.contains("is a system path"),
+        "{e}"
+    );
+    assert!(!Path::new("/usr/lib/rocm-patch-test-never").exists());
+}

@@ -433,3 +433,100 @@ mod libc_sig {
     pub const SIGINT: i32 = 2;
     pub const SIGTERM: i32 = 15;
 }
+
+/// What `env` prints is inert when eval'd, whatever a config file or the environment
+/// holds (issue 13's reproducers): names no shell can set are refused with file and line,
+/// and comments lose their newlines.
+#[test]
+fn hostile_configs_never_run_code() {
+    let c = Ctx::new();
+    let root = machines(&c.base)[0].1.clone();
+    let canary = c.base.join("pwned");
+    let project = c.base.join("project/rocm-patch.toml");
+    let touch = format!("touch {}", canary.display());
+    // A name that would be code: refused, naming the file and line, nothing printed.
+    for name in [
+        format!("A;{touch};B"),
+        format!("A\n{touch}\nB"),
+        "1ABC".to_string(),
+        "A B".to_string(),
+        "$(id)".to_string(),
+    ] {
+        std::fs::write(
+            &project,
+            format!("[profiles.native.vars]\n{}=\"y\"\n", toml_key(&name)),
+        )
+        .unwrap();
+        let o = c.run(&root, &["env"], &[]);
+        assert_eq!(o.status.code(), Some(2), "{name:?}");
+        assert!(o.stdout.is_empty(), "{name:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("rocm-patch.toml: line 2") && err.contains("not a variable name"),
+            "{err}"
+        );
+    }
+    let o = c.run(&root, &["env", "--set", &format!("A;{touch};B=1")], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    // Newlines in a reason, a description and a profile name, and an exported value that
+    // a warning quotes: every one stays in its comment.
+    std::fs::write(
+        &project,
+        format!(
+            "profile = \"p\\n{touch}\"\n[profiles.\"p\\n{touch}\"]\nextends = \"native\"\ndescription = \"d\\n{touch}\"\n[profiles.\"p\\n{touch}\".vars.MIOPEN_FIND_MODE]\nvalue = \"v'\\n{touch}\"\nreason = \"r\\n{touch} #\\r\\u0007\"\n"
+        ),
+    )
+    .unwrap();
+    let exported = format!("x\n{touch} #");
+    for shell in ["bash", "sh"] {
+        for force in [false, true] {
+            let mut args = vec!["env", "--shell", "bash"];
+            if force {
+                args.push("--force");
+            }
+            let o = c.run(&root, &args, &[("MIOPEN_FIND_MODE", &exported)]);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            let out = String::from_utf8_lossy(&o.stdout).into_owned();
+            // Evaluated, the output sets the value the config holds (newline and quote
+            // included, inside its quotes) and runs nothing else.
+            let script = format!("{out}\nprintf '%s' \"$MIOPEN_FIND_MODE\"");
+            let r = Command::new(shell)
+                .arg("-c")
+                .arg(&script)
+                .env("MIOPEN_FIND_MODE", &exported)
+                .output()
+                .unwrap();
+            assert!(
+                r.status.success(),
+                "{shell}: {}",
+                String::from_utf8_lossy(&r.stderr)
+            );
+            let want = if force {
+                format!("v'\n{touch}")
+            } else {
+                exported.clone()
+            };
+            assert_eq!(
+                String::from_utf8_lossy(&r.stdout),
+                want,
+                "{shell} force={force}"
+            );
+            assert!(!canary.exists(), "{shell} ran code from:\n{out}");
+        }
+    }
+}
+
+/// A TOML key for any string (quoted, with escapes).
+fn toml_key(s: &str) -> String {
+    let mut k = String::from("\"");
+    for ch in s.chars() {
+        match ch {
+            '"' => k.push_str("\\\""),
+            '\\' => k.push_str("\\\\"),
+            '\n' => k.push_str("\\n"),
+            c => k.push(c),
+        }
+    }
+    k.push('"');
+    k
+}

@@ -298,6 +298,39 @@ fn matches_after(op: &Op) -> Result<bool, DeployError> {
     })
 }
 
+/// Refuse a target below a symbolic link inside the tree: the link could lead anywhere,
+/// and the change would land outside the tree while the report names a path inside it.
+/// Every existing directory between the tree and the target's parent is checked without
+/// following links (the target itself may be a link: it is what gets replaced).
+fn no_link_below(into: &Path, path: &Path) -> Result<(), DeployError> {
+    let Some(parent) = path.parent() else {
+        return Ok(());
+    };
+    let Ok(rel) = parent.strip_prefix(into) else {
+        return Err(DeployError::Refused(format!(
+            "{} lies outside {}",
+            path.display(),
+            into.display()
+        )));
+    };
+    let mut dir = into.to_path_buf();
+    for c in rel.components() {
+        dir.push(c);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(DeployError::Refused(format!(
+                "{} is a symbolic link: {} would be changed wherever it leads, outside the tree",
+                dir.display(),
+                path.display()
+            )))
+            }
+            Ok(_) => {}
+            Err(_) => break, // missing from here down: created by the plan
+        }
+    }
+    Ok(())
+}
+
 fn is_system(p: &Path) -> bool {
     SYSTEM_PREFIXES
         .iter()
@@ -324,6 +357,7 @@ fn build_ops(s: &StateDir, into: &Path, steps: &[Step]) -> Result<Vec<Op>, Deplo
         };
         plan::check_relative(rel).map_err(DeployError::Plan)?;
         let path = into.join(rel);
+        no_link_below(into, &path)?;
         if ops.iter().any(|o| Path::new(&o.path) == path) {
             return Err(DeployError::Plan(format!(
                 "{} appears twice in the plan",
@@ -445,6 +479,15 @@ pub fn deploy(
         )));
     }
     let ops = build_ops(&s, &into, steps)?;
+    // A tree that holds system paths (`--into /`) needs --system for targets in them.
+    if !o.system {
+        if let Some(op) = ops.iter().find(|op| is_system(Path::new(&op.path))) {
+            return Err(DeployError::Refused(format!(
+                "{} is a system path: pass --system (and run with the permission to write there)",
+                op.path
+            )));
+        }
+    }
     // Permission to write in every directory the transaction touches, checked up front.
     for op in &ops {
         let dir = Path::new(&op.path).parent().unwrap_or(Path::new("/"));
@@ -471,7 +514,10 @@ pub fn deploy(
     }
     s.write(&j)?;
     for (i, op) in j.ops.iter().enumerate() {
-        if let Err(e) = apply_op(op, j.seq, i) {
+        // Checked again as each change is made: a directory swapped for a link since
+        // the plan was read stops the transaction.
+        let checked = no_link_below(&into, Path::new(&op.path));
+        if let Err(e) = checked.and_then(|()| apply_op(op, j.seq, i)) {
             let cause = e.to_string();
             restore(&s, &mut j, Some(format!("failed: {cause}")))?;
             return Err(DeployError::Failed { id: j.id(), cause });

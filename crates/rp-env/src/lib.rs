@@ -47,8 +47,8 @@ pub enum EnvError {
         /// Why it crashes.
         why: String,
     },
-    /// `--set` without `=`.
-    #[error("--set {0:?}: expected NAME=VALUE")]
+    /// `--set` without `=`, or with a name no shell can set.
+    #[error("--set {0:?}: expected NAME=VALUE, NAME of letters, digits and _, not starting with a digit")]
     BadSet(String),
     /// The machine could not be read.
     #[error(transparent)]
@@ -113,6 +113,15 @@ impl Layer {
         })?;
         for (pname, p) in &file.profiles {
             for (vname, v) in &p.vars {
+                if !valid_name(vname) {
+                    return Err(EnvError::Config {
+                        path: name.clone(),
+                        message: format!(
+                            "line {}: {vname:?} in profiles.{pname:?}.vars is not a variable name (letters, digits and _, not starting with a digit)",
+                            line_of(&text, v.span().start)
+                        ),
+                    });
+                }
                 if let VarDef::Full(f) = v.get_ref() {
                     if f.unset == f.value.is_some() {
                         return Err(EnvError::Config {
@@ -141,6 +150,14 @@ impl Layer {
             format!("{}:{}", self.name, line_of(&self.text, offset))
         }
     }
+}
+
+/// A name a shell can set: `[A-Za-z_][A-Za-z0-9_]*` (POSIX "Name"; fish accepts the same).
+pub fn valid_name(n: &str) -> bool {
+    let mut c = n.chars();
+    c.next()
+        .is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
+        && c.all(|x| x.is_ascii_alphanumeric() || x == '_')
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -429,7 +446,7 @@ pub fn resolve(o: &Options) -> Result<EnvReport, EnvError> {
     for s in &o.sets {
         let (k, v) = s
             .split_once('=')
-            .filter(|(k, _)| !k.is_empty())
+            .filter(|(k, _)| valid_name(k))
             .ok_or_else(|| EnvError::BadSet(s.clone()))?;
         vars.insert(
             k.to_string(),

@@ -11,17 +11,27 @@ fn fish_q(s: &str) -> String {
     format!("'{}'", s.replace('\\', r"\\").replace('\'', r"\'"))
 }
 
+/// Text safe inside a shell comment: one line, no control characters (a newline in a
+/// config file's reason, a profile name or a warning quoting the user's environment would
+/// otherwise end the comment and run the rest).
+fn comment(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
 fn header(r: &EnvReport, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         "# rocm-patch profile {} ({})",
-        r.profile, r.profile_source
+        comment(&r.profile),
+        comment(&r.profile_source)
     )?;
     for g in &r.gpus {
-        writeln!(out, "# GPU {g}")?;
+        writeln!(out, "# GPU {}", comment(g))?;
     }
     for w in &r.warnings {
-        writeln!(out, "# warning: {w}")?;
+        writeln!(out, "# warning: {}", comment(w))?;
     }
     Ok(())
 }
@@ -35,12 +45,18 @@ fn shell(
 ) -> io::Result<()> {
     header(r, out)?;
     for v in &r.vars {
+        // Names are checked where they are read; one that is not a name is never code.
+        if !rp_env::valid_name(&v.name) {
+            writeln!(out, "# skipped: {:?} is not a variable name", v.name)?;
+            continue;
+        }
+        let why = comment(&v.reason);
         match (v.action, &v.value) {
             (rp_report::VarAction::Kept, _) => {
                 writeln!(out, "# {} kept from your environment", v.name)?
             }
-            (_, Some(val)) => writeln!(out, "{}   # {}", set(&v.name, val), v.reason)?,
-            (_, None) => writeln!(out, "{}   # {}", unset(&v.name), v.reason)?,
+            (_, Some(val)) => writeln!(out, "{}   # {why}", set(&v.name, val))?,
+            (_, None) => writeln!(out, "{}   # {why}", unset(&v.name))?,
         }
     }
     Ok(())
