@@ -41,6 +41,20 @@ fn rpx(state: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `deploy plan PLAN --into TREE`.
+fn plan_into(state: &Path, plan: &Path, tree: &Path) -> Output {
+    rpx(
+        state,
+        &[
+            "deploy",
+            "plan",
+            plan.to_str().unwrap(),
+            "--into",
+            tree.to_str().unwrap(),
+        ],
+    )
+}
+
 fn ok(o: &Output) -> String {
     assert!(
         o.status.success(),
@@ -236,16 +250,7 @@ fn bad_plans_and_refusals_leave_everything_alone() {
         ("", "no [[file]]"),
     ] {
         std::fs::write(&bad, text).unwrap();
-        let e = err(&rpx(
-            &state,
-            &[
-                "deploy",
-                "plan",
-                bad.to_str().unwrap(),
-                "--into",
-                tree.to_str().unwrap(),
-            ],
-        ));
+        let e = err(&plan_into(&state, &bad, &tree));
         assert!(e.contains(want), "{text}: {e}");
     }
     // System paths need --system.
@@ -795,17 +800,7 @@ fn symlinked_parents_never_lead_out_of_the_tree() {
         ] {
             let plan = d.path().join("plan.toml");
             write(&plan, step.as_bytes());
-            let o = rpx(
-                &state,
-                &[
-                    "deploy",
-                    "plan",
-                    plan.to_str().unwrap(),
-                    "--into",
-                    tree.to_str().unwrap(),
-                ],
-            );
-            let e = err(&o);
+            let e = err(&plan_into(&state, &plan, &tree));
             assert!(e.contains("is a symbolic link"), "{step}: {e}");
             assert_eq!(snapshot(&outside), before, "{step}");
             assert_eq!(snapshot(&tree), tree_before, "{step}");
