@@ -4,7 +4,7 @@
 //! few kilobytes of output, and a full (`deep`) pass checks the MD5-based hash in
 //! constant memory.
 
-use crate::{Error, Result};
+use crate::{le_u16, le_u32, le_u64, Error, Result};
 use md5::{Digest, Md5};
 use std::io::{self, Read};
 
@@ -53,16 +53,6 @@ pub struct Header {
     pub hash: u64,
     /// Offset of the compressed data.
     pub header_len: usize,
-}
-
-fn le_u16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
-}
-fn le_u32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
-}
-fn le_u64(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
 }
 
 /// Parse the header at the start of `data`, which must hold the whole compressed

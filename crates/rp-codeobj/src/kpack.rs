@@ -13,7 +13,7 @@
 //! larger than the file), frame indexes cost 16 bytes per kernel and are capped by the
 //! blob's size, and a kernel is decompressed alone, up to the size it declares.
 
-use crate::{Error, Result};
+use crate::{le_u16, le_u32, le_u64, Error, Result};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -134,20 +134,6 @@ pub struct KpackRef {
     pub kernel_name: String,
     /// Archives to search, relative to the binary, in the runtime's order.
     pub kpack_search_paths: Vec<String>,
-}
-
-fn le_u32(b: &[u8], at: u64) -> Option<u32> {
-    let at = usize::try_from(at).ok()?;
-    Some(u32::from_le_bytes(
-        b.get(at..at.checked_add(4)?)?.try_into().ok()?,
-    ))
-}
-
-fn le_u64(b: &[u8], at: u64) -> Option<u64> {
-    let at = usize::try_from(at).ok()?;
-    Some(u64::from_le_bytes(
-        b.get(at..at.checked_add(8)?)?.try_into().ok()?,
-    ))
 }
 
 /// Decode one MessagePack value from the start of `data` (trailing bytes are allowed:
@@ -309,14 +295,9 @@ impl Archive {
         self.frames.get(usize::try_from(ordinal).ok()?).copied()
     }
 
-    /// The first `max` bytes of a kernel, decompressing only its own frame and only as
-    /// far as needed (enough for its ELF header and notes).
-    pub fn kernel_prefix(&self, data: &[u8], ordinal: u64, max: u64) -> Result<Vec<u8>> {
-        self.prefix_with(&mut Frames::new()?, data, ordinal, max)
-    }
-
-    /// [`Self::kernel_prefix`] with a decompression context used again for every kernel
-    /// (creating one per kernel costs more than reading a kernel's header).
+    /// The first `max` bytes of a kernel, decompressing only its own frame and only as far
+    /// as needed (enough for its ELF header and notes), with a decompression context used
+    /// again for every kernel (creating one per kernel costs more than reading a header).
     pub fn prefix_with(
         &self,
         frames: &mut Frames,
@@ -391,9 +372,7 @@ pub fn ref_in_tail(head: &[u8], tail: &[u8], total: u64) -> Result<Option<KpackR
     let start = total
         .checked_sub(tail.len() as u64)
         .ok_or(Error::Invalid("tail longer than the file"))?;
-    let u16_at = |b: &[u8], at: usize| -> Option<u64> {
-        Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?) as u64)
-    };
+    let u16_at = |b: &[u8], at: usize| le_u16(b, at).map(u64::from);
     let (Some(shoff), Some(shentsize), Some(shnum), Some(shstrndx)) = (
         le_u64(head, 0x28),
         u16_at(head, 0x3a),
@@ -422,11 +401,7 @@ pub fn ref_in_tail(head: &[u8], tail: &[u8], total: u64) -> Result<Option<KpackR
     let sh = |i: u64| -> Option<(u32, u64, u64)> {
         let at = (i * shentsize) as usize;
         let name = u32::from_le_bytes(table.get(at..at + 4)?.try_into().ok()?);
-        Some((
-            name,
-            le_u64(table, at as u64 + 0x18)?,
-            le_u64(table, at as u64 + 0x20)?,
-        ))
+        Some((name, le_u64(table, at + 0x18)?, le_u64(table, at + 0x20)?))
     };
     let (_, stroff, strsize) = sh(shstrndx).ok_or(Error::Truncated("section headers"))?;
     let names = in_tail(stroff, strsize)?;

@@ -80,6 +80,25 @@ impl Error {
     }
 }
 
+/// A little-endian integer at `at`, when the data holds it (any offset type: an offset
+/// beyond `usize` or past the end is `None`, never a panic).
+pub(crate) fn le_bytes<const N: usize>(b: &[u8], at: impl TryInto<usize>) -> Option<[u8; N]> {
+    let at: usize = at.try_into().ok()?;
+    b.get(at..at.checked_add(N)?)?.try_into().ok()
+}
+
+pub(crate) fn le_u16(b: &[u8], at: impl TryInto<usize>) -> Option<u16> {
+    le_bytes(b, at).map(u16::from_le_bytes)
+}
+
+pub(crate) fn le_u32(b: &[u8], at: impl TryInto<usize>) -> Option<u32> {
+    le_bytes(b, at).map(u32::from_le_bytes)
+}
+
+pub(crate) fn le_u64(b: &[u8], at: impl TryInto<usize>) -> Option<u64> {
+    le_bytes(b, at).map(u64::from_le_bytes)
+}
+
 /// Result alias.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

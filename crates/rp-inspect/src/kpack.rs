@@ -6,7 +6,7 @@
 //! it. The binary then lists the code objects its archives hold for its key, each
 //! marked with the archive it came from.
 
-use crate::{error_report, fill, map_file};
+use crate::error_report;
 use rayon::prelude::*;
 use rp_codeobj::Options as ScanOptions;
 use rp_report::{FileFormat, FileReport, KpackStatus};
@@ -166,21 +166,12 @@ fn normalize(p: &Path) -> Option<PathBuf> {
     Some(out)
 }
 
+/// An archive no inspected path reached, read the way `inspect` reads a named file.
 fn read_archive(path: &Path, opts: &ScanOptions) -> FileReport {
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) => return error_report(path, format!("cannot open: {e}")),
-    };
-    let map = match map_file(&file) {
-        Ok(m) => m,
-        Err(e) => return error_report(path, format!("cannot map: {e}")),
-    };
-    let mut report = FileReport {
-        path: path.display().to_string(),
-        ..FileReport::default()
-    };
-    fill(&mut report, rp_codeobj::scan(&map, opts));
-    report
+    crate::inspect_path(path, true, opts, crate::DEFAULT_IN_MEMORY)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| error_report(path, "nothing read".into()))
 }
 
 /// A kpack'd binary whose archives hold nothing for it says where its code should be.

@@ -10,11 +10,6 @@ pub(crate) fn run(args: ExplainArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
     for (k, v) in &args.env {
         env.insert(k.clone(), v.clone());
     }
-    let overrides: Vec<String> = env
-        .iter()
-        .filter(|(k, _)| k.starts_with("HSA_OVERRIDE_GFX_VERSION"))
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
     let gpus = if args.no_machine {
         Vec::new()
     } else {
@@ -32,14 +27,7 @@ pub(crate) fn run(args: ExplainArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
         )?
         .gpus
     };
-    let ctx = rp_explain::Context {
-        gpus: gpus
-            .iter()
-            .filter(|g| g.vendor == rp_report::Vendor::Amd)
-            .filter_map(|g| Some((g.gfx_target.clone()?, g.name.clone())))
-            .collect(),
-        overrides,
-    };
+    let ctx = context(&gpus, &env);
     let stdin_only = args.files.is_empty();
     let inputs: Vec<(String, std::io::Result<Box<dyn BufRead>>)> = if stdin_only {
         vec![(
@@ -75,4 +63,24 @@ pub(crate) fn run(args: ExplainArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
     } else {
         exit::OK
     })
+}
+
+/// What explain knows of the machine: its AMD GPUs (true target, name) and the overrides
+/// in force.
+pub(crate) fn context(
+    gpus: &[rp_report::Gpu],
+    env: &std::collections::BTreeMap<String, String>,
+) -> rp_explain::Context {
+    rp_explain::Context {
+        gpus: gpus
+            .iter()
+            .filter(|g| g.vendor == rp_report::Vendor::Amd)
+            .filter_map(|g| Some((g.gfx_target.clone()?, g.name.clone())))
+            .collect(),
+        overrides: env
+            .iter()
+            .filter(|(k, _)| k.starts_with("HSA_OVERRIDE_GFX_VERSION"))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect(),
+    }
 }

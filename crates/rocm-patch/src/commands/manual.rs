@@ -2,10 +2,8 @@
 
 use crate::cli::{Cli, CompletionsArgs, ManArgs};
 use crate::exit;
-use anyhow::Context;
 use clap::CommandFactory;
 use std::io::Write;
-use std::path::Path;
 
 pub(crate) fn completions(args: CompletionsArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     let mut cmd = Cli::command();
@@ -51,7 +49,7 @@ pub(crate) fn man(args: ManArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         anyhow::bail!("already there, left alone: {}", taken.join(", "));
     }
     for (name, text) in &pages {
-        write_new(&dir.join(name), text)?;
+        super::write_new(&dir.join(name), text)?;
         writeln!(out, "{}", dir.join(name).display())?;
     }
     Ok(exit::OK)
@@ -61,16 +59,4 @@ fn render(cmd: clap::Command) -> anyhow::Result<Vec<u8>> {
     let mut v = Vec::new();
     clap_mangen::Man::new(cmd).render(&mut v)?;
     Ok(v)
-}
-
-/// Create a file that must not exist yet (never follows or replaces anything).
-fn write_new(path: &Path, data: &[u8]) -> anyhow::Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .with_context(|| format!("{}", path.display()))?;
-    f.write_all(data)
-        .with_context(|| format!("{}", path.display()))?;
-    Ok(())
 }

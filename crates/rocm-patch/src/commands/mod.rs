@@ -98,3 +98,17 @@ pub(crate) fn sysroot(
         std::time::Duration::from_millis(timeout_ms.max(1)),
     )?)
 }
+
+/// Create a file that must not exist yet (never follows a link or replaces anything: an
+/// output the user names is new, the user's own files are left alone).
+pub(crate) fn write_new(path: &std::path::Path, data: &[u8]) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .with_context(|| path.display().to_string())?;
+    f.write_all(data)
+        .with_context(|| path.display().to_string())?;
+    Ok(())
+}

@@ -4,9 +4,8 @@
 
 use crate::cli::ReportArgs;
 use crate::{exit, render};
-use anyhow::Context;
 use rp_bugreport::Redactor;
-use rp_report::{BugReport, LibraryCoverage, SystemVersions, Vendor};
+use rp_report::{BugReport, LibraryCoverage, SystemVersions};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -131,13 +130,7 @@ pub(crate) fn run(args: ReportArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     };
     match &args.output {
         Some(p) => {
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(p)
-                .with_context(|| p.display().to_string())?;
-            f.write_all(text.as_bytes())
-                .with_context(|| p.display().to_string())?;
+            super::write_new(p, text.as_bytes())?;
             writeln!(out, "{}", p.display())?;
         }
         None => out.write_all(text.as_bytes())?,
@@ -210,19 +203,7 @@ fn explain(
     m: &rp_machine::MachineSnapshot,
     env: &BTreeMap<String, String>,
 ) -> rp_report::ExplainReport {
-    let ctx = rp_explain::Context {
-        gpus: m
-            .gpus
-            .iter()
-            .filter(|g| g.vendor == Vendor::Amd)
-            .filter_map(|g| Some((g.gfx_target.clone()?, g.name.clone())))
-            .collect(),
-        overrides: env
-            .iter()
-            .filter(|(k, _)| k.starts_with("HSA_OVERRIDE_GFX_VERSION"))
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect(),
-    };
+    let ctx = super::explain::context(&m.gpus, env);
     let inputs: Vec<(String, std::io::Result<Box<dyn BufRead>>)> = files
         .iter()
         .map(|p| {
