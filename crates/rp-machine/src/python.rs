@@ -256,8 +256,9 @@ pub fn parse_version_py(text: &str) -> BTreeMap<String, Option<String>> {
     out
 }
 
-fn dist_info_version(root: &SysRoot, site: &Path) -> Option<String> {
-    root.read_dir(site).into_iter().find_map(|(n, _)| {
+/// torch's version from its `.dist-info` directory, in a site-packages listing.
+fn dist_info_version(site: &[(String, PathBuf)]) -> Option<String> {
+    site.iter().find_map(|(n, _)| {
         n.strip_prefix("torch-")?
             .strip_suffix(".dist-info")
             .map(str::to_string)
@@ -267,10 +268,9 @@ fn dist_info_version(root: &SysRoot, site: &Path) -> Option<String> {
 /// TheRock's device distributions in a site-packages directory, from their
 /// `.dist-info` directories: `amd_torch_device_gfx1010-2.12.0.dist-info` is
 /// `amd-torch-device-gfx1010` 2.12.0 (docs/code-objects.md, "Kpack").
-fn device_packages(root: &SysRoot, site: &Path) -> Vec<rp_report::DevicePackage> {
-    let mut out: Vec<rp_report::DevicePackage> = root
-        .read_dir(site)
-        .into_iter()
+fn device_packages(site: &[(String, PathBuf)]) -> Vec<rp_report::DevicePackage> {
+    let mut out: Vec<rp_report::DevicePackage> = site
+        .iter()
         .filter_map(|(n, _)| {
             let stem = n.strip_suffix(".dist-info")?;
             let (name, version) = match stem.split_once('-') {
@@ -301,10 +301,15 @@ fn device_packages(root: &SysRoot, site: &Path) -> Vec<rp_report::DevicePackage>
 
 /// The `.kpack` archives in TheRock's places: a `.kpack/` directory in a package
 /// directory of site-packages, in its `lib/`, or beside the libraries read.
-fn kpack_archives_in(root: &SysRoot, site: &Path, lib_dirs: &[PathBuf]) -> Vec<String> {
+fn kpack_archives_in(
+    root: &SysRoot,
+    site: &Path,
+    listing: &[(String, PathBuf)],
+    lib_dirs: &[PathBuf],
+) -> Vec<String> {
     let mut dirs: Vec<PathBuf> = vec![site.join(".kpack")];
-    for (_, p) in root.read_dir(site) {
-        if root.is_dir(&p) {
+    for (_, p) in listing {
+        if root.is_dir(p) {
             dirs.push(p.join(".kpack"));
             dirs.push(p.join("lib/.kpack"));
         }
@@ -343,10 +348,12 @@ fn torch_in(root: &SysRoot, site: &Path) -> Option<(TorchInstall, rp_report::Ins
     };
     let lib = dir.join("lib");
     // The libraries torch loads: its own, and TheRock's ROCm SDK libraries beside it.
+    // The site-packages directory, listed once for everything below.
+    let listing = root.read_dir(site);
     let mut lib_dirs = vec![lib.clone()];
     lib_dirs.extend(
-        root.read_dir(site)
-            .into_iter()
+        listing
+            .iter()
             .filter(|(n, p)| n.starts_with("_rocm_sdk") && root.is_dir(p))
             .map(|(_, p)| p.join("lib"))
             .filter(|p| root.is_dir(p)),
@@ -403,7 +410,7 @@ fn torch_in(root: &SysRoot, site: &Path) -> Option<(TorchInstall, rp_report::Ins
         .filter(|f| f.kpack_ref.is_some())
         .map(|f| f.path.clone())
         .collect();
-    let kpack_archives = kpack_archives_in(root, site, &lib_dirs);
+    let kpack_archives = kpack_archives_in(root, site, &listing, &lib_dirs);
     let mut looked_in: Vec<String> = lib_dirs.iter().map(|d| root.machine(d)).collect();
     looked_in.extend(searched);
     looked_in.extend(kpack_archives.iter().cloned());
@@ -411,7 +418,7 @@ fn torch_in(root: &SysRoot, site: &Path) -> Option<(TorchInstall, rp_report::Ins
     looked_in.dedup();
     let torch = TorchInstall {
         path: root.machine(&dir),
-        version: get("__version__").or_else(|| dist_info_version(root, site)),
+        version: get("__version__").or_else(|| dist_info_version(&listing)),
         hip,
         cuda,
         build,
@@ -419,7 +426,7 @@ fn torch_in(root: &SysRoot, site: &Path) -> Option<(TorchInstall, rp_report::Ins
         gpu_libraries,
         kpack_libraries,
         kpack_archives,
-        device_packages: device_packages(root, site),
+        device_packages: device_packages(&listing),
         looked_in,
         rocblas_library: crate::rocm::tensile_dir(root, &lib.join("rocblas/library")),
         hipblaslt_library: crate::rocm::tensile_dir(root, &lib.join("hipblaslt/library")),
