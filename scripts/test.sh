@@ -6,7 +6,7 @@
 #     man-db and groff-base (man pages rendered with man -l), gcc (host libraries);
 #   - sid's librocblas4 (ROCm 6.4), unpacked with dpkg -x, never installed;
 #   - a real ROCm wheel from PyPI (torch-scatter-rocm), and real torch from PyPI in a venv
-#     (for probe, run on the CPU);
+#     (for probe, run on the CPU); setuptools and wheel in a venv (fix's test wheels);
 #   - fixtures compiled with those toolchains (scripts/build-fixtures.sh);
 # then the guard-rails (scripts/lint.sh: rustfmt, clippy -D warnings, unused
 # dependencies, rust-version), the tests, and a short fuzzing session. The small real
@@ -18,7 +18,7 @@ data=${RP_DATA:-$PWD/target/testdata}
 mkdir -p "$data"
 
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-pkgs=(hipcc libamdhip64-dev clang-19 lld-19 librocsparse0 binutils zstd ca-certificates time coreutils man-db groff-base bash gcc)
+pkgs=(hipcc libamdhip64-dev clang-19 lld-19 librocsparse0 binutils zstd ca-certificates time coreutils man-db groff-base bash gcc passwd)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -43,12 +43,20 @@ if ! "$data/torch-venv/bin/python" -c 'import torch' >/dev/null 2>&1; then
   "$data/torch-venv/bin/pip" install -q --disable-pip-version-check torch numpy
 fi
 [ -x "$data/empty-venv/bin/python" ] || python3 -m venv --without-pip "$data/empty-venv"
+# setuptools and wheel from PyPI, for the stand-in wheels `fix`'s tests build with
+# `pip wheel` and serve from a package index on 127.0.0.1.
+if ! "$data/build-venv/bin/python" -c 'import setuptools, wheel' >/dev/null 2>&1; then
+  echo "== installing setuptools and wheel into $data/build-venv"
+  python3 -m venv "$data/build-venv"
+  "$data/build-venv/bin/pip" install -q --disable-pip-version-check setuptools wheel
+fi
 echo "== building fixtures with hipcc and clang-19"
 scripts/build-fixtures.sh "$data/fixtures"
 
 export RP_FIXTURES="$data/fixtures" RP_SID="$data/sid" RP_WHEELS="$data/wheels"
 export RP_ROCSPARSE=/usr/lib/x86_64-linux-gnu/librocsparse.so.0.1
 export RP_TORCH_PYTHON="$data/torch-venv/bin/python" RP_NO_TORCH_PYTHON="$data/empty-venv/bin/python"
+export RP_BUILD_PYTHON="$data/build-venv/bin/python"
 scripts/lint.sh
 echo "== cargo test"
 cargo test --workspace --release 2>&1 | tee "$data/cargo-test.log"

@@ -4,33 +4,11 @@
 
 mod common;
 
-use common::{input, rp};
-use md5::{Digest, Md5};
-use std::collections::BTreeMap;
+use common::{input, rp, tree_snapshot as snapshot};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-/// Everything about a tree that deploy must restore: type, mode, content, link target.
-fn snapshot(root: &Path) -> BTreeMap<String, String> {
-    let mut m = BTreeMap::new();
-    for e in walkdir::WalkDir::new(root).follow_links(false) {
-        let e = e.unwrap();
-        let rel = e.path().strip_prefix(root).unwrap().display().to_string();
-        let md = e.path().symlink_metadata().unwrap();
-        let v = if md.file_type().is_symlink() {
-            format!("link {}", std::fs::read_link(e.path()).unwrap().display())
-        } else if md.is_dir() {
-            format!("dir {:o}", md.mode() & 0o7777)
-        } else {
-            let data = std::fs::read(e.path()).unwrap();
-            format!("file {:o} {:x}", md.mode() & 0o7777, Md5::digest(&data))
-        };
-        m.insert(rel, v);
-    }
-    m
-}
 
 fn rpx(state: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rocm-patch"))

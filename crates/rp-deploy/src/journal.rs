@@ -57,6 +57,30 @@ impl Op {
     }
 }
 
+/// A change that is not a file write: recorded in the journal before it is made, so
+/// that rollback and recovery undo exactly it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Action {
+    /// A directory tree the transaction creates and fills (a Python venv). It holds a
+    /// marker file naming the transaction; rollback removes the tree only when the marker
+    /// is there (or the directory is still empty).
+    Tree {
+        /// Absolute path.
+        path: String,
+    },
+    /// Supplementary groups added to a user with `usermod -aG` (the ones the user was
+    /// not in); rollback removes exactly these with `usermod -rG`.
+    Groups {
+        /// The login name.
+        user: String,
+        /// Groups added.
+        groups: Vec<String>,
+        /// `usermod --prefix` (the tree whose etc/group is changed), `/` for this machine.
+        prefix: String,
+    },
+}
+
 /// Where a transaction is (the report's vocabulary, stored in the journal as is).
 pub use rp_report::TxState;
 
@@ -75,6 +99,9 @@ pub struct Journal {
     pub state: TxState,
     /// Changes in apply order.
     pub ops: Vec<Op>,
+    /// Changes that are not file writes, made after `ops`, undone before them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<Action>,
     /// How it ended, when it did not commit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,

@@ -11,14 +11,16 @@
 //! Nothing here prints.
 #![deny(missing_docs)]
 
+mod actions;
 pub mod deps;
 mod fsx;
 mod journal;
 pub mod plan;
 pub mod tensile;
 
+pub use actions::{members as group_members, MARKER};
 pub use fsx::PathError;
-pub use journal::{Entry, Journal, Op, StateDir, TxState};
+pub use journal::{Action, Entry, Journal, Op, StateDir, TxState};
 pub use plan::Step;
 
 use fsx::{ctx, Found};
@@ -107,7 +109,24 @@ pub fn report(j: &Journal) -> TxReport {
             .map(|o| TxChange {
                 path: o.path.clone(),
                 change: o.change(),
+                detail: None,
             })
+            .chain(j.actions.iter().map(|a| match a {
+                Action::Tree { path } => TxChange {
+                    path: path.clone(),
+                    change: rp_report::ChangeKind::CreateTree,
+                    detail: None,
+                },
+                Action::Groups {
+                    user,
+                    groups,
+                    prefix,
+                } => TxChange {
+                    path: Path::new(prefix).join("etc/group").display().to_string(),
+                    change: rp_report::ChangeKind::AddGroups,
+                    detail: Some(format!("{user}: {}", groups.join(", "))),
+                },
+            }))
             .collect(),
         note: j.note.clone(),
         notes: Vec::new(),
@@ -273,6 +292,9 @@ fn restore_op(s: &StateDir, op: &Op, seq: u64, i: usize) -> Result<(), DeployErr
 fn restore(s: &StateDir, j: &mut Journal, note: Option<String>) -> Result<(), DeployError> {
     j.state = TxState::RollingBack;
     s.write(j)?;
+    for a in j.actions.iter().rev() {
+        actions::undo(a, j.seq)?;
+    }
     for (i, op) in j.ops.iter().enumerate().rev() {
         restore_op(s, op, j.seq, i)?;
     }
@@ -458,9 +480,25 @@ pub fn deploy(
     steps: &[Step],
     o: &DeployOptions,
 ) -> Result<TxReport, DeployError> {
+    transact(state_dir, o, |_| Ok(steps.to_vec()), Vec::new(), |_| Ok(()))
+}
+
+/// One transaction of file steps and other actions (`fix`). `steps_for` gets the
+/// transaction's id (so that edits can name it) and returns the file steps into
+/// `o.into`; they are applied first, then each action is recorded, made, and handed to
+/// `fill` (which fills a created tree: makes a venv, installs into it, verifies it).
+/// Any failure, `fill`'s included, undoes everything: actions in reverse, then files.
+pub fn transact(
+    state_dir: &Path,
+    o: &DeployOptions,
+    steps_for: impl FnOnce(u64) -> Result<Vec<Step>, DeployError>,
+    actions: Vec<Action>,
+    mut fill: impl FnMut(&Action) -> Result<(), String>,
+) -> Result<TxReport, DeployError> {
     let s = StateDir::open(state_dir)?;
     let _lock = s.lock()?;
     let previous = journals_if_clean(&s)?;
+    let seq = previous.last().map(|j| j.seq + 1).unwrap_or(1);
     let into = ctx(
         o.into.canonicalize(),
         &o.into,
@@ -472,13 +510,14 @@ pub fn deploy(
             into.display()
         )));
     }
+    let steps = steps_for(seq)?;
     if is_system(&into) && !o.system {
         return Err(DeployError::Refused(format!(
             "{} is a system path: pass --system (and run with the permission to write there)",
             into.display()
         )));
     }
-    let ops = build_ops(&s, &into, steps)?;
+    let ops = build_ops(&s, &into, &steps)?;
     // A tree that holds system paths (`--into /`) needs --system for targets in them.
     if !o.system {
         if let Some(op) = ops.iter().find(|op| is_system(Path::new(&op.path))) {
@@ -498,16 +537,20 @@ pub fn deploy(
             )));
         }
     }
+    for a in &actions {
+        actions::check(a)?;
+    }
     let mut j = Journal {
-        seq: previous.last().map(|j| j.seq + 1).unwrap_or(1),
+        seq,
         created: now(),
         command: o.command.clone(),
         into: into.display().to_string(),
         state: TxState::Applying,
         ops,
+        actions,
         note: None,
     };
-    if j.ops.is_empty() {
+    if j.ops.is_empty() && j.actions.is_empty() {
         j.state = TxState::Committed;
         j.note = Some("nothing to change: every target already holds its content".into());
         return Ok(report(&j));
@@ -523,6 +566,16 @@ pub fn deploy(
             return Err(DeployError::Failed { id: j.id(), cause });
         }
         fault_point(i + 1);
+    }
+    for (i, a) in j.actions.iter().enumerate() {
+        let done = actions::apply(a, j.seq)
+            .map_err(|e| e.to_string())
+            .and_then(|()| fill(a));
+        if let Err(cause) = done {
+            restore(&s, &mut j, Some(format!("failed: {cause}")))?;
+            return Err(DeployError::Failed { id: j.id(), cause });
+        }
+        fault_point(j.ops.len() + i + 1);
     }
     // Verify: checksums, then shared-library dependencies.
     let mut problems = Vec::new();

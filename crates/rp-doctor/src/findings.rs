@@ -135,10 +135,16 @@ fn where_set(m: &MachineSnapshot, var: &str) -> Vec<FixStep> {
         .iter()
         .filter(|s| s.name == var)
         .map(|s| {
-            FixStep::note(format!(
-                "{}:{} sets {var}={}: delete that line",
-                s.file, s.line, s.value
-            ))
+            FixStep::note(match &s.not_editable {
+                None => format!(
+                    "{}:{} sets {var}={}: delete that line (`rocm-patch fix` comments it out)",
+                    s.file, s.line, s.value
+                ),
+                Some(why) => format!(
+                    "{}:{} sets {var}={} ({why}): change it by hand",
+                    s.file, s.line, s.value
+                ),
+            })
         })
         .collect();
     if !lines.is_empty() {
@@ -281,6 +287,65 @@ fn override_findings(m: &MachineSnapshot, python: &[PythonEnv], out: &mut Vec<Fi
                     ));
                 }
             }
+        }
+    }
+}
+
+/// Overrides that startup files set but the environment doctor ran with does not have:
+/// the next shell gets them. Each line is one finding when its value breaks a GPU here.
+fn startup_override_findings(m: &MachineSnapshot, out: &mut Vec<Finding>) {
+    let kb = rp_kb::kb();
+    for s in &m.environment.set_in_files {
+        let node: Option<u32> = match s.name.strip_prefix("HSA_OVERRIDE_GFX_VERSION") {
+            Some("") => None,
+            Some(n) => match n.strip_prefix('_').and_then(|n| n.parse().ok()) {
+                Some(n) => Some(n),
+                None => continue,
+            },
+            None => continue,
+        };
+        if m.env.get(&s.name) == Some(&s.value) {
+            continue; // in force now: the override findings name this line
+        }
+        let code = rp_kb::parse_override(&s.value).and_then(rp_kb::gfx_name_from_version);
+        let line = s.line.to_string();
+        let mut fix = vec![FixStep::note(match &s.not_editable {
+            None => format!(
+                "{}:{}: delete that line (`rocm-patch fix` comments it out)",
+                s.file, s.line
+            ),
+            Some(why) => format!("{}:{}: {why}; change it by hand", s.file, s.line),
+        })];
+        for g in m.kfd_gpus().filter(|g| node.is_none() || g.node == node) {
+            let own = g.gfx_target.as_deref().unwrap_or("unknown");
+            let (code, detail) = match &code {
+                None => (
+                    "no".to_string(),
+                    format!("{} is not a valid gfx version: the runtime fails to start.", s.value),
+                ),
+                Some(c) if matches!(kb.override_compat(own, c), OverrideCompat::Foreign) => (
+                    c.clone(),
+                    format!("{own} cannot execute {c} code: memory access faults (see override-foreign-isa)."),
+                ),
+                Some(_) => continue,
+            };
+            fix.extend(native_stack_fix(own));
+            out.push(mk(
+                "override-in-startup-file",
+                &[
+                    ("file", &s.file),
+                    ("line", &line),
+                    ("var", &s.name),
+                    ("value", &s.value),
+                    ("gpu", own),
+                    ("gpu_name", &g.name),
+                    ("code", &code),
+                    ("detail", &detail),
+                ],
+                fix,
+                Some(format!("{}:{}", s.file, s.line)),
+            ));
+            break;
         }
     }
 }
@@ -635,6 +700,7 @@ pub fn findings(m: &MachineSnapshot, python: &[PythonEnv]) -> Vec<Finding> {
         }
     }
     override_findings(m, python, &mut out);
+    startup_override_findings(m, &mut out);
     torch_findings(m, python, &mut out);
     driver_findings(m, &mut out);
     if !python.iter().any(|p| p.torch.is_some()) {

@@ -148,6 +148,7 @@ fn override_foreign_isa_points_to_native_code_and_the_startup_file() {
         &[(var, "10.3.0")],
     );
     m.environment.set_in_files.push(rp_report::EnvSetting {
+        not_editable: None,
         file: "/home/bob/.bashrc".into(),
         line: 12,
         name: var.into(),

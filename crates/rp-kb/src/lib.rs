@@ -13,7 +13,8 @@ mod machine;
 mod target_id;
 pub use machine::{
     fill, parse_override, Asic, Cause, EnvVar, Family, FindingSpec, GcVersion, LibraryGap,
-    OverrideCompat, ProbeSpec, Runs, RunsStatus, Severity, Signature, Stack, StackStep, Vendor,
+    OverrideCompat, PackageIndex, ProbeSpec, Remedy, RemedyAction, Runs, RunsStatus, Severity,
+    Signature, Stack, StackStep, Vendor, VenvSpec,
 };
 pub use target_id::{Feature, TargetId, TargetIdError};
 
@@ -29,6 +30,7 @@ const ENV_TOML: &str = include_str!("../data/env.toml");
 const FINDINGS_TOML: &str = include_str!("../data/findings.toml");
 const CAUSES_TOML: &str = include_str!("../data/causes.toml");
 const SIGNATURES_TOML: &str = include_str!("../data/signatures.toml");
+const REMEDIES_TOML: &str = include_str!("../data/remedies.toml");
 
 /// The built-in profiles file (parsed by rp-env with the same rules as user config).
 pub const PROFILES_TOML: &str = include_str!("../data/profiles.toml");
@@ -107,6 +109,7 @@ pub struct Kb {
     findings: machine::FindingsFile,
     causes: machine::CausesFile,
     signatures: machine::SignaturesFile,
+    remedies: machine::RemediesFile,
 }
 
 /// What a processor name resolves to.
@@ -167,6 +170,7 @@ pub fn kb() -> &'static Kb {
             causes: toml::from_str(CAUSES_TOML).expect("embedded data/causes.toml is valid"),
             signatures: toml::from_str(SIGNATURES_TOML)
                 .expect("embedded data/signatures.toml is valid"),
+            remedies: toml::from_str(REMEDIES_TOML).expect("embedded data/remedies.toml is valid"),
         }
     })
 }
@@ -458,6 +462,29 @@ impl Kb {
     pub fn signatures(&self) -> &[Signature] {
         &self.signatures.signature
     }
+
+    /// The remedy for a finding, if `fix` has one.
+    pub fn remedy(&self, finding: &str) -> Option<&Remedy> {
+        self.remedies
+            .remedy
+            .iter()
+            .find(|r| r.findings.iter().any(|f| f == finding))
+    }
+
+    /// Every remedy.
+    pub fn remedies(&self) -> &[Remedy] {
+        &self.remedies.remedy
+    }
+
+    /// The package index of a channel (`stable`, `nightly`).
+    pub fn package_index(&self, channel: &str) -> Option<&PackageIndex> {
+        self.remedies.index.iter().find(|i| i.channel == channel)
+    }
+
+    /// What the native-venv remedy installs.
+    pub fn venv_spec(&self) -> &VenvSpec {
+        &self.remedies.venv
+    }
 }
 
 /// Format a KFD `gfx_target_version` as a processor name (docs/machine.md):
@@ -556,6 +583,7 @@ mod tests {
             ("findings", include_str!("../data/findings.toml")),
             ("causes", include_str!("../data/causes.toml")),
             ("signatures", include_str!("../data/signatures.toml")),
+            ("remedies", REMEDIES_TOML),
             ("profiles", PROFILES_TOML),
         ] {
             // Documents outside the repository, spelled so that this file names none.
@@ -679,6 +707,31 @@ mod tests {
         for f in kb.findings() {
             assert!(ids.insert(f.id.clone()), "duplicate finding {}", f.id);
         }
+    }
+
+    /// Every remedy names findings that exist, each finding has at most one remedy, the
+    /// action's parameters are there, and both channels have an index.
+    #[test]
+    fn remedies_name_real_findings() {
+        let kb = kb();
+        let mut seen = std::collections::HashSet::new();
+        for r in kb.remedies() {
+            assert!(!r.reference.is_empty() && !r.why.is_empty());
+            for f in &r.findings {
+                assert!(kb.findings().iter().any(|s| &s.id == f), "no finding {f}");
+                assert!(seen.insert(f.clone()), "{f} has two remedies");
+            }
+            match r.action {
+                RemedyAction::CommentStartupLines => assert!(!r.variables.is_empty()),
+                RemedyAction::AddGroups => assert!(!r.groups.is_empty()),
+                RemedyAction::UserConfig => assert!(r.profile.is_some()),
+                _ => {}
+            }
+        }
+        for c in ["stable", "nightly"] {
+            assert!(kb.package_index(c).unwrap().url.starts_with("https://"));
+        }
+        assert!(kb.venv_spec().packages[0].contains("{gpu}"));
     }
 
     /// The device table covers amdgpu's whole pciidlist: ids are unique, every ASIC has

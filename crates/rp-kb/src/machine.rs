@@ -367,3 +367,82 @@ pub(crate) struct CausesFile {
 pub(crate) struct SignaturesFile {
     pub signature: Vec<Signature>,
 }
+
+/// The kind of action a remedy takes (data/remedies.toml).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RemedyAction {
+    /// Comment out the startup-file lines that set the variables.
+    CommentStartupLines,
+    /// A new venv with a stack that carries code for the GPU.
+    NativeVenv,
+    /// Add the user to the device nodes' groups.
+    AddGroups,
+    /// Write the user's config layer.
+    UserConfig,
+    /// Print the finding's steps; change nothing.
+    Print,
+}
+
+/// What `fix` does about some findings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Remedy {
+    /// The finding ids it addresses.
+    pub findings: Vec<String>,
+    /// The action.
+    pub action: RemedyAction,
+    /// One line (`{gpu}`, `{user}` filled in).
+    pub title: String,
+    /// Why this is the remedy.
+    pub why: String,
+    /// Source.
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// For comment-startup-lines: the variables (a name also covers `NAME_<n>`).
+    #[serde(default)]
+    pub variables: Vec<String>,
+    /// For add-groups.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// For user-config.
+    pub profile: Option<String>,
+}
+
+/// A package index of the native-venv remedy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageIndex {
+    /// `stable` or `nightly`.
+    pub channel: String,
+    /// The PEP 503 index URL.
+    pub url: String,
+    /// Source.
+    #[serde(rename = "ref")]
+    pub reference: String,
+}
+
+/// What the native-venv remedy installs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VenvSpec {
+    /// Oldest supported Python (`3.10`).
+    pub python_min: String,
+    /// Newest supported Python.
+    pub python_max: String,
+    /// Requirements for pip (`{gpu}` is the processor).
+    pub packages: Vec<String>,
+    /// Distributions that must be installed afterwards (`{gpu}` as above).
+    pub device_packages: Vec<String>,
+    /// Source.
+    #[serde(rename = "ref")]
+    pub reference: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RemediesFile {
+    pub remedy: Vec<Remedy>,
+    pub index: Vec<PackageIndex>,
+    pub venv: VenvSpec,
+}

@@ -69,24 +69,238 @@ pub fn parse_line(line: &str) -> Option<(String, String)> {
     valid_name(name).then(|| (name.to_string(), unquote(value)))
 }
 
-fn scan(root: &SysRoot, file: &Path, out: &mut Vec<EnvSetting>) {
+/// The shell dialect of a startup file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    /// sh, bash, zsh: `if … fi`, `case … esac`, loops, `{ … }`, here-documents.
+    Sh,
+    /// fish: `if`/`for`/`while`/`switch`/`function`/`begin` … `end`.
+    Fish,
+    /// `KEY=VALUE` lines only (/etc/environment, environment.d): nothing nests.
+    Plain,
+}
+
+fn dialect_of(file: &Path) -> Dialect {
+    let name = file.to_string_lossy();
+    if name.ends_with(".fish") {
+        Dialect::Fish
+    } else if name.ends_with("/etc/environment") || name.contains("/environment.d/") {
+        Dialect::Plain
+    } else {
+        Dialect::Sh
+    }
+}
+
+/// Words of a line outside quotes, split at blanks and `;`, `&`, `|` (with those
+/// separators as words of their own).
+fn words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    for c in line.chars() {
+        match quote {
+            Some(q) if c == q => {
+                quote = None;
+                cur.push(c);
+            }
+            Some(_) => cur.push(c),
+            None if c == '#' && cur.is_empty() => break,
+            None if c == '\'' || c == '"' => {
+                quote = Some(c);
+                cur.push(c);
+            }
+            None if c.is_whitespace() => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            None if c == ';' || c == '&' || c == '|' => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+                out.push(c.to_string());
+            }
+            None => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// A line's effect on nesting: (blocks opened, blocks closed, here-document delimiter).
+fn nesting(d: Dialect, ws: &[String]) -> (i32, i32, Option<(String, bool)>) {
+    let (mut open, mut close, mut heredoc) = (0, 0, None);
+    // Only words in command position open or close blocks.
+    let mut command_pos = true;
+    for (i, w) in ws.iter().enumerate() {
+        let w = w.as_str();
+        match d {
+            Dialect::Sh => {
+                if let Some(rest) = w.strip_prefix("<<").filter(|r| !r.starts_with('<')) {
+                    let (strip, rest) = match rest.strip_prefix('-') {
+                        Some(r) => (true, r),
+                        None => (false, rest),
+                    };
+                    let word = if rest.is_empty() {
+                        ws.get(i + 1).map(String::as_str).unwrap_or("")
+                    } else {
+                        rest
+                    };
+                    let word = word.trim_matches(|c| c == '\'' || c == '"');
+                    if !word.is_empty() {
+                        heredoc = Some((word.to_string(), strip));
+                    }
+                }
+                if command_pos {
+                    match w {
+                        "if" | "case" | "for" | "while" | "until" | "select" => open += 1,
+                        "fi" | "esac" | "done" | "}" => close += 1,
+                        _ => {}
+                    }
+                }
+                if w == "{" || w.ends_with("(){") {
+                    open += 1;
+                }
+                command_pos = matches!(w, ";" | "&" | "|" | "then" | "do" | "else" | "{")
+                    || (command_pos && matches!(w, "if" | "while" | "until" | "!" | "elif"));
+            }
+            Dialect::Fish => {
+                if command_pos {
+                    match w {
+                        "if" | "for" | "while" | "switch" | "function" | "begin" => open += 1,
+                        "end" => close += 1,
+                        _ => {}
+                    }
+                }
+                command_pos = matches!(w, ";" | "&" | "|" | "and" | "or" | "not")
+                    || (command_pos && matches!(w, "if" | "while" | "else"));
+            }
+            Dialect::Plain => {}
+        }
+    }
+    (open, close, heredoc)
+}
+
+/// Why a line that sets a variable cannot be commented out on its own, if it cannot.
+fn why_not_editable(d: Dialect, ws: &[String], depth: i32, continued: bool) -> Option<String> {
+    if continued {
+        return Some("continues the line before it".into());
+    }
+    if depth > 0 {
+        return Some(match d {
+            Dialect::Fish => "inside a block (if/function/…end)".into(),
+            _ => "inside a block (if/case/loop/function)".into(),
+        });
+    }
+    if ws.iter().any(|w| matches!(w.as_str(), ";" | "&" | "|")) {
+        return Some("shares its line with other commands".into());
+    }
+    None
+}
+
+/// `. FILE` or `source FILE`: the file, when it is named by a path we can follow
+/// (absolute, `~/…` or `$HOME/…`).
+fn sourced(root: &SysRoot, ws: &[String], home: Option<&Path>) -> Option<PathBuf> {
+    let [cmd, file, ..] = ws else { return None };
+    if cmd != "." && cmd != "source" {
+        return None;
+    }
+    let f = file.trim_matches(|c| c == '"' || c == '\'');
+    if let Some(rest) = f
+        .strip_prefix("~/")
+        .or_else(|| f.strip_prefix("$HOME/"))
+        .or_else(|| f.strip_prefix("${HOME}/"))
+    {
+        return home.map(|h| h.join(rest));
+    }
+    f.starts_with('/').then(|| root.host(f))
+}
+
+/// The settings of one file. `home` is the home directory (a host path); `from` names the
+/// line that sourced this file, if one did. Files sourced from it are read too (once).
+fn scan(
+    root: &SysRoot,
+    file: &Path,
+    home: Option<&Path>,
+    from: Option<&str>,
+    seen: &mut Vec<PathBuf>,
+    out: &mut Vec<EnvSetting>,
+) {
+    if seen.iter().any(|s| s == file) || seen.len() > 64 {
+        return;
+    }
+    seen.push(file.to_path_buf());
     let Ok(text) = root.read_text(file, MAX_STARTUP) else {
         return;
     };
+    let d = dialect_of(file);
+    let mut depth = 0i32;
+    let mut heredoc: Option<(String, bool)> = None;
+    let mut continued = false;
+    let mut nested = Vec::new();
     for (i, line) in text.lines().enumerate() {
-        if let Some((name, value)) = parse_line(line).filter(|(n, _)| gpu_related(n)) {
+        let lineno = i as u32 + 1;
+        if let Some((word, strip)) = &heredoc {
+            let l = if *strip { line.trim_start() } else { line };
+            if l == word {
+                heredoc = None;
+            } else if let Some((name, value)) = parse_line(line).filter(|(n, _)| gpu_related(n)) {
+                out.push(EnvSetting {
+                    file: root.machine(file),
+                    line: lineno,
+                    name,
+                    value,
+                    not_editable: Some("inside a here-document (text, not a command)".into()),
+                });
+            }
+            continue;
+        }
+        let ws = if d == Dialect::Plain {
+            Vec::new()
+        } else {
+            words(line)
+        };
+        let (open, close, hd) = nesting(d, &ws);
+        // The whole line, or one of the commands that share it.
+        let found = parse_line(line)
+            .filter(|(n, _)| gpu_related(n))
+            .or_else(|| {
+                line.split([';', '&', '|'])
+                    .filter_map(parse_line)
+                    .find(|(n, _)| gpu_related(n))
+            });
+        if let Some((name, value)) = found {
+            let reason = match from {
+                Some(f) => Some(format!("in a file sourced from {f}: edit it by hand")),
+                None => why_not_editable(d, &ws, depth.max(0), continued),
+            };
             out.push(EnvSetting {
                 file: root.machine(file),
-                line: i as u32 + 1,
+                line: lineno,
                 name,
                 value,
+                not_editable: reason,
             });
         }
+        if d == Dialect::Sh {
+            if let Some(p) = sourced(root, &ws, home) {
+                nested.push((p, format!("{}:{lineno}", root.machine(file))));
+            }
+        }
+        depth += open - close;
+        heredoc = hd;
+        continued = d != Dialect::Plain && line.ends_with('\\');
+    }
+    for (p, by) in nested {
+        scan(root, &p, home, Some(&by), seen, out);
     }
 }
 
 /// Every GPU-related assignment in the user's startup files (below `home`, a host path)
-/// and the system's (/etc/environment, /etc/profile.d/*.sh), in reading order.
+/// and the system's (/etc/environment, /etc/profile.d/*.sh), in reading order, then
+/// those of files they source.
 pub fn settings(root: &SysRoot, home: Option<&Path>) -> Vec<EnvSetting> {
     let mut files: Vec<PathBuf> = vec![root.host("/etc/environment")];
     files.extend(
@@ -105,8 +319,9 @@ pub fn settings(root: &SysRoot, home: Option<&Path>) -> Vec<EnvSetting> {
         );
     }
     let mut out = Vec::new();
+    let mut seen = Vec::new();
     for f in files {
-        scan(root, &f, &mut out);
+        scan(root, &f, home, None, &mut seen, &mut out);
     }
     out
 }
@@ -171,6 +386,61 @@ mod tests {
                 "/etc/profile.d/rocm.sh:1 HIP_VISIBLE_DEVICES",
                 "/home/bob/.bashrc:2 HSA_OVERRIDE_GFX_VERSION",
                 "/home/bob/.config/fish/config.fish:1 HSA_OVERRIDE_GFX_VERSION"
+            ]
+        );
+    }
+
+    #[test]
+    fn lines_fix_must_not_touch_are_named() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        std::fs::create_dir_all(r.join("home/bob/.config/fish")).unwrap();
+        std::fs::write(
+            r.join("home/bob/.bashrc"),
+            "export HSA_OVERRIDE_GFX_VERSION=10.3.0\n\
+             if [ -e /dev/kfd ]; then\n  export HSA_OVERRIDE_GFX_VERSION=10.3.0\nfi\n\
+             cat > /tmp/x <<'EOF'\nexport HSA_OVERRIDE_GFX_VERSION=9.0.0\nEOF\n\
+             export A=1; export HSA_OVERRIDE_GFX_VERSION_1=10.3.0\n\
+             rocm() {\n  export HSA_OVERRIDE_GFX_VERSION=10.3.0\n}\n\
+             . ~/.rocmrc\n\
+             export HIP_VISIBLE_DEVICES=0\n",
+        )
+        .unwrap();
+        std::fs::write(
+            r.join("home/bob/.rocmrc"),
+            "export HSA_OVERRIDE_GFX_VERSION=10.3.0\n",
+        )
+        .unwrap();
+        std::fs::write(
+            r.join("home/bob/.config/fish/config.fish"),
+            "if status is-interactive\n    set -gx HSA_OVERRIDE_GFX_VERSION 10.3.0\nend\nset -gx HSA_OVERRIDE_GFX_VERSION 10.3.0\n",
+        )
+        .unwrap();
+        let root = SysRoot::open(r, std::time::Duration::from_secs(1)).unwrap();
+        let s = settings(&root, Some(&root.host("/home/bob")));
+        let got: Vec<String> = s
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}:{} {}",
+                    e.file.rsplit('/').next().unwrap(),
+                    e.line,
+                    e.not_editable.as_deref().unwrap_or("editable")
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ".bashrc:1 editable",
+                ".bashrc:3 inside a block (if/case/loop/function)",
+                ".bashrc:6 inside a here-document (text, not a command)",
+                ".bashrc:8 shares its line with other commands",
+                ".bashrc:10 inside a block (if/case/loop/function)",
+                ".bashrc:13 editable",
+                ".rocmrc:1 in a file sourced from /home/bob/.bashrc:12: edit it by hand",
+                "config.fish:2 inside a block (if/function/…end)",
+                "config.fish:4 editable",
             ]
         );
     }

@@ -82,6 +82,21 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<u8> {
         .ok_or_else(|| anyhow::anyhow!("no command given after --"))?;
     let mut cmd = std::process::Command::new(prog);
     cmd.args(rest);
+    if let Some(v) = &args.venv {
+        let v = std::path::absolute(v)?;
+        if !v.join("bin/python").exists() || !v.join("pyvenv.cfg").is_file() {
+            anyhow::bail!(
+                "--venv {}: not a venv (no pyvenv.cfg and bin/python)",
+                v.display()
+            );
+        }
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut dirs = vec![v.join("bin")];
+        dirs.extend(std::env::split_paths(&path));
+        cmd.env("PATH", std::env::join_paths(dirs)?)
+            .env("VIRTUAL_ENV", &v)
+            .env_remove("PYTHONHOME");
+    }
     for (k, v) in rp_env::changes(&report) {
         match v {
             Some(v) => cmd.env(k, v),

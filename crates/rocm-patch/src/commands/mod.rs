@@ -4,6 +4,7 @@ mod deploy;
 mod doctor;
 mod env;
 mod explain;
+mod fix;
 mod inspect;
 mod manual;
 mod probe;
@@ -21,6 +22,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
     if !matches!(
         cli.command,
         Command::Deploy(_)
+            | Command::Fix(_)
             | Command::Rollback(_)
             | Command::History(_)
             | Command::Recover(_)
@@ -42,6 +44,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
         Command::History(a) => deploy::history(a, state_dir, out),
         Command::Recover(a) => deploy::recover(a, state_dir, out),
         Command::Doctor(args) => doctor::run(args, out),
+        Command::Fix(args) => fix::run(args, state_dir, out),
         Command::Explain(args) => explain::run(args, out),
         Command::Env(args) => env::env(args, out),
         Command::Probe(args) => probe::run(args, out),

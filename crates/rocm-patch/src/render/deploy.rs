@@ -38,7 +38,10 @@ pub fn tx(r: &TxReport, out: &mut dyn Write) -> io::Result<()> {
     }
 
     for c in &r.changes {
-        writeln!(out, "  {:<8} {}", c.change, c.path)?;
+        match &c.detail {
+            Some(d) => writeln!(out, "  {:<8} {} ({d})", c.change, c.path)?,
+            None => writeln!(out, "  {:<8} {}", c.change, c.path)?,
+        }
     }
     Ok(())
 }

@@ -4,6 +4,7 @@ pub mod deploy;
 pub mod doctor;
 pub mod env;
 pub mod explain;
+pub mod fix;
 pub mod inspect;
 pub mod probe;
 pub mod report;

@@ -116,3 +116,28 @@ pub fn finding<'a>(v: &'a serde_json::Value, id: &str) -> &'a serde_json::Value 
         .find(|f| f["id"] == id)
         .unwrap_or_else(|| panic!("no {id} in {}", v["findings"]))
 }
+
+/// Everything about a tree that deploy must restore: type, mode, content, link target.
+pub fn tree_snapshot(root: &Path) -> std::collections::BTreeMap<String, String> {
+    let mut m = std::collections::BTreeMap::new();
+    for e in walkdir::WalkDir::new(root).follow_links(false) {
+        let e = e.unwrap();
+        let rel = e.path().strip_prefix(root).unwrap().display().to_string();
+        let md = e.path().symlink_metadata().unwrap();
+        use std::os::unix::fs::MetadataExt;
+        let v = if md.file_type().is_symlink() {
+            format!("link {}", std::fs::read_link(e.path()).unwrap().display())
+        } else if md.is_dir() {
+            format!("dir {:o}", md.mode() & 0o7777)
+        } else {
+            let data = std::fs::read(e.path()).unwrap();
+            format!(
+                "file {:o} {:x}",
+                md.mode() & 0o7777,
+                <md5::Md5 as md5::Digest>::digest(&data)
+            )
+        };
+        m.insert(rel, v);
+    }
+    m
+}
