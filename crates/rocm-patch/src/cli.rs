@@ -388,9 +388,10 @@ pub struct FixArgs {
     /// base. Never used as an extra index: only this one is searched.
     #[arg(long, value_name = "URL")]
     pub index_url: Option<String>,
-    /// The channel of AMD's index.
-    #[arg(long, value_enum, default_value = "stable")]
-    pub channel: Channel,
+    /// The channel of AMD's index (default: stable, or nightly for the GPUs published
+    /// only there).
+    #[arg(long, value_enum)]
+    pub channel: Option<Channel>,
     /// Also change system files (/etc/environment, /etc/profile.d) and group membership
     /// (needs root).
     #[arg(long)]

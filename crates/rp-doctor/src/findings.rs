@@ -49,6 +49,12 @@ fn native_stack_fix(gpu: &str) -> Vec<FixStep> {
         let steps = s.steps_for(gpu);
         if i == 0 {
             out.push(FixStep::note(format!("{} ({})", s.title, s.reference)));
+            if s.id.starts_with("therock") {
+                out.push(FixStep::run_because(
+                    "rocm-patch fix",
+                    "does the steps below in a new venv, checks what pip installed and undoes with `rocm-patch rollback --last`",
+                ));
+            }
             out.extend(steps.into_iter().map(|st| match (st.command, st.note) {
                 (Some(c), Some(n)) => FixStep::run_because(c, n),
                 (Some(c), None) => FixStep::run(c),

@@ -434,6 +434,9 @@ pub struct VenvSpec {
     pub packages: Vec<String>,
     /// Distributions that must be installed afterwards (`{gpu}` as above).
     pub device_packages: Vec<String>,
+    /// Targets published only to the nightly channel.
+    #[serde(default)]
+    pub nightly_only: Vec<String>,
     /// Source.
     #[serde(rename = "ref")]
     pub reference: String,

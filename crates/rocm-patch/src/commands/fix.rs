@@ -57,8 +57,10 @@ pub(crate) fn run(
         venv,
         index_url: args.index_url.clone(),
         channel: match args.channel {
-            Channel::Stable => "stable",
-            Channel::Nightly => "nightly",
+            Some(Channel::Stable) => "stable",
+            Some(Channel::Nightly) => "nightly",
+            None if rp_kb::kb().venv_spec().nightly_only.contains(&gpu) => "nightly",
+            None => "stable",
         }
         .into(),
         venv_python: args.venv_python.clone(),
