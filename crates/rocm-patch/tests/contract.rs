@@ -44,6 +44,7 @@ fn every_report_is_json_with_a_schema() {
         vec!["env", "--sysroot", r, "--list", "--json"],
         vec!["history", "--json"],
         vec!["recover", "--json"],
+        vec!["fix", "--sysroot", r, "--dry-run", "--json"],
     ];
     for args in cases {
         let (code, out, err) = run(&args, &st);
@@ -92,6 +93,8 @@ fn errors_go_to_stderr_with_one_prefix() {
         vec!["env", "--sysroot", m],
         vec!["explain", "--sysroot", m],
         vec!["doctor", "--user", "nobody-here", "--sysroot", "/"],
+        vec!["fix", "--sysroot", m],
+        vec!["fix", "no-such-finding", "--sysroot", "/", "--dry-run"],
     ] {
         let (code, out, err) = run(&args, &st);
         assert_eq!(code, 2, "{args:?}");
@@ -120,6 +123,7 @@ fn timeout_ms_reaches_every_command_that_reads_sysfs() {
     for args in [
         vec!["doctor", "--sysroot", r, "--timeout-ms", "200", "--json"],
         vec!["env", "--sysroot", r, "--timeout-ms", "200"],
+        vec!["fix", "--sysroot", r, "--timeout-ms", "200", "--dry-run"],
         vec![
             "explain",
             "--sysroot",

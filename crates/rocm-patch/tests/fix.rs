@@ -785,3 +785,44 @@ fn run_venv_puts_the_venv_first() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("/nonexistent"));
 }
+
+/// Without --system, a group change is printed with the exact command: nothing changes,
+/// the error stays (exit 1), and no state directory is made.
+#[test]
+fn what_needs_root_is_printed_not_changed() {
+    let d = tempfile::tempdir().unwrap();
+    let root = Machine::new(&d.path().join("root"))
+        .cpu_node(0, 8)
+        .amd_gpu(&AmdGpu::rx5600xt(1, 0x03))
+        .driver_ok()
+        .finish();
+    let before = tree_snapshot(&root);
+    let state = d.path().join("state");
+    let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+        .env_clear()
+        .arg("--state-dir")
+        .arg(&state)
+        .args([
+            "fix",
+            "kfd-inaccessible",
+            "--user",
+            "alice",
+            "--json",
+            "--yes",
+            "--sysroot",
+        ])
+        .arg(&root)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(o.status.code(), Some(1), "{v:#}");
+    let s = &v["steps"][0];
+    assert_eq!(s["action"], "add-groups", "{v:#}");
+    assert_eq!(s["state"], "printed");
+    assert_eq!(s["commands"][0], "sudo usermod -aG render alice");
+    assert!(s["detail"].as_str().unwrap().contains("--system"), "{s}");
+    assert_eq!(v["outcome"], "incomplete");
+    assert_eq!(v["remaining"][0], "kfd-inaccessible (/dev/kfd)");
+    assert_eq!(tree_snapshot(&root), before);
+    assert!(!state.exists());
+}

@@ -596,6 +596,10 @@ fn driver_findings(m: &MachineSnapshot, out: &mut Vec<Finding>) {
         .name
         .clone()
         .unwrap_or_else(|| "$USER".to_string());
+    // One finding for every device node the user cannot open.
+    let mut paths = Vec::new();
+    let mut details = Vec::new();
+    let mut fix: Vec<FixStep> = Vec::new();
     for d in &m.driver.device_nodes {
         if d.accessible {
             continue;
@@ -604,27 +608,42 @@ fn driver_findings(m: &MachineSnapshot, out: &mut Vec<Finding>) {
         if m.sysfs.topology.is_none() && !d.exists {
             continue;
         }
-        let detail = if d.exists {
-            format!(
-                "It is {} and {user} is not its owner, not in its group, and has no rw for others.",
+        paths.push(d.path.clone());
+        if d.exists {
+            details.push(format!(
+                "{} is {} and {user} is not its owner, not in its group, and has no rw for others.",
+                d.path,
                 d.owner.as_deref().unwrap_or("?")
-            )
+            ));
+            let step = FixStep::run(format!("sudo usermod -aG render,video {with_user}"));
+            if !fix.contains(&step) {
+                fix.push(step);
+                fix.push(FixStep::note(
+                    "then log out and back in (or run: newgrp render)",
+                ));
+            }
         } else {
-            format!("{} does not exist although the KFD topology does.", d.path)
-        };
-        let fix = if d.exists {
-            vec![
-                FixStep::run(format!("sudo usermod -aG render,video {with_user}")),
-                FixStep::note("then log out and back in (or run: newgrp render)"),
-            ]
-        } else {
-            vec![FixStep::run("sudo dmesg | grep -iE 'kfd|amdgpu'")]
-        };
+            details.push(format!(
+                "{} does not exist although the KFD topology does.",
+                d.path
+            ));
+            let step = FixStep::run("sudo dmesg | grep -iE 'kfd|amdgpu'");
+            if !fix.contains(&step) {
+                fix.push(step);
+            }
+        }
+    }
+    if !paths.is_empty() {
+        let shown = paths.join(" and ");
         out.push(mk(
             "kfd-inaccessible",
-            &[("user", &user), ("path", &d.path), ("detail", &detail)],
+            &[
+                ("user", &user),
+                ("path", &shown),
+                ("detail", &details.join(" ")),
+            ],
             fix,
-            Some(d.path.clone()),
+            Some(paths[0].clone()),
         ));
     }
     for g in m.kfd_gpus() {
