@@ -66,7 +66,7 @@ pub enum Command {
     /// List deploy transactions.
     History(JsonArgs),
     /// Bring the tree back after an interrupted deploy or rollback (kill -9, power loss).
-    Recover(JsonArgs),
+    Recover(RecoverArgs),
     /// Read an error log (files or stdin): each recognised event, its cause and the fix.
     /// Exit 1 when a non-benign cause is found.
     Explain(ExplainArgs),
@@ -111,6 +111,10 @@ pub struct ProfileArgs {
     /// Apply the profile over variables you already exported.
     #[arg(long)]
     pub force: bool,
+    /// Keep an exported HSA_OVERRIDE_GFX_VERSION even when it makes a GPU here run
+    /// foreign machine code (by default the native profile removes it, and says so).
+    #[arg(long)]
+    pub keep_env: bool,
     /// Allow a profile that is known to crash (legacy-rdna1-override).
     #[arg(long)]
     pub i_know_this_crashes: bool,
@@ -266,6 +270,9 @@ pub struct DeployCommon {
     /// Skip checking that deployed shared libraries' dependencies resolve.
     #[arg(long)]
     pub no_load_check: bool,
+    /// Allow setuid, setgid and world-writable modes in a plan.
+    #[arg(long)]
+    pub allow_special_modes: bool,
     /// Print the transaction as JSON.
     #[arg(long)]
     pub json: bool,
@@ -284,6 +291,19 @@ pub struct RollbackArgs {
     #[arg(long)]
     pub force: bool,
     /// Print the transaction as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `rocm-patch recover`.
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    /// Set this transaction's record aside instead (a corrupt journal, or a store that
+    /// can no longer restore it): nothing in the tree changes, the stored originals are
+    /// kept, and the paths it would have restored are listed for you to check.
+    #[arg(long, value_name = "ID")]
+    pub abandon: Option<String>,
+    /// Print JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -805,3 +805,147 @@ fn symlinked_parents_never_lead_out_of_the_tree() {
     );
     assert!(!Path::new("/usr/lib/rocm-patch-test-never").exists());
 }
+
+/// A tampered store and forged journals (issue 13): rollback checks every stored original
+/// before it restores anything; a journal with a bad hash or a path outside its tree is
+/// named with the way out, `recover --abandon`, instead of a panic or an unlink; a FIFO
+/// in the state directory blocks nothing.
+#[test]
+fn tampered_store_and_forged_journals() {
+    let d = tempfile::tempdir().unwrap();
+    let (tree, state) = (d.path().join("tree"), d.path().join("state"));
+    write(&tree.join("lib/a.so"), b"original a");
+    write(&d.path().join("new-a"), b"new a");
+    let plan = d.path().join("p.toml");
+    std::fs::write(
+        &plan,
+        "[[file]]\nsource = \"new-a\"\ntarget = \"lib/a.so\"\n",
+    )
+    .unwrap();
+    ok(&plan_into(&state, &plan, &tree));
+    // The stored original is changed behind our back: rollback refuses, changes nothing.
+    let blob = walkdir::WalkDir::new(state.join("store"))
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .find(|p| p.is_file())
+        .unwrap();
+    std::fs::set_permissions(&blob, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(&blob, b"tampered").unwrap();
+    let e = err(&rpx(&state, &["rollback", "--last"]));
+    assert!(e.contains("damaged") && e.contains("lib/a.so"), "{e}");
+    assert_eq!(std::fs::read(tree.join("lib/a.so")).unwrap(), b"new a");
+    // A one-character sha256 in the journal: named, with the way out; no panic, no unlink.
+    let j = state.join("journal/000001.json");
+    let text = std::fs::read_to_string(&j).unwrap();
+    let forged = text.replacen(
+        &format!(
+            "\"sha256\": \"{}\"",
+            blob.file_name().unwrap().to_string_lossy()
+        ),
+        "\"sha256\": \"a\"",
+        1,
+    );
+    assert_ne!(forged, text);
+    std::fs::write(&j, &forged).unwrap();
+    for args in [&["rollback", "--last"][..], &["history"], &["recover"]] {
+        let e = err(&rpx(&state, args));
+        assert!(
+            e.contains("000001.json")
+                && e.contains("not 64 hex digits")
+                && e.contains("recover --abandon 1"),
+            "{args:?}: {e}"
+        );
+        assert!(!e.contains("panicked"), "{e}");
+    }
+    assert_eq!(std::fs::read(tree.join("lib/a.so")).unwrap(), b"new a");
+    // A path outside the recorded tree is just as corrupt.
+    let outside = text.replace(
+        &tree
+            .canonicalize()
+            .unwrap()
+            .join("lib/a.so")
+            .display()
+            .to_string(),
+        "/etc/passwd",
+    );
+    std::fs::write(&j, &outside).unwrap();
+    let e = err(&rpx(&state, &["history"]));
+    assert!(e.contains("does not lie below"), "{e}");
+    // The way out: set it aside; the store is kept, the paths are listed.
+    let out = ok(&rpx(&state, &["recover", "--abandon", "1"]));
+    assert!(
+        out.contains("set aside") && out.contains("/etc/passwd"),
+        "{out}"
+    );
+    assert!(blob.exists());
+    ok(&rpx(&state, &["history"]));
+    // A FIFO named like a journal: every command goes on (history names it).
+    let fifo = state.join("journal/000002.json");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let t = Instant::now();
+    let e = err(&rpx(&state, &["history"]));
+    assert!(
+        e.contains("000002.json") && e.contains("not a regular file"),
+        "{e}"
+    );
+    let o = rpx(
+        &state,
+        &["doctor", "--sysroot", d.path().to_str().unwrap(), "--json"],
+    );
+    assert!(
+        o.status.code() == Some(0) || o.status.code() == Some(1),
+        "{o:?}"
+    );
+    assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+}
+
+/// Plan modes (issue 13): above 7777 refused with the plan line; setuid, setgid and
+/// world-writable only with --allow-special-modes.
+#[test]
+fn plan_modes_are_checked() {
+    let d = tempfile::tempdir().unwrap();
+    let (tree, state) = (d.path().join("tree"), d.path().join("state"));
+    std::fs::create_dir_all(&tree).unwrap();
+    write(&d.path().join("src"), b"x");
+    let plan = d.path().join("p.toml");
+    std::fs::write(
+        &plan,
+        "# a plan\n[[file]]\nsource = \"src\"\ntarget = \"x\"\nmode = \"17777\"\n",
+    )
+    .unwrap();
+    let e = err(&plan_into(&state, &plan, &tree));
+    assert!(
+        e.contains("p.toml:5") && e.contains("not a permission mode"),
+        "{e}"
+    );
+    for m in ["4755", "2755", "0666"] {
+        std::fs::write(
+            &plan,
+            format!("[[file]]\nsource = \"src\"\ntarget = \"x\"\nmode = \"{m}\"\n"),
+        )
+        .unwrap();
+        let e = err(&plan_into(&state, &plan, &tree));
+        assert!(e.contains("--allow-special-modes"), "{m}: {e}");
+        assert!(!tree.join("x").exists());
+    }
+    let o = rpx(
+        &state,
+        &[
+            "deploy",
+            "plan",
+            plan.to_str().unwrap(),
+            "--into",
+            tree.to_str().unwrap(),
+            "--allow-special-modes",
+        ],
+    );
+    ok(&o);
+    assert_eq!(
+        std::fs::metadata(tree.join("x")).unwrap().mode() & 0o7777,
+        0o666
+    );
+}

@@ -158,26 +158,41 @@ fn the_users_own_variables_win_unless_forced() {
         ("HSA_OVERRIDE_GFX_VERSION", "10.3.0"),
         ("MIOPEN_FIND_MODE", "NORMAL"),
     ];
+    // An exported variable doctor rates as no error wins, and the output says how to
+    // apply the profile instead.
     let o = c.run(root, &["env", "-p", "safe"], &env);
     let out = String::from_utf8_lossy(&o.stdout);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        !out.lines()
+        out.contains("# MIOPEN_FIND_MODE kept from your environment"),
+        "{out}"
+    );
+    assert!(
+        err.contains("MIOPEN_FIND_MODE=NORMAL from your environment wins"),
+        "{err}"
+    );
+    assert!(err.contains("`env`/`run --force`"), "{err}");
+    // An exported override that makes this RX 5600 XT run gfx1030 code is removed, and
+    // the output says why and how to keep it.
+    assert!(
+        out.lines()
             .any(|l| l.starts_with("unset HSA_OVERRIDE_GFX_VERSION")),
         "{out}"
     );
     assert!(
-        out.contains("# HSA_OVERRIDE_GFX_VERSION kept from your environment"),
-        "{out}"
-    );
-    assert!(
-        err.contains("HSA_OVERRIDE_GFX_VERSION=10.3.0 from your environment wins"),
+        err.contains("HSA_OVERRIDE_GFX_VERSION=10.3.0 from your environment is not kept: it makes node 1 (gfx1010) run gfx1030 machine code")
+            && err.contains("--keep-env"),
         "{err}"
     );
-    assert!(err.contains("--force"), "{err}");
     let v = c.json(root, &["-p", "safe"], &env);
     assert_eq!(var(&v, "MIOPEN_FIND_MODE")["action"], "kept");
     assert_eq!(var(&v, "MIOPEN_FIND_MODE")["value"], "NORMAL");
+    assert_eq!(var(&v, "HSA_OVERRIDE_GFX_VERSION")["action"], "unset");
+    // --keep-env keeps it; the native profile (the default) removes it as well.
+    let v = c.json(root, &["-p", "safe", "--keep-env"], &env);
+    assert_eq!(var(&v, "HSA_OVERRIDE_GFX_VERSION")["action"], "kept");
+    let v = c.json(root, &[], &env);
+    assert_eq!(var(&v, "HSA_OVERRIDE_GFX_VERSION")["action"], "unset");
     // --force applies the profile, and says what it replaced.
     let o = c.run(root, &["env", "-p", "safe", "--force"], &env);
     let out = String::from_utf8_lossy(&o.stdout);
@@ -383,7 +398,18 @@ fn run_passes_environment_status_and_signals() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.lines().any(|l| l == "AMD_SERIALIZE_KERNEL=3"), "{out}");
     assert!(out.lines().any(|l| l == "KEEP_ME=1"), "{out}");
-    // Exported by the user and not forced: kept.
+    // An override that breaks this GPU never reaches the child, unless --keep-env.
+    assert!(
+        !out.lines()
+            .any(|l| l.starts_with("HSA_OVERRIDE_GFX_VERSION=")),
+        "{out}"
+    );
+    let o = c.run(
+        &root,
+        &["run", "-p", "debug", "--keep-env", "--", "/usr/bin/env"],
+        &[("HSA_OVERRIDE_GFX_VERSION", "10.3.0")],
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
     assert!(
         out.lines().any(|l| l == "HSA_OVERRIDE_GFX_VERSION=10.3.0"),
         "{out}"

@@ -437,3 +437,20 @@ fn human_output_has_summary_and_table() {
     assert!(out.contains("MISSING"), "{out}");
     assert!(!out.contains('\u{1b}'), "no colour when not a terminal");
 }
+
+/// A FIFO named like a library is reported, never opened for a blocking read (issue 13).
+#[test]
+fn a_fifo_is_not_read() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("some-fifo.so");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&f)
+        .status()
+        .unwrap()
+        .success());
+    let t = std::time::Instant::now();
+    let (code, out, err) = common::rp(&["inspect", f.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}");
+    assert!(err.contains("not a regular file"), "{err}");
+    assert!(t.elapsed() < std::time::Duration::from_secs(10));
+}

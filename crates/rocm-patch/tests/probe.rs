@@ -317,3 +317,91 @@ fn tool_errors() {
         assert_eq!(v["probes"][0]["status"], "error");
     }
 }
+
+/// Issue 13's reproducers: an absurd --timeout is an error, a venv directory is taken
+/// as --python, a GPU run that lands on the CPU says so, and three hangs in a row stop
+/// the run instead of costing --timeout for every remaining probe.
+#[test]
+fn bounds_directories_and_hangs() {
+    let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+        .args(["probe", "--timeout", "1e20", "--python", "/bin/false"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.starts_with("rocm-patch: error: --timeout ") && err.contains("at most 86400"),
+        "{err}"
+    );
+    // The venv directory instead of its interpreter; --only takes comma-separated names.
+    let venv = input("RP_TORCH_PYTHON")
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+        .args([
+            "probe",
+            "--json",
+            "--only",
+            "device_init,alloc_small",
+            "--python",
+        ])
+        .arg(&venv)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+    assert_eq!(v["probes"].as_array().unwrap().len(), 2, "{v:#}");
+    assert_eq!(v["device"], "cpu");
+    // This machine has no GPU: the CPU result is labelled, and not a failure.
+    assert_eq!(o.status.code(), Some(0), "{v:#}");
+    assert!(v["device_note"]
+        .as_str()
+        .unwrap()
+        .contains("the CPU was tested"));
+    assert_eq!(v["gpu_not_seen"], false);
+    // --device cuda without a GPU: a failure that says why.
+    let (code, v, _) = probe(&["--device", "cuda", "--only", "alloc_small"], &[]);
+    if v["device"] == "cpu" {
+        assert_eq!(code, 1);
+        assert_eq!(v["gpu_not_seen"], true);
+    }
+    // Four probes that hang: three time out, the fourth is not waited for.
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("hangs.py"),
+        "import time\n\ndef probe_hang_a(torch, device):\n    time.sleep(600)\n\ndef probe_hang_b(torch, device):\n    time.sleep(600)\n\ndef probe_hang_c(torch, device):\n    time.sleep(600)\n\ndef probe_hang_d(torch, device):\n    time.sleep(600)\n",
+    )
+    .unwrap();
+    let t = std::time::Instant::now();
+    let (code, v, _) = probe(
+        &[
+            "--probes-dir",
+            d.path().to_str().unwrap(),
+            "--only",
+            "hang_*",
+            "--timeout",
+            "1",
+        ],
+        &[],
+    );
+    assert_eq!(code, 1);
+    let st: Vec<&str> = v["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(st, ["timeout", "timeout", "timeout", "skip"], "{v:#}");
+    assert!(result(&v, "hang_d")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("3 probes in a row hung"));
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(60),
+        "{:?}",
+        t.elapsed()
+    );
+}

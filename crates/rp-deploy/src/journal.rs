@@ -195,6 +195,21 @@ impl StateDir {
         self.root.join("store").join(&sha[..2]).join(sha)
     }
 
+    /// The stored original `sha` is there and still hashes to `sha` (`what` names the
+    /// file it would restore).
+    pub fn check_blob(&self, sha: &str, what: &str) -> Result<(), crate::DeployError> {
+        let b = self.blob(sha);
+        let ok = fsx::sha256_file(&b).map(|(h, _)| h == sha).unwrap_or(false);
+        if ok {
+            Ok(())
+        } else {
+            Err(crate::DeployError::Refused(format!(
+                "the stored original of {what} ({}) is missing or damaged (its sha256 is not {sha}): nothing was restored",
+                b.display()
+            )))
+        }
+    }
+
     /// Keep a copy of `src` (whose hash is `sha`) in the store, durably.
     pub fn store(&self, src: &Path, sha: &str) -> Result<(), PathError> {
         let dst = self.blob(sha);
@@ -219,7 +234,144 @@ impl StateDir {
     }
 }
 
+/// Largest journal record read.
+const MAX_JOURNAL: u64 = 64 << 20;
+
+/// Read a small regular file without blocking on a FIFO or following a link.
+pub(crate) fn read_bounded(p: &Path, cap: u64) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(p)
+        .map_err(|e| format!("cannot open: {e}"))?;
+    let md = f.metadata().map_err(|e| format!("cannot read: {e}"))?;
+    if !md.is_file() {
+        return Err("not a regular file".into());
+    }
+    if md.len() > cap {
+        return Err(format!("{} bytes, more than the {cap} read", md.len()));
+    }
+    let mut buf = Vec::new();
+    f.take(cap + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    String::from_utf8(buf).map_err(|_| "not UTF-8".into())
+}
+
+fn is_sha256(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// A path the journal may name: absolute, without `..`, and below `into`.
+fn path_ok(p: &str, into: &Path) -> bool {
+    let p = Path::new(p);
+    p.is_absolute()
+        && !p
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+        && p.starts_with(into)
+        && p != into
+}
+
+fn entry_ok(e: &Entry) -> Result<(), String> {
+    match e {
+        Entry::File { sha256, mode, .. } => {
+            if !is_sha256(sha256) {
+                return Err(format!("sha256 {sha256:?} is not 64 hex digits"));
+            }
+            if *mode > 0o7777 {
+                return Err(format!("mode {mode:o} is not a permission mode"));
+            }
+            Ok(())
+        }
+        Entry::Symlink { target } if target.is_empty() || target.contains('\0') => {
+            Err("an empty symlink target".into())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn group_name_ok(n: &str) -> bool {
+    !n.is_empty()
+        && !n.starts_with('-')
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'$'))
+}
+
+/// Check a record read from disk: every hash is a sha256, every path lies below the
+/// recorded tree, actions name plausible paths, users and groups.
+pub(crate) fn validate(j: &Journal, seq_from_name: Option<u64>) -> Result<(), String> {
+    if let Some(n) = seq_from_name {
+        if n != j.seq {
+            return Err(format!("it says it is transaction {}", j.seq));
+        }
+    }
+    let into = Path::new(&j.into);
+    if !into.is_absolute()
+        || into
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return Err(format!("its tree {:?} is not an absolute path", j.into));
+    }
+    for op in &j.ops {
+        if !path_ok(&op.path, into) {
+            return Err(format!("{:?} does not lie below {}", op.path, j.into));
+        }
+        entry_ok(&op.before).map_err(|e| format!("{}: {e}", op.path))?;
+        entry_ok(&op.after).map_err(|e| format!("{}: {e}", op.path))?;
+    }
+    for a in &j.actions {
+        match a {
+            Action::Tree { path } => {
+                let p = Path::new(path);
+                if !p.is_absolute()
+                    || p.components().count() < 3
+                    || p.components()
+                        .any(|c| matches!(c, std::path::Component::ParentDir))
+                {
+                    return Err(format!("a created tree at {path:?}"));
+                }
+            }
+            Action::Groups {
+                user,
+                groups,
+                prefix,
+            } => {
+                if !group_name_ok(user)
+                    || groups.iter().any(|g| !group_name_ok(g))
+                    || !Path::new(prefix).is_absolute()
+                {
+                    return Err(format!("a group change for {user:?}: {groups:?}"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The sequence number a journal file name says (`000012.json` is 12).
+fn seq_of(name: &str) -> Option<u64> {
+    name.strip_suffix(".json")?.parse().ok()
+}
+
+fn corrupt(path: &Path, name: &str, why: &str) -> crate::DeployError {
+    let id = seq_of(name)
+        .map(|n| n.to_string())
+        .unwrap_or_else(|| name.to_string());
+    crate::DeployError::Corrupt(format!(
+        "{}: {why}; `rocm-patch recover --abandon {id}` sets this record aside (the stored originals are kept) so the other commands work again",
+        path.display()
+    ))
+}
+
 /// The transaction records of a state directory, oldest first (without creating it).
+/// A record that cannot be read, does not parse or does not validate is an error that
+/// names it and the way out.
 pub fn read_journals(root: &Path) -> Result<Vec<Journal>, crate::DeployError> {
     let dir = root.join("journal");
     let mut out = Vec::new();
@@ -227,17 +379,57 @@ pub fn read_journals(root: &Path) -> Result<Vec<Journal>, crate::DeployError> {
         let e = ctx(e, &dir, "cannot list")?;
         let name = e.file_name().to_string_lossy().into_owned();
         if !name.ends_with(".json") {
-            continue; // temp files of an interrupted journal write
+            continue; // temp files of an interrupted journal write, abandoned records
         }
-        let text = ctx(
-            std::fs::read_to_string(e.path()),
-            &e.path(),
-            "cannot read the journal",
-        )?;
-        let j: Journal = serde_json::from_str(&text)
-            .map_err(|err| crate::DeployError::Corrupt(format!("{}: {err}", e.path().display())))?;
+        let path = e.path();
+        let text = read_bounded(&path, MAX_JOURNAL).map_err(|w| corrupt(&path, &name, &w))?;
+        let j: Journal =
+            serde_json::from_str(&text).map_err(|err| corrupt(&path, &name, &err.to_string()))?;
+        validate(&j, seq_of(&name)).map_err(|w| corrupt(&path, &name, &w))?;
         out.push(j);
     }
     out.sort_by_key(|j| j.seq);
     Ok(out)
+}
+
+/// Set a record aside (renamed to `*.abandoned`, never deleted, the store kept): the way
+/// out of a corrupt or unrecoverable journal. Returns what it says it would have
+/// restored, when it can still be read.
+pub fn abandon(root: &Path, id: &str) -> Result<Vec<String>, crate::DeployError> {
+    let dir = root.join("journal");
+    let seq: u64 = id.parse().map_err(|_| {
+        crate::DeployError::Refused(format!("{id:?} is not a transaction id (a number)"))
+    })?;
+    let name = format!("{seq:06}.json");
+    let path = dir.join(&name);
+    if std::fs::symlink_metadata(&path).is_err() {
+        return Err(crate::DeployError::Refused(format!(
+            "no transaction record {}",
+            path.display()
+        )));
+    }
+    let left: Vec<String> = read_bounded(&path, MAX_JOURNAL)
+        .ok()
+        .and_then(|t| serde_json::from_str::<Journal>(&t).ok())
+        .map(|j| {
+            j.ops
+                .iter()
+                .map(|o| o.path.clone())
+                .chain(j.actions.iter().map(|a| match a {
+                    Action::Tree { path } => path.clone(),
+                    Action::Groups { user, groups, .. } => {
+                        format!("groups {} of {user}", groups.join(","))
+                    }
+                }))
+                .collect()
+        })
+        .unwrap_or_default();
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let to = dir.join(format!("{name}.abandoned-{stamp}"));
+    ctx(std::fs::rename(&path, &to), &path, "cannot set aside")?;
+    fsx::fsync_dir(&dir)?;
+    Ok(left)
 }

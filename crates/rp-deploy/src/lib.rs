@@ -78,6 +78,8 @@ pub struct DeployOptions {
     pub system: bool,
     /// Skip the shared-library dependency check.
     pub no_load_check: bool,
+    /// Allow setuid, setgid and world-writable modes in a plan.
+    pub allow_special_modes: bool,
     /// The command line, for the journal.
     pub command: String,
     /// The environment (LD_LIBRARY_PATH for the dependency check).
@@ -262,6 +264,7 @@ fn restore_op(s: &StateDir, op: &Op, seq: u64, i: usize) -> Result<(), DeployErr
                     )?;
                 }
             } else {
+                s.check_blob(sha256, &op.path)?;
                 // Unlink first: on a full disk this frees the space the copy needs.
                 if now != Found::Missing {
                     ctx(std::fs::remove_file(path), path, "cannot remove")?;
@@ -284,6 +287,17 @@ fn restore_op(s: &StateDir, op: &Op, seq: u64, i: usize) -> Result<(), DeployErr
         }
     }
     fsx::fsync_dir(dir)?;
+    Ok(())
+}
+
+/// Every stored original a transaction would put back is there, unchanged: checked
+/// before anything is restored, so a damaged store changes nothing.
+fn verify_store(s: &StateDir, j: &Journal) -> Result<(), DeployError> {
+    for op in &j.ops {
+        if let Entry::File { sha256, .. } = &op.before {
+            s.check_blob(sha256, &op.path)?;
+        }
+    }
     Ok(())
 }
 
@@ -517,6 +531,23 @@ pub fn transact(
             into.display()
         )));
     }
+    if !o.allow_special_modes {
+        for st in &steps {
+            if let Step::File {
+                mode: Some(m),
+                target,
+                ..
+            } = st
+            {
+                if m & 0o6002 != 0 {
+                    return Err(DeployError::Refused(format!(
+                        "mode {m:04o} of {} is setuid, setgid or world-writable: pass --allow-special-modes if that is really meant",
+                        target.display()
+                    )));
+                }
+            }
+        }
+    }
     let ops = build_ops(&s, &into, &steps)?;
     // A tree that holds system paths (`--into /`) needs --system for targets in them.
     if !o.system {
@@ -668,6 +699,7 @@ pub fn rollback(state_dir: &Path, which: Which, force: bool) -> Result<TxReport,
             )));
         }
     }
+    verify_store(&s, &j)?;
     restore(&s, &mut j, Some("rolled back".into()))?;
     Ok(report(&j))
 }
@@ -679,11 +711,21 @@ pub fn recover(state_dir: &Path) -> Result<Vec<TxReport>, DeployError> {
     let mut out = Vec::new();
     for mut j in s.journals()? {
         if j.interrupted() {
+            verify_store(&s, &j)?;
             restore(&s, &mut j, Some("recovered after an interruption".into()))?;
             out.push(report(&j));
         }
     }
     Ok(out)
+}
+
+/// Set a transaction record aside (`recover --abandon ID`): for a record that is corrupt
+/// or cannot be recovered. Nothing in the tree is changed and the stored originals are
+/// kept; the paths it would have restored come back, for the user to check by hand.
+pub fn abandon(state_dir: &Path, id: &str) -> Result<Vec<String>, DeployError> {
+    let s = StateDir::open(state_dir)?;
+    let _lock = s.lock()?;
+    journal::abandon(s.root(), id)
 }
 
 /// The id of an interrupted transaction in `state_dir`, if any. Read-only and quiet:

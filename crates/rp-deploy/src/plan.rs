@@ -46,7 +46,7 @@ struct PlanFile {
 struct FileEntry {
     source: PathBuf,
     target: PathBuf,
-    mode: Option<String>,
+    mode: Option<toml::Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,10 +81,13 @@ pub fn check_relative(p: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Largest plan file read.
+const MAX_PLAN: u64 = 4 << 20;
+
 /// Parse a plan file. Sources are relative to the plan's directory.
 pub fn parse_plan(path: &Path) -> Result<(Option<PathBuf>, Vec<Step>), crate::DeployError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| crate::DeployError::Plan(format!("{}: cannot read: {e}", path.display())))?;
+    let text = crate::journal::read_bounded(path, MAX_PLAN)
+        .map_err(|e| crate::DeployError::Plan(format!("{}: {e}", path.display())))?;
     let p: PlanFile = toml::from_str(&text).map_err(|e| {
         crate::DeployError::Plan(format!("{}: {}", path.display(), e.to_string().trim_end()))
     })?;
@@ -95,15 +98,27 @@ pub fn parse_plan(path: &Path) -> Result<(Option<PathBuf>, Vec<Step>), crate::De
             .map_err(|e| crate::DeployError::Plan(format!("{}: {e}", path.display())))?;
         let mode = match &f.mode {
             None => None,
-            Some(m) => Some(
-                u32::from_str_radix(m.trim_start_matches("0o"), 8).map_err(|_| {
+            Some(sp) => {
+                let m = sp.get_ref();
+                let line = text[..sp.span().start.min(text.len())]
+                    .matches('\n')
+                    .count()
+                    + 1;
+                let at = format!("{}:{line}", path.display());
+                let v = u32::from_str_radix(m.trim_start_matches("0o"), 8).map_err(|_| {
                     crate::DeployError::Plan(format!(
-                        "{}: mode {m:?} of {} is not octal (e.g. \"0644\")",
-                        path.display(),
+                        "{at}: mode {m:?} of {} is not octal (e.g. \"0644\")",
                         f.target.display()
                     ))
-                })?,
-            ),
+                })?;
+                if v > 0o7777 {
+                    return Err(crate::DeployError::Plan(format!(
+                        "{at}: mode {m:?} of {} is not a permission mode (at most 7777)",
+                        f.target.display()
+                    )));
+                }
+                Some(v)
+            }
         };
         steps.push(Step::File {
             source: base.join(&f.source),

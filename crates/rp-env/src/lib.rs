@@ -179,6 +179,8 @@ pub struct Options {
     pub sets: Vec<String>,
     /// Apply the profile over variables the user exported.
     pub force: bool,
+    /// Keep an exported override even when it is an error on this machine.
+    pub keep_env: bool,
     /// Allow a dangerous profile.
     pub i_know_this_crashes: bool,
     /// Deadline of one sysfs read.
@@ -337,6 +339,16 @@ fn gpu_rules(gpus: &[Gpu]) -> Vec<(String, Var)> {
     out
 }
 
+/// Why an exported override is an error on this machine, if it is.
+fn harm(gpus: &[Gpu], name: &str, value: &str) -> Option<String> {
+    let list: Vec<(u32, &str)> = gpus
+        .iter()
+        .filter(|g| g.vendor == Vendor::Amd)
+        .filter_map(|g| Some((g.node?, g.gfx_target.as_deref()?)))
+        .collect();
+    rp_kb::kb().override_harm(&list, name, value)
+}
+
 /// Resolve a profile for the machine and environment.
 pub fn resolve(o: &Options) -> Result<EnvReport, EnvError> {
     let ls = layers(o)?;
@@ -469,10 +481,16 @@ pub fn resolve(o: &Options) -> Result<EnvReport, EnvError> {
         match (&user, &v.value) {
             (Some(u), Some(val)) if u == val => {}
             (None, None) => {}
+            (Some(u), _) if !o.keep_env && harm(&gpus, &name, u).is_some() => {
+                warnings.push(format!(
+                    "{name}={u} from your environment is not kept: {} (docs/rdna1.md); --keep-env keeps it",
+                    harm(&gpus, &name, u).unwrap_or_default()
+                ));
+            }
             (Some(u), _) if !o.force => {
                 action = VarAction::Kept;
                 warnings.push(format!(
-                    "{name}={u} from your environment wins over {} ({}); use --force to apply the profile",
+                    "{name}={u} from your environment wins over {} ({}); `env`/`run --force` applies the profile",
                     v.source,
                     v.value
                         .as_deref()

@@ -768,6 +768,7 @@ pub fn apply(
             into: into.clone(),
             system: system_files && o.system,
             no_load_check: true,
+            allow_special_modes: false,
             command: o.command.clone(),
             env: BTreeMap::new(),
         },

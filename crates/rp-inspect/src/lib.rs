@@ -107,10 +107,29 @@ fn error_report(path: &Path, error: String) -> FileReport {
 fn inspect_path(path: &Path, explicit: bool, opts: &ScanOptions, in_mem: u64) -> Vec<FileReport> {
     let library_file = names::classify(path);
     let mut head = [0u8; 64];
-    let mut file = match File::open(path) {
+    // Never blocks on a FIFO and never reads a device: only regular files are opened
+    // for reading (O_NONBLOCK makes opening a FIFO return at once).
+    let opened = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+    };
+    let mut file = match opened {
         Ok(f) => f,
         Err(e) => return vec![error_report(path, format!("cannot open: {e}"))],
     };
+    match file.metadata() {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => {
+            return vec![error_report(
+                path,
+                "not a regular file (a FIFO, socket or device): not read".into(),
+            )]
+        }
+        Err(e) => return vec![error_report(path, format!("cannot read: {e}"))],
+    }
     let n = match read_head(&mut file, &mut head) {
         Ok(n) => n,
         Err(e) => return vec![error_report(path, format!("cannot read: {e}"))],

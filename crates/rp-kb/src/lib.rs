@@ -377,6 +377,26 @@ impl Kb {
         }
     }
 
+    /// Why setting override variable `name` to `value` is an error on a machine whose KFD
+    /// GPUs are `gpus` (node, processor): an invalid value, or one that makes a GPU it
+    /// applies to run foreign machine code. `None` when it is sound (or not an override).
+    pub fn override_harm(&self, gpus: &[(u32, &str)], name: &str, value: &str) -> Option<String> {
+        let node: Option<u32> = match name.strip_prefix("HSA_OVERRIDE_GFX_VERSION") {
+            Some("") => None,
+            Some(n) => Some(n.strip_prefix('_')?.parse().ok()?),
+            None => return None,
+        };
+        let Some(code) = parse_override(value).and_then(gfx_name_from_version) else {
+            return Some(format!("{value} is not a valid gfx version"));
+        };
+        gpus.iter()
+            .filter(|(n, _)| node.is_none_or(|x| x == *n))
+            .find(|(_, g)| matches!(self.override_compat(g, &code), OverrideCompat::Foreign))
+            .map(|(n, g)| {
+                format!("it makes node {n} ({g}) run {code} machine code, which it cannot execute")
+            })
+    }
+
     /// The processor whose code a GPU runs as a sound stand-in, if any.
     pub fn equivalent_code(&self, gpu: &str) -> Option<&Runs> {
         self.runtime

@@ -435,7 +435,23 @@ pub fn probe(
     let classifier = rp_explain::Classifier::new();
     let mut results = Vec::new();
     let mut alive = Some(worker);
+    let mut hung_in_a_row = 0;
     for name in &names {
+        if hung_in_a_row >= HANGS_BEFORE_STOP {
+            // The device is most likely hung: waiting out every remaining probe would
+            // only cost `timeout` each.
+            let r = ProbeResult {
+                name: name.clone(),
+                status: ProbeStatus::Skip,
+                detail: Some(format!(
+                    "not run: {HANGS_BEFORE_STOP} probes in a row hung, so the GPU is probably hung (check `sudo dmesg`, reset or reboot, then probe again)"
+                )),
+                ..with_facts(name)
+            };
+            progress(&r);
+            results.push(r);
+            continue;
+        }
         let mut w = match alive.take() {
             Some(w) => w,
             None => match Worker::start(opts, &script) {
@@ -532,6 +548,11 @@ pub fn probe(
         if r.status != ProbeStatus::Pass && r.status != ProbeStatus::Skip {
             r.cause = r.stderr.as_deref().and_then(|s| cause_of(s, &classifier));
         }
+        hung_in_a_row = if r.status == ProbeStatus::Timeout {
+            hung_in_a_row + 1
+        } else {
+            0
+        };
         progress(&r);
         results.push(r);
         if !restart {
@@ -555,14 +576,19 @@ pub fn probe(
         import_seconds: ready.import_seconds,
         workers_started: started,
         probes: results,
+        ..Default::default()
     })
 }
 
+/// Probes that time out one after another before the rest are skipped.
+pub const HANGS_BEFORE_STOP: usize = 3;
+
 /// Every probe passed or was skipped.
 pub fn all_pass(r: &ProbeReport) -> bool {
-    r.probes
-        .iter()
-        .all(|p| p.status == ProbeStatus::Pass || p.status == ProbeStatus::Skip)
+    !r.gpu_not_seen
+        && r.probes
+            .iter()
+            .all(|p| p.status == ProbeStatus::Pass || p.status == ProbeStatus::Skip)
 }
 
 #[cfg(test)]

@@ -768,6 +768,13 @@ pub struct ProbeReport {
     pub workers_started: u32,
     /// Every probe run, in matrix order.
     pub probes: Vec<ProbeResult>,
+    /// What the device means for the result: the CPU was tested (no GPU here), or torch
+    /// saw no GPU although the machine has one (then the run fails).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub device_note: Option<String>,
+    /// The run fails although every probe passed: a GPU test ran on the CPU.
+    #[serde(default)]
+    pub gpu_not_seen: bool,
 }
 
 /// One probe's outcome.
@@ -881,6 +888,12 @@ pub struct RecoverReport {
     pub schema: u32,
     /// The transactions put back, oldest first (empty: nothing was interrupted).
     pub recovered: Vec<TxReport>,
+    /// With `--abandon`: the transaction set aside.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub abandoned: Option<String>,
+    /// With `--abandon`: what that record would have restored (check these by hand).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub not_restored: Vec<String>,
 }
 
 /// `rocm-patch env --list`.

@@ -1,6 +1,6 @@
 //! `rocm-patch deploy`, `rollback`, `history`, `recover`.
 
-use crate::cli::{DeployCommand, JsonArgs, RollbackArgs};
+use crate::cli::{DeployCommand, JsonArgs, RecoverArgs, RollbackArgs};
 use crate::{exit, render};
 use rp_report::{HistoryReport, RecoverReport, TxReport, SCHEMA};
 use std::io::Write;
@@ -64,6 +64,7 @@ pub(crate) fn deploy(
         into,
         system: common.system,
         no_load_check: common.no_load_check,
+        allow_special_modes: common.allow_special_modes,
         command: command_line(),
         env: super::env_map(),
     };
@@ -100,11 +101,24 @@ pub(crate) fn history(a: JsonArgs, sd: Option<PathBuf>, out: &mut dyn Write) -> 
     Ok(exit::OK)
 }
 
-pub(crate) fn recover(a: JsonArgs, sd: Option<PathBuf>, out: &mut dyn Write) -> anyhow::Result<u8> {
+pub(crate) fn recover(
+    a: RecoverArgs,
+    sd: Option<PathBuf>,
+    out: &mut dyn Write,
+) -> anyhow::Result<u8> {
     let sd = state_dir(sd)?;
-    let r = RecoverReport {
-        schema: SCHEMA,
-        recovered: rp_deploy::recover(&sd)?,
+    let r = match &a.abandon {
+        Some(id) => RecoverReport {
+            schema: SCHEMA,
+            not_restored: rp_deploy::abandon(&sd, id)?,
+            abandoned: Some(id.clone()),
+            ..Default::default()
+        },
+        None => RecoverReport {
+            schema: SCHEMA,
+            recovered: rp_deploy::recover(&sd)?,
+            ..Default::default()
+        },
     };
     super::emit(out, a.json, &r, render::deploy::recover)?;
     Ok(exit::OK)

@@ -12,6 +12,7 @@ fn options(p: &ProfileArgs) -> anyhow::Result<rp_env::Options> {
         profile: p.profile.clone(),
         sets: p.sets.clone(),
         force: p.force,
+        keep_env: p.keep_env,
         i_know_this_crashes: p.i_know_this_crashes,
         timeout: std::time::Duration::from_millis(p.timeout_ms.max(1)),
     })
@@ -27,6 +28,7 @@ pub(crate) fn profile_changes(
         profile: Some(profile.to_string()),
         sets: Vec::new(),
         force: false,
+        keep_env: false,
         i_know_this_crashes: false,
         sysroot: "/".into(),
         timeout_ms,

@@ -5,23 +5,60 @@ use crate::{exit, render};
 use std::io::Write;
 use std::time::Duration;
 
+/// The longest per-probe timeout (a day).
+const MAX_TIMEOUT: f64 = 86_400.0;
+
+/// The first AMD GPU that ROCm sees on this machine, by name and target.
+fn amd_gpu_here(timeout_ms: u64) -> Option<String> {
+    let root = rp_machine::SysRoot::live(Duration::from_millis(timeout_ms.max(1)));
+    let m = rp_machine::snapshot(
+        &root,
+        &rp_machine::Options {
+            env: super::env_map(),
+            ..Default::default()
+        },
+    )
+    .ok()?;
+    let gpu = m.kfd_gpus().next().map(|g| {
+        format!(
+            "{} ({})",
+            g.name,
+            g.gfx_target.as_deref().unwrap_or("unknown target")
+        )
+    });
+    gpu
+}
+
 pub(crate) fn run(args: ProbeArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     if args.list {
         super::emit(out, args.json, &rp_probe::list(), render::probe::list)?;
         return Ok(exit::OK);
     }
-    if !(args.timeout > 0.0 && args.timeout.is_finite()) {
+    if !(args.timeout > 0.0 && args.timeout <= MAX_TIMEOUT) {
         anyhow::bail!(
-            "--timeout {}: must be a positive number of seconds",
+            "--timeout {}: must be a number of seconds above 0 and at most {MAX_TIMEOUT}",
             args.timeout
         );
     }
+    // A venv or conda directory, as doctor takes it.
+    let python = if args.python.is_dir() {
+        let p = args.python.join("bin/python");
+        if !p.exists() {
+            anyhow::bail!(
+                "--python {}: a directory without bin/python",
+                args.python.display()
+            );
+        }
+        p
+    } else {
+        args.python.clone()
+    };
     let env_changes = match &args.profile {
         None => Vec::new(),
         Some(p) => super::env::profile_changes(p, args.timeout_ms)?,
     };
     let opts = rp_probe::Options {
-        python: args.python,
+        python,
         device: match args.device {
             ProbeDevice::Auto => rp_probe::Device::Auto,
             ProbeDevice::Cuda => rp_probe::Device::Cuda,
@@ -35,6 +72,7 @@ pub(crate) fn run(args: ProbeArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         profile: args.profile,
     };
     let json = args.json;
+    let wants_gpu = matches!(args.device, ProbeDevice::Cuda);
     let mut first = true;
     let mut io_err = None;
     let report = rp_probe::probe(&opts, &mut |r| {
@@ -55,6 +93,23 @@ pub(crate) fn run(args: ProbeArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     })?;
     if let Some(e) = io_err {
         return Err(e.into());
+    }
+    let mut report = report;
+    if report.device == rp_report::ProbeDevice::Cpu && !matches!(args.device, ProbeDevice::Cpu) {
+        let gpu = amd_gpu_here(args.timeout_ms);
+        report.gpu_not_seen = wants_gpu || gpu.is_some();
+        report.device_note = Some(match gpu {
+            Some(g) => format!(
+                "FAILED: this machine has {g}, but torch {} sees no GPU, so the CPU was tested. Causes: no code for the GPU in this torch, no access to /dev/kfd, or a CPU build of torch; run `rocm-patch doctor --python {}`.",
+                report.torch,
+                report.executable
+            ),
+            None if wants_gpu => format!(
+                "FAILED: --device cuda, but torch {} sees no GPU; the CPU was tested instead.",
+                report.torch
+            ),
+            None => "No GPU here: the CPU was tested.".to_string(),
+        });
     }
     super::emit(out, json, &report, render::probe::summary)?;
     Ok(if rp_probe::all_pass(&report) {

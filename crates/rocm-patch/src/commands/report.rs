@@ -78,6 +78,7 @@ pub(crate) fn run(args: ReportArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         profile: None,
         sets: Vec::new(),
         force: false,
+        keep_env: false,
         i_know_this_crashes: false,
         timeout: Duration::from_millis(args.timeout_ms.max(1)),
     }) {

@@ -72,6 +72,19 @@ pub fn history(h: &HistoryReport, out: &mut dyn Write) -> io::Result<()> {
 
 /// What `recover` put back.
 pub fn recover(r: &RecoverReport, out: &mut dyn Write) -> io::Result<()> {
+    if let Some(id) = &r.abandoned {
+        writeln!(
+            out,
+            "transaction {id} set aside; nothing in the tree was changed and its stored originals are kept"
+        )?;
+        if !r.not_restored.is_empty() {
+            writeln!(out, "check these by hand (it would have restored them):")?;
+            for p in &r.not_restored {
+                writeln!(out, "  {p}")?;
+            }
+        }
+        return Ok(());
+    }
     if r.recovered.is_empty() {
         return writeln!(out, "nothing to recover");
     }

@@ -64,6 +64,9 @@ pub fn summary(r: &ProbeReport, out: &mut dyn Write) -> io::Result<()> {
         r.workers_started,
         if r.workers_started == 1 { "" } else { "s" }
     )?;
+    if let Some(n) = &r.device_note {
+        writeln!(out, "{n}")?;
+    }
     let failed: Vec<&ProbeResult> = r
         .probes
         .iter()
