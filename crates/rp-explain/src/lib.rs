@@ -8,7 +8,7 @@
 //! Nothing here prints.
 #![deny(missing_docs)]
 
-use regex::{Regex, RegexSet};
+use regex::bytes::{Regex, RegexSet, RegexSetBuilder};
 use rp_kb::Signature;
 use rp_report::{CauseReport, ExplainEvent, ExplainReport, SCHEMA};
 use std::collections::HashMap;
@@ -44,9 +44,15 @@ impl Classifier {
     pub fn new() -> Classifier {
         let kb = rp_kb::kb();
         let sigs: Vec<&'static Signature> = kb.signatures().iter().collect();
-        let pats: Vec<&str> = sigs.iter().map(|s| s.pattern.as_str()).collect();
+        // Matched on bytes with ASCII-only classes and case folding: log messages are
+        // ASCII, and Unicode classes make the matcher about 100x slower on lines that
+        // are not (a UTF-8 character every 60 bytes, or binary garbage).
+        let pats: Vec<String> = sigs.iter().map(|s| format!("(?-u){}", s.pattern)).collect();
         // The patterns are embedded data checked by tests: failing here is a build defect.
-        let set = RegexSet::new(&pats).expect("signature patterns compile");
+        let set = RegexSetBuilder::new(&pats)
+            .dfa_size_limit(64 << 20)
+            .build()
+            .expect("signature patterns compile");
         let res = pats
             .iter()
             .map(|p| Regex::new(p).expect("signature pattern compiles"))
@@ -56,14 +62,14 @@ impl Classifier {
             res,
             sigs,
             ansi: Regex::new(
-                r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[@-Z\\-_]",
+                r"(?-u)\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[@-Z\\-_]",
             )
             .expect("ansi pattern"),
             override_re: Regex::new(
-                r#"(HSA_OVERRIDE_GFX_VERSION(?:_\d+)?)\s*[=:]\s*["']?(\d+\.\d+\.\d+)"#,
+                r#"(?-u)(HSA_OVERRIDE_GFX_VERSION(?:_\d+)?)\s*[=:]\s*["']?(\d+\.\d+\.\d+)"#,
             )
             .expect("override pattern"),
-            number: Regex::new(r"0x[0-9a-fA-F]+|\d+").expect("number pattern"),
+            number: Regex::new(r"(?-u)0x[0-9a-fA-F]+|\d+").expect("number pattern"),
         }
     }
 }
@@ -85,19 +91,24 @@ struct State<'a> {
 
 impl State<'_> {
     fn line(&mut self, file: &str, no: u64, raw: &[u8]) {
-        let text = String::from_utf8_lossy(raw);
-        let text = if text.contains('\x1b') {
-            self.c.ansi.replace_all(&text, "").into_owned()
+        let cleaned;
+        let text: &[u8] = if memchr::memchr(0x1b, raw).is_some() {
+            cleaned = self.c.ansi.replace_all(raw, &b""[..]).into_owned();
+            &cleaned
         } else {
-            text.into_owned()
+            raw
         };
-        for seg in text.split('\r') {
-            let seg = seg.trim();
+        for seg in text.split(|&b| b == b'\r') {
+            let seg = seg.trim_ascii();
             if seg.is_empty() {
                 continue;
             }
             if let Some(m) = self.c.override_re.captures(seg) {
-                let e = format!("{file}:{no}: {}={}", &m[1], &m[2]);
+                let e = format!(
+                    "{file}:{no}: {}={}",
+                    String::from_utf8_lossy(&m[1]),
+                    String::from_utf8_lossy(&m[2])
+                );
                 if self.evidence.len() < 20 && !self.evidence.contains(&e) {
                     self.evidence.push(e);
                 }
@@ -118,12 +129,14 @@ impl State<'_> {
                     continue;
                 }
                 causes_here.push(sig.cause.clone());
-                let gpu = self.c.res[i]
-                    .captures(seg)
-                    .and_then(|c| c.name("gpu").map(|m| m.as_str().to_string()));
+                let gpu = self.c.res[i].captures(seg).and_then(|c| {
+                    c.name("gpu")
+                        .map(|m| String::from_utf8_lossy(m.as_bytes()).into_owned())
+                });
                 let key = (
                     sig.id.clone(),
-                    self.c.number.replace_all(seg, "#").into_owned(),
+                    String::from_utf8_lossy(&self.c.number.replace_all(seg, &b"#"[..]))
+                        .into_owned(),
                 );
                 if let Some(&k) = self.index.get(&key) {
                     self.events[k].count += 1;
@@ -139,7 +152,7 @@ impl State<'_> {
                     signature: sig.id.clone(),
                     file: file.to_string(),
                     line: no,
-                    text: seg.chars().take(2000).collect(),
+                    text: String::from_utf8_lossy(seg).chars().take(2000).collect(),
                     // Filled in once the whole log is read (override evidence, GPU).
                     fix: gpu.unwrap_or_default(),
                     count: 1,

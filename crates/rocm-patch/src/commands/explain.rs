@@ -2,6 +2,7 @@
 
 use crate::cli::ExplainArgs;
 use crate::{exit, render};
+use std::io::IsTerminal;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 
@@ -29,6 +30,13 @@ pub(crate) fn run(args: ExplainArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
     };
     let ctx = context(&gpus, &env);
     let stdin_only = args.files.is_empty();
+    let reads_stdin = stdin_only || args.files.iter().any(|p| p.as_os_str() == "-");
+    if reads_stdin && std::io::stdin().is_terminal() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "rocm-patch: paste the log, then press Ctrl-D on a line of its own"
+        );
+    }
     let inputs: Vec<(String, std::io::Result<Box<dyn BufRead>>)> = if stdin_only {
         vec![(
             "-".to_string(),
@@ -50,8 +58,26 @@ pub(crate) fn run(args: ExplainArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
             })
             .collect()
     };
+    // A progress line on a terminal for long input.
+    let tty = std::io::stderr().is_terminal();
+    let inputs: Vec<(String, std::io::Result<Box<dyn BufRead>>)> = inputs
+        .into_iter()
+        .map(|(n, r)| {
+            let r = r.map(|r| {
+                if tty {
+                    Box::new(Progress::new(r, n.clone())) as Box<dyn BufRead>
+                } else {
+                    r
+                }
+            });
+            (n, r)
+        })
+        .collect();
     let classifier = rp_explain::Classifier::new();
     let report = rp_explain::explain(&classifier, inputs, &ctx);
+    if tty {
+        let _ = write!(std::io::stderr(), "\r\x1b[K");
+    }
     for e in &report.errors {
         super::error_line(&format!("cannot read {e}"));
     }
@@ -82,5 +108,54 @@ pub(crate) fn context(
             .filter(|(k, _)| k.starts_with("HSA_OVERRIDE_GFX_VERSION"))
             .map(|(k, v)| format!("{k}={v}"))
             .collect(),
+    }
+}
+
+/// Counts what is read and shows it on stderr every 64 MiB.
+struct Progress<R> {
+    inner: R,
+    name: String,
+    read: u64,
+    next: u64,
+    start: std::time::Instant,
+}
+
+impl<R> Progress<R> {
+    const STEP: u64 = 64 << 20;
+    fn new(inner: R, name: String) -> Self {
+        Progress {
+            inner,
+            name,
+            read: 0,
+            next: Self::STEP,
+            start: std::time::Instant::now(),
+        }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for Progress<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf)
+    }
+}
+
+impl<R: BufRead> BufRead for Progress<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+    fn consume(&mut self, n: usize) {
+        self.read += n as u64;
+        if self.read >= self.next {
+            self.next += Self::STEP;
+            let secs = self.start.elapsed().as_secs_f64().max(1e-3);
+            let _ = write!(
+                std::io::stderr(),
+                "\r\x1b[K  {}: {} MiB read ({:.0} MiB/s)",
+                self.name,
+                self.read >> 20,
+                (self.read >> 20) as f64 / secs
+            );
+        }
+        self.inner.consume(n)
     }
 }
