@@ -76,10 +76,24 @@ pub enum Command {
     /// coverage, the profile, versions, kernel log lines, explain on logs, optionally the
     /// probe. User, host, machine-id, serials, MAC and IP addresses are redacted.
     Report(ReportArgs),
+    /// Trust this directory's rocm-patch.toml as it is now (a project's config is ignored
+    /// until you do, and again after every change: it can set variables that load code).
+    Trust(TrustArgs),
     /// Print the shell completion script (bash: `source <(rocm-patch completions bash)`).
     Completions(CompletionsArgs),
     /// Print the manual page, or write one page per command into DIR.
     Man(ManArgs),
+}
+
+/// `trust` arguments.
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    /// The directory holding rocm-patch.toml (default: the current directory).
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Stop trusting it.
+    #[arg(long)]
+    pub remove: bool,
 }
 
 /// `completions` arguments.

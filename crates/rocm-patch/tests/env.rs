@@ -28,6 +28,7 @@ impl Ctx {
         c.env_clear()
             .env("PATH", "/usr/bin:/bin")
             .env("XDG_CONFIG_HOME", self.base.join("config"))
+            .env("XDG_DATA_HOME", self.base.join("data"))
             .env("XDG_CACHE_HOME", "/home/u/.cache")
             .current_dir(self.base.join("project"))
             .arg(args[0])
@@ -38,6 +39,18 @@ impl Ctx {
             c.env(k, v);
         }
         c
+    }
+    /// Write the project's rocm-patch.toml and trust it, as its owner would.
+    fn project(&self, text: impl AsRef<[u8]>) {
+        std::fs::write(self.base.join("project/rocm-patch.toml"), text).unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+            .env_clear()
+            .env("XDG_DATA_HOME", self.base.join("data"))
+            .arg("trust")
+            .arg(self.base.join("project"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
     fn run(&self, root: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         self.cmd(root, args, env).output().unwrap()
@@ -230,11 +243,7 @@ fn layered_configuration_and_sources() {
         "[profiles.mine]\nextends = \"safe\"\ndescription = \"my training runs\"\n\n[profiles.mine.vars]\nPYTORCH_HIP_ALLOC_CONF = { value = \"expandable_segments:True\", reason = \"fragmentation\" }\nMIOPEN_FIND_MODE = \"FAST\"\n",
     )
     .unwrap();
-    std::fs::write(
-        c.base.join("project/rocm-patch.toml"),
-        "profile = \"mine\"\n[profiles.mine.vars]\nMIOPEN_FIND_MODE = \"HYBRID\"\n",
-    )
-    .unwrap();
+    c.project("profile = \"mine\"\n[profiles.mine.vars]\nMIOPEN_FIND_MODE = \"HYBRID\"\n");
     let v = c.json(&root, &[], &[]);
     assert_eq!(v["profile"], "mine");
     assert_eq!(v["description"], "my training runs");
@@ -286,22 +295,14 @@ fn bad_input_errors() {
         "{err}"
     );
     // A malformed project file: the error names the file and the line.
-    std::fs::write(
-        c.base.join("project/rocm-patch.toml"),
-        "profile = \"safe\"\n\n[profiles.x.vars\nA = 1\n",
-    )
-    .unwrap();
+    c.project("profile = \"safe\"\n\n[profiles.x.vars\nA = 1\n");
     let o = c.run(&root, &["env"], &[]);
     assert_eq!(o.status.code(), Some(2));
     let err = c.clean(&String::from_utf8_lossy(&o.stderr));
     assert!(err.contains("[TMP]/project/rocm-patch.toml"), "{err}");
     assert!(err.contains("line 3"), "{err}");
     // A variable with both value and unset.
-    std::fs::write(
-        c.base.join("project/rocm-patch.toml"),
-        "[profiles.x]\n[profiles.x.vars]\nA = { value = \"1\", unset = true }\n",
-    )
-    .unwrap();
+    c.project("[profiles.x]\n[profiles.x.vars]\nA = { value = \"1\", unset = true }\n");
     let err = c.clean(&String::from_utf8_lossy(
         &c.run(&root, &["env", "-p", "x"], &[]).stderr,
     ));
@@ -310,21 +311,13 @@ fn bad_input_errors() {
         "{err}"
     );
     // An unknown key.
-    std::fs::write(
-        c.base.join("project/rocm-patch.toml"),
-        "[profiles.x]\nextend = \"safe\"\n",
-    )
-    .unwrap();
+    c.project("[profiles.x]\nextend = \"safe\"\n");
     let err = c.clean(&String::from_utf8_lossy(
         &c.run(&root, &["env", "-p", "x"], &[]).stderr,
     ));
     assert!(err.contains("line 2") && err.contains("extend"), "{err}");
     // An extends cycle.
-    std::fs::write(
-        c.base.join("project/rocm-patch.toml"),
-        "[profiles.a]\nextends = \"b\"\n[profiles.b]\nextends = \"a\"\n",
-    )
-    .unwrap();
+    c.project("[profiles.a]\nextends = \"b\"\n[profiles.b]\nextends = \"a\"\n");
     let err = String::from_utf8_lossy(&c.run(&root, &["env", "-p", "a"], &[]).stderr).into_owned();
     assert!(err.contains("extends itself"), "{err}");
     std::fs::remove_file(c.base.join("project/rocm-patch.toml")).unwrap();
@@ -468,7 +461,6 @@ fn hostile_configs_never_run_code() {
     let c = Ctx::new();
     let root = machines(&c.base)[0].1.clone();
     let canary = c.base.join("pwned");
-    let project = c.base.join("project/rocm-patch.toml");
     let touch = format!("touch {}", canary.display());
     // A name that would be code: refused, naming the file and line, nothing printed.
     for name in [
@@ -478,11 +470,10 @@ fn hostile_configs_never_run_code() {
         "A B".to_string(),
         "$(id)".to_string(),
     ] {
-        std::fs::write(
-            &project,
-            format!("[profiles.native.vars]\n{}=\"y\"\n", toml_key(&name)),
-        )
-        .unwrap();
+        c.project(format!(
+            "[profiles.native.vars]\n{}=\"y\"\n",
+            toml_key(&name)
+        ));
         let o = c.run(&root, &["env"], &[]);
         assert_eq!(o.status.code(), Some(2), "{name:?}");
         assert!(o.stdout.is_empty(), "{name:?}");
@@ -496,13 +487,9 @@ fn hostile_configs_never_run_code() {
     assert_eq!(o.status.code(), Some(2));
     // Newlines in a reason, a description and a profile name, and an exported value that
     // a warning quotes: every one stays in its comment.
-    std::fs::write(
-        &project,
-        format!(
+    c.project(format!(
             "profile = \"p\\n{touch}\"\n[profiles.\"p\\n{touch}\"]\nextends = \"native\"\ndescription = \"d\\n{touch}\"\n[profiles.\"p\\n{touch}\".vars.MIOPEN_FIND_MODE]\nvalue = \"v'\\n{touch}\"\nreason = \"r\\n{touch} #\\r\\u0007\"\n"
-        ),
-    )
-    .unwrap();
+        ));
     let exported = format!("x\n{touch} #");
     for shell in ["bash", "sh"] {
         for force in [false, true] {
@@ -555,4 +542,73 @@ fn toml_key(s: &str) -> String {
     }
     k.push('"');
     k
+}
+
+/// A project's rocm-patch.toml is ignored until it is trusted, and again after a
+/// change; variables that load code are said out loud (issue 13).
+#[test]
+fn project_config_needs_trust() {
+    let c = Ctx::new();
+    let root = machines(&c.base)[0].1.clone();
+    let file = c.base.join("project/rocm-patch.toml");
+    let text =
+        "[profiles.native.vars]\nLD_PRELOAD = \"/tmp/evil.so\"\nMIOPEN_FIND_MODE = \"NORMAL\"\n";
+    std::fs::write(&file, text).unwrap();
+    let o = c.run(&root, &["env"], &[]);
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!out.contains("LD_PRELOAD"), "{out}");
+    assert!(
+        err.contains("is ignored") && err.contains("rocm-patch trust"),
+        "{err}"
+    );
+    // Trusted: used, and the code-loading variable is named with its source.
+    c.project(text);
+    let o = c.run(&root, &["env"], &[]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = c.clean(&String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("export LD_PRELOAD='/tmp/evil.so'"), "{out}");
+    assert!(
+        err.contains("LD_PRELOAD is set by [TMP]/project/rocm-patch.toml:2: every program run with this profile loads code from /tmp/evil.so"),
+        "{err}"
+    );
+    // Changed after it was trusted: ignored again.
+    std::fs::write(&file, format!("{text}# edited\n")).unwrap();
+    let o = c.run(&root, &["env"], &[]);
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("LD_PRELOAD"));
+    // Trust removed.
+    c.project(text);
+    let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+        .env_clear()
+        .env("XDG_DATA_HOME", c.base.join("data"))
+        .args(["trust", "--remove"])
+        .arg(c.base.join("project"))
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let o = c.run(&root, &["env"], &[]);
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("LD_PRELOAD"));
+}
+
+/// Configuration parsing is linear: 60,000 variables (24 s before line numbers were
+/// indexed) finish well inside the bound.
+#[test]
+fn a_huge_config_is_linear() {
+    let c = Ctx::new();
+    let root = machines(&c.base)[0].1.clone();
+    let mut text = String::from("[profiles.native.vars]\n");
+    for i in 0..60_000 {
+        text.push_str(&format!("V{i} = \"x\"\n"));
+    }
+    c.project(text);
+    let t = std::time::Instant::now();
+    let o = c.run(&root, &["env"], &[]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("export V59999='x'"));
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        t.elapsed()
+    );
 }

@@ -14,6 +14,20 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml::Spanned;
 
+pub mod trust;
+
+/// Variables that make a program load code from where they point (ld.so(8), python(1)).
+pub const CODE_LOADING: [&str; 8] = [
+    "LD_PRELOAD",
+    "LD_LIBRARY_PATH",
+    "LD_AUDIT",
+    "PYTHONPATH",
+    "PYTHONSTARTUP",
+    "PYTHONHOME",
+    "PYTHONUSERBASE",
+    "BASH_ENV",
+];
+
 /// The default profile.
 pub const DEFAULT_PROFILE: &str = "native";
 
@@ -101,7 +115,8 @@ struct Layer {
     /// `built-in` or the file path.
     name: String,
     builtin: bool,
-    text: String,
+    /// Offsets where lines start (line numbers for `source`, in O(log n) each).
+    line_starts: Vec<usize>,
     file: ConfigFile,
 }
 
@@ -135,10 +150,11 @@ impl Layer {
                 }
             }
         }
+        let line_starts = std::iter::once(0).chain(memchr_lines(&text)).collect();
         Ok(Layer {
             name,
             builtin,
-            text,
+            line_starts,
             file,
         })
     }
@@ -147,7 +163,11 @@ impl Layer {
         if self.builtin {
             format!("built-in profile {profile}")
         } else {
-            format!("{}:{}", self.name, line_of(&self.text, offset))
+            format!(
+                "{}:{}",
+                self.name,
+                self.line_starts.partition_point(|&s| s <= offset)
+            )
         }
     }
 }
@@ -158,6 +178,14 @@ pub fn valid_name(n: &str) -> bool {
     c.next()
         .is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
         && c.all(|x| x.is_ascii_alphanumeric() || x == '_')
+}
+
+/// Offsets just after each newline.
+fn memchr_lines(text: &str) -> impl Iterator<Item = usize> + '_ {
+    text.bytes()
+        .enumerate()
+        .filter(|&(_, b)| b == b'\n')
+        .map(|(i, _)| i + 1)
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -185,6 +213,8 @@ pub struct Options {
     pub i_know_this_crashes: bool,
     /// Deadline of one sysfs read.
     pub timeout: Duration,
+    /// The record of trusted project files (`rocm-patch trust`); none: nothing trusted.
+    pub trust_store: Option<PathBuf>,
 }
 
 /// The configuration files, lowest precedence first: system, user, project.
@@ -204,14 +234,28 @@ pub fn config_paths(o: &Options, root: &rp_machine::SysRoot) -> Vec<PathBuf> {
 }
 
 fn layers(o: &Options) -> Result<Vec<Layer>, EnvError> {
+    layers_and_notices(o).map(|(l, _)| l)
+}
+
+/// The layers, and a notice for each project file left out because it is not trusted.
+fn layers_and_notices(o: &Options) -> Result<(Vec<Layer>, Vec<String>), EnvError> {
     let mut out = vec![Layer::parse(
         "built-in".into(),
         true,
         rp_kb::PROFILES_TOML.to_string(),
     )?];
+    let mut notices = Vec::new();
     let root = rp_machine::SysRoot::open(&o.sysroot, o.timeout)?;
+    let project = o.cwd.join("rocm-patch.toml");
     for p in config_paths(o, &root) {
         match root.read_text(&p, MAX_CONFIG) {
+            Ok(text) if p == project && !trust::is_trusted(o.trust_store.as_deref(), &p, &text) => {
+                notices.push(format!(
+                    "{} is ignored: a project's config can set variables that load code, so it is used only once you trust it (`rocm-patch trust {}`; again after every change)",
+                    p.display(),
+                    o.cwd.display()
+                ));
+            }
             Ok(text) => out.push(Layer::parse(p.display().to_string(), false, text)?),
             Err(rp_machine::ReadError::NotFound) => {}
             Err(e) => {
@@ -226,7 +270,7 @@ fn layers(o: &Options) -> Result<Vec<Layer>, EnvError> {
             }
         }
     }
-    Ok(out)
+    Ok((out, notices))
 }
 
 /// Every profile name known to the layers, with its description.
@@ -351,7 +395,7 @@ fn harm(gpus: &[Gpu], name: &str, value: &str) -> Option<String> {
 
 /// Resolve a profile for the machine and environment.
 pub fn resolve(o: &Options) -> Result<EnvReport, EnvError> {
-    let ls = layers(o)?;
+    let (ls, notices) = layers_and_notices(o)?;
     // The profile: command line, else the highest layer naming one, else the default.
     let (profile, profile_source) = match &o.profile {
         Some(p) => (p.clone(), "command line".to_string()),
@@ -396,7 +440,7 @@ pub fn resolve(o: &Options) -> Result<EnvReport, EnvError> {
             .find_map(|l| l.file.profiles.get(name).and_then(f))
     };
     let dangerous = def(&profile, &|p| p.dangerous.clone());
-    let mut warnings = Vec::new();
+    let mut warnings = notices;
     if let Some(why) = &dangerous {
         if !o.i_know_this_crashes {
             return Err(EnvError::Dangerous {
@@ -516,6 +560,20 @@ pub fn resolve(o: &Options) -> Result<EnvReport, EnvError> {
             source: v.source,
             user_value: user,
         });
+    }
+    // Variables that make programs load code, from a config file: said out loud.
+    for v in &out {
+        if v.action == VarAction::Set
+            && CODE_LOADING.contains(&v.name.as_str())
+            && !v.source.starts_with("built-in")
+        {
+            warnings.push(format!(
+                "{} is set by {}: every program run with this profile loads code from {}",
+                v.name,
+                v.source,
+                v.value.as_deref().unwrap_or_default()
+            ));
+        }
     }
     Ok(EnvReport {
         schema: SCHEMA,

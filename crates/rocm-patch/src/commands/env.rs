@@ -15,6 +15,7 @@ fn options(p: &ProfileArgs) -> anyhow::Result<rp_env::Options> {
         keep_env: p.keep_env,
         i_know_this_crashes: p.i_know_this_crashes,
         timeout: std::time::Duration::from_millis(p.timeout_ms.max(1)),
+        trust_store: super::trust_store(&super::env_map()),
     })
 }
 

@@ -27,6 +27,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
             | Command::History(_)
             | Command::Recover(_)
             | Command::Completions(_)
+            | Command::Trust(_)
             | Command::Man(_)
     ) {
         if let Some(id) = deploy::state_dir(state_dir.clone())
@@ -51,9 +52,45 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
         Command::Run(args) => env::run(args),
         Command::Inspect(args) => inspect::run(args, out),
         Command::Report(args) => report::run(args, out),
+        Command::Trust(args) => trust(args, out),
         Command::Completions(args) => manual::completions(args, out),
         Command::Man(args) => manual::man(args, out),
     }
+}
+
+/// Where trusted project files are recorded: `$XDG_DATA_HOME/rocm-patch/trusted`
+/// (default `~/.local/share/rocm-patch/trusted`).
+pub(crate) fn trust_store(env: &BTreeMap<String, String>) -> Option<std::path::PathBuf> {
+    let data = env
+        .get("XDG_DATA_HOME")
+        .filter(|x| x.starts_with('/'))
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            env.get("HOME")
+                .filter(|h| h.starts_with('/'))
+                .map(|h| std::path::Path::new(h).join(".local/share"))
+        })?;
+    Some(data.join("rocm-patch/trusted"))
+}
+
+/// `rocm-patch trust [DIR] [--remove]`.
+fn trust(args: crate::cli::TrustArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
+    let store = trust_store(&env_map())
+        .ok_or_else(|| anyhow::anyhow!("no XDG_DATA_HOME or HOME to keep the record in"))?;
+    let dir = match args.dir {
+        Some(d) => d,
+        None => std::env::current_dir()?,
+    };
+    let t = rp_env::trust::trust(&store, &dir, args.remove).map_err(|e| anyhow::anyhow!(e))?;
+    match t.sha256 {
+        Some(h) => writeln!(
+            out,
+            "trusted {} (sha256 {h}); a change to it needs `rocm-patch trust` again",
+            t.path.display()
+        )?,
+        None => writeln!(out, "{} is no longer trusted", t.path.display())?,
+    }
+    Ok(crate::exit::OK)
 }
 
 /// This process's environment (variables whose name or value is not UTF-8 are left out).

@@ -81,6 +81,7 @@ pub(crate) fn run(args: ReportArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         keep_env: false,
         i_know_this_crashes: false,
         timeout: Duration::from_millis(args.timeout_ms.max(1)),
+        trust_store: super::trust_store(&env),
     }) {
         Ok(r) => (Some(r), None),
         Err(e) => (None, Some(e.to_string())),
