@@ -614,13 +614,28 @@ fn python_discovery_without_flags() {
             ("/venv-pytorch-org".to_string(), "cwd".to_string()),
         ]
     );
-    // A bad --python path is reported, and the rest goes on.
-    let (_, _, v) = doctor(
-        &root,
-        &[Path::new("/nonexistent/python3"), &root.join("venv-native")],
-        &[],
-        &["--user", "bob"],
-    );
+    // A bad --python path is reported, the rest goes on, and the exit is 2 with the
+    // path named on stderr.
+    let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+        .env_clear()
+        .args([
+            "doctor",
+            "--json",
+            "--user",
+            "bob",
+            "--python",
+            "/nonexistent/python3",
+            "--python",
+        ])
+        .arg(root.join("venv-native"))
+        .arg("--sysroot")
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr)
+        .contains("rocm-patch: error: --python /nonexistent/python3: no such file"));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v["python"][0]["error"]
         .as_str()
         .unwrap()
@@ -845,4 +860,96 @@ fn every_asic_of_the_device_table_is_named() {
         }
     }
     assert!(checked >= 20, "{checked}");
+}
+
+/// Numbers and names from sysfs are range-checked (issue 13): a render minor of
+/// 2^64-1 names no device node (and so no false `kfd-inaccessible`), memory banks whose
+/// sizes overflow are not a wrapped small VRAM, and `+1` and `001` are not node 1.
+#[test]
+fn hostile_sysfs_values_are_checked() {
+    let d = tempfile::tempdir().unwrap();
+    let root = rx5600xt(&d.path().join("root"));
+    let node = root.join("sys/class/kfd/kfd/topology/nodes/1");
+    let props = std::fs::read_to_string(node.join("properties")).unwrap();
+    std::fs::write(
+        node.join("properties"),
+        props.replace(
+            "drm_render_minor 128",
+            "drm_render_minor 18446744073709551615",
+        ),
+    )
+    .unwrap();
+    for b in ["0", "1"] {
+        std::fs::create_dir_all(node.join("mem_banks").join(b)).unwrap();
+        std::fs::write(
+            node.join("mem_banks").join(b).join("properties"),
+            "heap_type 1\nsize_in_bytes 18446744073709551000\n",
+        )
+        .unwrap();
+    }
+    for alias in ["+1", "001"] {
+        let to = node.parent().unwrap().join(alias);
+        std::fs::create_dir_all(&to).unwrap();
+        for f in ["name", "gpu_id", "properties"] {
+            std::fs::copy(node.join(f), to.join(f)).unwrap();
+        }
+    }
+    let (_, human, v) = doctor(&root, &[], &[], &[]);
+    assert!(!human.contains("18446744073709551615"), "{human}");
+    let amd: Vec<&serde_json::Value> = v["gpus"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["vendor"] == "amd")
+        .collect();
+    assert_eq!(amd.len(), 1, "{:#}", v["gpus"]);
+    let vram = amd[0]["vram_bytes"].as_u64().unwrap();
+    assert!(vram > 1 << 30, "wrapped VRAM: {vram}");
+    assert!(
+        !ids(&v).contains(&"kfd-inaccessible".to_string()),
+        "{:?}",
+        ids(&v)
+    );
+}
+
+/// Doctor's next steps fit the distribution (no pacman line on Debian), and an override
+/// set by a venv's activate script is named as file:line (issue 13).
+#[test]
+fn steps_fit_the_distribution_and_activate_scripts_are_read() {
+    let d = tempfile::tempdir().unwrap();
+    let root = rx5600xt(&d.path().join("root"));
+    let env = [("HSA_OVERRIDE_GFX_VERSION", "10.3.0")];
+    let (_, human, _) = doctor(&root, &[], &env, &[]);
+    assert!(
+        human.contains("pacman"),
+        "unknown distribution: every route\n{human}"
+    );
+    std::fs::write(
+        root.join("etc/os-release"),
+        "PRETTY_NAME=\"Debian GNU/Linux 13\"\nID=debian\n",
+    )
+    .unwrap();
+    let (_, human, _) = doctor(&root, &[], &env, &[]);
+    assert!(!human.contains("pacman"), "{human}");
+    assert!(human.contains("Next steps"), "{human}");
+    assert!(
+        !human.contains("\n  $ "),
+        "commands carry no prompt:\n{human}"
+    );
+    std::fs::write(root.join("etc/os-release"), "ID=manjaro\nID_LIKE=arch\n").unwrap();
+    let (_, human, _) = doctor(&root, &[], &env, &[]);
+    assert!(human.contains("sudo pacman -S rocm-hip-sdk"), "{human}");
+    // A venv whose activate script exports the override.
+    let venv = root.join("home/bob/venv");
+    std::fs::create_dir_all(venv.join("bin")).unwrap();
+    std::fs::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+    std::fs::write(
+        venv.join("bin/activate"),
+        "# venv\nVIRTUAL_ENV=/home/bob/venv\nexport HSA_OVERRIDE_GFX_VERSION=10.3.0\n",
+    )
+    .unwrap();
+    let (code, _, v) = doctor(&root, &[&venv], &[], &["--user", "bob"]);
+    assert_eq!(code, 1);
+    let f = finding(&v, "override-in-startup-file");
+    assert_eq!(f["subject"], "/home/bob/venv/bin/activate:3", "{f}");
 }

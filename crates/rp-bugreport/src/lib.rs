@@ -38,13 +38,7 @@ pub fn versions(root: &SysRoot) -> Versions {
     }
 }
 
-/// One key of an os-release file, unquoted.
-pub fn os_release(text: &str, key: &str) -> Option<String> {
-    text.lines().find_map(|l| {
-        let v = l.trim().strip_prefix(key)?.strip_prefix('=')?;
-        Some(v.trim().trim_matches('"').trim_matches('\'').to_string())
-    })
-}
+pub use rp_machine::os_release;
 
 /// The last `max` lines of the kernel log files that mention amdgpu, KFD or DRM
 /// (`/var/log/kern.log`, `/var/log/dmesg`, whichever are readable), and where they were

@@ -42,8 +42,13 @@ fn acceptable(g: &Gpu) -> Vec<String> {
 
 /// Steps that get native code for `gpu`: the first stack in full, the others as
 /// alternatives. Never an override (docs/rdna1.md).
-fn native_stack_fix(gpu: &str) -> Vec<FixStep> {
-    let stacks = rp_kb::kb().stacks_for(gpu);
+fn native_stack_fix(m: &MachineSnapshot, gpu: &str) -> Vec<FixStep> {
+    // Only what this distribution can run (no pacman line on Debian).
+    let stacks: Vec<&rp_kb::Stack> = rp_kb::kb()
+        .stacks_for(gpu)
+        .into_iter()
+        .filter(|s| s.for_os(&m.os_ids))
+        .collect();
     let mut out = Vec::new();
     for (i, s) in stacks.iter().enumerate() {
         let steps = s.steps_for(gpu);
@@ -255,12 +260,12 @@ fn override_findings(m: &MachineSnapshot, python: &[PythonEnv], out: &mut Vec<Fi
                 } else {
                     fix.extend(where_set(m, var));
                 }
-                fix.extend(native_stack_fix(own));
+                fix.extend(native_stack_fix(m, own));
                 out.push(mk("override-foreign-isa", &base, fix, node_subject(g)));
             }
             OverrideCompat::Risky(runs) => {
                 let v = with("caveat", runs.caveat.as_deref().unwrap_or_default());
-                let mut f = finding("override-risky", &v, native_stack_fix(own));
+                let mut f = finding("override-risky", &v, native_stack_fix(m, own));
                 f.reference = runs.reference.clone();
                 out.push(f);
             }
@@ -335,7 +340,7 @@ fn startup_override_findings(m: &MachineSnapshot, out: &mut Vec<Finding>) {
                 ),
                 Some(_) => continue,
             };
-            fix.extend(native_stack_fix(own));
+            fix.extend(native_stack_fix(m, own));
             out.push(mk(
                 "override-in-startup-file",
                 &[
@@ -384,7 +389,7 @@ fn torch_findings(m: &MachineSnapshot, python: &[PythonEnv], out: &mut Vec<Findi
                 out.push(mk(
                     "torch-missing-target",
                     &vars,
-                    native_stack_fix(own),
+                    native_stack_fix(m, own),
                     Some(format!("{} / node {node}", pe.path)),
                 ));
             };
@@ -396,7 +401,7 @@ fn torch_findings(m: &MachineSnapshot, python: &[PythonEnv], out: &mut Vec<Findi
                 no_code(&detail, out);
                 continue;
             }
-            device_package_findings(pe, t, g, &base, out);
+            device_package_findings(m, pe, t, g, &base, out);
             if t.gpu_libraries.is_empty() {
                 // A ROCm torch with no device code anywhere doctor looked: never "loads".
                 let detail = format!(
@@ -457,10 +462,10 @@ fn torch_findings(m: &MachineSnapshot, python: &[PythonEnv], out: &mut Vec<Findi
                                 runs.code, runs.reference
                             ),
                         )];
-                        f.extend(native_stack_fix(own));
+                        f.extend(native_stack_fix(m, own));
                         f
                     }
-                    None => native_stack_fix(own),
+                    None => native_stack_fix(m, own),
                 };
                 out.push(mk(
                     "torch-missing-target",
@@ -498,7 +503,7 @@ fn torch_findings(m: &MachineSnapshot, python: &[PythonEnv], out: &mut Vec<Findi
                         format!("has {own}; its rocBLAS version must match the one torch loads (ROCm/rocBLAS#1300)"),
                     ));
                 }
-                fix.extend(native_stack_fix(own));
+                fix.extend(native_stack_fix(m, own));
                 out.push(mk(
                     "rocblas-missing-target",
                     &vars,
@@ -513,6 +518,7 @@ fn torch_findings(m: &MachineSnapshot, python: &[PythonEnv], out: &mut Vec<Findi
 /// TheRock's split wheels: each kind of device package installed must be there for
 /// this GPU (`amd-torch-device-gfx1030` is no use to a gfx1010).
 fn device_package_findings(
+    m: &MachineSnapshot,
     pe: &PythonEnv,
     t: &TorchInstall,
     g: &Gpu,
@@ -548,7 +554,7 @@ fn device_package_findings(
     out.push(mk(
         "device-package-mismatch",
         &vars,
-        native_stack_fix(own),
+        native_stack_fix(m, own),
         Some(format!("{} / node {}", pe.path, g.node.unwrap_or(0))),
     ));
 }
@@ -685,8 +691,16 @@ fn driver_findings(m: &MachineSnapshot, out: &mut Vec<Finding>) {
             }
         }
     }
+    // The hipBLASLt note matters for a ROCm torch (or one still to be installed), not for
+    // a CUDA or CPU build.
+    let torches: Vec<&TorchInstall> = m
+        .python
+        .iter()
+        .filter_map(|p| p.env.torch.as_ref())
+        .collect();
+    let rocm_torch = torches.is_empty() || torches.iter().any(|t| t.build == TorchBuild::Rocm);
     let mut gaps_seen = std::collections::HashSet::new();
-    for g in m.kfd_gpus() {
+    for g in m.kfd_gpus().filter(|_| rocm_torch) {
         let own = g.gfx_target.clone().unwrap_or_default();
         for gap in rp_kb::kb().library_gaps(&own) {
             if gap.library != "hipBLASLt" || !gaps_seen.insert(own.clone()) {

@@ -249,7 +249,7 @@ pub fn plan(
         ];
         let mut p = match r.action {
             RemedyAction::CommentStartupLines => comment_step(m, root, r, home.as_deref(), o),
-            RemedyAction::NativeVenv => venv_step(r, &gpu, &vars, root, o),
+            RemedyAction::NativeVenv => venv_step(m, r, &gpu, &vars, root, o),
             RemedyAction::AddGroups => groups_step(m, root, r, &user, &vars, o),
             RemedyAction::UserConfig => config_step(m, root, r, home.as_deref(), &vars)?,
             RemedyAction::Print => {
@@ -348,6 +348,7 @@ fn comment_step(
 }
 
 fn venv_step(
+    m: &MachineSnapshot,
     r: &rp_kb::Remedy,
     gpu: &str,
     vars: &[(&str, &str)],
@@ -358,7 +359,11 @@ fn venv_step(
     if gpu.is_empty() {
         return None;
     }
-    let stacks = kb.stacks_for(gpu);
+    let stacks: Vec<&rp_kb::Stack> = kb
+        .stacks_for(gpu)
+        .into_iter()
+        .filter(|s| s.for_os(&m.os_ids))
+        .collect();
     let mut s = step(r, FixAction::NativeVenv, vars);
     let Some(_) = stacks.iter().find(|st| st.id.starts_with("therock")) else {
         // No TheRock build for this GPU: the routes the knowledge base knows, printed.

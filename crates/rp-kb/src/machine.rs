@@ -140,9 +140,22 @@ pub struct StackStep {
     pub command: Option<String>,
     /// When it applies or what it does.
     pub note: Option<String>,
+    /// The distributions it is for (os-release `ID`s); empty: any.
+    #[serde(default)]
+    pub os: Vec<String>,
 }
 
 impl Stack {
+    /// Whether the stack is for a machine whose os-release `ID` and `ID_LIKE` are
+    /// `os` (unknown: empty, and then every stack is).
+    pub fn for_os(&self, os: &[String]) -> bool {
+        os.is_empty()
+            || self
+                .steps
+                .iter()
+                .all(|s| s.os.is_empty() || s.os.iter().any(|o| os.contains(o)))
+    }
+
     /// The steps for one processor.
     pub fn steps_for(&self, gpu: &str) -> Vec<StackStep> {
         self.steps
@@ -150,6 +163,7 @@ impl Stack {
             .map(|s| StackStep {
                 command: s.command.as_ref().map(|c| c.replace("{gpu}", gpu)),
                 note: s.note.as_ref().map(|c| c.replace("{gpu}", gpu)),
+                os: s.os.clone(),
             })
             .collect()
     }

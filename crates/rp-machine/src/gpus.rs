@@ -95,7 +95,12 @@ pub fn collect(m: &Sysfs, root: &SysRoot, ids: &mut Ids) -> Gpus {
         let (gfx_target, source) = kfd_target(n);
         let simd = n.props.u64("simd_count");
         let per_cu = n.props.u64("simd_per_cu").filter(|&v| v > 0);
-        let render_minor = n.props.u64("drm_render_minor").filter(|&v| v >= 128);
+        // Render minors start at 128 (drm_drv.c); a device minor has 20 bits
+        // (include/linux/kdev_t.h MINORBITS), so anything larger is garbage.
+        let render_minor = n
+            .props
+            .u64("drm_render_minor")
+            .filter(|&v| (128..1 << 20).contains(&v));
         if let Some(u) = n.props.u64("unique_id").filter(|&u| u > 0) {
             unique_ids.insert(n.id, u);
         }

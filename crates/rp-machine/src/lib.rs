@@ -35,7 +35,29 @@ use rp_report::{
     TensileDir, Vendor,
 };
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// One key of an os-release file (os-release(5)), unquoted.
+pub fn os_release(text: &str, key: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        let v = l.trim().strip_prefix(key)?.strip_prefix('=')?;
+        Some(v.trim().trim_matches('"').trim_matches('\'').to_string())
+    })
+}
+
+/// The distribution's `ID` and `ID_LIKE` words (os-release(5): /etc/os-release, else
+/// /usr/lib/os-release); empty when unknown.
+fn os_ids(root: &SysRoot) -> Vec<String> {
+    let text = ["/etc/os-release", "/usr/lib/os-release"]
+        .iter()
+        .find_map(|p| root.read_text(&root.host(p), 64 * 1024).ok());
+    let Some(text) = text else { return Vec::new() };
+    ["ID", "ID_LIKE"]
+        .iter()
+        .filter_map(|k| os_release(&text, k))
+        .flat_map(|v| v.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+        .collect()
+}
 
 /// What to read.
 #[derive(Debug, Clone, Default)]
@@ -91,6 +113,8 @@ pub struct MachineSnapshot {
     pub users: Users,
     /// The user's home directory (machine path), when known.
     pub home: Option<String>,
+    /// The distribution's os-release `ID` and `ID_LIKE` words (empty: unknown).
+    pub os_ids: Vec<String>,
     /// Driver and device access.
     pub driver: Driver,
     /// The environment the user's programs run with.
@@ -189,6 +213,22 @@ pub fn snapshot(root: &SysRoot, o: &Options) -> Result<MachineSnapshot, MachineE
         };
         let mut seen_sites = std::collections::HashSet::new();
         for c in &candidates {
+            // The environment's activation scripts are startup files too.
+            let prefix = if root.is_dir(&c.path) {
+                Some(c.path.clone())
+            } else {
+                c.path
+                    .parent()
+                    .and_then(Path::parent)
+                    .map(Path::to_path_buf)
+            };
+            if let Some(prefix) = prefix {
+                for s in startup::env_scripts(root, &prefix, home_host.as_deref()) {
+                    if !environment.set_in_files.contains(&s) {
+                        environment.set_in_files.push(s);
+                    }
+                }
+            }
             let (env, inventory) = python::read_env(c, &look);
             // The same environment found twice (VIRTUAL_ENV and PATH) is reported once.
             if !env.site_packages.is_empty() && !seen_sites.insert(env.site_packages.clone()) {
@@ -210,6 +250,7 @@ pub fn snapshot(root: &SysRoot, o: &Options) -> Result<MachineSnapshot, MachineE
         identity,
         users,
         home,
+        os_ids: os_ids(root),
         driver,
         env: o.env.clone(),
         environment,
@@ -228,6 +269,14 @@ fn driver(m: &sysfs::Sysfs, gpus: &[Gpu], root: &SysRoot, who: &Identity, users:
         format!("{user}:{group} {:04o}", n.mode)
     };
     let node_report = |path: &str, n: Option<&sysfs::DevNode>| match n {
+        // On this machine a device node must be a character device; anything else in
+        // its place (a file, a directory) is reported, never opened.
+        Some(n) if root.is_live() && !n.char_device => DeviceNode {
+            path: path.to_string(),
+            exists: true,
+            owner: Some(format!("{}, not a character device", owner(n))),
+            accessible: false,
+        },
         Some(n) => DeviceNode {
             path: path.to_string(),
             exists: true,

@@ -298,6 +298,28 @@ fn scan(
     }
 }
 
+/// GPU-related assignments in a Python environment's activation scripts (`prefix` a
+/// host path): a venv's `bin/activate` (and `activate.fish`), conda's
+/// `etc/conda/activate.d/*.sh`. Each runs when the environment is activated.
+pub fn env_scripts(root: &SysRoot, prefix: &Path, home: Option<&Path>) -> Vec<EnvSetting> {
+    let mut files = vec![
+        prefix.join("bin/activate"),
+        prefix.join("bin/activate.fish"),
+    ];
+    files.extend(
+        root.read_dir(&prefix.join("etc/conda/activate.d"))
+            .into_iter()
+            .filter(|(n, _)| n.ends_with(".sh") || n.ends_with(".fish"))
+            .map(|(_, p)| p),
+    );
+    let mut out = Vec::new();
+    let mut seen = Vec::new();
+    for f in files {
+        scan(root, &f, home, None, &mut seen, &mut out);
+    }
+    out
+}
+
 /// Every GPU-related assignment in the user's startup files (below `home`, a host path)
 /// and the system's (/etc/environment, /etc/profile.d/*.sh), in reading order, then
 /// those of files they source.

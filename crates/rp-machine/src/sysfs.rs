@@ -105,14 +105,17 @@ impl KfdNode {
     /// VRAM from FB_PUBLIC/FB_PRIVATE memory banks, else the legacy `local_mem_size`
     /// (docs/machine.md).
     pub fn vram_bytes(&self) -> Option<u64> {
-        let banks: u64 = self
+        // A sum that overflows is garbage, not a size (never a wrapped small number).
+        let banks: Option<u64> = self
             .mem_banks
             .iter()
             .filter(|b| matches!(b.u64("heap_type"), Some(1) | Some(2)))
             .filter_map(|b| b.u64("size_in_bytes"))
-            .sum();
-        if banks > 0 {
-            return Some(banks);
+            .try_fold(0u64, |a, x| a.checked_add(x));
+        match banks {
+            Some(b) if b > 0 => return Some(b),
+            None => return None,
+            _ => {}
         }
         self.props.u64("local_mem_size").filter(|&v| v > 0)
     }
@@ -261,7 +264,8 @@ fn read_topology(r: &SysRoot) -> Option<Topology> {
             .and_then(|s| s.parse().ok());
         let mut nodes = Vec::new();
         for (name, p) in sorted_dir(r, &dir.join("nodes")) {
-            let Ok(id) = name.parse::<u32>() else {
+            // Only canonical decimal names are nodes: `+7` and `007` are not node 7.
+            let Some(id) = name.parse::<u32>().ok().filter(|n| n.to_string() == name) else {
                 continue;
             };
             let Ok(text) = r.reader().text(&p.join("properties")) else {

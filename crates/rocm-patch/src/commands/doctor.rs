@@ -7,6 +7,13 @@ use std::io::{IsTerminal, Write};
 
 pub(crate) fn run(args: DoctorArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     let root = super::sysroot(&args.sysroot, args.timeout_ms)?;
+    // A --python that does not exist is reported with the rest, and makes the exit 2.
+    let missing: Vec<String> = args
+        .python
+        .iter()
+        .filter(|p| std::fs::symlink_metadata(p).is_err())
+        .map(|p| p.display().to_string())
+        .collect();
     let machine = rp_machine::snapshot(
         &root,
         &rp_machine::Options {
@@ -23,6 +30,12 @@ pub(crate) fn run(args: DoctorArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     super::emit(out, args.json, &report, |r, o| {
         render::doctor::human(r, color, o)
     })?;
+    for p in &missing {
+        super::error_line(&format!("--python {p}: no such file or directory"));
+    }
+    if !missing.is_empty() {
+        return Ok(exit::TOOL_ERROR);
+    }
     Ok(
         if report
             .findings

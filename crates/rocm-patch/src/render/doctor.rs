@@ -114,8 +114,8 @@ fn gpu_lines(g: &Gpu, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-/// One fix step as a line: `$ command`, `# note`, `$ command   # note`, or for an
-/// alternative `# or what: command`.
+/// One fix step as a line a shell can take as it is: `command`, `# note`,
+/// `command   # note`, or for an alternative `# or what: command`.
 pub(crate) fn fix_line(s: &FixStep) -> String {
     if s.alternative {
         return match (&s.command, &s.note) {
@@ -125,8 +125,8 @@ pub(crate) fn fix_line(s: &FixStep) -> String {
         };
     }
     match (&s.command, &s.note) {
-        (Some(c), Some(n)) => format!("$ {c}   # {n}"),
-        (Some(c), None) => format!("$ {c}"),
+        (Some(c), Some(n)) => format!("{c}   # {n}"),
+        (Some(c), None) => c.clone(),
         (None, Some(n)) => format!("# {n}"),
         (None, None) => String::new(),
     }
@@ -318,15 +318,61 @@ pub fn human(r: &DoctorReport, color: bool, out: &mut dyn Write) -> io::Result<(
         }
     }
 
-    writeln!(out, "\n{}", st.head("Findings"))?;
+    // Every fix step once, in the order the findings need them: one block to paste.
+    let mut steps: Vec<String> = Vec::new();
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    let mut where_fixed: Vec<Option<String>> = Vec::new();
     for f in &r.findings {
+        let label = match &f.subject {
+            Some(s) => format!("{} ({s})", f.id),
+            None => f.id.clone(),
+        };
+        let lines: Vec<String> = f
+            .fix
+            .iter()
+            .map(fix_line)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let new: Vec<String> = lines
+            .iter()
+            .filter(|l| !steps.contains(l))
+            .cloned()
+            .collect();
+        let first_group = lines.first().and_then(|l| {
+            groups
+                .iter()
+                .find(|(_, g)| g.contains(l))
+                .map(|(name, _)| name.clone())
+        });
+        if !new.is_empty() {
+            steps.extend(new.iter().cloned());
+            groups.push((label.clone(), new));
+        }
+        where_fixed.push(if lines.is_empty() {
+            None
+        } else {
+            Some(first_group.unwrap_or(label))
+        });
+    }
+    writeln!(out, "\n{}", st.head("Findings"))?;
+    for (f, w) in r.findings.iter().zip(&where_fixed) {
         writeln!(out, "  {} {}  {}", st.severity(f.severity), f.id, f.title)?;
         writeln!(out, "          why: {}", f.why)?;
         writeln!(out, "          ref: {}", f.reference)?;
-        if !f.fix.is_empty() {
-            writeln!(out, "          fix:")?;
-            for step in &f.fix {
-                writeln!(out, "            {}", fix_line(step))?;
+        if let Some(w) = w {
+            writeln!(out, "          fix: see Next steps, {w}")?;
+        }
+    }
+    if !groups.is_empty() {
+        writeln!(
+            out,
+            "\n{} (each step once; `#` lines are notes, so a block can be pasted)",
+            st.head("Next steps")
+        )?;
+        for (name, lines) in &groups {
+            writeln!(out, "  # -- {name}")?;
+            for l in lines {
+                writeln!(out, "  {l}")?;
             }
         }
     }
