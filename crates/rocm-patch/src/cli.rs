@@ -296,7 +296,7 @@ pub struct DeployCommon {
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
     /// The transaction id (see `history`).
-    #[arg(required_unless_present = "last", conflicts_with = "last")]
+    #[arg(conflicts_with = "last")]
     pub id: Option<u64>,
     /// The most recent committed transaction.
     #[arg(long)]

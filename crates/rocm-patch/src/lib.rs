@@ -32,6 +32,15 @@ pub fn main_entry() -> ExitCode {
                 exit::OK
             };
             let _ = e.print();
+            // `run CMD` without `--`: say how to write it.
+            if e.kind() == clap::error::ErrorKind::UnknownArgument
+                && std::env::args().nth(1).as_deref() == Some("run")
+            {
+                let _ = writeln!(
+                    io::stderr(),
+                    "rocm-patch: put `--` before the command: rocm-patch run [OPTIONS] -- CMD ARGS..."
+                );
+            }
             return ExitCode::from(code);
         }
     };

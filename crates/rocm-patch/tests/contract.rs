@@ -144,3 +144,40 @@ fn timeout_ms_reaches_every_command_that_reads_sysfs() {
         );
     }
 }
+
+/// Issue 13's conventions: rollback without an id suggests --last; history creates
+/// nothing in an empty state directory; run without `--` says where it goes; a wheel
+/// member named with control characters never reaches the terminal raw.
+#[test]
+fn conventions() {
+    let d = tempfile::tempdir().unwrap();
+    let st = d.path().join("state");
+    let (code, _, err) = run(&["rollback"], &st);
+    assert_eq!(code, 2);
+    assert!(
+        err.starts_with("rocm-patch: error: ") && err.contains("--last"),
+        "{err}"
+    );
+    let (code, out, _) = run(&["history"], &st);
+    assert_eq!(code, 0);
+    assert!(out.contains("no transactions"), "{out}");
+    assert!(!st.exists(), "history created the state directory");
+    let (code, _, err) = run(&["run", "true"], &st);
+    assert_eq!(code, 2);
+    assert!(err.contains("put `--` before the command"), "{err}");
+    // A wheel whose member name carries an escape sequence.
+    let whl = d.path().join("evil-1.0-py3-none-any.whl");
+    let mut z = zip::ZipWriter::new(std::fs::File::create(&whl).unwrap());
+    z.start_file(
+        "evil/lib\u{1b}[2J.so",
+        zip::write::SimpleFileOptions::default(),
+    )
+    .unwrap();
+    use std::io::Write;
+    z.write_all(&std::fs::read(fixture("codeobj/codeobj_co6_gfx1010.co")).unwrap())
+        .unwrap();
+    z.finish().unwrap();
+    let (_, out, _) = run(&["inspect", whl.to_str().unwrap()], &st);
+    assert!(!out.contains('\u{1b}'), "{out:?}");
+    assert!(out.contains("\\u{1b}[2J"), "{out}");
+}

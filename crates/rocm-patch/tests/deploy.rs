@@ -724,6 +724,27 @@ fn sid_gfx1010_tensile_files_into_a_torch_like_tree() {
         e.contains("rocBLAS versions differ") && e.contains("4.4") && e.contains("4.2"),
         "{e}"
     );
+    // Only the major version known on one side (a librocblas.so.4 soname): never claimed
+    // to match (issue 13).
+    std::fs::remove_file(torch.join("lib/librocblas.so.4.2.60200")).unwrap();
+    write(&torch.join("lib/librocblas.so.4"), b"");
+    let e = err(&rpx(
+        &state,
+        &[
+            "deploy",
+            "tensile",
+            "--from",
+            sid.to_str().unwrap(),
+            "--arch",
+            "gfx1010",
+            "--into",
+            torch.to_str().unwrap(),
+        ],
+    ));
+    assert!(
+        e.contains("only the major version") && e.contains("--skip-version-check"),
+        "{e}"
+    );
     // An arch sid does not have.
     let e = err(&rpx(
         &state,

@@ -739,7 +739,14 @@ pub fn interrupted(state_dir: &Path) -> Option<String> {
 }
 
 /// Every transaction, oldest first; refused while one is interrupted.
+/// A state directory that does not exist yet has no history, and is not created.
 pub fn history(state_dir: &Path) -> Result<Vec<TxReport>, DeployError> {
-    let s = StateDir::open(state_dir)?;
-    Ok(journals_if_clean(&s)?.iter().map(report).collect())
+    if !state_dir.join("journal").is_dir() {
+        return Ok(Vec::new());
+    }
+    let all = journal::read_journals(state_dir)?;
+    if let Some(j) = all.iter().find(|j| j.interrupted()) {
+        return Err(DeployError::Interrupted(j.id()));
+    }
+    Ok(all.iter().map(report).collect())
 }

@@ -213,10 +213,16 @@ pub fn plan(
         let dv = rocblas_version(&dst);
         match (&sv, &dv) {
             (Some((sa, sb, sw)), Some((da, db, dw))) => {
-                let minor_ok = match (sb, db) {
-                    (Some(x), Some(y)) => x == y,
-                    _ => true,
-                };
+                // A side known only by its major version (a `librocblas.so.4` soname)
+                // cannot be said to match: releases within a major differ too.
+                if sa == da && (sb.is_none() || db.is_none()) {
+                    let (which, w) = if sb.is_none() { (src, sw) } else { (&dst, dw) };
+                    return refuse(format!(
+                        "only the major version of rocBLAS is known for {} ({w}: {sa}.x), so it cannot be checked that both sides are the same release; Tensile files are built for one release. Use a tree that names its version (rocblas/<x.y.z>/library or librocblas.so.X.Y), or --skip-version-check",
+                        which.display()
+                    ));
+                }
+                let minor_ok = sb == db;
                 if sa != da || !minor_ok {
                     return refuse(format!(
                         "rocBLAS versions differ: {} is {}.{} ({sw}) but {} is {}.{} ({dw}); Tensile files are built for one rocBLAS release (their kernel argument layouts and solution indices change between releases). Use files from the same rocBLAS version, or --skip-version-check",
@@ -227,7 +233,7 @@ pub fn plan(
                 notes.push(format!(
                     "rocBLAS {}.{} on both sides ({sw}; {dw})",
                     sa,
-                    sb.or(*db).map(|x| x.to_string()).unwrap_or("x".into())
+                    sb.map(|x| x.to_string()).unwrap_or("x".into())
                 ));
             }
             _ => {

@@ -81,9 +81,12 @@ pub(crate) fn rollback(
     sd: Option<PathBuf>,
     out: &mut dyn Write,
 ) -> anyhow::Result<u8> {
-    let which = match a.id {
-        Some(id) => rp_deploy::Which::Id(id),
-        None => rp_deploy::Which::Last,
+    let which = match (a.id, a.last) {
+        (Some(id), _) => rp_deploy::Which::Id(id),
+        (None, true) => rp_deploy::Which::Last,
+        (None, false) => anyhow::bail!(
+            "rollback needs a transaction id, or --last for the most recent one (ids: `rocm-patch history`)"
+        ),
     };
     let r = rp_deploy::rollback(&state_dir(sd)?, which, a.force)?;
     super::emit(out, a.json, &r, render::deploy::tx)?;

@@ -53,19 +53,24 @@ pub fn history(h: &HistoryReport, out: &mut dyn Write) -> io::Result<()> {
     }
     writeln!(
         out,
-        "{:>4}  {:<12}  {:<24}  INTO / COMMAND",
-        "ID", "STATE", "CHANGES"
+        "{:>4}  {:<16}  {:<12}  {:<24}  INTO / COMMAND",
+        "ID", "DATE (UTC)", "STATE", "CHANGES"
     )?;
     for t in &h.transactions {
         writeln!(
             out,
-            "{:>4}  {:<12}  {:<24}  {}",
+            "{:>4}  {:<16}  {:<12}  {:<24}  {}",
             t.id,
+            utc(t.created),
             t.state,
             counts(t),
             t.into
         )?;
-        writeln!(out, "{:>4}  {:<12}  {:<24}  {}", "", "", "", t.command)?;
+        writeln!(
+            out,
+            "{:>4}  {:<16}  {:<12}  {:<24}  {}",
+            "", "", "", "", t.command
+        )?;
     }
     Ok(())
 }
@@ -92,4 +97,35 @@ pub fn recover(r: &RecoverReport, out: &mut dyn Write) -> io::Result<()> {
         tx(t, out)?;
     }
     Ok(())
+}
+
+/// Unix seconds as `YYYY-MM-DD HH:MM` (UTC), by the proleptic Gregorian calendar
+/// (days-from-civil inverted, H. Hinnant's algorithm).
+pub(crate) fn utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        rem / 3600,
+        (rem % 3600) / 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dates() {
+        assert_eq!(super::utc(0), "1970-01-01 00:00");
+        assert_eq!(super::utc(951_782_400), "2000-02-29 00:00");
+        assert_eq!(super::utc(1_796_298_180), "2026-12-03 11:43");
+    }
 }

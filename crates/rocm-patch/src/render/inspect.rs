@@ -34,7 +34,12 @@ pub fn human(r: &InspectReport, verbose: bool, out: &mut dyn Write) -> io::Resul
         .collect();
     if !rows.is_empty() {
         writeln!(out, "\nFiles:")?;
-        let w = rows.iter().map(|f| f.path.len()).max().unwrap_or(4).min(90);
+        let w = rows
+            .iter()
+            .map(|f| shown(&f.path).len())
+            .max()
+            .unwrap_or(4)
+            .min(90);
         writeln!(
             out,
             "  {:<w$}  {:<17}  {:>7}  TARGETS",
@@ -65,7 +70,7 @@ pub fn human(r: &InspectReport, verbose: bool, out: &mut dyn Write) -> io::Resul
             writeln!(
                 out,
                 "  {:<w$}  {:<17}  {:>7}  {}",
-                f.path,
+                shown(&f.path),
                 fmt,
                 f.bundles,
                 targets.join(", ")
@@ -164,7 +169,7 @@ pub fn human(r: &InspectReport, verbose: bool, out: &mut dyn Write) -> io::Resul
             writeln!(
                 out,
                 "  {} ({}, {})",
-                f.path,
+                shown(&f.path),
                 l.role,
                 l.arch.as_deref().unwrap_or("?")
             )?;
@@ -192,4 +197,23 @@ pub fn human(r: &InspectReport, verbose: bool, out: &mut dyn Write) -> io::Resul
         writeln!(out, "\n{errors} file(s) could not be read completely")?;
     }
     Ok(())
+}
+
+/// A path as a terminal may show it: control characters (a wheel member can be named
+/// with any) escaped, never sent to the terminal.
+pub(crate) fn shown(p: &str) -> std::borrow::Cow<'_, str> {
+    if !p.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(p);
+    }
+    std::borrow::Cow::Owned(
+        p.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
 }
