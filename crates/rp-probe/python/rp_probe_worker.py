@@ -823,6 +823,8 @@ def main():
         sys.stderr.flush()
         t = time.perf_counter()
         status, detail = run_one(torch, table[name], dev, cuda_ok)
+        # The end marker tells the parent that this probe's stderr is complete.
+        sys.stderr.write(f"##rp-probe-end {name}\n")
         sys.stderr.flush()
         send({"probe": name, "status": status, "detail": detail, "seconds": time.perf_counter() - t})
 

@@ -24,6 +24,8 @@ use std::time::{Duration, Instant};
 /// The worker script.
 pub const WORKER: &str = include_str!("../python/rp_probe_worker.py");
 const MARKER: &str = "##rp-probe-begin ";
+/// Written by the worker after a probe, before its answer.
+const END_MARKER: &str = "##rp-probe-end ";
 /// stderr kept per probe.
 const MAX_STDERR: usize = 64 * 1024;
 
@@ -260,14 +262,34 @@ impl Worker {
         String::from_utf8_lossy(&self.stderr.lock().expect("stderr lock")).into_owned()
     }
 
-    /// The stderr written since the marker of `name`.
-    fn probe_stderr(&self, name: &str) -> String {
+    /// The stderr written since the marker of `name` (up to its end marker, which
+    /// the worker writes before it answers: waited for briefly, since stderr is read
+    /// by another thread and can arrive after the answer).
+    fn probe_stderr(&self, name: &str, wait: bool) -> String {
+        let end = format!("{END_MARKER}{name}\n");
+        let t = Instant::now();
+        if wait {
+            loop {
+                let done = {
+                    let all = self.stderr.lock().expect("stderr lock");
+                    String::from_utf8_lossy(&all).contains(&end)
+                };
+                if done || t.elapsed() > Duration::from_secs(2) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
         let all = self.stderr.lock().expect("stderr lock");
         let text = String::from_utf8_lossy(&all);
         let marker = format!("{MARKER}{name}\n");
         let tail = match text.rfind(&marker) {
             Some(i) => &text[i + marker.len()..],
             None => &text[..],
+        };
+        let tail = match tail.find(&end) {
+            Some(i) => &tail[..i],
+            None => tail,
         };
         tail.to_string()
     }
@@ -494,7 +516,7 @@ pub fn probe(
                     r.detail = a.detail;
                     r.seconds = a.seconds;
                     if matches!(r.status, ProbeStatus::Error | ProbeStatus::Wrong) {
-                        r.stderr = Some(trim_stderr(&w.probe_stderr(name)));
+                        r.stderr = Some(trim_stderr(&w.probe_stderr(name, true)));
                         restart = r.detail.as_deref().is_some_and(device_poisoned);
                     }
                 }
@@ -513,14 +535,14 @@ pub fn probe(
                     opts.timeout.as_secs_f64()
                 ));
                 w.finish_stderr();
-                r.stderr = Some(trim_stderr(&w.probe_stderr(name)));
+                r.stderr = Some(trim_stderr(&w.probe_stderr(name, false)));
                 restart = true;
             }
             Err(RecvTimeoutError::Disconnected) => {
                 let status = w.child.wait().ok();
                 r.seconds = t.elapsed().as_secs_f64();
                 w.finish_stderr();
-                r.stderr = Some(trim_stderr(&w.probe_stderr(name)));
+                r.stderr = Some(trim_stderr(&w.probe_stderr(name, false)));
                 match status.and_then(|s| s.signal()) {
                     Some(sig) => {
                         r.status = ProbeStatus::Crash;
