@@ -283,3 +283,47 @@ fn a_large_log_streams_in_bounded_memory() {
         .unwrap();
     assert!(rss_kib < 32 * 1024, "peak RSS {rss_kib} KiB");
 }
+
+/// A log that shows what the machine does not (issue 13): a pytorch.org ROCm build next
+/// to an RX 5600 XT, or a runtime reporting gfx1030 on it, then a fault, is an override
+/// in force where the program started; the new kernel and assembler signatures.
+#[test]
+fn the_log_itself_shows_the_override() {
+    let d = tempfile::tempdir().unwrap();
+    let run = |log: &str| {
+        let p = d.path().join("log.txt");
+        std::fs::write(&p, log).unwrap();
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+            .env_clear()
+            .args(["explain", "--no-machine", "--json"])
+            .arg(&p)
+            .output()
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let v = run("torch 2.3.1+rocm6.0\ndevice: AMD Radeon RX 5600 XT\nMemory access fault by GPU node-1 (Agent handle: 0x55) on address 0x7f. Reason: Page not present or supervisor privilege.\n");
+    assert_eq!(v["primary_cause"], "override-foreign-isa", "{v:#}");
+    let ev = serde_json::to_string(&v["override_evidence"]).unwrap();
+    assert!(
+        ev.contains("2.3.1+rocm6.0") && ev.contains("gfx1010"),
+        "{ev}"
+    );
+    assert!(
+        ev.contains("systemd service") && ev.contains("launcher"),
+        "{ev}"
+    );
+    let v = run("  Name:                    gfx1030\n  Marketing Name:          AMD Radeon RX 5600 XT\nHSA_STATUS_ERROR_MEMORY_APERTURE_VIOLATION\n");
+    assert_eq!(v["primary_cause"], "override-foreign-isa", "{v:#}");
+    // Without a fault it is only what it is.
+    let v = run("torch 2.3.1+rocm6.0\nAMD Radeon RX 5600 XT\n");
+    assert!(v["primary_cause"].is_null(), "{v:#}");
+    // Kernel and assembler messages.
+    for (line, cause) in [
+        ("[ 249.9] amdgpu 0000:0c:00.0: amdgpu: IH ring buffer overflow (0x000844C0, 0x00004A00, 0x000044D0)", "gpu-hang"),
+        ("[73314.8] amdgpu 0000:c5:00.0: amdgpu: MES failed to respond to msg=REMOVE_QUEUE", "gpu-hang"),
+        ("batchnorm.s:12:3: error: dpp variant of this instruction is not supported", "unsupported-instruction"),
+    ] {
+        let v = run(&format!("{line}\n"));
+        assert_eq!(v["primary_cause"], cause, "{line}: {v:#}");
+    }
+}

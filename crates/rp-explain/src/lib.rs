@@ -37,6 +37,9 @@ pub struct Classifier {
     ansi: Regex,
     override_re: Regex,
     number: Regex,
+    runtime_target: Regex,
+    torch_build: Regex,
+    gpu_name: Regex,
 }
 
 impl Classifier {
@@ -70,6 +73,18 @@ impl Classifier {
             )
             .expect("override pattern"),
             number: Regex::new(r"(?-u)0x[0-9a-fA-F]+|\d+").expect("number pattern"),
+            // What the runtime reports as the GPU's target: rocminfo's `Name: gfx…` and
+            // the ISA name, torch's `gcnArchName`.
+            runtime_target: Regex::new(
+                r"(?-u)(?:gcnArchName\W+|amdgcn-amd-amdhsa--|^\s*Name:\s+)(gfx[0-9a-f]{3,4})\b",
+            )
+            .expect("target pattern"),
+            torch_build: Regex::new(r"(?-u)\b(\d+\.\d+\.\d+(?:\.dev\d+)?)\+rocm(\d+)\.(\d+)")
+                .expect("torch pattern"),
+            gpu_name: Regex::new(
+                r"(?-u)AMD Radeon (?:RX|Pro|PRO) [A-Z]?\d{3,4}[A-Za-z ]{0,8}?(?: XT| XTX)?\b",
+            )
+            .expect("gpu name pattern"),
         }
     }
 }
@@ -82,6 +97,12 @@ impl Default for Classifier {
 
 struct State<'a> {
     c: &'a Classifier,
+    /// Targets the runtime reported, with where.
+    runtime_targets: Vec<(String, String)>,
+    /// pytorch.org-style ROCm torch builds named, with where.
+    torch_builds: Vec<(String, u32, String)>,
+    /// GPU names the log mentions.
+    gpu_names: Vec<String>,
     events: Vec<ExplainEvent>,
     index: HashMap<(String, String), usize>,
     dropped: u64,
@@ -103,7 +124,43 @@ impl State<'_> {
             if seg.is_empty() {
                 continue;
             }
-            if let Some(m) = self.c.override_re.captures(seg) {
+            // Each side pattern only where its literal occurs (a memchr scan is far
+            // cheaper than a regex over every line).
+            let has = |lit: &[u8]| memchr::memmem::find(seg, lit).is_some();
+            if self.runtime_targets.len() < 20 && has(b"gfx") {
+                if let Some(m) = self.c.runtime_target.captures(seg) {
+                    let t = String::from_utf8_lossy(&m[1]).into_owned();
+                    if !self.runtime_targets.iter().any(|(x, _)| *x == t) {
+                        self.runtime_targets.push((t, format!("{file}:{no}")));
+                    }
+                }
+            }
+            if self.torch_builds.len() < 20 && has(b"+rocm") {
+                if let Some(m) = self.c.torch_build.captures(seg) {
+                    let v = format!(
+                        "{}+rocm{}.{}",
+                        String::from_utf8_lossy(&m[1]),
+                        String::from_utf8_lossy(&m[2]),
+                        String::from_utf8_lossy(&m[3])
+                    );
+                    let major = String::from_utf8_lossy(&m[2]).parse().unwrap_or(0);
+                    if !self.torch_builds.iter().any(|(x, _, _)| *x == v) {
+                        self.torch_builds.push((v, major, format!("{file}:{no}")));
+                    }
+                }
+            }
+            if self.gpu_names.len() < 8 && has(b"Radeon") {
+                if let Some(m) = self.c.gpu_name.find(seg) {
+                    let n = String::from_utf8_lossy(m.as_bytes()).trim().to_string();
+                    if !self.gpu_names.contains(&n) {
+                        self.gpu_names.push(n);
+                    }
+                }
+            }
+            if let Some(m) = has(b"HSA_OVERRIDE_GFX_VERSION")
+                .then(|| self.c.override_re.captures(seg))
+                .flatten()
+            {
                 let e = format!(
                     "{file}:{no}: {}={}",
                     String::from_utf8_lossy(&m[1]),
@@ -227,6 +284,9 @@ pub fn explain<R: BufRead>(
 ) -> ExplainReport {
     let mut st = State {
         c,
+        runtime_targets: Vec::new(),
+        torch_builds: Vec::new(),
+        gpu_names: Vec::new(),
         events: Vec::new(),
         index: HashMap::new(),
         dropped: 0,
@@ -244,7 +304,49 @@ pub fn explain<R: BufRead>(
     for o in &ctx.overrides {
         evidence.push(format!("environment: {o}"));
     }
+    // What the log itself shows: the GPU it ran on (from the machine, or named in the
+    // log) against the target the runtime reported, or a torch build that carries no
+    // code for it. Either, with a fault, means an override was in force where the
+    // program started, even if this shell has none.
     let kb = rp_kb::kb();
+    let faulted = st.events.iter().any(|e| e.cause == "memory-access-fault");
+    let true_targets: Vec<(String, String)> = if ctx.gpus.is_empty() {
+        st.gpu_names
+            .iter()
+            .filter_map(|n| Some((kb.target_by_marketing_name(n)?, n.clone())))
+            .collect()
+    } else {
+        ctx.gpus.clone()
+    };
+    let mut inferred = Vec::new();
+    if faulted && evidence.is_empty() {
+        for (t, name) in &true_targets {
+            for (r, at) in &st.runtime_targets {
+                if matches!(kb.override_compat(t, r), rp_kb::OverrideCompat::Foreign) {
+                    inferred.push(format!(
+                        "{at}: the runtime reported {r} on {name} ({t}), which only an override does"
+                    ));
+                }
+            }
+            let not_in_pytorch_org = kb.stacks_for(t).iter().all(|s| s.id != "pytorch-org");
+            for (v, major, at) in &st.torch_builds {
+                // pytorch.org's ROCm wheels (ROCm 6 and older here) carry no code for
+                // targets outside their list (pytorch/pytorch#132570): torch only saw
+                // the GPU because an override renamed it.
+                if not_in_pytorch_org && *major < 7 {
+                    inferred.push(format!(
+                        "{at}: torch {v} (a pytorch.org ROCm build) has no {t} code for {name}, so it could only run under an override"
+                    ));
+                }
+            }
+        }
+    }
+    if !inferred.is_empty() {
+        inferred.push(
+            "no override is set here: it was set where the program started (a launcher or wrapper script, a systemd service's Environment=, a container's environment, a desktop file, a notebook kernel.json, or a shell startup file: `rocm-patch doctor` lists those)".into(),
+        );
+        evidence.extend(inferred);
+    }
     let mut events = st.events;
     for e in &mut events {
         let gpu = std::mem::take(&mut e.fix);

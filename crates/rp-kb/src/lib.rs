@@ -360,6 +360,23 @@ impl Kb {
             .map(|(_, _, n)| n.as_str())
     }
 
+    /// The processor of a GPU named as libdrm's amdgpu.ids names it (`AMD Radeon RX 5600
+    /// XT` is gfx1010), when the name is unambiguous.
+    pub fn target_by_marketing_name(&self, name: &str) -> Option<String> {
+        let mut found: Option<String> = None;
+        for (dev, _, n) in &self.amdgpu_ids {
+            if !n.eq_ignore_ascii_case(name.trim()) {
+                continue;
+            }
+            let t = self.asic_by_device(*dev)?.gfx.clone()?;
+            match &found {
+                Some(f) if *f != t => return None,
+                _ => found = Some(t),
+            }
+        }
+        found
+    }
+
     /// What overriding a `gpu` to `code` does (data/runtime.toml `[[runs]]`).
     pub fn override_compat(&self, gpu: &str, code: &str) -> OverrideCompat<'_> {
         if gpu == code {
