@@ -454,3 +454,54 @@ fn a_fifo_is_not_read() {
     assert!(err.contains("not a regular file"), "{err}");
     assert!(t.elapsed() < std::time::Duration::from_secs(10));
 }
+
+/// A wheel whose 2,000 central-directory entries all point at one member (a zip bomb's
+/// shape: 142 s before) is refused at once, naming the overlap (issue 13).
+#[test]
+fn overlapping_wheel_entries_are_refused() {
+    use std::io::Write;
+    let d = tempfile::tempdir().unwrap();
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut z = zip::ZipWriter::new(&mut buf);
+        z.start_file(
+            "lib/a000.so",
+            zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated),
+        )
+        .unwrap();
+        z.write_all(&vec![0u8; 8 << 20]).unwrap();
+        z.finish().unwrap();
+    }
+    let b = buf.into_inner();
+    let eocd = b.len() - 22;
+    assert_eq!(&b[eocd..eocd + 4], b"PK\x05\x06");
+    let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap()) as usize;
+    let (cd_size, cd_off) = (u32_at(eocd + 12), u32_at(eocd + 16));
+    let entry = &b[cd_off..cd_off + cd_size];
+    let mut out = b[..cd_off].to_vec();
+    let n = 2000u16;
+    for i in 0..n {
+        let mut e = entry.to_vec();
+        let name = format!("lib/a{:03}.so", i % 1000);
+        let at = e.windows(11).position(|w| w == b"lib/a000.so").unwrap();
+        e[at..at + 11].copy_from_slice(name.as_bytes());
+        out.extend_from_slice(&e);
+    }
+    let mut end = b[eocd..].to_vec();
+    end[8..10].copy_from_slice(&n.to_le_bytes());
+    end[10..12].copy_from_slice(&n.to_le_bytes());
+    end[12..16].copy_from_slice(&((cd_size * n as usize) as u32).to_le_bytes());
+    out.extend_from_slice(&end);
+    let whl = d.path().join("bomb-1.0-py3-none-any.whl");
+    std::fs::write(&whl, out).unwrap();
+    let t = std::time::Instant::now();
+    let (code, v) = common::inspect_json(&[whl.to_str().unwrap()]);
+    assert_eq!(code, 2, "{v:#}");
+    let err = v["files"][0]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(err.contains("overlap"), "{v:#}");
+    assert!(t.elapsed() < std::time::Duration::from_secs(20));
+}

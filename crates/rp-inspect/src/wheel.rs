@@ -39,6 +39,34 @@ pub(crate) fn inspect_wheel(
             }]
         }
     };
+    // Entries whose data overlap (many central-directory entries pointing at one member:
+    // a zip bomb's shape) are refused before anything is decompressed.
+    let mut spans: Vec<(u64, u64, usize)> = Vec::new();
+    for i in 0..zip.len() {
+        if let Ok(m) = zip.by_index_raw(i) {
+            spans.push((m.header_start(), m.data_start() + m.compressed_size(), i));
+        }
+    }
+    spans.sort_unstable();
+    if let Some(w) = spans.windows(2).find(|w| w[1].0 < w[0].1) {
+        return vec![FileReport {
+            path: shown,
+            error: Some(format!(
+                "entries {} and {} overlap in the file (a zip bomb's shape): not read",
+                w[0].2, w[1].2
+            )),
+            format: Some(rp_report::FileFormat::Wheel),
+            ..FileReport::default()
+        }];
+    }
+    // A budget for everything decompressed from one wheel: real wheels inflate a few
+    // times over (torch: ~3x); a hundred times the file plus 1 GiB is never reached by one.
+    let mut budget: u64 = spans
+        .iter()
+        .map(|s| s.1.saturating_sub(s.0))
+        .sum::<u64>()
+        .saturating_mul(100)
+        .saturating_add(1 << 30);
     let mut out = Vec::new();
     for i in 0..zip.len() {
         let mut member = match zip.by_index(i) {
@@ -57,6 +85,17 @@ pub(crate) fn inspect_wheel(
         }
         let name = member.name().to_string();
         let member_path = format!("{shown}!/{name}");
+        if member.size() > budget {
+            out.push(FileReport {
+                path: member_path,
+                error: Some(
+                    "the wheel's decompression budget is spent (it inflates over a hundred times its size): this member and the rest are not read".into(),
+                ),
+                ..FileReport::default()
+            });
+            break;
+        }
+        budget -= member.size();
         let library_file = names::classify(Path::new(&name));
         let size = member.size();
         let mut report = FileReport {
