@@ -54,6 +54,9 @@ fn native_stack_fix(m: &MachineSnapshot, gpu: &str) -> Vec<FixStep> {
         let steps = s.steps_for(gpu);
         if i == 0 {
             out.push(FixStep::note(format!("{} ({})", s.title, s.reference)));
+            if let Some(r) = &s.requires {
+                out.push(FixStep::note(format!("needs {}", r.replace("{gpu}", gpu))));
+            }
             if s.id.starts_with("therock") {
                 out.push(FixStep::run_because(
                     "rocm-patch fix",
@@ -69,11 +72,14 @@ fn native_stack_fix(m: &MachineSnapshot, gpu: &str) -> Vec<FixStep> {
         }
         let cmds: Vec<String> = steps.iter().filter_map(|st| st.command.clone()).collect();
         let notes: Vec<String> = steps.iter().filter_map(|st| st.note.clone()).collect();
-        let what = if notes.is_empty() {
+        let mut what = if notes.is_empty() {
             s.title.clone()
         } else {
             notes.join("; ")
         };
+        if let Some(r) = &s.requires {
+            what = format!("{what} (needs {})", r.replace("{gpu}", gpu));
+        }
         out.push(FixStep::instead(
             (!cmds.is_empty()).then(|| cmds.join(" && ")),
             what,

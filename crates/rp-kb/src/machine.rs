@@ -127,6 +127,9 @@ pub struct Stack {
     pub targets: Vec<String>,
     /// What to do, in order; `{gpu}` stands for the processor.
     pub steps: Vec<StackStep>,
+    /// What must be there first (`{gpu}` as above).
+    #[serde(default)]
+    pub requires: Option<String>,
     /// Source.
     #[serde(rename = "ref")]
     pub reference: String,
