@@ -181,3 +181,38 @@ fn conventions() {
     assert!(!out.contains('\u{1b}'), "{out:?}");
     assert!(out.contains("\\u{1b}[2J"), "{out}");
 }
+
+/// One overall deadline (issue 13): after the first blocked read, every later read shares
+/// one more --timeout-ms in total, so 80 blocked attributes cost about two timeouts, not
+/// 80 x 100 ms.
+#[test]
+fn blocked_reads_share_one_deadline() {
+    let d = tempfile::tempdir().unwrap();
+    let root = rx5600xt(&d.path().join("root"));
+    let nodes = root.join("sys/class/kfd/kfd/topology/nodes");
+    for i in 10..90 {
+        let n = nodes.join(i.to_string());
+        std::fs::create_dir_all(&n).unwrap();
+        assert!(Command::new("mkfifo")
+            .arg(n.join("properties"))
+            .status()
+            .unwrap()
+            .success());
+    }
+    let st = d.path().join("state");
+    let t = Instant::now();
+    let (code, out, err) = run(
+        &[
+            "doctor",
+            "--sysroot",
+            root.to_str().unwrap(),
+            "--timeout-ms",
+            "200",
+            "--json",
+        ],
+        &st,
+    );
+    assert!(code == 0 || code == 1, "{code} {err}");
+    assert!(out.contains("sysfs-timeout"), "{out}");
+    assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+}

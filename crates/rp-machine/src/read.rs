@@ -46,6 +46,10 @@ pub struct Reader {
     timeout: Duration,
     after_timeout: Duration,
     tripped: AtomicBool,
+    /// Once a read has timed out, all later reads of the command share one more
+    /// `timeout` in total (a hung GPU blocks every attribute: waiting 100 ms for each of
+    /// hundreds would add up); when it is spent, reads fail at once.
+    budget_end: Mutex<Option<std::time::Instant>>,
     problems: Mutex<Vec<ReadProblem>>,
     /// The helper thread's queue; `None` until the first read and after a timeout.
     worker: Mutex<Option<mpsc::Sender<Job>>>,
@@ -66,6 +70,7 @@ impl Reader {
             timeout,
             after_timeout: timeout.min(Duration::from_millis(100)),
             tripped: AtomicBool::new(false),
+            budget_end: Mutex::new(None),
             problems: Default::default(),
             worker: Mutex::new(None),
         }
@@ -91,7 +96,21 @@ impl Reader {
         read: impl FnOnce() -> Result<T, ReadError> + Send + 'static,
     ) -> Result<T, ReadError> {
         let deadline = if self.tripped.load(Ordering::Relaxed) {
-            self.after_timeout
+            let end = *self.budget_end.lock().expect("budget lock");
+            let left = end
+                .map(|e| e.saturating_duration_since(std::time::Instant::now()))
+                .unwrap_or(self.after_timeout);
+            if left.is_zero() {
+                self.problems
+                    .lock()
+                    .expect("problem list lock")
+                    .push(ReadProblem {
+                        path: shown.to_string(),
+                        error: ReadError::Timeout,
+                    });
+                return Err(ReadError::Timeout);
+            }
+            self.after_timeout.min(left)
         } else {
             self.timeout
         };
@@ -122,7 +141,10 @@ impl Reader {
         match rx.recv_timeout(deadline) {
             Ok(r) => r,
             Err(_) => {
-                self.tripped.store(true, Ordering::Relaxed);
+                if !self.tripped.swap(true, Ordering::Relaxed) {
+                    *self.budget_end.lock().expect("budget lock") =
+                        Some(std::time::Instant::now() + self.timeout);
+                }
                 // That thread is stuck: the next read gets a new one.
                 *self.worker.lock().expect("reader worker lock") = None;
                 self.problems
