@@ -59,10 +59,7 @@ pub fn parse(data: &[u8]) -> Result<Info> {
     if !is_amdgpu_elf(data) {
         return Err(Error::BadMagic("AMDGPU ELF"));
     }
-    crate::aligned(data, parse_aligned)
-}
-
-fn parse_aligned(data: &[u8]) -> Result<Info> {
+    // Read in place at any address (object's `unaligned` feature): never copied.
     let hdr = elf::FileHeader64::<LE>::parse(data).map_err(|_| Error::Truncated("ELF header"))?;
     let osabi = hdr.e_ident().os_abi;
     let abi = hdr.e_ident().abi_version;

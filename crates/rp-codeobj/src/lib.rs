@@ -288,23 +288,11 @@ pub fn scan_with_release(
     out
 }
 
-/// Run `f` on `data` placed at an 8-byte aligned address: the ELF reader needs
-/// aligned headers, and `ar` members start at any even offset. Aligned data is used in
-/// place; otherwise it is copied once (the copy is as large as the data).
-pub(crate) fn aligned<R>(data: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
-    if data.as_ptr().align_offset(8) == 0 {
-        return f(data);
-    }
-    let mut v = vec![0u8; data.len() + 7];
-    let pad = v.as_ptr().align_offset(8).min(7);
-    v[pad..pad + data.len()].copy_from_slice(data);
-    f(&v[pad..pad + data.len()])
-}
+// The ELF reader (object, built with its `unaligned` feature) reads headers at any
+// address, so an `ar` member at an odd offset is parsed where it lies, never copied (a
+// 1 GiB object inside a `.a` costs no extra memory).
 
 fn scan_any(data: &[u8], file_base: u64, ctx: &mut Ctx) -> Result<()> {
-    if data.as_ptr().align_offset(8) != 0 && data.starts_with(b"\x7fELF") {
-        return aligned(data, |d| scan_any(d, file_base, ctx));
-    }
     match sniff(data) {
         Some(Format::CodeObject) => {
             let info = amdgpu::parse(data)?;
