@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long an interpreter may take to say its version.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
@@ -15,41 +15,16 @@ pub fn parse_minor(v: &str) -> Option<(u32, u32)> {
     Some((a.parse().ok()?, b.split('.').next()?.parse().ok()?))
 }
 
-/// Run a host interpreter for its version (in its own process group, with a deadline).
+/// Run a host interpreter for its version (bounded: [`rp_machine::run_python`]).
 pub fn python_version(python: &Path) -> Result<(u32, u32), String> {
-    use std::os::unix::process::CommandExt;
-    let mut child = Command::new(python)
-        .args([
-            "-I",
-            "-c",
-            "import sys; print('%d.%d' % sys.version_info[:2])",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
-    let start = Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if start.elapsed() > VERSION_TIMEOUT => {
-                // SAFETY: kill the process group we started.
-                unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
-                let _ = child.wait();
-                return Err(format!("{} did not answer in time", python.display()));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-    let mut s = String::new();
-    use std::io::Read;
-    if let Some(mut o) = child.stdout.take() {
-        let _ = (&mut o).take(64).read_to_string(&mut s);
-    }
-    parse_minor(&s).ok_or_else(|| format!("{} is not a Python interpreter", python.display()))
+    let out = rp_machine::run_python(
+        python,
+        "import sys; print('%d.%d' % sys.version_info[:2])",
+        "say its version",
+        VERSION_TIMEOUT,
+        64,
+    )?;
+    parse_minor(&out).ok_or_else(|| format!("{} is not a Python interpreter", python.display()))
 }
 
 /// The newest supported interpreter on `path` (a `PATH` value): `python3.14` … down to

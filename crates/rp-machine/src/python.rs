@@ -91,13 +91,19 @@ fn glob_site_packages(root: &SysRoot, prefix: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Ask an interpreter on the live machine for its `sys.path`: in its own process group
-/// (so a child it leaves behind is killed with it), with a deadline and a cap on what
-/// is read from it.
-fn ask_sys_path(python: &Path) -> Result<Vec<PathBuf>, String> {
+/// Run `python -I -c code` (`what` it does, for the error) on this host in its own process group (so a child it leaves
+/// behind is killed with it), with a deadline and a cap on what is read of its stdout;
+/// the output on success. Never used on anything below a sysroot.
+pub fn run_python(
+    python: &Path,
+    code: &str,
+    what: &str,
+    timeout: Duration,
+    cap: u64,
+) -> Result<String, String> {
     use std::os::unix::process::CommandExt;
     let mut child = Command::new(python)
-        .args(["-I", "-c", "import sys\nfor p in sys.path: print(p)"])
+        .args(["-I", "-c", code])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -108,23 +114,21 @@ fn ask_sys_path(python: &Path) -> Result<Vec<PathBuf>, String> {
     let mut stdout = child.stdout.take().expect("piped stdout");
     let reader = std::thread::spawn(move || {
         let mut buf = Vec::new();
-        let _ = (&mut stdout)
-            .take(SYS_PATH_MAX_OUTPUT)
-            .read_to_end(&mut buf);
+        let _ = (&mut stdout).take(cap).read_to_end(&mut buf);
         buf
     });
     let start = Instant::now();
     let status = loop {
         match child.try_wait() {
             Ok(Some(st)) => break st,
-            Ok(None) if start.elapsed() > SYS_PATH_TIMEOUT => {
+            Ok(None) if start.elapsed() > timeout => {
                 // SAFETY: signalling the child's own process group.
                 unsafe { libc::kill(-pgid, libc::SIGKILL) };
                 let _ = child.wait();
                 return Err(format!(
-                    "{} did not print sys.path within {} s (killed)",
+                    "{} did not {what} within {} s (killed)",
                     python.display(),
-                    SYS_PATH_TIMEOUT.as_secs()
+                    timeout.as_secs()
                 ));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(2)),
@@ -138,7 +142,19 @@ fn ask_sys_path(python: &Path) -> Result<Vec<PathBuf>, String> {
     if !status.success() {
         return Err(format!("{} exited with {status}", python.display()));
     }
-    Ok(String::from_utf8_lossy(&out)
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Ask an interpreter on the live machine for its `sys.path` (see [`run_python`]).
+fn ask_sys_path(python: &Path) -> Result<Vec<PathBuf>, String> {
+    let out = run_python(
+        python,
+        "import sys\nfor p in sys.path: print(p)",
+        "print sys.path",
+        SYS_PATH_TIMEOUT,
+        SYS_PATH_MAX_OUTPUT,
+    )?;
+    Ok(out
         .lines()
         .map(PathBuf::from)
         .filter(|p| {
