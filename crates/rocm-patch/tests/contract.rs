@@ -45,6 +45,7 @@ fn every_report_is_json_with_a_schema() {
         vec!["history", "--json"],
         vec!["recover", "--json"],
         vec!["fix", "--sysroot", r, "--dry-run", "--json"],
+        vec!["bench", "--list", "--json"],
     ];
     for args in cases {
         let (code, out, err) = run(&args, &st);

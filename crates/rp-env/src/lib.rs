@@ -15,6 +15,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 pub mod trust;
+pub mod write;
 
 /// Variables that make a program load code from where they point (ld.so(8), python(1)).
 pub const CODE_LOADING: [&str; 8] = [
@@ -178,6 +179,14 @@ pub fn valid_name(n: &str) -> bool {
     c.next()
         .is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
         && c.all(|x| x.is_ascii_alphanumeric() || x == '_')
+}
+
+/// A profile name `write` accepts: letters, digits, `-`, `_`, `.` and `+`.
+pub fn valid_profile_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 64
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.+".contains(c))
 }
 
 /// Offsets just after each newline.

@@ -13,8 +13,8 @@ mod machine;
 mod target_id;
 pub use machine::{
     fill, parse_override, Asic, Cause, EnvVar, Family, FindingSpec, GcVersion, LibraryGap,
-    OverrideCompat, PackageIndex, ProbeSpec, Remedy, RemedyAction, Runs, RunsStatus, Severity,
-    Signature, Stack, StackStep, Vendor, VenvSpec,
+    OverrideCompat, PackageIndex, Peak, ProbeSpec, Remedy, RemedyAction, Runs, RunsStatus,
+    Severity, Signature, Stack, StackStep, TuneSpec, Vendor, VenvSpec,
 };
 pub use target_id::{Feature, TargetId, TargetIdError};
 
@@ -31,6 +31,7 @@ const FINDINGS_TOML: &str = include_str!("../data/findings.toml");
 const CAUSES_TOML: &str = include_str!("../data/causes.toml");
 const SIGNATURES_TOML: &str = include_str!("../data/signatures.toml");
 const REMEDIES_TOML: &str = include_str!("../data/remedies.toml");
+const BENCH_TOML: &str = include_str!("../data/bench.toml");
 
 /// The built-in profiles file (parsed by rp-env with the same rules as user config).
 pub const PROFILES_TOML: &str = include_str!("../data/profiles.toml");
@@ -110,6 +111,7 @@ pub struct Kb {
     causes: machine::CausesFile,
     signatures: machine::SignaturesFile,
     remedies: machine::RemediesFile,
+    bench: machine::BenchFile,
 }
 
 /// What a processor name resolves to.
@@ -171,6 +173,7 @@ pub fn kb() -> &'static Kb {
             signatures: toml::from_str(SIGNATURES_TOML)
                 .expect("embedded data/signatures.toml is valid"),
             remedies: toml::from_str(REMEDIES_TOML).expect("embedded data/remedies.toml is valid"),
+            bench: toml::from_str(BENCH_TOML).expect("embedded data/bench.toml is valid"),
         }
     })
 }
@@ -518,6 +521,41 @@ impl Kb {
         self.remedies.index.iter().find(|i| i.channel == channel)
     }
 
+    /// Every GPU's peak figures (data/bench.toml).
+    pub fn peaks(&self) -> &[Peak] {
+        &self.bench.peak
+    }
+
+    /// The peak figures of the GPU torch names `name`: an exact name (ignoring case)
+    /// first, else the longest listed name that `name` contains, ending at a word end.
+    pub fn peak_for(&self, name: &str) -> Option<&Peak> {
+        let n = name.trim().to_ascii_lowercase();
+        let mut best: Option<(&Peak, usize)> = None;
+        for p in &self.bench.peak {
+            for cand in &p.names {
+                let c = cand.to_ascii_lowercase();
+                if c == n {
+                    return Some(p);
+                }
+                let whole_word = n.find(&c).is_some_and(|i| {
+                    n[i + c.len()..]
+                        .chars()
+                        .next()
+                        .is_none_or(|ch| !ch.is_ascii_alphanumeric())
+                });
+                if whole_word && best.is_none_or(|(_, l)| c.len() > l) {
+                    best = Some((p, c.len()));
+                }
+            }
+        }
+        best.map(|(p, _)| p)
+    }
+
+    /// What `tune` varies besides the profiles.
+    pub fn tune(&self) -> &TuneSpec {
+        &self.bench.tune
+    }
+
     /// What the native-venv remedy installs.
     pub fn venv_spec(&self) -> &VenvSpec {
         &self.remedies.venv
@@ -577,6 +615,48 @@ pub fn parse_amdgpu_ids(text: &str) -> Vec<(u16, u8, String)> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn peaks_match_by_name_and_are_cited() {
+        let kb = kb();
+        let name = |n: &str| kb.peak_for(n).map(|p| p.names[0].clone());
+        assert_eq!(name("NVIDIA H200").as_deref(), Some("NVIDIA H200"));
+        assert_eq!(name("NVIDIA H200 NVL").as_deref(), Some("NVIDIA H200 NVL"));
+        assert_eq!(
+            name("AMD Radeon RX 5700").as_deref(),
+            Some("AMD Radeon RX 5700")
+        );
+        assert_eq!(
+            name("amd radeon rx 5700 xt").as_deref(),
+            Some("AMD Radeon RX 5700 XT")
+        );
+        assert_eq!(
+            name("AMD Radeon RX 5600 XT (rev c1)").as_deref(),
+            Some("AMD Radeon RX 5600 XT")
+        );
+        assert_eq!(name("NVIDIA H2000"), None);
+        assert_eq!(name("cpu"), None);
+        for p in kb.peaks() {
+            assert!(
+                !p.names.is_empty() && p.reference.len() > 20,
+                "{:?}",
+                p.names
+            );
+            assert!(p.fp32 > 0.0 && p.bandwidth > 0.0, "{:?}", p.names);
+            if let Some(t) = &p.target {
+                assert!(kb.processor(t).is_some(), "{t}");
+            }
+            for f in [p.fp16, p.bf16, p.tf32].into_iter().flatten() {
+                assert!(
+                    f >= p.fp32,
+                    "{:?}: a tensor or half figure below fp32",
+                    p.names
+                );
+            }
+        }
+        assert!(kb.tune().find_modes.contains(&"DYNAMIC_HYBRID".to_string()));
+    }
+
     use super::*;
 
     fn t(s: &str) -> TargetId {

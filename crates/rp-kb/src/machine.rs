@@ -466,3 +466,62 @@ pub(crate) struct RemediesFile {
     pub index: Vec<PackageIndex>,
     pub venv: VenvSpec,
 }
+
+/// A GPU's peak figures for `bench` (data/bench.toml).
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Peak {
+    /// The names torch reports for it.
+    pub names: Vec<String>,
+    /// Its LLVM target, where it is an AMD GPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Peak fp32 TFLOP/s.
+    pub fp32: f64,
+    /// Peak TF32 tensor TFLOP/s (dense).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tf32: Option<f64>,
+    /// Peak fp16 TFLOP/s (dense).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fp16: Option<f64>,
+    /// Peak bf16 TFLOP/s (dense).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bf16: Option<f64>,
+    /// Memory bandwidth, GB/s.
+    pub bandwidth: f64,
+    /// The source.
+    #[serde(rename = "ref")]
+    pub reference: String,
+}
+
+impl Peak {
+    /// The figure for a kind named by a benchmark (`fp32`, `tf32`, `fp16`, `bf16`,
+    /// `bandwidth`).
+    pub fn figure(&self, kind: &str) -> Option<f64> {
+        match kind {
+            "fp32" => Some(self.fp32),
+            "tf32" => self.tf32,
+            "fp16" => self.fp16,
+            "bf16" => self.bf16,
+            "bandwidth" => Some(self.bandwidth),
+            _ => None,
+        }
+    }
+}
+
+/// What `tune` varies besides the profiles.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TuneSpec {
+    /// MIOpen find modes tried on a ROCm torch.
+    pub find_modes: Vec<String>,
+    /// The source.
+    pub find_modes_ref: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BenchFile {
+    pub(crate) peak: Vec<Peak>,
+    pub(crate) tune: TuneSpec,
+}

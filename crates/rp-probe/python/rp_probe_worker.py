@@ -749,7 +749,7 @@ def probe_transformer_decode(torch, dev):
 
 # ---- running -------------------------------------------------------------------------------
 
-def load_user_probes(d):
+def load_user_probes(d, prefix="probe_"):
     out = []
     for f in sorted(os.listdir(d)):
         if not f.endswith(".py"):
@@ -759,8 +759,8 @@ def load_user_probes(d):
         spec.loader.exec_module(mod)
         for name in sorted(vars(mod)):
             fn = getattr(mod, name)
-            if name.startswith("probe_") and callable(fn):
-                out.append((name[len("probe_"):], fn))
+            if name.startswith(prefix) and callable(fn):
+                out.append((name[len(prefix):], fn))
     return out
 
 
@@ -784,12 +784,50 @@ def run_one(torch, fn, dev, cuda_ok):
         return "error", msg
 
 
+def run_bench(torch, fn, dev, cuda_ok, repeat):
+    """One benchmark: (status, detail, metrics)."""
+    import rp_bench_ops
+    torch.manual_seed(0)
+    if dev.startswith("cuda") and not cuda_ok:
+        return "skip", "torch.cuda.is_available() is False", None
+    try:
+        h = rp_bench_ops.Harness(torch, dev, repeat, ProbeSkip)
+        m = fn(torch, dev, h)
+        sync(torch, dev)
+        if not isinstance(m, dict):
+            return "error", f"the benchmark returned {type(m).__name__}, not measurements", None
+        rate = m.get("rate")
+        detail = m.get("note") or (f"{rate:.3g} {m.get('unit')}" if rate else None)
+        return "pass", detail, m
+    except (NotImplementedError, ProbeSkip) as e:
+        return "skip", f"{type(e).__name__}: {e}", None
+    except BaseException as e:  # noqa: BLE001
+        msg = f"{type(e).__name__}: {e}"
+        if "not implemented for" in str(e):
+            return "skip", msg, None
+        traceback.print_exc()
+        return "error", msg, None
+
+
+def gpu_info(torch):
+    try:
+        p = torch.cuda.get_device_properties(torch.cuda.current_device())
+    except BaseException:  # noqa: BLE001
+        return None
+    return {"name": p.name,
+            "arch": getattr(p, "gcnArchName", None) if torch.version.hip else f"sm_{p.major}{p.minor}",
+            "memory": p.total_memory}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--device", default="auto")
     ap.add_argument("--probes-dir")
     ap.add_argument("--all", action="store_true")
+    ap.add_argument("--bench", action="store_true")
     a = ap.parse_args()
+    if a.bench:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     t0 = time.perf_counter()
     try:
         import torch
@@ -798,10 +836,14 @@ def main():
         sys.exit(3)
     cuda_ok = torch.cuda.is_available()
     dev = a.device if a.device != "auto" else ("cuda" if cuda_ok else "cpu")
-    probes = list(PROBES)
+    if a.bench:
+        import rp_bench_ops
+        probes = list(rp_bench_ops.BENCHES)
+    else:
+        probes = list(PROBES)
     if a.probes_dir:
         names = {n for n, _ in probes}
-        for n, fn in load_user_probes(a.probes_dir):
+        for n, fn in load_user_probes(a.probes_dir, "bench_" if a.bench else "probe_"):
             while n in names:
                 n = n + "_user"
             names.add(n)
@@ -810,7 +852,8 @@ def main():
     send({"ready": True, "python": sys.version.split()[0], "executable": sys.executable,
           "torch": torch.__version__, "hip": torch.version.hip, "cuda": torch.version.cuda,
           "device": dev, "cuda_available": cuda_ok, "import_seconds": time.perf_counter() - t0,
-          "probes": [n for n, _ in probes]})
+          "probes": [n for n, _ in probes],
+          "gpu": gpu_info(torch) if dev.startswith("cuda") and cuda_ok else None})
     if a.all:
         for n, fn in probes:
             t = time.perf_counter()
@@ -818,15 +861,23 @@ def main():
             send({"probe": n, "status": status, "detail": detail, "seconds": time.perf_counter() - t})
         return
     for line in sys.stdin:
-        name = json.loads(line)["probe"]
+        req = json.loads(line)
+        name = req["probe"]
         sys.stderr.write(f"##rp-probe-begin {name}\n")
         sys.stderr.flush()
         t = time.perf_counter()
-        status, detail = run_one(torch, table[name], dev, cuda_ok)
+        metrics = None
+        if a.bench:
+            status, detail, metrics = run_bench(torch, table[name], dev, cuda_ok, req.get("repeat", 10))
+        else:
+            status, detail = run_one(torch, table[name], dev, cuda_ok)
         # The end marker tells the parent that this probe's stderr is complete.
         sys.stderr.write(f"##rp-probe-end {name}\n")
         sys.stderr.flush()
-        send({"probe": name, "status": status, "detail": detail, "seconds": time.perf_counter() - t})
+        answer = {"probe": name, "status": status, "detail": detail, "seconds": time.perf_counter() - t}
+        if metrics is not None:
+            answer["metrics"] = metrics
+        send(answer)
 
 
 if __name__ == "__main__":

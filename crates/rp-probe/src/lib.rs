@@ -23,6 +23,10 @@ use std::time::{Duration, Instant};
 
 /// The worker script.
 pub const WORKER: &str = include_str!("../python/rp_probe_worker.py");
+/// The benchmarks, imported by the worker in bench mode.
+pub const BENCH_OPS: &str = include_str!("../python/rp_bench_ops.py");
+
+pub mod bench;
 const MARKER: &str = "##rp-probe-begin ";
 /// Written by the worker after a probe, before its answer.
 const END_MARKER: &str = "##rp-probe-end ";
@@ -70,6 +74,9 @@ pub struct Options {
     pub env: Vec<(String, Option<String>)>,
     /// The profile's name, for the report.
     pub profile: Option<String>,
+    /// Run benchmarks (python/rp_bench_ops.py) instead of probes, each timed this many
+    /// repetitions.
+    pub bench_repeat: Option<u32>,
 }
 
 /// Why probing could not run at all.
@@ -121,15 +128,17 @@ struct Worker {
 
 /// What the worker said when it came up.
 #[derive(Debug, Clone, serde::Deserialize)]
-struct Ready {
-    python: String,
-    executable: String,
-    torch: String,
-    hip: Option<String>,
-    cuda: Option<String>,
-    device: rp_report::ProbeDevice,
-    import_seconds: f64,
-    probes: Vec<String>,
+pub(crate) struct Ready {
+    pub(crate) python: String,
+    pub(crate) executable: String,
+    pub(crate) torch: String,
+    pub(crate) hip: Option<String>,
+    pub(crate) cuda: Option<String>,
+    pub(crate) device: rp_report::ProbeDevice,
+    pub(crate) import_seconds: f64,
+    pub(crate) probes: Vec<String>,
+    #[serde(default)]
+    pub(crate) gpu: Option<rp_report::BenchGpu>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -138,6 +147,8 @@ struct Answer {
     status: rp_report::ProbeStatus,
     detail: Option<String>,
     seconds: f64,
+    #[serde(default)]
+    metrics: Option<rp_report::BenchMetrics>,
 }
 
 impl Worker {
@@ -154,6 +165,9 @@ impl Worker {
             .process_group(0);
         if let Some(d) = &opts.probes_dir {
             cmd.arg("--probes-dir").arg(d);
+        }
+        if opts.bench_repeat.is_some() {
+            cmd.arg("--bench");
         }
         for (k, v) in &opts.env {
             match v {
@@ -401,7 +415,7 @@ pub fn select(all: &[String], only: &[String]) -> Result<Vec<String>, ProbeError
 }
 
 /// Split a comma-separated list, leaving commas inside a glob's `{a,b}` alone.
-fn split_list(s: &str) -> Vec<&str> {
+pub(crate) fn split_list(s: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let (mut depth, mut start) = (0usize, 0);
     for (i, c) in s.char_indices() {
@@ -442,12 +456,50 @@ pub fn probe(
     opts: &Options,
     progress: &mut dyn FnMut(&ProbeResult),
 ) -> Result<ProbeReport, ProbeError> {
+    let run = run_matrix(opts, &mut |r, _| progress(r))?;
+    Ok(ProbeReport {
+        schema: SCHEMA,
+        python: run.ready.python,
+        executable: run.ready.executable,
+        torch: run.ready.torch,
+        hip: run.ready.hip,
+        cuda: run.ready.cuda,
+        device: run.ready.device,
+        profile: opts.profile.clone(),
+        import_seconds: run.ready.import_seconds,
+        workers_started: run.started,
+        probes: run.results.into_iter().map(|(r, _)| r).collect(),
+        ..Default::default()
+    })
+}
+
+/// One run of the worker over the selected items.
+pub(crate) struct MatrixRun {
+    pub(crate) ready: Ready,
+    pub(crate) started: u32,
+    pub(crate) results: Vec<(ProbeResult, Option<rp_report::BenchMetrics>)>,
+}
+
+/// Start the worker, select, and run each item isolated (probes or benchmarks).
+pub(crate) fn run_matrix(
+    opts: &Options,
+    progress: &mut dyn FnMut(&ProbeResult, Option<&rp_report::BenchMetrics>),
+) -> Result<MatrixRun, ProbeError> {
     let dir = tempfile::tempdir()?;
     let script = dir.path().join("rp_probe_worker.py");
     std::fs::File::create(&script)?.write_all(WORKER.as_bytes())?;
+    if opts.bench_repeat.is_some() {
+        std::fs::File::create(dir.path().join("rp_bench_ops.py"))?
+            .write_all(BENCH_OPS.as_bytes())?;
+    }
     let (worker, ready) = Worker::start(opts, &script)?;
     let mut started = 1;
-    let names = match select(&ready.probes, &opts.only) {
+    let selected = if opts.bench_repeat.is_some() {
+        bench::select(&ready.probes, &opts.only)
+    } else {
+        select(&ready.probes, &opts.only)
+    };
+    let names = match selected {
         Ok(v) => v,
         Err(e) => {
             worker.stop();
@@ -455,7 +507,7 @@ pub fn probe(
         }
     };
     let classifier = rp_explain::Classifier::new();
-    let mut results = Vec::new();
+    let mut results: Vec<(ProbeResult, Option<rp_report::BenchMetrics>)> = Vec::new();
     let mut alive = Some(worker);
     let mut hung_in_a_row = 0;
     for name in &names {
@@ -470,8 +522,8 @@ pub fn probe(
                 )),
                 ..with_facts(name)
             };
-            progress(&r);
-            results.push(r);
+            progress(&r, None);
+            results.push((r, None));
             continue;
         }
         let mut w = match alive.take() {
@@ -490,15 +542,18 @@ pub fn probe(
                         detail: Some(format!("worker restart failed: {e}")),
                         ..with_facts(name)
                     };
-                    progress(&r);
-                    results.push(r);
+                    progress(&r, None);
+                    results.push((r, None));
                     continue;
                 }
             },
         };
         let t = Instant::now();
-        let sent = writeln!(w.stdin, "{}", serde_json::json!({ "probe": name }))
-            .and_then(|_| w.stdin.flush());
+        let request = match opts.bench_repeat {
+            Some(n) => serde_json::json!({ "probe": name, "repeat": n }),
+            None => serde_json::json!({ "probe": name }),
+        };
+        let sent = writeln!(w.stdin, "{request}").and_then(|_| w.stdin.flush());
         let answer = if sent.is_err() {
             Err(RecvTimeoutError::Disconnected)
         } else {
@@ -509,12 +564,14 @@ pub fn probe(
             ..with_facts(name)
         };
         let mut restart = false;
+        let mut metrics = None;
         match answer {
             Ok(line) => match serde_json::from_str::<Answer>(&line) {
                 Ok(a) if &a.probe == name => {
                     r.status = a.status;
                     r.detail = a.detail;
                     r.seconds = a.seconds;
+                    metrics = a.metrics;
                     if matches!(r.status, ProbeStatus::Error | ProbeStatus::Wrong) {
                         r.stderr = Some(trim_stderr(&w.probe_stderr(name, true)));
                         restart = r.detail.as_deref().is_some_and(device_poisoned);
@@ -562,8 +619,8 @@ pub fn probe(
                 }
                 // Already dead: nothing to stop; the next probe starts a new worker.
                 r.cause = r.stderr.as_deref().and_then(|s| cause_of(s, &classifier));
-                progress(&r);
-                results.push(r);
+                progress(&r, None);
+                results.push((r, None));
                 continue;
             }
         }
@@ -575,8 +632,8 @@ pub fn probe(
         } else {
             0
         };
-        progress(&r);
-        results.push(r);
+        progress(&r, metrics.as_ref());
+        results.push((r, metrics));
         if !restart {
             alive = Some(w);
         } else if !matches!(w.child.try_wait(), Ok(Some(_))) {
@@ -586,19 +643,10 @@ pub fn probe(
     if let Some(w) = alive {
         w.stop();
     }
-    Ok(ProbeReport {
-        schema: SCHEMA,
-        python: ready.python,
-        executable: ready.executable,
-        torch: ready.torch,
-        hip: ready.hip,
-        cuda: ready.cuda,
-        device: ready.device,
-        profile: opts.profile.clone(),
-        import_seconds: ready.import_seconds,
-        workers_started: started,
-        probes: results,
-        ..Default::default()
+    Ok(MatrixRun {
+        ready,
+        started,
+        results,
     })
 }
 

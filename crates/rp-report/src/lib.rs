@@ -6,6 +6,9 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+mod bench;
+pub use bench::*;
+
 /// Current schema number of every report.
 pub const SCHEMA: u32 = 1;
 

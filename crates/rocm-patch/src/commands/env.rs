@@ -4,7 +4,7 @@ use crate::cli::{EnvArgs, ProfileArgs, RunArgs, Shell};
 use crate::{exit, render};
 use std::io::Write;
 
-fn options(p: &ProfileArgs) -> anyhow::Result<rp_env::Options> {
+pub(crate) fn options(p: &ProfileArgs) -> anyhow::Result<rp_env::Options> {
     Ok(rp_env::Options {
         sysroot: p.sysroot.clone(),
         env: super::env_map(),
@@ -25,17 +25,30 @@ pub(crate) fn profile_changes(
     profile: &str,
     timeout_ms: u64,
 ) -> anyhow::Result<Vec<(String, Option<String>)>> {
+    profile_changes_with(profile, timeout_ms, false, true)
+}
+
+/// A profile's changes; `dangerous_ok` resolves a dangerous profile (tune, when the
+/// user named it), `warn` prints the resolver's warnings.
+pub(crate) fn profile_changes_with(
+    profile: &str,
+    timeout_ms: u64,
+    dangerous_ok: bool,
+    warn_too: bool,
+) -> anyhow::Result<Vec<(String, Option<String>)>> {
     let o = options(&ProfileArgs {
         profile: Some(profile.to_string()),
         sets: Vec::new(),
         force: false,
         keep_env: false,
-        i_know_this_crashes: false,
+        i_know_this_crashes: dangerous_ok,
         sysroot: "/".into(),
         timeout_ms,
     })?;
     let report = rp_env::resolve(&o)?;
-    warn(&report);
+    if warn_too {
+        warn(&report);
+    }
     Ok(rp_env::changes(&report))
 }
 

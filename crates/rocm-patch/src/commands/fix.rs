@@ -300,6 +300,7 @@ fn verify(
         probes_dir: None,
         env,
         profile: root.is_live().then(|| "native".to_string()),
+        bench_repeat: None,
     };
     let r = match rp_probe::probe(&opts, &mut |_| {}) {
         Ok(r) => r,

@@ -1,5 +1,6 @@
 //! Command implementations: each builds a report and hands it to a renderer.
 
+mod bench;
 mod deploy;
 mod doctor;
 mod env;
@@ -23,6 +24,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
         cli.command,
         Command::Deploy(_)
             | Command::Fix(_)
+            | Command::Tune(_)
             | Command::Rollback(_)
             | Command::History(_)
             | Command::Recover(_)
@@ -49,6 +51,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
         Command::Explain(args) => explain::run(args, out),
         Command::Env(args) => env::env(args, out),
         Command::Probe(args) => probe::run(args, out),
+        Command::Bench(args) => bench::bench(args, state_dir, out),
+        Command::Tune(args) => bench::tune(args, state_dir, out),
         Command::Run(args) => env::run(args),
         Command::Inspect(args) => inspect::run(args, out),
         Command::Report(args) => report::run(args, out),

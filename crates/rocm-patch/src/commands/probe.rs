@@ -29,6 +29,40 @@ fn amd_gpu_here(timeout_ms: u64) -> Option<String> {
     gpu
 }
 
+/// `--python`: an interpreter, or a venv or conda directory as doctor takes it.
+pub(crate) fn python_path(p: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
+    if p.is_dir() {
+        let bin = p.join("bin/python");
+        if !bin.exists() {
+            anyhow::bail!("--python {}: a directory without bin/python", p.display());
+        }
+        return Ok(bin);
+    }
+    Ok(p.to_path_buf())
+}
+
+/// The note for a run on the CPU: no GPU here, or torch does not see the one there is
+/// (then `true`: the run fails).
+pub(crate) fn cpu_note(
+    torch: &str,
+    executable: &str,
+    wants_gpu: bool,
+    timeout_ms: u64,
+) -> (bool, String) {
+    let gpu = amd_gpu_here(timeout_ms);
+    let failed = wants_gpu || gpu.is_some();
+    let note = match gpu {
+        Some(g) => format!(
+            "FAILED: this machine has {g}, but torch {torch} sees no GPU, so the CPU was tested. Causes: no code for the GPU in this torch, no access to /dev/kfd, or a CPU build of torch; run `rocm-patch doctor --python {executable}`."
+        ),
+        None if wants_gpu => format!(
+            "FAILED: --device cuda, but torch {torch} sees no GPU; the CPU was tested instead."
+        ),
+        None => "No GPU here: the CPU was tested.".to_string(),
+    };
+    (failed, note)
+}
+
 pub(crate) fn run(args: ProbeArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     if args.list {
         super::emit(out, args.json, &rp_probe::list(), render::probe::list)?;
@@ -40,19 +74,7 @@ pub(crate) fn run(args: ProbeArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
             args.timeout
         );
     }
-    // A venv or conda directory, as doctor takes it.
-    let python = if args.python.is_dir() {
-        let p = args.python.join("bin/python");
-        if !p.exists() {
-            anyhow::bail!(
-                "--python {}: a directory without bin/python",
-                args.python.display()
-            );
-        }
-        p
-    } else {
-        args.python.clone()
-    };
+    let python = python_path(&args.python)?;
     let env_changes = match &args.profile {
         None => Vec::new(),
         Some(p) => super::env::profile_changes(p, args.timeout_ms)?,
@@ -70,6 +92,7 @@ pub(crate) fn run(args: ProbeArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         probes_dir: args.probes_dir,
         env: env_changes,
         profile: args.profile,
+        bench_repeat: None,
     };
     let json = args.json;
     let wants_gpu = matches!(args.device, ProbeDevice::Cuda);
@@ -96,20 +119,14 @@ pub(crate) fn run(args: ProbeArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     }
     let mut report = report;
     if report.device == rp_report::ProbeDevice::Cpu && !matches!(args.device, ProbeDevice::Cpu) {
-        let gpu = amd_gpu_here(args.timeout_ms);
-        report.gpu_not_seen = wants_gpu || gpu.is_some();
-        report.device_note = Some(match gpu {
-            Some(g) => format!(
-                "FAILED: this machine has {g}, but torch {} sees no GPU, so the CPU was tested. Causes: no code for the GPU in this torch, no access to /dev/kfd, or a CPU build of torch; run `rocm-patch doctor --python {}`.",
-                report.torch,
-                report.executable
-            ),
-            None if wants_gpu => format!(
-                "FAILED: --device cuda, but torch {} sees no GPU; the CPU was tested instead.",
-                report.torch
-            ),
-            None => "No GPU here: the CPU was tested.".to_string(),
-        });
+        let (failed, note) = cpu_note(
+            &report.torch,
+            &report.executable,
+            wants_gpu,
+            args.timeout_ms,
+        );
+        report.gpu_not_seen = failed;
+        report.device_note = Some(note);
     }
     super::emit(out, json, &report, render::probe::summary)?;
     Ok(if rp_probe::all_pass(&report) {

@@ -232,6 +232,7 @@ fn run_probe(pythons: &[PathBuf]) -> anyhow::Result<rp_report::ProbeReport> {
         probes_dir: None,
         env: Vec::new(),
         profile: None,
+        bench_repeat: None,
     };
     Ok(rp_probe::probe(&opts, &mut |_| {})?)
 }

@@ -1,5 +1,6 @@
 //! Human renderers. JSON is the report serialised as it is.
 
+pub mod bench;
 pub mod deploy;
 pub mod doctor;
 pub mod env;

@@ -1,0 +1,273 @@
+//! Human text for `bench` and `tune`.
+
+use rp_report::{BenchCell, BenchReport, ProbeStatus, TuneReport};
+use std::io::{self, Write};
+
+/// A rate with three significant digits.
+pub fn num(x: f64) -> String {
+    let a = x.abs();
+    if a >= 100.0 {
+        format!("{x:.0}")
+    } else if a >= 10.0 {
+        format!("{x:.1}")
+    } else if a >= 1.0 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+fn cell_text(c: &BenchCell, first: bool) -> String {
+    match (&c.metrics, c.status) {
+        (Some(m), ProbeStatus::Pass) => {
+            let mut s = if m.first_call {
+                format!("{:.1}/{:.2} ms", m.first_call_ms, m.median_ms)
+            } else {
+                m.rate.map(num).unwrap_or_else(|| "-".into())
+            };
+            if let Some(p) = c.percent_of_peak {
+                s.push_str(&format!(" ({p:.0}%)"));
+            }
+            if !first {
+                if let Some(r) = c.time_ratio {
+                    s.push_str(&format!(" {r:.2}x"));
+                }
+            }
+            s
+        }
+        (_, st) => st.to_string(),
+    }
+}
+
+/// `bench` report.
+pub fn report(r: &BenchReport, out: &mut dyn Write) -> io::Result<()> {
+    let build = match (&r.hip, &r.cuda) {
+        (Some(h), _) => format!("HIP {h}"),
+        (None, Some(c)) => format!("CUDA {c}"),
+        _ => "CPU only".into(),
+    };
+    let dev = match &r.gpu {
+        Some(g) => format!(
+            "{}{}",
+            g.name,
+            g.arch
+                .as_deref()
+                .map(|a| format!(" ({a})"))
+                .unwrap_or_default()
+        ),
+        None => r.device.to_string(),
+    };
+    writeln!(
+        out,
+        "torch {} [{build}] on {dev}, python {} {}",
+        r.torch, r.python, r.executable
+    )?;
+    if let Some(p) = &r.peak {
+        let mut figs = vec![format!("fp32 {}", num(p.fp32))];
+        for (k, v) in [("tf32", p.tf32), ("fp16", p.fp16), ("bf16", p.bf16)] {
+            if let Some(v) = v {
+                figs.push(format!("{k} {}", num(v)));
+            }
+        }
+        writeln!(
+            out,
+            "peak: {} TFLOP/s, {} GB/s ({})",
+            figs.join(", "),
+            num(p.bandwidth),
+            p.reference
+        )?;
+    } else if r.gpu.is_some() {
+        writeln!(
+            out,
+            "peak: the knowledge base has no figures for this GPU, so no % of peak"
+        )?;
+    }
+    let w = 20usize;
+    write!(out, "\n{:<22} {:<8}", "BENCHMARK", "UNIT")?;
+    for p in &r.profiles {
+        write!(out, " {:>w$}", p)?;
+    }
+    writeln!(out)?;
+    for row in &r.benches {
+        write!(
+            out,
+            "{:<22} {:<8}",
+            row.name,
+            row.unit.as_deref().unwrap_or("-")
+        )?;
+        for (i, c) in row.cells.iter().enumerate() {
+            write!(out, " {:>w$}", cell_text(c, i == 0))?;
+        }
+        writeln!(out)?;
+    }
+    writeln!(
+        out,
+        "\nRate (% of peak), and for each later column its median time against the first column's (2.00x = twice as slow). Median of the timed repetitions, device synchronised."
+    )?;
+    if r.profiles.len() > 1 {
+        for (p, g) in r.profiles.iter().zip(&r.geomean_ratio).skip(1) {
+            if let Some(g) = g {
+                let how = if *g >= 1.0 {
+                    format!("{g:.2}x slower than")
+                } else {
+                    format!("{:.2}x faster than", 1.0 / g)
+                };
+                writeln!(out, "{p} is {how} {} (geometric mean)", r.profiles[0])?;
+            }
+        }
+    }
+    if let Some(n) = &r.device_note {
+        writeln!(out, "{n}")?;
+    }
+    // Notes, skips and failures.
+    let mut skips = Vec::new();
+    for row in &r.benches {
+        for c in &row.cells {
+            let label = if r.profiles.len() > 1 {
+                format!("{} [{}]", row.name, c.profile)
+            } else {
+                row.name.clone()
+            };
+            match c.status {
+                ProbeStatus::Pass => {
+                    if let Some(n) = c.metrics.as_ref().and_then(|m| m.note.as_deref()) {
+                        if c.metrics.as_ref().is_some_and(|m| m.first_call) {
+                            writeln!(out, "{label}: {n}")?;
+                        }
+                    }
+                }
+                ProbeStatus::Skip => skips.push(format!(
+                    "{label}: {}",
+                    c.detail.as_deref().unwrap_or("skipped")
+                )),
+                st => {
+                    let mut d = c.detail.clone().unwrap_or_default();
+                    if let Some(s) = &c.signal {
+                        if !d.contains(s.as_str()) {
+                            d = format!("{s} {d}");
+                        }
+                    }
+                    writeln!(out, "\n{label}: {st}: {}", d.lines().next().unwrap_or(""))?;
+                    if let Some(cause) = &c.cause {
+                        writeln!(out, "  explain: {cause}")?;
+                    }
+                    if let Some(s) = c.stderr.as_deref().filter(|s| !s.trim().is_empty()) {
+                        let lines: Vec<&str> = s.lines().collect();
+                        for l in &lines[lines.len().saturating_sub(10)..] {
+                            writeln!(out, "  | {l}")?;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if !skips.is_empty() {
+        writeln!(out, "\nSkipped:")?;
+        for s in &skips {
+            writeln!(out, "  {s}")?;
+        }
+    }
+    if let Some(c) = &r.compare {
+        writeln!(
+            out,
+            "\nSince {} UTC (torch {}{}):",
+            super::deploy::utc(c.since),
+            c.torch,
+            c.hip
+                .as_deref()
+                .map(|h| format!(", HIP {h}"))
+                .unwrap_or_default()
+        )?;
+        if c.changes.is_empty() {
+            writeln!(out, "  no benchmark measured in both runs")?;
+        }
+        for ch in &c.changes {
+            writeln!(
+                out,
+                "  {:<22} {:<14} {:>8} -> {:>8} {:<8} {:+.1}%",
+                ch.name,
+                ch.profile,
+                num(ch.then),
+                num(ch.now),
+                ch.unit,
+                ch.change_percent
+            )?;
+        }
+    }
+    if let Some(n) = &r.compare_note {
+        writeln!(out, "\n--compare: {n}")?;
+    }
+    match (&r.history, &r.history_error) {
+        (Some(h), _) => writeln!(
+            out,
+            "\nRecorded in {h} (`rocm-patch bench --compare` next time)."
+        )?,
+        (None, Some(e)) => writeln!(out, "\nNot recorded: {e}")?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `bench --list`.
+pub fn list(l: &rp_report::ProbeList, out: &mut dyn Write) -> io::Result<()> {
+    for p in &l.probes {
+        writeln!(out, "{:<22} {}", p.name, p.exercises)?;
+    }
+    Ok(())
+}
+
+/// `tune` report.
+pub fn tune(r: &TuneReport, out: &mut dyn Write) -> io::Result<()> {
+    if let Some(b) = &r.bench {
+        report(b, out)?;
+        writeln!(out)?;
+    }
+    writeln!(
+        out,
+        "{:<40} {:<9} {:>9}  NOTE",
+        "CANDIDATE", "CORRECT", "TIME"
+    )?;
+    for c in &r.candidates {
+        let time = c
+            .geomean_ratio
+            .map(|g| format!("{g:.2}x"))
+            .unwrap_or_else(|| "-".into());
+        let best = if r.best.as_deref() == Some(c.name.as_str()) {
+            "fastest"
+        } else {
+            ""
+        };
+        let note = match (&c.note, best) {
+            (Some(n), _) => n.clone(),
+            (None, b) => b.to_string(),
+        };
+        writeln!(
+            out,
+            "{:<40} {:<9} {:>9}  {}",
+            c.name,
+            if c.correct { "yes" } else { "no" },
+            time,
+            note
+        )?;
+    }
+    writeln!(
+        out,
+        "\nTIME: geometric mean of median times against the first correct candidate (lower is faster)."
+    )?;
+    for n in &r.notes {
+        writeln!(out, "{n}")?;
+    }
+    match (&r.best, &r.written) {
+        (Some(b), Some(w)) => writeln!(
+            out,
+            "\nFastest correct: {b}. Written to {} as the default profile `{}` (transaction {}; `rocm-patch rollback --last` undoes it).",
+            w.file, w.profile, w.transaction
+        )?,
+        (Some(b), None) => writeln!(
+            out,
+            "\nFastest correct: {b}. `rocm-patch tune --write` makes it your default profile."
+        )?,
+        (None, _) => writeln!(out, "\nNo candidate is both correct and measured.")?,
+    }
+    Ok(())
+}
