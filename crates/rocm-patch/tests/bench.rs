@@ -140,6 +140,8 @@ fn bench_reports_measurements_skips_and_history() {
     assert_eq!(then, rate);
     let pct = ch["change_percent"].as_f64().unwrap();
     assert!((pct - (now / then - 1.0) * 100.0).abs() < 1e-9);
+    assert!(ch["within_spread"].is_boolean());
+    assert_eq!(ch["since"], v["time"]);
     assert_eq!(std::fs::read_to_string(&hist).unwrap().lines().count(), 2);
     // --no-history leaves the file alone.
     let (code, _, _) = h.json(&[
@@ -336,7 +338,11 @@ fn tune_rejects_a_failing_profile_and_write_rolls_back() {
     assert_eq!(cands[0]["geomean_ratio"], 1.0);
     let broken = cand("broken");
     assert_eq!(broken["correct"], false);
-    assert_eq!(broken["failed_probes"][0], "env_sane (wrong)");
+    assert_eq!(
+        broken["failed_probes"][0],
+        "env_sane (wrong): broken by the profile"
+    );
+    assert_eq!(broken["note"], "rejected: env_sane (wrong) failed");
     assert!(broken["geomean_ratio"].is_null());
     // A dangerous profile is not tried unless named.
     assert!(cand("legacy-rdna1-override")["note"]

@@ -3,7 +3,8 @@
 Imports torch once, then runs one probe per request from stdin and answers on a private
 copy of stdout (probe output goes to stderr). rocm-patch restarts it after a crash, a hang
 or a device error. `--all` runs every probe in this one process (the unisolated baseline
-for scripts/bench-probe.sh).
+for scripts/bench-probe.sh). `--bench` serves the benchmarks of rp_bench_ops.py (written
+beside this file) instead, with the same protocol; each answer then carries `metrics`.
 
 A probe is a function probe_<name>(torch, device): it passes if it returns (the returned
 string, if any, is its detail), is `wrong` if it raises AssertionError, `skip` if it

@@ -325,6 +325,12 @@ pub struct HistoryResult {
     pub rate: f64,
     /// Median milliseconds.
     pub median_ms: f64,
+    /// Fastest repetition, milliseconds per call.
+    #[serde(default)]
+    pub min_ms: f64,
+    /// Slowest repetition.
+    #[serde(default)]
+    pub max_ms: f64,
 }
 
 /// The device key of a report: the GPU's name, or `cpu`.
@@ -355,6 +361,8 @@ pub fn entry(r: &BenchReport) -> HistoryEntry {
                         unit: m.unit.clone(),
                         rate: m.rate?,
                         median_ms: m.median_ms,
+                        min_ms: m.min_ms,
+                        max_ms: m.max_ms,
                     })
                 })
             })
@@ -452,22 +460,33 @@ pub fn record(state_dir: &Path, e: &HistoryEntry) -> Result<PathBuf, String> {
     Ok(p)
 }
 
-/// This run against the last earlier run on the same device: each benchmark measured in
-/// both under the same profile and unit.
+/// Each benchmark of this run against its last earlier measurement on the same device
+/// under the same profile and unit; `None` when there is none at all.
 pub fn compare(now: &BenchReport, history: &[HistoryEntry]) -> Option<BenchComparison> {
     let key = device_key(now);
-    let then = history
+    let earlier: Vec<&HistoryEntry> = history
         .iter()
-        .rev()
-        .find(|e| e.device == key && e.time <= now.time)?;
-    let cur = entry(now);
-    let changes = cur
+        .filter(|e| e.device == key && e.time <= now.time)
+        .collect();
+    let mut newest: Option<&HistoryEntry> = None;
+    let changes: Vec<BenchChange> = entry(now)
         .results
         .iter()
         .filter_map(|n| {
-            let t = then.results.iter().find(|t| {
-                t.name == n.name && t.profile == n.profile && t.unit == n.unit && t.rate > 0.0
+            let (e, t) = earlier.iter().rev().find_map(|e| {
+                e.results
+                    .iter()
+                    .find(|t| {
+                        t.name == n.name
+                            && t.profile == n.profile
+                            && t.unit == n.unit
+                            && t.rate > 0.0
+                    })
+                    .map(|t| (*e, t))
             })?;
+            if newest.is_none_or(|x| e.time > x.time) {
+                newest = Some(e);
+            }
             Some(BenchChange {
                 name: n.name.clone(),
                 profile: n.profile.clone(),
@@ -475,9 +494,13 @@ pub fn compare(now: &BenchReport, history: &[HistoryEntry]) -> Option<BenchCompa
                 then: t.rate,
                 now: n.rate,
                 change_percent: (n.rate / t.rate - 1.0) * 100.0,
+                since: e.time,
+                torch: e.torch.clone(),
+                within_spread: n.min_ms <= t.median_ms && t.median_ms <= n.max_ms,
             })
         })
         .collect();
+    let then = newest?;
     Some(BenchComparison {
         since: then.time,
         torch: then.torch.clone(),
@@ -593,6 +616,10 @@ mod tests {
         let c = compare(&r, &h).unwrap();
         assert_eq!((c.since, c.torch.as_str()), (100, "2.5"));
         assert!((c.changes[0].change_percent - 25.0).abs() < 1e-9);
+        // A profile measured before only under another name has nothing to compare.
+        r.benches[0].cells[0].profile = "safe".into();
+        assert!(compare(&r, &h).is_none());
+        r.benches[0].cells[0].profile = CURRENT.into();
         // Another device has no earlier run.
         r.device = ProbeDevice::Cuda;
         r.gpu = Some(rp_report::BenchGpu {

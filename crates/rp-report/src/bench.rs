@@ -122,18 +122,26 @@ pub struct BenchChange {
     pub now: f64,
     /// `now / then - 1`, in percent (positive is faster).
     pub change_percent: f64,
+    /// When the earlier measurement was (seconds since the Unix epoch).
+    pub since: u64,
+    /// Its torch version.
+    pub torch: String,
+    /// The earlier median time lies between this run's fastest and slowest repetition:
+    /// the change is within run-to-run noise.
+    pub within_spread: bool,
 }
 
-/// `bench --compare`: this run against the last recorded one on the same device.
+/// `bench --compare`: each benchmark against its last earlier measurement on the same
+/// device under the same profile.
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
 pub struct BenchComparison {
-    /// When the earlier run was (seconds since the Unix epoch).
+    /// The newest earlier run compared with (seconds since the Unix epoch).
     pub since: u64,
     /// Its torch version.
     pub torch: String,
     /// Its HIP version.
     pub hip: Option<String>,
-    /// Benchmarks measured in both runs under the same profile.
+    /// Benchmarks measured before under the same profile.
     pub changes: Vec<BenchChange>,
 }
 

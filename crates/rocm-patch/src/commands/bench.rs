@@ -109,7 +109,7 @@ fn after_run(
                 report.compare = bench::compare(report, &h);
                 if report.compare.is_none() {
                     report.compare_note = Some(format!(
-                        "no earlier run on {} in {}",
+                        "no earlier measurement on {} under these profiles in {}",
                         bench::device_key(report),
                         sd.join(bench::HISTORY_FILE).display()
                     ));
@@ -368,11 +368,25 @@ pub(crate) fn tune(
             .probes
             .iter()
             .filter(|r| !matches!(r.status, ProbeStatus::Pass | ProbeStatus::Skip))
-            .map(|r| format!("{} ({})", r.name, r.status))
+            .map(|r| {
+                let d = r
+                    .detail
+                    .as_deref()
+                    .unwrap_or("")
+                    .lines()
+                    .next()
+                    .unwrap_or("");
+                let d: String = d.chars().take(160).collect();
+                format!("{} ({}): {d}", r.name, r.status)
+            })
             .collect();
         cand.correct = failed.is_empty() && !p.gpu_not_seen;
         if !failed.is_empty() {
-            cand.note = Some(format!("rejected: {} failed", failed.join(", ")));
+            let names: Vec<&str> = failed
+                .iter()
+                .map(|f| f.split(':').next().unwrap_or(f))
+                .collect();
+            cand.note = Some(format!("rejected: {} failed", names.join(", ")));
         }
         cand.failed_probes = failed;
         progress_line(

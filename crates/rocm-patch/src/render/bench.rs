@@ -170,7 +170,7 @@ pub fn report(r: &BenchReport, out: &mut dyn Write) -> io::Result<()> {
     if let Some(c) = &r.compare {
         writeln!(
             out,
-            "\nSince {} UTC (torch {}{}):",
+            "\nAgainst the last earlier measurement of each (newest {} UTC, torch {}{}); (noise): the earlier time lies within this run's spread:",
             super::deploy::utc(c.since),
             c.torch,
             c.hip
@@ -178,19 +178,19 @@ pub fn report(r: &BenchReport, out: &mut dyn Write) -> io::Result<()> {
                 .map(|h| format!(", HIP {h}"))
                 .unwrap_or_default()
         )?;
-        if c.changes.is_empty() {
-            writeln!(out, "  no benchmark measured in both runs")?;
-        }
         for ch in &c.changes {
             writeln!(
                 out,
-                "  {:<22} {:<14} {:>8} -> {:>8} {:<8} {:+.1}%",
+                "  {:<22} {:<14} {:>8} -> {:>8} {:<8} {:+6.1}%{}  (since {} UTC, torch {})",
                 ch.name,
                 ch.profile,
                 num(ch.then),
                 num(ch.now),
                 ch.unit,
-                ch.change_percent
+                ch.change_percent,
+                if ch.within_spread { " (noise)" } else { "" },
+                super::deploy::utc(ch.since),
+                ch.torch
             )?;
         }
     }
