@@ -27,9 +27,9 @@ Start with `rocm-patch doctor`.";
 #[derive(Debug, Parser)]
 #[command(name = "rocm-patch", version, long_version = LONG_VERSION, about, long_about = None, after_help = EXAMPLES)]
 pub struct Cli {
-    /// Where deploy keeps its journal, lock and store of originals
-    /// (default: $XDG_STATE_HOME/rocm-patch, i.e. ~/.local/state/rocm-patch).
-    #[arg(long, global = true, env = "ROCM_PATCH_STATE_DIR", value_name = "DIR")]
+    /// The state directory, before the command (kept for scripts that pass it there; the
+    /// commands that use one take `--state-dir` themselves).
+    #[arg(long, hide = true, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
     /// The command.
     #[command(subcommand)]
@@ -75,7 +75,7 @@ pub enum Command {
     /// Undo a deploy transaction, restoring byte-identical files, modes and symlinks.
     Rollback(RollbackArgs),
     /// List deploy transactions.
-    History(JsonArgs),
+    History(HistoryArgs),
     /// Bring the tree back after an interrupted deploy or rollback (kill -9, power loss).
     Recover(RecoverArgs),
     /// Read an error log (files or stdin): each recognised event, its cause and the fix.
@@ -282,6 +282,8 @@ pub struct BenchArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub state: StateArgs,
 }
 
 /// The benchmarks `tune` runs unless --only says otherwise.
@@ -328,6 +330,8 @@ pub struct TuneArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub state: StateArgs,
 }
 
 /// `rocm-patch deploy ...`.
@@ -374,6 +378,25 @@ pub enum DeployCommand {
     },
 }
 
+/// The state directory, on the commands that use one.
+#[derive(Debug, Args, Default)]
+pub struct StateArgs {
+    /// Where deploy keeps its journal, lock and store of originals, and bench its history
+    /// (default: $XDG_STATE_HOME/rocm-patch, i.e. ~/.local/state/rocm-patch).
+    #[arg(long, env = "ROCM_PATCH_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// `history` arguments.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
 /// Options of every deploy.
 #[derive(Debug, Args)]
 pub struct DeployCommon {
@@ -389,6 +412,8 @@ pub struct DeployCommon {
     /// Print the transaction as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub state: StateArgs,
 }
 
 /// `rocm-patch rollback`.
@@ -406,6 +431,8 @@ pub struct RollbackArgs {
     /// Print the transaction as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub state: StateArgs,
 }
 
 /// `rocm-patch recover`.
@@ -419,14 +446,8 @@ pub struct RecoverArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
-}
-
-/// Only `--json`.
-#[derive(Debug, Args)]
-pub struct JsonArgs {
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub state: StateArgs,
 }
 
 /// `rocm-patch explain`.
@@ -547,6 +568,8 @@ pub struct FixArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub state: StateArgs,
 }
 
 /// `rocm-patch inspect`.

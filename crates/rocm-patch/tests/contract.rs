@@ -217,3 +217,51 @@ fn blocked_reads_share_one_deadline() {
     assert!(out.contains("sysfs-timeout"), "{out}");
     assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
 }
+
+/// `--state-dir` is offered by the commands that keep state, and by no other.
+#[test]
+fn state_dir_is_shown_only_where_it_is_used() {
+    let help = |args: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+            .args(args)
+            .arg("--help")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    for c in [
+        vec!["deploy", "plan"],
+        vec!["deploy", "lib"],
+        vec!["deploy", "tensile"],
+        vec!["rollback"],
+        vec!["history"],
+        vec!["recover"],
+        vec!["fix"],
+        vec!["bench"],
+        vec!["tune"],
+    ] {
+        assert!(help(&c).contains("--state-dir"), "{c:?}");
+    }
+    for c in [
+        vec!["doctor"],
+        vec!["env"],
+        vec!["run"],
+        vec!["probe"],
+        vec!["explain"],
+        vec!["inspect"],
+        vec!["report"],
+        vec!["trust"],
+        vec![],
+    ] {
+        assert!(!help(&c).contains("--state-dir"), "{c:?}");
+    }
+    // Before the command it still works (scripts written for the old global option).
+    let d = tempfile::tempdir().unwrap();
+    let sd = d.path().join("s");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+        .args(["--state-dir", sd.to_str().unwrap(), "history", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["state_dir"], sd.display().to_string());
+}

@@ -8,6 +8,7 @@
 
 mod kpack;
 pub mod names;
+mod truncation;
 mod wheel;
 
 use memmap2::Mmap;
@@ -157,8 +158,20 @@ fn inspect_path(path: &Path, explicit: bool, opts: &ScanOptions, in_mem: u64) ->
             Ok(m) => m,
             Err(e) => return vec![error_report(path, format!("cannot map: {e}"))],
         };
+        let guard = truncation::register(map.as_ptr(), map.len());
+        #[cfg(test)]
+        if let Some(f) = BEFORE_SCAN.lock().expect("hook").as_ref() {
+            f(path)
+        }
         let scan =
             rp_codeobj::scan_with_release(&map, opts, &mut |off, len| release(&map, off, len));
+        if guard.truncated() {
+            // What was read past the new end was zeros: nothing of this scan is trusted.
+            return vec![error_report(
+                path,
+                "the file was truncated while it was read (another process changed it); inspect it again".into(),
+            )];
+        }
         fill(&mut report, scan);
     }
     if report.format.is_none() {
@@ -188,6 +201,13 @@ fn read_head(file: &mut File, head: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
+#[cfg(test)]
+type BeforeScan = Option<Box<dyn Fn(&Path) + Send>>;
+
+/// Tests: run between mapping a file and scanning it (to truncate it there).
+#[cfg(test)]
+pub(crate) static BEFORE_SCAN: std::sync::Mutex<BeforeScan> = std::sync::Mutex::new(None);
+
 /// Drop the pages of a parsed region from this process's mapping.
 #[allow(unsafe_code)]
 fn release(map: &Mmap, off: usize, len: usize) {
@@ -209,8 +229,9 @@ fn release(map: &Mmap, off: usize, len: usize) {
 #[allow(unsafe_code)]
 fn map_file(file: &File) -> std::io::Result<Mmap> {
     // SAFETY: the mapping is read-only and private to this process. If another
-    // process truncates the file while we read it, reads past the new end fault; that
-    // is the accepted risk of every mmap-based reader (ripgrep makes the same choice).
+    // process truncates the file while we read it, reads past the new end raise SIGBUS:
+    // the caller registers the mapping with `truncation`, whose handler turns that into
+    // an error for this file.
     let map = unsafe { Mmap::map(file) }?;
     // Only headers and tables are read, scattered over the file: random access advice
     // stops read-ahead and fault-around from pulling in (and counting) whole regions.

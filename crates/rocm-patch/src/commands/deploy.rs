@@ -1,6 +1,6 @@
 //! `rocm-patch deploy`, `rollback`, `history`, `recover`.
 
-use crate::cli::{DeployCommand, JsonArgs, RecoverArgs, RollbackArgs};
+use crate::cli::{DeployCommand, RecoverArgs, RollbackArgs};
 use crate::{exit, render};
 use rp_report::{HistoryReport, RecoverReport, TxReport, SCHEMA};
 use std::io::Write;
@@ -93,7 +93,11 @@ pub(crate) fn rollback(
     Ok(exit::OK)
 }
 
-pub(crate) fn history(a: JsonArgs, sd: Option<PathBuf>, out: &mut dyn Write) -> anyhow::Result<u8> {
+pub(crate) fn history(
+    a: crate::cli::HistoryArgs,
+    sd: Option<PathBuf>,
+    out: &mut dyn Write,
+) -> anyhow::Result<u8> {
     let sd = state_dir(sd)?;
     let h = HistoryReport {
         schema: SCHEMA,

@@ -18,7 +18,8 @@ use std::io::{self, Write};
 
 /// Run the parsed command line, writing to `out`; returns the exit code.
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
-    let state_dir = cli.state_dir.clone();
+    // The command's own --state-dir (or ROCM_PATCH_STATE_DIR), else one given before it.
+    let state_dir = command_state_dir(&cli.command).or(cli.state_dir.clone());
     // Commands that do not change files still say when a deploy was interrupted.
     if !matches!(
         cli.command,
@@ -60,6 +61,24 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
         Command::Completions(args) => manual::completions(args, out),
         Command::Man(args) => manual::man(args, out),
     }
+}
+
+/// `--state-dir` of the commands that take one.
+fn command_state_dir(c: &Command) -> Option<std::path::PathBuf> {
+    use crate::cli::DeployCommand as D;
+    let s = match c {
+        Command::Deploy(D::Plan { common, .. })
+        | Command::Deploy(D::Lib { common, .. })
+        | Command::Deploy(D::Tensile { common, .. }) => &common.state,
+        Command::Rollback(a) => &a.state,
+        Command::History(a) => &a.state,
+        Command::Recover(a) => &a.state,
+        Command::Fix(a) => &a.state,
+        Command::Bench(a) => &a.state,
+        Command::Tune(a) => &a.state,
+        _ => return None,
+    };
+    s.state_dir.clone()
 }
 
 /// Where trusted project files are recorded: `$XDG_DATA_HOME/rocm-patch/trusted`
