@@ -58,6 +58,8 @@ export RP_ROCSPARSE=/usr/lib/x86_64-linux-gnu/librocsparse.so.0.1
 export RP_TORCH_PYTHON="$data/torch-venv/bin/python" RP_NO_TORCH_PYTHON="$data/empty-venv/bin/python"
 export RP_BUILD_PYTHON="$data/build-venv/bin/python"
 scripts/lint.sh
+echo "== cargo build (the trace interposer, a cdylib, lands beside the binary)"
+cargo build --workspace --release
 echo "== cargo test"
 cargo test --workspace --release 2>&1 | tee "$data/cargo-test.log"
 echo "== fuzzing the parsers for ${RP_FUZZ_SECONDS:-60}s"

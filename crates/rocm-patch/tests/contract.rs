@@ -251,6 +251,7 @@ fn state_dir_is_shown_only_where_it_is_used() {
         vec!["inspect"],
         vec!["report"],
         vec!["trust"],
+        vec!["trace"],
         vec![],
     ] {
         assert!(!help(&c).contains("--state-dir"), "{c:?}");

@@ -386,6 +386,7 @@ pub fn explain<R: BufRead>(
         lines: st.lines,
         errors,
         events_dropped: st.dropped,
+        trace_evidence: Vec::new(),
     }
 }
 

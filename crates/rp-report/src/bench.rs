@@ -253,3 +253,137 @@ pub struct TuneWritten {
     /// The deploy transaction (`rocm-patch rollback --last` undoes it).
     pub transaction: String,
 }
+
+/// How a traced command ended.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+pub struct TraceExit {
+    /// Its exit status, when it exited.
+    pub code: Option<i32>,
+    /// The signal that ended it (`SIGSEGV`), when one did.
+    pub signal: Option<String>,
+}
+
+/// One fat binary the program registered.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+pub struct TraceFatbin {
+    /// Registration order.
+    pub id: u32,
+    /// The loaded object it lives in.
+    pub lib: Option<String>,
+    /// `HIPF` (a bundle) or `HIPK` (a kpack reference).
+    pub magic: Option<String>,
+    /// The code-object targets its bundle holds.
+    pub targets: Vec<String>,
+    /// A compressed (CCOB) bundle.
+    pub compressed: bool,
+    /// For a kpack reference: the binary's key and the archives the runtime searches.
+    pub kpack: Option<String>,
+    /// One of the targets runs on the GPU (null: no GPU known, or a kpack reference).
+    pub runs_here: Option<bool>,
+    /// What could not be read.
+    pub error: Option<String>,
+}
+
+/// Launches of one kernel.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+pub struct TraceKernel {
+    /// The kernel's (mangled) name, or the launched address when it was not registered.
+    pub name: String,
+    /// The library of the fat binary it was registered from.
+    pub lib: Option<String>,
+    /// Launches.
+    pub launches: u64,
+}
+
+/// One launch.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+pub struct TraceLaunch {
+    /// Milliseconds since the trace started (null when the process died before its
+    /// clock was calibrated).
+    pub ms: Option<f64>,
+    /// Thread.
+    pub tid: u32,
+    /// The API called.
+    pub api: String,
+    /// The kernel.
+    pub kernel: String,
+    /// The library of its fat binary.
+    pub lib: Option<String>,
+    /// Grid and block.
+    pub grid: [u32; 3],
+    /// Block.
+    pub block: [u32; 3],
+}
+
+/// Allocations of one kind.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+pub struct TraceAlloc {
+    /// The API.
+    pub api: String,
+    /// The flags applied, by name.
+    pub flags: Option<String>,
+    /// The flags asked for, where a policy changed them.
+    pub asked: Option<String>,
+    /// Calls.
+    pub count: u64,
+    /// Bytes of the calls that succeeded.
+    pub bytes: u64,
+    /// Calls that failed.
+    pub failed: u64,
+}
+
+/// Calls that failed, by API and error.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+pub struct TraceError {
+    /// The API.
+    pub api: String,
+    /// The hipError_t value.
+    pub code: i32,
+    /// Its name (`hipErrorNoDevice`) where known.
+    pub name: Option<String>,
+    /// Calls.
+    pub count: u64,
+}
+
+/// `rocm-patch trace`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+pub struct TraceReport {
+    /// Always [`crate::SCHEMA`].
+    pub schema: u32,
+    /// The command traced.
+    pub command: Vec<String>,
+    /// The record files read (one per process).
+    pub files: Vec<String>,
+    /// How it ended (null when the report was made from a file alone).
+    pub exit: Option<TraceExit>,
+    /// `none` or `seed`.
+    pub policy: String,
+    /// The GPU's target the fat binaries were checked against.
+    pub gpu: Option<String>,
+    /// Where that target came from.
+    pub gpu_source: Option<String>,
+    /// Every registered fat binary.
+    pub fatbins: Vec<TraceFatbin>,
+    /// Kernel launches in all.
+    pub launches: u64,
+    /// The most launched kernels (at most 20).
+    pub kernels: Vec<TraceKernel>,
+    /// The last launches (at most 10), oldest first.
+    pub last_launches: Vec<TraceLaunch>,
+    /// Allocations by API and flags.
+    pub allocations: Vec<TraceAlloc>,
+    /// Frees.
+    pub frees: u64,
+    /// Calls whose flags the policy changed.
+    pub changed_by_policy: u64,
+    /// Failed calls.
+    pub errors: Vec<TraceError>,
+    /// A process's record ends without its exit record: it died (a fault, a kill).
+    pub ended_abnormally: bool,
+    /// Records read.
+    pub records: u64,
+    /// Lines that were not records (a record cut by a kill).
+    pub bad_lines: u64,
+    /// Notes: tracing disabled, a full file, real functions missing.
+    pub notes: Vec<String>,
+}

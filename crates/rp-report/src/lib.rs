@@ -661,6 +661,10 @@ pub struct ExplainReport {
     pub errors: Vec<String>,
     /// Distinct events beyond the limit that were counted but not listed.
     pub events_dropped: u64,
+    /// What `--trace` records add: the last kernel launched and whether its fat binary
+    /// had code for the GPU, and what the seed policy changed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trace_evidence: Vec<String>,
 }
 
 /// One recognised event.

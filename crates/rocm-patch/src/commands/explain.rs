@@ -74,7 +74,34 @@ pub(crate) fn run(args: ExplainArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
         })
         .collect();
     let classifier = rp_explain::Classifier::new();
-    let report = rp_explain::explain(&classifier, inputs, &ctx);
+    let mut report = rp_explain::explain(&classifier, inputs, &ctx);
+    // Trace records: named with --trace, or beside a log as LOG.trace.jsonl.
+    let mut traces: Vec<std::path::PathBuf> = args.trace.clone();
+    for f in &args.files {
+        let beside = std::path::PathBuf::from(format!("{}.trace.jsonl", f.display()));
+        if f.as_os_str() != "-" && beside.is_file() && !traces.contains(&beside) {
+            traces.push(beside);
+        }
+    }
+    let gpu = ctx.gpus.first().map(|(t, _)| t.clone());
+    let mut summaries = Vec::new();
+    for t in &traces {
+        if !t.exists() {
+            report
+                .errors
+                .push(format!("{}: no such trace file", t.display()));
+            continue;
+        }
+        let mut procs = Vec::new();
+        for f in rp_trace::files(t) {
+            match rp_trace::read(&f) {
+                Ok(p) => procs.push(p),
+                Err(e) => report.errors.push(e),
+            }
+        }
+        summaries.push(rp_trace::summarize(&procs, gpu.as_deref()));
+    }
+    report.trace_evidence = rp_trace::evidence(&summaries);
     if tty {
         let _ = write!(std::io::stderr(), "\r\x1b[K");
     }

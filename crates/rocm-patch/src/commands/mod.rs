@@ -10,6 +10,7 @@ mod inspect;
 mod manual;
 mod probe;
 mod report;
+mod trace;
 
 use crate::cli::{Cli, Command};
 use serde::Serialize;
@@ -54,6 +55,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
         Command::Probe(args) => probe::run(args, out),
         Command::Bench(args) => bench::bench(args, state_dir, out),
         Command::Tune(args) => bench::tune(args, state_dir, out),
+        Command::Trace(args) => trace::run(args, out),
         Command::Run(args) => env::run(args),
         Command::Inspect(args) => inspect::run(args, out),
         Command::Report(args) => report::run(args, out),

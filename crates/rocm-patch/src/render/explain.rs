@@ -6,6 +6,13 @@ use std::io::{self, Write};
 /// Write the human report.
 pub fn human(r: &ExplainReport, out: &mut dyn Write) -> io::Result<()> {
     // Unreadable inputs are errors on stderr (the command prints them).
+    if !r.trace_evidence.is_empty() {
+        writeln!(out, "trace evidence:")?;
+        for l in &r.trace_evidence {
+            writeln!(out, "  {l}")?;
+        }
+        writeln!(out)?;
+    }
     if r.causes.is_empty() {
         writeln!(out, "nothing recognised in {} lines", r.lines)?;
         return Ok(());

@@ -9,3 +9,4 @@ pub mod fix;
 pub mod inspect;
 pub mod probe;
 pub mod report;
+pub mod trace;

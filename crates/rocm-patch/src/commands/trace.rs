@@ -1,0 +1,200 @@
+//! `rocm-patch trace`.
+
+use crate::cli::{TraceArgs, TracePolicy};
+use crate::{exit, render};
+use std::io::Write;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The interposer's file name.
+pub(crate) const PRELOAD: &str = "librp_trace_preload.so";
+
+/// The interposer: `$RP_TRACE_LIB`, else beside this binary, else in `../lib/rocm-patch`.
+fn preload_lib() -> anyhow::Result<PathBuf> {
+    if let Some(p) = std::env::var_os("RP_TRACE_LIB").filter(|p| !p.is_empty()) {
+        let p = PathBuf::from(p);
+        if !p.is_file() {
+            anyhow::bail!("RP_TRACE_LIB={}: no such file", p.display());
+        }
+        return Ok(p);
+    }
+    let exe = std::env::current_exe()?;
+    let dir = exe.parent().unwrap_or(Path::new("."));
+    for c in [
+        dir.join(PRELOAD),
+        dir.join("../lib/rocm-patch").join(PRELOAD),
+    ] {
+        if c.is_file() {
+            return Ok(c);
+        }
+    }
+    anyhow::bail!(
+        "{PRELOAD} is not beside {} (build it with `cargo build --release -p rp-trace-preload` and copy it there, or set RP_TRACE_LIB)",
+        exe.display()
+    )
+}
+
+/// The target fat binaries are checked against, and where it came from.
+fn gpu_target(args: &TraceArgs) -> anyhow::Result<(Option<String>, Option<String>)> {
+    if let Some(g) = &args.gpu {
+        if g.parse::<rp_kb::TargetId>().is_err() || rp_kb::kb().processor(g).is_none() {
+            anyhow::bail!("--gpu {g:?}: not a GPU target the knowledge base knows (e.g. gfx1010)");
+        }
+        return Ok((Some(g.clone()), Some("--gpu".into())));
+    }
+    let root = rp_machine::SysRoot::live(Duration::from_millis(args.timeout_ms.max(1)));
+    let m = rp_machine::snapshot(
+        &root,
+        &rp_machine::Options {
+            env: super::env_map(),
+            ..Default::default()
+        },
+    )
+    .ok();
+    let gpu = m.as_ref().and_then(|m| {
+        m.kfd_gpus().next().map(|g| {
+            (
+                g.gfx_target.clone(),
+                Some(format!(
+                    "KFD node {} ({})",
+                    g.node.map(|n| n.to_string()).unwrap_or_default(),
+                    g.name
+                )),
+            )
+        })
+    });
+    Ok(gpu.unwrap_or((None, None)))
+}
+
+fn read_all(base: &Path) -> (Vec<rp_trace::ProcessTrace>, Vec<String>) {
+    let mut procs = Vec::new();
+    let mut errs = Vec::new();
+    for f in rp_trace::files(base) {
+        match rp_trace::read(&f) {
+            Ok(p) => procs.push(p),
+            Err(e) => errs.push(e),
+        }
+    }
+    (procs, errs)
+}
+
+pub(crate) fn run(args: TraceArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
+    let (gpu, gpu_source) = gpu_target(&args)?;
+    if let Some(file) = &args.read {
+        if !file.exists() {
+            anyhow::bail!("--read {}: no such file", file.display());
+        }
+        let (procs, errs) = read_all(file);
+        for e in &errs {
+            super::error_line(e);
+        }
+        let mut r = rp_trace::summarize(&procs, gpu.as_deref());
+        r.gpu_source = gpu_source;
+        super::emit(out, args.json, &r, render::trace::human)?;
+        return Ok(if errs.is_empty() {
+            exit::OK
+        } else {
+            exit::TOOL_ERROR
+        });
+    }
+    let Some((program, rest)) = args.command.split_first() else {
+        anyhow::bail!("no command: put `--` before the command to trace, e.g. `rocm-patch trace -- python3 train.py`");
+    };
+    let lib = preload_lib()?;
+    let scratch = tempfile::tempdir()?;
+    let file = match &args.output {
+        Some(f) => {
+            if f.exists() {
+                anyhow::bail!(
+                    "-o {}: the file exists (a trace never replaces a file); choose another name",
+                    f.display()
+                );
+            }
+            f.clone()
+        }
+        None => scratch.path().join("trace.jsonl"),
+    };
+    // The interposer goes first; what the user preloads stays after it.
+    let preload = match std::env::var("LD_PRELOAD") {
+        Ok(p) if !p.is_empty() => format!("{} {p}", lib.display()),
+        _ => lib.display().to_string(),
+    };
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(rest)
+        .env("LD_PRELOAD", preload)
+        .env("RP_TRACE_FILE", &file);
+    match args.policy {
+        Some(TracePolicy::Seed) => cmd.env("RP_TRACE_POLICY", "seed"),
+        None => cmd.env_remove("RP_TRACE_POLICY"),
+    };
+    // While the command runs, Ctrl-C and Ctrl-\ are for it (the terminal sends them to
+    // both); this process waits to write the summary, as `time` does.
+    // SAFETY: setting dispositions of two signals to ignore, restored below.
+    let (old_int, old_quit) = unsafe {
+        (
+            libc::signal(libc::SIGINT, libc::SIG_IGN),
+            libc::signal(libc::SIGQUIT, libc::SIG_IGN),
+        )
+    };
+    let status = cmd.status();
+    // SAFETY: restoring the dispositions saved above.
+    unsafe {
+        libc::signal(libc::SIGINT, old_int);
+        libc::signal(libc::SIGQUIT, old_quit);
+    }
+    let status = match status {
+        Ok(s) => s,
+        Err(e) => {
+            super::error_line(&format!("cannot run {program}: {e}"));
+            return Ok(if e.kind() == std::io::ErrorKind::NotFound {
+                127
+            } else {
+                126
+            });
+        }
+    };
+    let (procs, errs) = read_all(&file);
+    for e in &errs {
+        super::error_line(e);
+    }
+    let mut r = rp_trace::summarize(&procs, gpu.as_deref());
+    r.gpu_source = gpu_source;
+    r.command = args.command.clone();
+    if args.output.is_some() {
+        r.files = rp_trace::files(&file)
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+    } else {
+        r.files.clear();
+    }
+    r.exit = Some(rp_report::TraceExit {
+        code: status.code(),
+        signal: status.signal().map(rp_probe::signal_name),
+    });
+    if procs.is_empty() {
+        r.notes.push(
+            "no records: the command never loaded the HIP interposer (a static binary, or one that clears LD_PRELOAD)".into(),
+        );
+    }
+    for (k, v) in super::env_map() {
+        if k.starts_with("HSA_OVERRIDE_GFX_VERSION") {
+            r.notes.push(format!(
+                "{k}={v} was set: the runtime picked code for the target it names, not for the GPU's own"
+            ));
+        }
+    }
+    super::emit(out, args.json, &r, render::trace::human)?;
+    out.flush()?;
+    if let Some(sig) = status.signal() {
+        // Pass the signal on, as the command received it.
+        // SAFETY: default disposition, then the signal to ourselves.
+        unsafe {
+            libc::signal(sig, libc::SIG_DFL);
+            libc::raise(sig);
+        }
+        return Ok((128 + sig) as u8);
+    }
+    Ok(status.code().unwrap_or(1) as u8)
+}

@@ -1,0 +1,427 @@
+//! `rocm-patch trace` with real parts: Debian's HIP 5.2 runtime (`libamdhip64`) and a
+//! program hipcc builds for gfx1010 and gfx1030, run here without a GPU; a stand-in
+//! runtime built in the test with the same versioned symbols, which records the flags it
+//! receives; a program that segfaults right after a launch. The interposer
+//! (librp_trace_preload.so) is built by scripts/test.sh beside the binary.
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn rp() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+}
+
+fn preload() -> PathBuf {
+    let p = Path::new(env!("CARGO_BIN_EXE_rocm-patch"))
+        .parent()
+        .unwrap()
+        .join("librp_trace_preload.so");
+    assert!(
+        p.is_file(),
+        "{} is missing: scripts/test.sh builds it (cargo build --workspace --release)",
+        p.display()
+    );
+    p
+}
+
+fn run(c: &mut Command) -> std::process::Output {
+    let o = c.output().unwrap();
+    assert!(
+        o.status.code().is_some() || o.status.signal().is_some(),
+        "no status"
+    );
+    o
+}
+
+const HIP_PROGRAM: &str = r#"
+#include <hip/hip_runtime.h>
+#include <stdio.h>
+__global__ void add_one(float* x) { x[threadIdx.x] += 1.0f; }
+int main() {
+  int n = -1;
+  hipError_t e = hipGetDeviceCount(&n);
+  fprintf(stderr, "hipGetDeviceCount=%d\n", (int)e);
+  float* p = 0;
+  e = hipMalloc((void**)&p, 1024);
+  fprintf(stderr, "hipMalloc=%d\n", (int)e);
+  return 7;
+}
+"#;
+
+/// Debian's real HIP runtime: the program's fat binary registration is recorded with both
+/// targets (constructors run before any device is needed), the runtime's own error codes
+/// come back through the interposer, and the exit status passes through. The program's
+/// references are versioned (`hipMalloc@hip_4.2`), and they bind to the interposer.
+#[test]
+fn a_hipcc_program_under_the_real_runtime() {
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("t.hip");
+    std::fs::write(&src, HIP_PROGRAM).unwrap();
+    let exe = d.path().join("t");
+    let o = run(Command::new("hipcc")
+        .args(["--offload-arch=gfx1010", "--offload-arch=gfx1030"])
+        .arg(&src)
+        .arg("-o")
+        .arg(&exe));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The references are versioned.
+    let syms = run(Command::new("objdump").arg("-T").arg(&exe));
+    let syms = String::from_utf8_lossy(&syms.stdout);
+    assert!(
+        syms.lines()
+            .any(|l| l.contains("(hip_4.2)") && l.ends_with(" hipMalloc")),
+        "{syms}"
+    );
+    // Without the interposer: the real runtime's answers.
+    let plain = run(&mut Command::new(&exe));
+    let plain_out = String::from_utf8_lossy(&plain.stderr).into_owned();
+    assert_eq!(plain.status.code(), Some(7));
+    let rec = d.path().join("t.jsonl");
+    let o = run(rp()
+        .args(["trace", "--gpu", "gfx1010", "--json", "-o"])
+        .arg(&rec)
+        .arg("--")
+        .arg(&exe));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    assert_eq!(o.status.code(), Some(7), "{v:#}");
+    assert_eq!(v["exit"]["code"], 7);
+    // The program saw the same answers through the interposer.
+    assert_eq!(String::from_utf8_lossy(&o.stderr), plain_out);
+    let fb = &v["fatbins"][0];
+    assert_eq!(fb["magic"], "HIPF");
+    assert_eq!(fb["lib"], exe.display().to_string());
+    assert_eq!(fb["targets"], serde_json::json!(["gfx1010", "gfx1030"]));
+    assert_eq!(fb["runs_here"], true);
+    let errors = v["errors"].as_array().unwrap();
+    let code = |api: &str| {
+        errors
+            .iter()
+            .find(|e| e["api"] == api)
+            .map(|e| e["code"].as_i64().unwrap())
+    };
+    // The codes the program printed without the interposer.
+    let want = |name: &str| -> i64 {
+        plain_out
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(code("hipGetDeviceCount"), Some(want("hipGetDeviceCount")));
+    assert_eq!(code("hipMalloc"), Some(want("hipMalloc")));
+    assert_eq!(
+        errors
+            .iter()
+            .find(|e| e["api"] == "hipGetDeviceCount")
+            .unwrap()["name"],
+        "hipErrorNoDevice"
+    );
+    // The record holds the kernel's registration.
+    let recs = std::fs::read_to_string(&rec).unwrap();
+    assert!(recs.contains("\"name\":\"_Z7add_onePf\""), "{recs}");
+    assert!(recs.lines().last().unwrap().contains("\"ev\":\"exit\""));
+    // Checked against gfx90a, the same binary has nothing to run.
+    let o = run(rp().args(["trace", "--gpu", "gfx90a", "--read"]).arg(&rec));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("NO CODE FOR THIS GPU"), "{text}");
+    // A record is never written over.
+    let o = run(rp().args(["trace", "-o"]).arg(&rec).arg("--").arg(&exe));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("the file exists"));
+}
+
+const STANDIN: &str = r#"
+#include <stdio.h>
+#include <stdlib.h>
+#include <stddef.h>
+typedef struct { unsigned x, y, z; } dim3;
+static FILE* logf(void) {
+  static FILE* f;
+  if (!f) f = fopen(getenv("STANDIN_LOG"), "a");
+  return f;
+}
+static int depth;
+#define ENTER(name, flags) do { \
+  if (++depth > 1) { fprintf(logf(), "RECURSION %s\n", name); fflush(logf()); abort(); } \
+  fprintf(logf(), "%s 0x%x\n", name, (unsigned)(flags)); fflush(logf()); } while (0)
+#define LEAVE() (--depth)
+static char heap[1 << 16];
+int hipMalloc(void** p, size_t n) { ENTER("hipMalloc", 0); *p = heap; LEAVE(); return 0; }
+int hipMallocAsync(void** p, size_t n, void* s) { ENTER("hipMallocAsync", 0); *p = heap; LEAVE(); return 0; }
+int hipExtMallocWithFlags(void** p, size_t n, unsigned f) { ENTER("hipExtMallocWithFlags", f); *p = heap; LEAVE(); return 0; }
+int hipHostMalloc(void** p, size_t n, unsigned f) { ENTER("hipHostMalloc", f); *p = heap; LEAVE(); return 0; }
+int hipHostAlloc(void** p, size_t n, unsigned f) { ENTER("hipHostAlloc", f); *p = heap; LEAVE(); return 0; }
+int hipExtHostAlloc(void** p, size_t n, unsigned f) { ENTER("hipExtHostAlloc", f); *p = heap; LEAVE(); return 0; }
+int hipFree(void* p) { return 0; }
+int hipLaunchKernel(const void* f, dim3 g, dim3 b, void** a, size_t s, void* st) { return 0; }
+"#;
+
+const STANDIN_MAP: &str = "hip_4.2 { global: hipMalloc; hipExtMallocWithFlags; hipHostMalloc; hipHostAlloc; hipFree; hipLaunchKernel; local: *; };\nhip_5.1 { global: hipMallocAsync; } hip_4.2;\nhip_6.3 { global: hipExtHostAlloc; } hip_5.1;\n";
+
+const PROGRAM: &str = r#"
+#include <stdio.h>
+#include <string.h>
+#include <stddef.h>
+typedef struct { unsigned x, y, z; } dim3;
+int hipMalloc(void**, size_t); int hipMallocAsync(void**, size_t, void*);
+int hipExtMallocWithFlags(void**, size_t, unsigned); int hipHostMalloc(void**, size_t, unsigned);
+int hipHostAlloc(void**, size_t, unsigned); int hipExtHostAlloc(void**, size_t, unsigned);
+int hipFree(void*); int hipLaunchKernel(const void*, dim3, dim3, void**, size_t, void*);
+static void kernel_stub(void) {}
+int main(int argc, char** argv) {
+  void* p;
+  if (argc > 1 && strcmp(argv[1], "crash") == 0) {
+    hipMalloc(&p, 4096);
+    dim3 g = {4, 2, 1}, b = {256, 1, 1};
+    hipLaunchKernel((const void*)kernel_stub, g, b, 0, 0, 0);
+    *(volatile int*)0 = 1;
+  }
+  hipHostMalloc(&p, 64, 0);
+  hipHostMalloc(&p, 64, 0x40000001);
+  hipHostAlloc(&p, 64, 0x2);
+  hipExtHostAlloc(&p, 64, 0x4);
+  hipExtMallocWithFlags(&p, 64, 0x1);
+  hipExtMallocWithFlags(&p, 64, 0x3);
+  hipExtMallocWithFlags(&p, 64, 0x4);
+  hipMalloc(&p, 64);
+  hipMallocAsync(&p, 64, 0);
+  hipFree(p);
+  return 0;
+}
+"#;
+
+/// Build the stand-in runtime and the program linked against it.
+fn standin(d: &Path) -> PathBuf {
+    std::fs::write(d.join("standin.c"), STANDIN).unwrap();
+    std::fs::write(d.join("standin.map"), STANDIN_MAP).unwrap();
+    std::fs::write(d.join("prog.c"), PROGRAM).unwrap();
+    let o = run(Command::new("cc").current_dir(d).args([
+        "-shared",
+        "-fPIC",
+        "-O1",
+        "-Wl,--version-script=standin.map",
+        "-Wl,-soname,libhipstandin.so",
+        "standin.c",
+        "-o",
+        "libhipstandin.so",
+    ]));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run(Command::new("cc").current_dir(d).args([
+        "-O1",
+        "prog.c",
+        "-o",
+        "prog",
+        "-L.",
+        "-lhipstandin",
+        "-Wl,-rpath,$ORIGIN",
+    ]));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    d.join("prog")
+}
+
+fn flags_seen(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+/// `--policy seed` changes exactly the documented flags (host: Coherent off,
+/// NonCoherent on; device: Finegrained and Uncached become the default) and nothing else;
+/// each function of the stand-in is entered once per call (no recursion).
+#[test]
+fn the_seed_policy_changes_exactly_the_documented_flags() {
+    let d = tempfile::tempdir().unwrap();
+    let prog = standin(d.path());
+    let log = d.path().join("plain.log");
+    let o = run(rp()
+        .args(["trace", "--gpu", "gfx1010", "--json", "--"])
+        .arg(&prog)
+        .env("STANDIN_LOG", &log));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let asked = [
+        "hipHostMalloc 0x0",
+        "hipHostMalloc 0x40000001",
+        "hipHostAlloc 0x2",
+        "hipExtHostAlloc 0x4",
+        "hipExtMallocWithFlags 0x1",
+        "hipExtMallocWithFlags 0x3",
+        "hipExtMallocWithFlags 0x4",
+        "hipMalloc 0x0",
+        "hipMallocAsync 0x0",
+    ];
+    assert_eq!(flags_seen(&log), asked);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["changed_by_policy"], 0);
+    assert_eq!(v["policy"], "none");
+
+    let log = d.path().join("seed.log");
+    let o = run(rp()
+        .args([
+            "trace", "--policy", "seed", "--gpu", "gfx1010", "--json", "--",
+        ])
+        .arg(&prog)
+        .env("STANDIN_LOG", &log));
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        flags_seen(&log),
+        [
+            "hipHostMalloc 0x80000000",
+            "hipHostMalloc 0x80000001",
+            "hipHostAlloc 0x80000002",
+            "hipExtHostAlloc 0x80000004",
+            "hipExtMallocWithFlags 0x0",
+            "hipExtMallocWithFlags 0x0",
+            "hipExtMallocWithFlags 0x4",
+            "hipMalloc 0x0",
+            "hipMallocAsync 0x0",
+        ]
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["policy"], "seed");
+    // Six calls changed: four host allocations, two device ones.
+    assert_eq!(v["changed_by_policy"], 6);
+    let a = v["allocations"].as_array().unwrap();
+    let coherent = a
+        .iter()
+        .find(|x| x["asked"] == "Portable|Coherent")
+        .unwrap_or_else(|| panic!("{a:#?}"));
+    assert_eq!(coherent["flags"], "Portable|NonCoherent");
+    assert!(a.iter().any(|x| x["api"] == "hipExtMallocWithFlags"
+        && x["asked"] == "Finegrained"
+        && x["flags"] == "Default"));
+    assert!(a.iter().any(|x| x["api"] == "hipExtMallocWithFlags"
+        && x["flags"] == "Contiguous"
+        && x["asked"].is_null()));
+}
+
+/// A program that segfaults right after a launch: its record's last line is that launch,
+/// the summary shows it among the last launches, and the signal passes through.
+#[test]
+fn a_crash_right_after_a_launch_leaves_the_launch_last() {
+    let d = tempfile::tempdir().unwrap();
+    let prog = standin(d.path());
+    let rec = d.path().join("crash.jsonl");
+    let o = run(rp()
+        .args(["trace", "--gpu", "gfx1010", "--json", "-o"])
+        .arg(&rec)
+        .arg("--")
+        .arg(&prog)
+        .arg("crash")
+        .env("STANDIN_LOG", d.path().join("crash.log")));
+    assert_eq!(o.status.signal(), Some(libc_sigsegv()), "{:?}", o.status);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)));
+    assert_eq!(v["exit"]["signal"], "SIGSEGV");
+    assert_eq!(v["ended_abnormally"], true);
+    let recs = std::fs::read(&rec).unwrap();
+    let text = String::from_utf8_lossy(&recs);
+    // The last record (the interposer's own `clock` calibrations aside).
+    let last = text
+        .split('\n')
+        .map(|l| l.trim_matches('\0'))
+        .rfind(|l| !l.is_empty() && !l.contains("\"ev\":\"clock\""))
+        .unwrap();
+    assert!(last.contains("\"ev\":\"launch\""), "{last}");
+    assert!(last.contains("\"grid\":[4,2,1]") && last.contains("\"block\":[256,1,1]"));
+    let l = &v["last_launches"][0];
+    assert_eq!(l["grid"], serde_json::json!([4, 2, 1]));
+    // explain reads the record: the launch was the last thing the program did.
+    let o = run(rp()
+        .args(["explain", "--no-machine", "--json", "--trace"])
+        .arg(&rec)
+        .arg(d.path().join("crash.log")));
+    let e: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ev: Vec<&str> = e["trace_evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    assert!(
+        ev.iter()
+            .any(|l| l.contains("ended without its exit record")),
+        "{ev:?}"
+    );
+    assert!(
+        ev.iter()
+            .any(|l| l.starts_with("the last kernel launched was `unregistered kernel")),
+        "{ev:?}"
+    );
+}
+
+fn libc_sigsegv() -> i32 {
+    11
+}
+
+#[test]
+fn without_a_command_or_with_a_bad_gpu_it_says_so() {
+    let _ = preload();
+    let o = run(rp().args(["trace"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("put `--` before the command"));
+    let o = run(rp().args(["trace", "--gpu", "gfx9999", "--", "true"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("gfx9999"));
+    let o = run(rp().args(["trace", "--gpu", "gfx1010", "--", "/nonexistent/prog"]));
+    assert_eq!(o.status.code(), Some(127));
+}
+
+/// torch's case: the HIP runtime is a dependency of a library that Python loads into a
+/// local scope (RTLD_LOCAL), where `dlsym(RTLD_NEXT)` cannot see it. The library's call
+/// still reaches the real runtime through the interposer, which finds it by its handle.
+#[test]
+fn a_runtime_in_a_local_scope_is_still_reached() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("user.c"),
+        "int hipGetDeviceCount(int*);\nint count(void) { int n = -1; return hipGetDeviceCount(&n); }\n",
+    )
+    .unwrap();
+    let o = run(Command::new("cc").current_dir(d.path()).args([
+        "-shared",
+        "-fPIC",
+        "user.c",
+        "-o",
+        "libuser.so",
+        "-l:libamdhip64.so.5",
+    ]));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lib = d.path().join("libuser.so");
+    let script = format!(
+        "import ctypes, sys; sys.stderr.write('ret %d\\n' % ctypes.CDLL({:?}).count())",
+        lib.display().to_string()
+    );
+    let plain = run(Command::new("python3").args(["-c", &script]));
+    let want = String::from_utf8_lossy(&plain.stderr).into_owned();
+    assert!(want.starts_with("ret "), "{want}");
+    let o = run(rp()
+        .args(["trace", "--gpu", "gfx1010", "--json", "--", "python3", "-c"])
+        .arg(&script));
+    assert_eq!(String::from_utf8_lossy(&o.stderr), want);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let code: i64 = want.trim().strip_prefix("ret ").unwrap().parse().unwrap();
+    assert!(
+        v["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["api"] == "hipGetDeviceCount" && e["code"] == code),
+        "{v:#}"
+    );
+    assert!(v["notes"].as_array().unwrap().is_empty(), "{v:#}");
+}
