@@ -4,6 +4,12 @@
 //! receives; a program that segfaults right after a launch. The interposer
 //! (librp_trace_preload.so) is built by scripts/test.sh beside the binary.
 
+mod common;
+#[path = "../../rp-codeobj/tests/support/kpack_writer.rs"]
+mod kpack_writer;
+#[path = "common/therock.rs"]
+mod therock;
+
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -424,4 +430,65 @@ fn a_runtime_in_a_local_scope_is_still_reached() {
         "{v:#}"
     );
     assert!(v["notes"].as_array().unwrap().is_empty(), "{v:#}");
+}
+
+/// Libraries loaded with dlopen by a program linked against the real runtime: a
+/// clang-19 library with compressed bundles (CCOB) is read through its compression, and a
+/// kpack'd copy of a hipcc library registers `HIPK` wrappers, reported as such.
+#[test]
+fn compressed_bundles_and_kpack_wrappers_are_read() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("dl.c"),
+        "#include <dlfcn.h>\n#include <stdio.h>\nint main(int c, char** v) { for (int i = 1; i < c; i++) { void* h = dlopen(v[i], RTLD_NOW); fprintf(stderr, \"%s\\n\", h ? \"loaded\" : dlerror()); } return 0; }\n",
+    )
+    .unwrap();
+    let o = run(Command::new("cc").current_dir(d.path()).args([
+        "dl.c",
+        "-o",
+        "dl",
+        "-Wl,--no-as-needed",
+        "-l:libamdhip64.so.5",
+        "-ldl",
+    ]));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let kpackd = d.path().join("libkpackd.so");
+    therock::kpackd(
+        &common::fx("libnative_gfx101x.so"),
+        &kpackd,
+        "lib/libnative_gfx101x.so",
+        &["../.kpack/native_gfx1010.kpack"],
+        d.path(),
+    );
+    let o = run(rp()
+        .args(["trace", "--gpu", "gfx1100", "--json", "--"])
+        .arg(d.path().join("dl"))
+        .arg(common::fx("libccob.so"))
+        .arg(&kpackd));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.matches("loaded").count(), 2, "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let fb = v["fatbins"].as_array().unwrap();
+    let ccob: Vec<&serde_json::Value> = fb
+        .iter()
+        .filter(|f| f["lib"].as_str().unwrap().ends_with("libccob.so"))
+        .collect();
+    assert_eq!(ccob.len(), 2, "two translation units: {v:#}");
+    for f in ccob {
+        assert_eq!(f["compressed"], true);
+        assert_eq!(f["targets"], serde_json::json!(["gfx1010", "gfx1100"]));
+        assert_eq!(f["runs_here"], true);
+    }
+    let k: Vec<&serde_json::Value> = fb
+        .iter()
+        .filter(|f| f["lib"].as_str().unwrap().ends_with("libkpackd.so"))
+        .collect();
+    assert!(!k.is_empty(), "{v:#}");
+    for f in k {
+        assert_eq!(f["magic"], "HIPK");
+        // This copy adds .rocm_kpack_ref unmapped (TheRock maps it): the pointer leads to
+        // the zeroed bundle, which is said, not misread.
+        assert!(f["targets"].as_array().unwrap().is_empty());
+        assert!(f["kpack"].is_string() || f["error"].is_string(), "{f}");
+    }
 }

@@ -344,18 +344,25 @@ fn record<B: FnOnce(&mut String)>(ev: &str, body: B) {
         s.append(b.as_bytes());
     };
     let mut body = Some(body);
-    let done = BUF
-        .try_with(|b| match b.try_borrow_mut() {
-            Ok(mut b) => {
-                fill(&mut b, &mut body);
-                true
-            }
-            Err(_) => false,
-        })
-        .unwrap_or(false);
-    if !done {
-        // At exit (thread-local storage already torn down) or re-entered.
-        fill(&mut String::new(), &mut body);
+    // A bug here must never end the traced program: it stops tracing, and says so.
+    let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let done = BUF
+            .try_with(|b| match b.try_borrow_mut() {
+                Ok(mut b) => {
+                    fill(&mut b, &mut body);
+                    true
+                }
+                Err(_) => false,
+            })
+            .unwrap_or(false);
+        if !done {
+            // At exit (thread-local storage already torn down) or re-entered.
+            fill(&mut String::new(), &mut body);
+        }
+    }));
+    if ok.is_err() {
+        STATE.store(OFF, Ordering::Release);
+        s.append(b"{\"t\":0,\"tid\":0,\"ev\":\"disabled\",\"why\":\"an internal error in the interposer; the program ran on untraced\"}\n");
     }
 }
 

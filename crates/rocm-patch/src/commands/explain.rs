@@ -102,6 +102,17 @@ pub(crate) fn run(args: ExplainArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
         summaries.push(rp_trace::summarize(&procs, gpu.as_deref()));
     }
     report.trace_evidence = rp_trace::evidence(&summaries);
+    if !report.override_evidence.is_empty()
+        && report
+            .trace_evidence
+            .iter()
+            .any(|l| l.contains("had no code for"))
+    {
+        report.trace_evidence.push(format!(
+            "an override was in force ({}): the runtime took the code of the target it names for this GPU",
+            report.override_evidence.join("; ")
+        ));
+    }
     if tty {
         let _ = write!(std::io::stderr(), "\r\x1b[K");
     }
