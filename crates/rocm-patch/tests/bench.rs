@@ -300,6 +300,13 @@ import os
 
 def probe_env_sane(torch, device):
     assert os.environ.get("RP_TEST_BROKEN") != "1", "broken by the profile"
+
+def probe_once_wrong(torch, device):
+    # Under the "flaky" profile: wrong the first time only.
+    mark = os.environ.get("RP_TEST_FLAKY_MARK")
+    if mark and not os.path.exists(mark):
+        open(mark, "w").close()
+        raise AssertionError("wrong once")
 "#;
 
 #[test]
@@ -307,7 +314,11 @@ fn tune_rejects_a_failing_profile_and_write_rolls_back() {
     let h = Home::new();
     let cfg = h.path("config/rocm-patch/config.toml");
     std::fs::create_dir_all(cfg.parent().unwrap()).unwrap();
-    std::fs::write(&cfg, USER_CONFIG).unwrap();
+    let user_config = format!(
+        "{USER_CONFIG}\n[profiles.flaky]\nextends = \"native\"\n[profiles.flaky.vars]\nRP_TEST_FLAKY_MARK = {:?}\n",
+        h.path("flaky.mark").display().to_string()
+    );
+    std::fs::write(&cfg, &user_config).unwrap();
     let probes = h.path("probes");
     std::fs::create_dir_all(&probes).unwrap();
     std::fs::write(probes.join("sane.py"), PROBE).unwrap();
@@ -316,7 +327,7 @@ fn tune_rejects_a_failing_profile_and_write_rolls_back() {
         "--python",
         &py(),
         "--probe-only",
-        "device_init,matmul_fp32,env_sane",
+        "device_init,matmul_fp32,env_sane,once_wrong",
         "--probes-dir",
         probes.to_str().unwrap(),
         "--only",
@@ -342,7 +353,17 @@ fn tune_rejects_a_failing_profile_and_write_rolls_back() {
         broken["failed_probes"][0],
         "env_sane (wrong): broken by the profile"
     );
-    assert_eq!(broken["note"], "rejected: env_sane (wrong) failed");
+    assert_eq!(
+        broken["note"],
+        "rejected: env_sane failed (again when run a second time)"
+    );
+    // A probe that fails once and then passes is named flaky, and still rejects.
+    let flaky = cand("flaky");
+    assert_eq!(flaky["correct"], false);
+    assert_eq!(
+        flaky["note"],
+        "rejected: once_wrong failed, then passed when run again (flaky)"
+    );
     assert!(broken["geomean_ratio"].is_null());
     // A dangerous profile is not tried unless named.
     assert!(cand("legacy-rdna1-override")["note"]
@@ -382,7 +403,7 @@ fn tune_rejects_a_failing_profile_and_write_rolls_back() {
     // Rollback restores the config byte for byte.
     let o = h.cmd().args(["rollback", "--last"]).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(std::fs::read(&cfg).unwrap(), USER_CONFIG.as_bytes());
+    assert_eq!(std::fs::read(&cfg).unwrap(), user_config.as_bytes());
 }
 
 #[test]

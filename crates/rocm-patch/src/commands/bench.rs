@@ -382,11 +382,41 @@ pub(crate) fn tune(
             .collect();
         cand.correct = failed.is_empty() && !p.gpu_not_seen;
         if !failed.is_empty() {
-            let names: Vec<&str> = failed
+            let names: Vec<String> = p
+                .probes
                 .iter()
-                .map(|f| f.split(':').next().unwrap_or(f))
+                .filter(|r| !matches!(r.status, ProbeStatus::Pass | ProbeStatus::Skip))
+                .map(|r| r.name.clone())
                 .collect();
-            cand.note = Some(format!("rejected: {} failed", names.join(", ")));
+            // Once more, the failed probes alone: a failure that does not repeat is flaky,
+            // which is said (and still rejects: a GPU that answers wrongly now and then is
+            // not correct).
+            let again = rp_probe::probe(
+                &rp_probe::Options {
+                    only: names.clone(),
+                    ..opts.clone()
+                },
+                &mut |_| {},
+            );
+            let repeated = match &again {
+                Ok(a) => a
+                    .probes
+                    .iter()
+                    .filter(|r| !matches!(r.status, ProbeStatus::Pass | ProbeStatus::Skip))
+                    .count(),
+                Err(_) => names.len(),
+            };
+            cand.note = Some(if repeated == 0 {
+                format!(
+                    "rejected: {} failed, then passed when run again (flaky)",
+                    names.join(", ")
+                )
+            } else {
+                format!(
+                    "rejected: {} failed (again when run a second time)",
+                    names.join(", ")
+                )
+            });
         }
         cand.failed_probes = failed;
         progress_line(
