@@ -1292,29 +1292,25 @@ fn free_record(api: &str, p: *mut c_void, r: HipError) {
     failed(api, r);
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn rp_trace_hipFree(p: *mut c_void) -> HipError {
-    type F = unsafe extern "C" fn(*mut c_void) -> HipError;
-    let Some(f) = real!("hipFree", F) else {
-        return missing("hipFree");
+/// The frees that take only the pointer.
+macro_rules! free_fn {
+    ($fn:ident, $name:literal) => {
+        #[no_mangle]
+        pub unsafe extern "C" fn $fn(p: *mut c_void) -> HipError {
+            type F = unsafe extern "C" fn(*mut c_void) -> HipError;
+            let Some(f) = real!($name, F) else {
+                return missing($name);
+            };
+            // SAFETY: forwarding.
+            let r = unsafe { f(p) };
+            free_record($name, p, r);
+            r
+        }
     };
-    // SAFETY: forwarding.
-    let r = unsafe { f(p) };
-    free_record("hipFree", p, r);
-    r
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn rp_trace_hipHostFree(p: *mut c_void) -> HipError {
-    type F = unsafe extern "C" fn(*mut c_void) -> HipError;
-    let Some(f) = real!("hipHostFree", F) else {
-        return missing("hipHostFree");
-    };
-    // SAFETY: forwarding.
-    let r = unsafe { f(p) };
-    free_record("hipHostFree", p, r);
-    r
-}
+free_fn!(rp_trace_hipFree, "hipFree");
+free_fn!(rp_trace_hipHostFree, "hipHostFree");
 
 #[no_mangle]
 pub unsafe extern "C" fn rp_trace_hipFreeAsync(p: *mut c_void, stream: *mut c_void) -> HipError {
