@@ -240,18 +240,9 @@ const MAX_JOURNAL: u64 = 64 << 20;
 /// Read a small regular file without blocking on a FIFO or following a link.
 pub(crate) fn read_bounded(p: &Path, cap: u64) -> Result<String, String> {
     use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
-        .open(p)
-        .map_err(|e| format!("cannot open: {e}"))?;
-    let md = f.metadata().map_err(|e| format!("cannot read: {e}"))?;
-    if !md.is_file() {
-        return Err("not a regular file".into());
-    }
-    if md.len() > cap {
-        return Err(format!("{} bytes, more than the {cap} read", md.len()));
+    let (f, len) = rp_machine::open_regular(p).map_err(|e| e.to_string())?;
+    if len > cap {
+        return Err(format!("{len} bytes, more than the {cap} read"));
     }
     let mut buf = Vec::new();
     f.take(cap + 1)

@@ -9,30 +9,17 @@ pub const MAX_EDIT: u64 = 1 << 20;
 /// Read a regular file of at most [`MAX_EDIT`] bytes without blocking on a FIFO or a
 /// device. `Ok(None)` when it does not exist.
 pub fn read_small(p: &Path) -> Result<Option<Vec<u8>>, String> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
-        .open(p)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("{}: cannot open: {e}", p.display())),
+    let f = match rp_machine::open_regular(p) {
+        Ok((_, len)) if len > MAX_EDIT => {
+            return Err(format!(
+                "{}: {len} bytes, larger than the {MAX_EDIT} bytes fix edits",
+                p.display()
+            ));
+        }
+        Ok((f, _)) => f,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(format!("{}: {e}", p.display())),
     };
-    let md = f
-        .metadata()
-        .map_err(|e| format!("{}: cannot read: {e}", p.display()))?;
-    if !md.is_file() {
-        return Err(format!("{}: not a regular file", p.display()));
-    }
-    if md.len() > MAX_EDIT {
-        return Err(format!(
-            "{}: {} bytes, larger than the {} bytes fix edits",
-            p.display(),
-            md.len(),
-            MAX_EDIT
-        ));
-    }
     let mut buf = Vec::new();
     f.take(MAX_EDIT + 1)
         .read_to_end(&mut buf)

@@ -270,3 +270,49 @@ mod tests {
         assert_eq!(r.problems().len(), 2);
     }
 }
+
+/// Why [`open_regular`] gave no file.
+#[derive(Debug)]
+pub enum OpenError {
+    /// open(2) failed (`NotFound` included: see [`OpenError::is_not_found`]).
+    Open(std::io::Error),
+    /// fstat failed.
+    Stat(std::io::Error),
+    /// A FIFO, socket, device or directory.
+    NotRegular,
+}
+
+impl OpenError {
+    /// The path does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, OpenError::Open(e) if e.kind() == std::io::ErrorKind::NotFound)
+    }
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenError::Open(e) => write!(f, "cannot open: {e}"),
+            OpenError::Stat(e) => write!(f, "cannot read: {e}"),
+            OpenError::NotRegular => f.write_str("not a regular file"),
+        }
+    }
+}
+
+/// Open a host file for reading without blocking (a FIFO opens at once) or following a
+/// final symbolic link, and check that it is a regular file; with its size. Every reader
+/// of a file the tool keeps or edits (journals, bench history, startup files, trace
+/// records) starts here; what it then reads is bounded by the caller.
+pub fn open_regular(p: &Path) -> Result<(std::fs::File, u64), OpenError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(p)
+        .map_err(OpenError::Open)?;
+    let md = f.metadata().map_err(OpenError::Stat)?;
+    if !md.is_file() {
+        return Err(OpenError::NotRegular);
+    }
+    Ok((f, md.len()))
+}

@@ -370,35 +370,22 @@ pub fn entry(r: &BenchReport) -> HistoryEntry {
     }
 }
 
-/// Open a regular file for reading without blocking on a FIFO or following a link.
-fn open_regular(p: &Path) -> Result<Option<std::fs::File>, String> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
-        .open(p)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("{}: cannot open: {e}", p.display())),
-    };
-    let md = f
-        .metadata()
-        .map_err(|e| format!("{}: cannot read: {e}", p.display()))?;
-    if !md.is_file() {
-        return Err(format!("{}: not a regular file", p.display()));
+/// The history file opened for reading, or `None` when there is none yet.
+fn open_history(p: &Path) -> Result<Option<(std::fs::File, u64)>, String> {
+    match rp_machine::open_regular(p) {
+        Ok(f) => Ok(Some(f)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(format!("{}: {e}", p.display())),
     }
-    Ok(Some(f))
 }
 
 /// The entries of the history's last [`HISTORY_TAIL`] bytes, oldest first; lines that do
 /// not parse are counted, not fatal.
 pub fn read_history(state_dir: &Path) -> Result<(Vec<HistoryEntry>, usize), String> {
     let p = state_dir.join(HISTORY_FILE);
-    let Some(mut f) = open_regular(&p)? else {
+    let Some((mut f, len)) = open_history(&p)? else {
         return Ok((Vec::new(), 0));
     };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     let start = len.saturating_sub(HISTORY_TAIL);
     f.seek(SeekFrom::Start(start))
         .map_err(|e| format!("{}: {e}", p.display()))?;
@@ -428,8 +415,8 @@ pub fn record(state_dir: &Path, e: &HistoryEntry) -> Result<PathBuf, String> {
     std::fs::create_dir_all(state_dir)
         .map_err(|err| format!("{}: cannot create: {err}", state_dir.display()))?;
     let p = state_dir.join(HISTORY_FILE);
-    if let Some(f) = open_regular(&p)? {
-        if f.metadata().map(|m| m.len()).unwrap_or(0) > HISTORY_MAX {
+    if let Some((_, len)) = open_history(&p)? {
+        if len > HISTORY_MAX {
             let (keep, _) = read_history(state_dir)?;
             let tmp = state_dir.join(format!("{HISTORY_FILE}.tmp"));
             let mut text = String::new();

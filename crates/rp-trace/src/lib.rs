@@ -170,18 +170,7 @@ pub fn files(base: &Path) -> Vec<PathBuf> {
 /// Read one record file: a regular file, opened without blocking, at most [`MAX_FILE`]
 /// bytes; zeros left by a killed process are skipped.
 pub fn read(path: &Path) -> Result<ProcessTrace, String> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
-        .open(path)
-        .map_err(|e| format!("{}: cannot open: {e}", path.display()))?;
-    let md = f
-        .metadata()
-        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    if !md.is_file() {
-        return Err(format!("{}: not a regular file", path.display()));
-    }
+    let (f, _) = rp_machine::open_regular(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut data = Vec::new();
     f.take(MAX_FILE)
         .read_to_end(&mut data)
