@@ -3,7 +3,8 @@
 # data, then runs the whole suite and a short fuzzing session:
 #   - Debian packages: hipcc (HIP 5.2, roc-obj-ls), clang-19 + lld-19 (compressed
 #     bundles), librocsparse0 (a 1.3 GB fat library), binutils, time (peak-RSS tests),
-#     man-db and groff-base (man pages rendered with man -l), gcc (host libraries);
+#     man-db and groff-base (man pages rendered with man -l), gcc (host libraries),
+#     cmake, make, patch, git and tar (build's end-to-end tests);
 #   - sid's librocblas4 (ROCm 6.4), unpacked with dpkg -x, never installed;
 #   - a real ROCm wheel from PyPI (torch-scatter-rocm), and real torch from PyPI in a venv
 #     (for probe, run on the CPU); setuptools and wheel in a venv (fix's test wheels);
@@ -18,7 +19,7 @@ data=${RP_DATA:-$PWD/target/testdata}
 mkdir -p "$data"
 
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-pkgs=(hipcc libamdhip64-dev clang-19 lld-19 librocsparse0 binutils zstd ca-certificates time coreutils man-db groff-base bash gcc passwd)
+pkgs=(hipcc libamdhip64-dev clang-19 lld-19 librocsparse0 binutils zstd ca-certificates time coreutils man-db groff-base bash gcc passwd cmake make patch git tar)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 mod bench;
+mod build;
 pub use bench::*;
+pub use build::*;
 
 /// Current schema number of every report.
 pub const SCHEMA: u32 = 1;

@@ -1,6 +1,7 @@
 //! Command implementations: each builds a report and hands it to a renderer.
 
 mod bench;
+mod build;
 mod deploy;
 mod doctor;
 mod env;
@@ -56,6 +57,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
         Command::Bench(args) => bench::bench(args, state_dir, out),
         Command::Tune(args) => bench::tune(args, state_dir, out),
         Command::Trace(args) => trace::run(args, out),
+        Command::Build(args) => build::run(args, state_dir, out),
         Command::Run(args) => env::run(args),
         Command::Inspect(args) => inspect::run(args, out),
         Command::Report(args) => report::run(args, out),
@@ -78,6 +80,7 @@ fn command_state_dir(c: &Command) -> Option<std::path::PathBuf> {
         Command::Fix(a) => &a.state,
         Command::Bench(a) => &a.state,
         Command::Tune(a) => &a.state,
+        Command::Build(a) => &a.state,
         _ => return None,
     };
     s.state_dir.clone()

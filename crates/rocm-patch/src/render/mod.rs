@@ -1,6 +1,7 @@
 //! Human renderers. JSON is the report serialised as it is.
 
 pub mod bench;
+pub mod build;
 pub mod deploy;
 pub mod doctor;
 pub mod env;

@@ -1,0 +1,311 @@
+//! `rocm-patch build`: recipes from the knowledge base (or a file), run by rp-build.
+
+use crate::cli::BuildArgs;
+use crate::{exit, render};
+use rp_report::{RecipeList, SCHEMA};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+static CANCEL: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sigint(_: libc::c_int) {
+    CANCEL.store(true, Ordering::SeqCst);
+}
+
+/// Ctrl-C sets [`CANCEL`] while the guard lives; the previous disposition comes back.
+struct SigintGuard(libc::sigaction);
+
+impl SigintGuard {
+    fn install() -> SigintGuard {
+        // SAFETY: a handler that only stores to an atomic; the old action is kept.
+        unsafe {
+            let mut new: libc::sigaction = std::mem::zeroed();
+            new.sa_sigaction = on_sigint as *const () as usize;
+            libc::sigemptyset(&mut new.sa_mask);
+            let mut old: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(libc::SIGINT, &new, &mut old);
+            SigintGuard(old)
+        }
+    }
+}
+
+impl Drop for SigintGuard {
+    fn drop(&mut self) {
+        // SAFETY: restoring the action saved by install.
+        unsafe {
+            libc::sigaction(libc::SIGINT, &self.0, std::ptr::null_mut());
+        }
+    }
+}
+
+/// `--cache-dir`, else $XDG_CACHE_HOME/rocm-patch, else ~/.cache/rocm-patch.
+fn cache_dir(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(d) = flag {
+        return Ok(d);
+    }
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(x).join("rocm-patch"));
+    }
+    let home = std::env::var_os("HOME")
+        .ok_or_else(|| anyhow::anyhow!("no --cache-dir, XDG_CACHE_HOME or HOME"))?;
+    Ok(PathBuf::from(home).join(".cache/rocm-patch"))
+}
+
+/// The GPU: --gpu, else the first KFD node with a GPU (never an override).
+fn gpu(args: &BuildArgs) -> anyhow::Result<(String, String)> {
+    if let Some(g) = &args.gpu {
+        if g.parse::<rp_kb::TargetId>().is_err() || rp_kb::kb().processor(g).is_none() {
+            anyhow::bail!("--gpu {g:?}: not a GPU target the knowledge base knows (e.g. gfx1010)");
+        }
+        return Ok((g.clone(), "--gpu".into()));
+    }
+    let root = rp_machine::SysRoot::live(Duration::from_millis(args.timeout_ms.max(1)));
+    let m = rp_machine::snapshot(
+        &root,
+        &rp_machine::Options {
+            env: super::env_map(),
+            ..Default::default()
+        },
+    )
+    .ok();
+    m.as_ref()
+        .and_then(|m| {
+            m.kfd_gpus().next().and_then(|g| {
+                g.gfx_target.clone().map(|t| {
+                    (
+                        t,
+                        format!(
+                            "KFD node {} ({})",
+                            g.node.map(|n| n.to_string()).unwrap_or_default(),
+                            g.name
+                        ),
+                    )
+                })
+            })
+        })
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no AMD GPU found in KFD; name the target with --gpu (e.g. --gpu gfx1010)"
+            )
+        })
+}
+
+/// Progress on stderr: a line that rewrites itself on a terminal, plain lines otherwise.
+struct Progress {
+    tty: bool,
+    step: Option<(usize, usize, String, Instant)>,
+    nm: Option<(u64, u64)>,
+    phase_at: Instant,
+}
+
+impl Progress {
+    fn line(&self) -> String {
+        match &self.step {
+            Some((i, n, name, t)) => {
+                let s = t.elapsed().as_secs();
+                let nm = match self.nm {
+                    Some((d, 100)) if d <= 100 => format!("  {d}%"),
+                    Some((d, t)) => format!("  {d}/{t}"),
+                    None => String::new(),
+                };
+                format!("[{i}/{n}] {name}  {}:{:02}{nm}", s / 60, s % 60)
+            }
+            None => String::new(),
+        }
+    }
+
+    fn redraw(&self) {
+        if self.tty {
+            let _ = write!(std::io::stderr(), "\r\x1b[2K{}", self.line());
+        }
+    }
+
+    fn clear(&self) {
+        if self.tty {
+            let _ = write!(std::io::stderr(), "\r\x1b[2K");
+        }
+    }
+}
+
+impl rp_build::Observer for Progress {
+    fn event(&mut self, e: rp_build::Event<'_>) {
+        use rp_build::Event as E;
+        match e {
+            E::Phase(p) => {
+                self.clear();
+                self.phase_at = Instant::now();
+                let _ = writeln!(std::io::stderr(), "rocm-patch: {p}");
+            }
+            E::Download { done, total } => {
+                if self.tty && self.phase_at.elapsed() > Duration::from_millis(200) {
+                    let t = total
+                        .map(|t| format!(" of {} MiB", t >> 20))
+                        .unwrap_or_default();
+                    let _ = write!(std::io::stderr(), "\r\x1b[2K  {} MiB{t}", done >> 20);
+                }
+            }
+            E::StepStart {
+                index,
+                count,
+                name,
+                log,
+            } => {
+                self.clear();
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "rocm-patch: [{index}/{count}] {name} (log: {})",
+                    log.display()
+                );
+                self.step = Some((index, count, name.to_string(), Instant::now()));
+                self.nm = None;
+                self.redraw();
+            }
+            E::StepProgress { done, total } => {
+                self.nm = Some((done, total));
+                self.redraw();
+            }
+            E::Tick => self.redraw(),
+            E::StepEnd { name, state } => {
+                self.clear();
+                let took = match &self.step {
+                    Some((_, _, n, t)) if n == name => {
+                        let s = t.elapsed().as_secs();
+                        format!(" in {}:{:02}", s / 60, s % 60)
+                    }
+                    _ => String::new(),
+                };
+                let _ = writeln!(std::io::stderr(), "rocm-patch: {name}: {state}{took}");
+                self.step = None;
+            }
+        }
+    }
+}
+
+/// Classify a failed step's log with explain: the causes it names.
+fn explain_log(log: &str) -> Vec<String> {
+    let c = rp_explain::Classifier::new();
+    let f = std::fs::File::open(log).map(std::io::BufReader::new);
+    let r = rp_explain::explain(
+        &c,
+        vec![(log.to_string(), f)],
+        &rp_explain::Context::default(),
+    );
+    r.events
+        .iter()
+        .map(|e| {
+            format!(
+                "{} (line {}): {}",
+                e.cause,
+                e.line,
+                e.fix.lines().next().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+pub(crate) fn run(
+    args: BuildArgs,
+    state_dir: Option<PathBuf>,
+    out: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    if args.list {
+        let mut recipes = Vec::new();
+        for r in rp_build::recipe::builtin() {
+            recipes.push(rp_build::summary(&r?));
+        }
+        let l = RecipeList {
+            schema: SCHEMA,
+            recipes,
+        };
+        super::emit(out, args.json, &l, render::build::list)?;
+        return Ok(exit::OK);
+    }
+    if let Some(spec) = &args.show {
+        let l = rp_build::recipe::load(spec)?;
+        super::emit(out, args.json, &rp_build::show(&l), render::build::show)?;
+        return Ok(exit::OK);
+    }
+    let spec = args.recipe.clone().expect("clap requires RECIPE");
+    let recipe = rp_build::recipe::load(&spec)?;
+    let (gpu, gpu_from) = gpu(&args)?;
+    if args.jobs == Some(0) {
+        anyhow::bail!("--jobs 0: at least one job");
+    }
+    let jobs = args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get() as u32)
+            .unwrap_or(1)
+    });
+    let abs = |p: &PathBuf| -> anyhow::Result<PathBuf> {
+        Ok(if p.is_absolute() {
+            p.clone()
+        } else {
+            std::env::current_dir()?.join(p)
+        })
+    };
+    let req = rp_build::Request {
+        recipe,
+        gpu,
+        gpu_from,
+        prefix: args.prefix.as_ref().map(abs).transpose()?,
+        jobs,
+        source: args.source.as_ref().map(abs).transpose()?,
+        with: args.with.clone(),
+        dry_run: args.dry_run,
+        cache: abs(&cache_dir(args.cache_dir.clone())?)?,
+        env: super::env_map(),
+    };
+    let mut progress = Progress {
+        tty: std::io::stderr().is_terminal() && !args.json,
+        step: None,
+        nm: None,
+        phase_at: Instant::now(),
+    };
+    CANCEL.store(false, Ordering::SeqCst);
+    let guard = SigintGuard::install();
+    let result = rp_build::build(&req, &mut progress, &CANCEL);
+    drop(guard);
+    progress.clear();
+    let mut rep = result?;
+    for s in rep.steps.iter_mut().filter(|s| s.state == "failed") {
+        if let Some(log) = &s.log {
+            s.explained = explain_log(log);
+        }
+    }
+    if rep.outcome == "ok" {
+        if let Some(into) = &args.deploy_into {
+            let r = rp_build::deploy_steps(&req, &rep)
+                .map_err(anyhow::Error::from)
+                .and_then(|steps| {
+                    let opts = rp_deploy::DeployOptions {
+                        into: into.clone(),
+                        system: args.system,
+                        command: std::env::args().collect::<Vec<_>>().join(" "),
+                        env: super::env_map(),
+                        ..Default::default()
+                    };
+                    let sd = super::deploy::state_dir(state_dir.clone())?;
+                    Ok(rp_deploy::deploy(&sd, &steps, &opts)?)
+                });
+            match r {
+                Ok(tx) => rep.deploy = Some(tx),
+                Err(e) => {
+                    rep.outcome = "deploy-failed".into();
+                    rep.error = Some(format!(
+                        "deploy into {}: {e:#} (the build is kept in {})",
+                        into.display(),
+                        rep.prefix
+                    ));
+                }
+            }
+        }
+    }
+    super::emit(out, args.json, &rep, render::build::report)?;
+    Ok(match rep.outcome.as_str() {
+        "ok" | "planned" => exit::OK,
+        "interrupted" => 130,
+        _ => exit::FINDING,
+    })
+}

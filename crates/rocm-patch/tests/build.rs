@@ -1,0 +1,756 @@
+//! `rocm-patch build` end to end with real parts: a small HIP library (tests/data/hiplib:
+//! a CMake project with two kernels and a unit test) served as a tarball by an HTTP server
+//! in this test on 127.0.0.1 (with Range support, and a first response cut short to test
+//! resuming), patched, built with Debian's hipcc for gfx1010 and gfx1030, tested with
+//! ctest, checked with inspect, deployed into a torch-like tree and rolled back. Failure
+//! cases: checksum mismatch, a changed upstream file, a failing compile, Ctrl-C and
+//! resume, a missing tool; the built-in miopen recipe's dry run.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn rp() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rocm-patch"));
+    c.env_remove("ROCM_PATCH_CACHE_DIR")
+        .env_remove("ROCM_PATCH_STATE_DIR");
+    c
+}
+
+fn data() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
+}
+
+fn sha256(p: &Path) -> String {
+    let out = Command::new("sha256sum").arg(p).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// A static file server: GET with optional `Range: bytes=N-`; the first `cut` responses
+/// stop after half the body (a dropped connection).
+struct Server {
+    port: u16,
+    hits: Arc<AtomicUsize>,
+}
+
+fn serve(dir: PathBuf, cut: usize) -> Server {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let n = h.fetch_add(1, Ordering::SeqCst);
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut first = String::new();
+            if r.read_line(&mut first).is_err() {
+                continue;
+            }
+            let mut range: Option<u64> = None;
+            loop {
+                let mut l = String::new();
+                if r.read_line(&mut l).unwrap_or(0) == 0 || l == "\r\n" {
+                    break;
+                }
+                if let Some(v) = l.to_ascii_lowercase().strip_prefix("range: bytes=") {
+                    range = v.trim().trim_end_matches('-').parse().ok();
+                }
+            }
+            let name = first
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or("/")
+                .trim_start_matches('/');
+            let Ok(body) = std::fs::read(dir.join(name)) else {
+                let _ = s.write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                continue;
+            };
+            let start = range.unwrap_or(0).min(body.len() as u64) as usize;
+            let part = &body[start..];
+            let head = if range.is_some() {
+                format!(
+                    "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\nContent-Range: bytes {start}-{}/{}\r\nConnection: close\r\n\r\n",
+                    part.len(),
+                    body.len() - 1,
+                    body.len()
+                )
+            } else {
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    part.len()
+                )
+            };
+            let _ = s.write_all(head.as_bytes());
+            if n < cut {
+                let _ = s.write_all(&part[..part.len() / 2]);
+                let _ = s.shutdown(std::net::Shutdown::Both);
+                continue;
+            }
+            let _ = s.write_all(part);
+        }
+    });
+    Server { port, hits }
+}
+
+/// The test project as `name.tar.gz` in `dir`, optionally with one file changed.
+fn tarball(dir: &Path, name: &str, change: Option<(&str, &str)>) -> PathBuf {
+    let stage = dir.join(format!("stage-{name}"));
+    let top = stage.join("hiplib-1.0.0");
+    std::fs::create_dir_all(&stage).unwrap();
+    let st = Command::new("cp")
+        .arg("-r")
+        .arg(data().join("hiplib"))
+        .arg(&top)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    if let Some((f, text)) = change {
+        let p = top.join(f);
+        let s = std::fs::read_to_string(&p).unwrap();
+        std::fs::write(&p, format!("{s}{text}")).unwrap();
+    }
+    let out = dir.join(format!("{name}.tar.gz"));
+    let st = Command::new("tar")
+        .arg("-czf")
+        .arg(&out)
+        .arg("-C")
+        .arg(&stage)
+        .arg("hiplib-1.0.0")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    out
+}
+
+/// A recipe for the test project in `dir` (with its patch beside it).
+fn recipe(dir: &Path, url: &str, sha: &str, extra_tool: Option<&str>) -> PathBuf {
+    let patch = data().join("hiplib-blocks.patch");
+    std::fs::copy(&patch, dir.join("hiplib-blocks.patch")).unwrap();
+    let upstream = sha256(&data().join("hiplib/src/hiplib.cpp"));
+    let tool = extra_tool
+        .map(|t| format!("[[tool]]\nname = \"{t}\"\npackages = {{ debian = \"{t}-pkg\" }}\n"))
+        .unwrap_or_default();
+    let text = format!(
+        r#"name = "hiplib"
+version = "1.0.0"
+summary = "the test library"
+
+[source]
+url = "{url}"
+sha256 = "{sha}"
+
+[[tool]]
+name = "cmake"
+min = "3.20"
+packages = {{ debian = "cmake" }}
+
+[[tool]]
+name = "hipcc"
+packages = {{ debian = "hipcc" }}
+{tool}
+[[patch]]
+file = "hiplib-blocks.patch"
+fixes = "the launch size leaves the last partial block out"
+ref = "tests/data/hiplib-blocks.patch"
+upstream = {{ "src/hiplib.cpp" = "{upstream}" }}
+
+[[step]]
+name = "configure"
+run = ["cmake", "-S", "{{src}}", "-B", "{{build}}", "-DCMAKE_CXX_COMPILER=hipcc",
+  "-DCMAKE_BUILD_TYPE=Release", "-DCMAKE_INSTALL_PREFIX={{prefix}}", "-DGPU_TARGETS={{gpu}};gfx1030"]
+creates = ["{{build}}/CMakeCache.txt"]
+
+[[step]]
+name = "build"
+run = ["cmake", "--build", "{{build}}", "--parallel", "{{jobs}}"]
+
+[[step]]
+name = "test"
+run = ["ctest", "--test-dir", "{{build}}", "--output-on-failure"]
+
+[[step]]
+name = "install"
+run = ["cmake", "--install", "{{build}}"]
+creates = ["{{prefix}}/lib/libhiplib.so"]
+
+[[output]]
+path = "lib/libhiplib.so"
+check = "code"
+deploy = true
+"#
+    );
+    let p = dir.join("hiplib.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn json(o: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: stdout {} stderr {}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    })
+}
+
+fn states(v: &serde_json::Value) -> Vec<(String, String)> {
+    v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_string(),
+                s["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn build(recipe: &Path, cache: &Path, extra: &[&str]) -> std::process::Output {
+    rp().arg("build")
+        .arg(recipe)
+        .args(["--gpu", "gfx1010", "--json", "--jobs", "2"])
+        .arg("--cache-dir")
+        .arg(cache)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn builds_verifies_deploys_and_rolls_back_then_resumes_with_nothing_to_do() {
+    let t = tempfile::tempdir().unwrap();
+    let srv_dir = t.path().join("srv");
+    std::fs::create_dir_all(&srv_dir).unwrap();
+    let tb = tarball(t.path(), "hiplib-1.0.0", None);
+    std::fs::copy(&tb, srv_dir.join("hiplib-1.0.0.tar.gz")).unwrap();
+    // The first response is cut in half: the second request must resume with a Range.
+    let srv = serve(srv_dir, 1);
+    let url = format!("http://127.0.0.1:{}/hiplib-1.0.0.tar.gz", srv.port);
+    let r = recipe(t.path(), &url, &sha256(&tb), None);
+    let cache = t.path().join("cache");
+    let state = t.path().join("state");
+    // A torch-like tree with an older libhiplib.so in torch/lib.
+    let lib = t.path().join("venv/lib/python3.12/site-packages/torch/lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::write(lib.join("libhiplib.so"), b"the old library").unwrap();
+    std::fs::write(lib.join("libtorch.so"), b"untouched").unwrap();
+
+    // First attempt: the download is cut short; the partial file is kept.
+    let o = build(&r, &cache, &[]);
+    let v = json(&o);
+    assert_eq!(o.status.code(), Some(1), "{v}");
+    assert_eq!(v["outcome"], "failed");
+    assert!(
+        v["error"].as_str().unwrap().contains("run again to resume"),
+        "{v}"
+    );
+    assert!(!cache.join("build/hiplib-1.0.0-gfx1010/src").exists());
+
+    let o = rp()
+        .arg("build")
+        .arg(&r)
+        .args(["--gpu", "gfx1010", "--json", "--jobs", "2"])
+        .arg("--cache-dir")
+        .arg(&cache)
+        .arg("--deploy-into")
+        .arg(&lib)
+        .arg("--state-dir")
+        .arg(&state)
+        .output()
+        .unwrap();
+    let v = json(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{v:#}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        v["source"]["state"]
+            .as_str()
+            .unwrap()
+            .starts_with("resumed at byte "),
+        "{v}"
+    );
+    assert_eq!(srv.hits.load(Ordering::SeqCst), 2);
+    assert_eq!(v["patches"][0]["state"], "applied");
+    assert_eq!(
+        states(&v),
+        [
+            ("configure", "ran"),
+            ("build", "ran"),
+            ("test", "ran"),
+            ("install", "ran")
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    // The unit test passed because of the patch (unpatched, 1000 elements need 4 blocks
+    // and the old code says 3): its log says so.
+    let test_log = std::fs::read_to_string(v["steps"][2]["log"].as_str().unwrap()).unwrap();
+    assert!(test_log.contains("100% tests passed"), "{test_log}");
+    let out = &v["outputs"][0];
+    assert_eq!(out["ok"], true, "{v}");
+    let targets: Vec<&str> = out["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    assert_eq!(targets, ["gfx1010", "gfx1030"]);
+    // Deployed: torch/lib/libhiplib.so is the built library; inspect agrees.
+    let tx = v["deploy"]["id"].as_str().unwrap().to_string();
+    let built =
+        std::fs::read(cache.join("build/hiplib-1.0.0-gfx1010/prefix/lib/libhiplib.so")).unwrap();
+    assert_eq!(std::fs::read(lib.join("libhiplib.so")).unwrap(), built);
+    let o = rp()
+        .args(["inspect", "--json", "--gpu", "gfx1010"])
+        .arg(lib.join("libhiplib.so"))
+        .output()
+        .unwrap();
+    let iv = json(&o);
+    assert!(
+        iv["coverage"]["missing"].as_array().unwrap().is_empty(),
+        "{iv}"
+    );
+    // Rollback restores the old bytes; the other file was never touched.
+    let o = rp()
+        .args(["rollback", &tx, "--state-dir"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read(lib.join("libhiplib.so")).unwrap(),
+        b"the old library"
+    );
+    assert_eq!(
+        std::fs::read(lib.join("libtorch.so")).unwrap(),
+        b"untouched"
+    );
+
+    // Nothing changed: every step is skipped and nothing is downloaded again.
+    let o = build(&r, &cache, &[]);
+    let v = json(&o);
+    assert_eq!(o.status.code(), Some(0), "{v}");
+    assert!(states(&v).iter().all(|(_, s)| s == "skipped"), "{v}");
+    assert_eq!(v["source"]["state"], "cached");
+    assert_eq!(srv.hits.load(Ordering::SeqCst), 2);
+
+    // A removed install is made again (install's `creates`), the rest still skipped.
+    std::fs::remove_dir_all(cache.join("build/hiplib-1.0.0-gfx1010/prefix")).unwrap();
+    let o = build(&r, &cache, &[]);
+    let v = json(&o);
+    assert_eq!(o.status.code(), Some(0), "{v}");
+    assert_eq!(states(&v)[3], ("install".to_string(), "ran".to_string()));
+    assert_eq!(states(&v)[1], ("build".to_string(), "skipped".to_string()));
+}
+
+#[test]
+fn checksum_mismatch_is_refused_before_anything_is_unpacked_or_run() {
+    let t = tempfile::tempdir().unwrap();
+    let tb = tarball(t.path(), "hiplib-1.0.0", None);
+    let url = format!("file://{}", tb.display());
+    let r = recipe(t.path(), &url, &"0".repeat(64), None);
+    let cache = t.path().join("cache");
+    let o = build(&r, &cache, &[]);
+    let v = json(&o);
+    assert_eq!(o.status.code(), Some(1), "{v}");
+    assert_eq!(v["outcome"], "refused");
+    let e = v["error"].as_str().unwrap();
+    assert!(
+        e.contains("checksum mismatch") && e.contains(&sha256(&tb)),
+        "{e}"
+    );
+    assert!(states(&v).iter().all(|(_, s)| s == "not run"), "{v}");
+    assert!(!cache.join("build/hiplib-1.0.0-gfx1010/src").exists());
+    assert!(!cache.join("build/hiplib-1.0.0-gfx1010/build").exists());
+    // The bad download is not kept under its final name.
+    let kept: Vec<_> = std::fs::read_dir(cache.join("sources")).unwrap().collect();
+    assert!(kept.is_empty(), "{kept:?}");
+}
+
+#[test]
+fn a_changed_upstream_file_is_named_and_nothing_is_patched_or_built() {
+    let t = tempfile::tempdir().unwrap();
+    let tb = tarball(
+        t.path(),
+        "hiplib-1.0.1",
+        Some(("src/hiplib.cpp", "// a later upstream change\n")),
+    );
+    let url = format!("file://{}", tb.display());
+    let r = recipe(t.path(), &url, &sha256(&tb), None);
+    let cache = t.path().join("cache");
+    let o = build(&r, &cache, &[]);
+    let v = json(&o);
+    assert_eq!(o.status.code(), Some(1), "{v}");
+    assert_eq!(v["outcome"], "refused");
+    let e = v["error"].as_str().unwrap();
+    assert!(e.contains("upstream file src/hiplib.cpp changed"), "{e}");
+    assert!(e.contains("hiplib-blocks.patch"), "{e}");
+    assert_eq!(v["patches"][0]["state"], "planned");
+    assert!(states(&v).iter().all(|(_, s)| s == "not run"), "{v}");
+    assert!(!cache.join("build/hiplib-1.0.0-gfx1010/src").exists());
+}
+
+#[test]
+fn a_failing_compile_shows_the_log_tail_and_its_path() {
+    let t = tempfile::tempdir().unwrap();
+    let tb = tarball(t.path(), "hiplib-1.0.0", None);
+    let r = recipe(
+        t.path(),
+        &format!("file://{}", tb.display()),
+        &sha256(&tb),
+        None,
+    );
+    // A local checkout with a syntax error (the patch still applies: the hunk's lines
+    // are unchanged; the recorded upstream sha256 is checked on the copy).
+    let src = t.path().join("checkout");
+    let st = Command::new("cp")
+        .arg("-r")
+        .arg(data().join("hiplib"))
+        .arg(&src)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let cache = t.path().join("cache");
+    std::fs::write(
+        src.join("include/hiplib.h"),
+        "#pragma once\nthis is not C++;\n",
+    )
+    .unwrap();
+    let o = build(&r, &cache, &["--source", src.to_str().unwrap()]);
+    let v = json(&o);
+    assert_eq!(o.status.code(), Some(1), "{v}");
+    assert_eq!(v["outcome"], "failed");
+    assert_eq!(v["source"]["kind"], "local");
+    assert!(
+        v["source"]["identity"]
+            .as_str()
+            .unwrap()
+            .starts_with("tree sha256:"),
+        "{v}"
+    );
+    let step = &v["steps"][1];
+    assert_eq!(step["state"], "failed", "{v}");
+    assert!(
+        step["status"].as_str().unwrap().starts_with("exit status"),
+        "{step}"
+    );
+    let tail = step["tail"].to_string();
+    assert!(tail.contains("error"), "{tail}");
+    let log = step["log"].as_str().unwrap();
+    assert!(Path::new(log).is_file());
+    assert!(v["error"].as_str().unwrap().contains(log), "{v}");
+    // The human report shows the tail and the log's path.
+    let o = rp()
+        .arg("build")
+        .arg(&r)
+        .args([
+            "--gpu",
+            "gfx1010",
+            "--jobs",
+            "2",
+            "--source",
+            src.to_str().unwrap(),
+        ])
+        .arg("--cache-dir")
+        .arg(&cache)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("last lines of") && text.contains(log),
+        "{text}"
+    );
+    assert!(text.contains("| "), "{text}");
+    // The source was copied, never changed.
+    assert_eq!(
+        std::fs::read_to_string(src.join("include/hiplib.h")).unwrap(),
+        "#pragma once\nthis is not C++;\n"
+    );
+}
+
+#[test]
+fn ctrl_c_during_the_build_then_a_second_run_resumes() {
+    let t = tempfile::tempdir().unwrap();
+    let tb = tarball(t.path(), "hiplib-1.0.0", None);
+    let r = recipe(
+        t.path(),
+        &format!("file://{}", tb.display()),
+        &sha256(&tb),
+        None,
+    );
+    let cache = t.path().join("cache");
+    let mut child = rp()
+        .arg("build")
+        .arg(&r)
+        .args(["--gpu", "gfx1010", "--json", "--jobs", "1"])
+        .arg("--cache-dir")
+        .arg(&cache)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let err = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines() {
+            let line = line.unwrap_or_default();
+            if line.contains("] build (log") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(120))
+        .expect("the build step started");
+    std::thread::sleep(Duration::from_millis(700));
+    // SAFETY: signalling the child we spawned.
+    unsafe { libc_kill(pid, 2) };
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let st = child.wait().unwrap();
+    assert_eq!(st.code(), Some(130), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["outcome"], "interrupted");
+    assert_eq!(
+        states(&v)[..2],
+        [
+            ("configure".to_string(), "ran".to_string()),
+            ("build".to_string(), "interrupted".to_string())
+        ]
+    );
+    let started = Instant::now();
+    let o = build(&r, &cache, &[]);
+    let v = json(&o);
+    assert_eq!(o.status.code(), Some(0), "{v}");
+    assert_eq!(v["source"]["state"], "cached");
+    assert_eq!(v["patches"][0]["state"], "already applied");
+    assert_eq!(
+        states(&v),
+        [
+            ("configure", "skipped"),
+            ("build", "ran"),
+            ("test", "ran"),
+            ("install", "ran")
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    assert!(started.elapsed() < Duration::from_secs(600));
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+#[test]
+fn a_missing_tool_stops_preflight_before_anything_is_fetched() {
+    let t = tempfile::tempdir().unwrap();
+    let srv_dir = t.path().join("srv");
+    std::fs::create_dir_all(&srv_dir).unwrap();
+    let tb = tarball(t.path(), "hiplib-1.0.0", None);
+    std::fs::copy(&tb, srv_dir.join("hiplib-1.0.0.tar.gz")).unwrap();
+    let srv = serve(srv_dir, 0);
+    let url = format!("http://127.0.0.1:{}/hiplib-1.0.0.tar.gz", srv.port);
+    let r = recipe(t.path(), &url, &sha256(&tb), Some("rp-no-such-tool"));
+    let cache = t.path().join("cache");
+    let o = build(&r, &cache, &[]);
+    let v = json(&o);
+    assert_eq!(o.status.code(), Some(1), "{v}");
+    assert_eq!(v["outcome"], "preflight-failed");
+    let missing: Vec<&serde_json::Value> = v["preflight"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["ok"] == false)
+        .collect();
+    assert_eq!(missing.len(), 1, "{v}");
+    assert_eq!(missing[0]["name"], "rp-no-such-tool");
+    assert_eq!(missing[0]["packages"][0], "debian: rp-no-such-tool-pkg");
+    assert_eq!(srv.hits.load(Ordering::SeqCst), 0);
+    assert!(!cache.exists() || !cache.join("sources").exists());
+    // The human report names the package.
+    let o = rp()
+        .arg("build")
+        .arg(&r)
+        .args(["--gpu", "gfx1010"])
+        .arg("--cache-dir")
+        .arg(&cache)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("MISSING") && text.contains("install: debian: rp-no-such-tool-pkg"),
+        "{text}"
+    );
+}
+
+#[test]
+fn dry_run_of_miopen_shows_the_seed_flags_and_runs_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    let cache = t.path().join("cache");
+    let o = rp()
+        .args([
+            "build",
+            "--dry-run",
+            "miopen",
+            "--gpu",
+            "gfx1010",
+            "--jobs",
+            "8",
+        ])
+        .arg("--cache-dir")
+        .arg(&cache)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    for flag in [
+        "-DMIOPEN_USE_MLIR=OFF",
+        "-DMIOPEN_USE_HIPBLASLT=OFF",
+        "-DMIOPEN_ENABLE_AI_KERNEL_TUNING=OFF",
+        "-DMIOPEN_USE_COMPOSABLEKERNEL=OFF",
+        "-DGPU_TARGETS=gfx1010",
+        "--parallel 8",
+    ] {
+        assert!(text.contains(flag), "{flag} missing:\n{text}");
+    }
+    assert!(text.contains("3.2.0-bn-gfx101x.patch"), "{text}");
+    assert!(
+        text.contains("not selected") && text.contains("seed-skip-find"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("{gpu}") && !text.contains("{prefix}"),
+        "{text}"
+    );
+    assert!(!cache.exists(), "a dry run created {}", cache.display());
+    // --with seed-patches selects them; an unknown option is bad input.
+    let o = rp()
+        .args([
+            "build",
+            "--dry-run",
+            "miopen",
+            "--gpu",
+            "gfx1010",
+            "--with",
+            "seed-patches",
+            "--json",
+        ])
+        .arg("--cache-dir")
+        .arg(&cache)
+        .output()
+        .unwrap();
+    let v = json(&o);
+    assert!(
+        v["patches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["state"] == "planned"),
+        "{v}"
+    );
+    let o = rp()
+        .args([
+            "build",
+            "--dry-run",
+            "miopen",
+            "--gpu",
+            "gfx1010",
+            "--with",
+            "nope",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("seed-patches"));
+    // --show explains why the seed patches are not needed, with references.
+    let o = rp().args(["build", "--show", "miopen"]).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("MIOPEN_FIND_MODE=FAST") && text.contains("pull/158951"),
+        "{text}"
+    );
+    assert!(
+        text.contains("hipMalloc already returns coarse-grained"),
+        "{text}"
+    );
+    // --list names every built-in recipe.
+    let o = rp().args(["build", "--list"]).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    for r in [
+        "miopen@3.2.0",
+        "miopen@develop-109ded9",
+        "rocblas@",
+        "rocsparse@",
+        "rocrand@",
+        "rocsolver@",
+        "pytorch@",
+    ] {
+        assert!(text.contains(r), "{r}: {text}");
+    }
+}
+
+#[test]
+fn bad_input_is_named() {
+    let t = tempfile::tempdir().unwrap();
+    let o = rp()
+        .args(["build", "nope", "--gpu", "gfx1010"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no recipe \"nope\""));
+    let o = rp()
+        .args(["build", "miopen", "--gpu", "gfx9999x"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("gfx9999x"));
+    let bad = t.path().join("bad.toml");
+    std::fs::write(&bad, "name = \"x\"\nversion = \"1\"\nsummary = \"s\"\n[source]\nurl = \"http://h/x\"\n[[step]]\nname = \"a\"\nrun = [\"true\"]\n").unwrap();
+    let o = rp()
+        .arg("build")
+        .arg(&bad)
+        .args(["--gpu", "gfx1010"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("bad.toml") && e.contains("sha256"), "{e}");
+    // A FIFO named as the recipe is refused without blocking.
+    let fifo = t.path().join("r.toml");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    extern "C" {
+        fn mkfifo(p: *const std::ffi::c_char, m: u32) -> i32;
+    }
+    // SAFETY: a valid C string.
+    assert_eq!(unsafe { mkfifo(c.as_ptr(), 0o600) }, 0);
+    let o = rp()
+        .arg("build")
+        .arg(&fifo)
+        .args(["--gpu", "gfx1010"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -1,0 +1,180 @@
+//! Unpacking a source tarball (gzip, xz, zstd or plain tar) into the build directory:
+//! the single top-level directory is stripped, and nothing lands outside `dest`.
+
+use crate::BuildError;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Component, Path, PathBuf};
+
+fn open(p: &Path) -> Result<Box<dyn Read>, BuildError> {
+    let mut f = File::open(p).map_err(|e| BuildError::io(p, "cannot read", e))?;
+    let mut magic = [0u8; 6];
+    let n = f
+        .read(&mut magic)
+        .map_err(|e| BuildError::io(p, "cannot read", e))?;
+    let f = File::open(p).map_err(|e| BuildError::io(p, "cannot read", e))?;
+    let r = BufReader::new(f);
+    Ok(match &magic[..n] {
+        [0x1f, 0x8b, ..] => Box::new(flate2::read::GzDecoder::new(r)),
+        [0xfd, b'7', b'z', b'X', b'Z', 0] => Box::new(xz2::read::XzDecoder::new(r)),
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => Box::new(
+            zstd::stream::read::Decoder::new(r).map_err(|e| BuildError::io(p, "cannot read", e))?,
+        ),
+        _ => Box::new(r),
+    })
+}
+
+/// The path of an entry with its first component removed; `None` for the top
+/// directory itself. Refuses absolute paths and `..`.
+fn stripped(p: &Path) -> Result<Option<PathBuf>, String> {
+    let mut out = PathBuf::new();
+    for (i, c) in p.components().enumerate() {
+        match c {
+            Component::Normal(n) if i > 0 => out.push(n),
+            Component::Normal(_) | Component::CurDir => {}
+            _ => return Err(format!("entry {} leaves the tree", p.display())),
+        }
+    }
+    Ok((!out.as_os_str().is_empty()).then_some(out))
+}
+
+/// No component of `rel` below `dest` is a symlink (an earlier entry cannot redirect a
+/// later one out of the tree).
+fn no_symlink_parents(dest: &Path, rel: &Path) -> bool {
+    let mut p = dest.to_path_buf();
+    let parts: Vec<_> = rel.components().collect();
+    for c in &parts[..parts.len().saturating_sub(1)] {
+        p.push(c);
+        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Unpack `tarball` into `dest` (which must not exist), stripping the top directory.
+pub fn unpack(tarball: &Path, dest: &Path) -> Result<u64, BuildError> {
+    let bad = |m: String| BuildError::Refused(format!("{}: {m}", tarball.display()));
+    std::fs::create_dir_all(dest).map_err(|e| BuildError::io(dest, "cannot create", e))?;
+    let mut a = tar::Archive::new(open(tarball)?);
+    a.set_preserve_permissions(true);
+    a.set_overwrite(true);
+    let mut n = 0u64;
+    let entries = a.entries().map_err(|e| bad(e.to_string()))?;
+    for e in entries {
+        let mut e = e.map_err(|e| bad(e.to_string()))?;
+        let path = e.path().map_err(|e| bad(e.to_string()))?.into_owned();
+        let Some(rel) = stripped(&path).map_err(bad)? else {
+            continue;
+        };
+        if !no_symlink_parents(dest, &rel) {
+            return Err(bad(format!(
+                "entry {} goes through a symlink",
+                path.display()
+            )));
+        }
+        let kind = e.header().entry_type();
+        if kind.is_hard_link() {
+            // A hard link's target is another entry: keep it inside too.
+            let target = e
+                .link_name()
+                .map_err(|x| bad(x.to_string()))?
+                .map(|t| t.into_owned())
+                .unwrap_or_default();
+            let Some(t) = stripped(&target).map_err(bad)? else {
+                return Err(bad(format!("hard link {} has no target", path.display())));
+            };
+            let to = dest.join(&rel);
+            if let Some(parent) = to.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|x| BuildError::io(parent, "cannot create", x))?;
+            }
+            let _ = std::fs::remove_file(&to);
+            std::fs::hard_link(dest.join(t), &to)
+                .map_err(|x| BuildError::io(&to, "cannot link", x))?;
+            n += 1;
+            continue;
+        }
+        if !(kind.is_file() || kind.is_dir() || kind.is_symlink()) {
+            // Devices, FIFOs and pax headers are not source code.
+            continue;
+        }
+        let to = dest.join(&rel);
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|x| BuildError::io(parent, "cannot create", x))?;
+        }
+        e.unpack(&to)
+            .map_err(|x| bad(format!("cannot unpack {}: {x}", path.display())))?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tarball(entries: &[(&str, &[u8])], link: Option<(&str, &str)>) -> tempfile::NamedTempFile {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        let gz = flate2::write::GzEncoder::new(f.reopen().unwrap(), flate2::Compression::fast());
+        let mut b = tar::Builder::new(gz);
+        for (p, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append_data(&mut h, p, *data).unwrap();
+        }
+        if let Some((p, to)) = link {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Symlink);
+            h.set_size(0);
+            b.append_link(&mut h, p, to).unwrap();
+        }
+        b.into_inner().unwrap().finish().unwrap();
+        f
+    }
+
+    #[test]
+    fn strips_the_top_directory() {
+        let t = tarball(
+            &[
+                ("proj-1.0/src/a.c", b"int a;"),
+                ("proj-1.0/CMakeLists.txt", b"x"),
+            ],
+            None,
+        );
+        let d = tempfile::tempdir().unwrap();
+        let dest = d.path().join("src");
+        assert_eq!(unpack(t.path(), &dest).unwrap(), 2);
+        assert_eq!(std::fs::read(dest.join("src/a.c")).unwrap(), b"int a;");
+    }
+
+    #[test]
+    fn refuses_writing_through_a_symlink() {
+        let out = tempfile::tempdir().unwrap();
+        let t = tarball(
+            &[("p/evil/x", b"owned")],
+            Some(("p/evil", out.path().to_str().unwrap())),
+        );
+        // The link comes after the file here; build one where it comes first.
+        let f = tempfile::NamedTempFile::new().unwrap();
+        let mut b = tar::Builder::new(f.reopen().unwrap());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        b.append_link(&mut h, "p/evil", out.path()).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_size(5);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, "p/evil/x", &b"owned"[..]).unwrap();
+        b.finish().unwrap();
+        let d = tempfile::tempdir().unwrap();
+        let e = unpack(f.path(), &d.path().join("src")).unwrap_err();
+        assert!(e.to_string().contains("symlink"), "{e}");
+        assert!(!out.path().join("x").exists());
+        drop(t);
+    }
+}
