@@ -141,55 +141,12 @@ fn recipe(dir: &Path, url: &str, sha: &str, extra_tool: Option<&str>) -> PathBuf
     let tool = extra_tool
         .map(|t| format!("[[tool]]\nname = \"{t}\"\npackages = {{ debian = \"{t}-pkg\" }}\n"))
         .unwrap_or_default();
-    let text = format!(
-        r#"name = "hiplib"
-version = "1.0.0"
-summary = "the test library"
-
-[source]
-url = "{url}"
-sha256 = "{sha}"
-
-[[tool]]
-name = "cmake"
-min = "3.20"
-packages = {{ debian = "cmake" }}
-
-[[tool]]
-name = "hipcc"
-packages = {{ debian = "hipcc" }}
-{tool}
-[[patch]]
-file = "hiplib-blocks.patch"
-fixes = "the launch size leaves the last partial block out"
-ref = "tests/data/hiplib-blocks.patch"
-upstream = {{ "src/hiplib.cpp" = "{upstream}" }}
-
-[[step]]
-name = "configure"
-run = ["cmake", "-S", "{{src}}", "-B", "{{build}}", "-DCMAKE_CXX_COMPILER=hipcc",
-  "-DCMAKE_BUILD_TYPE=Release", "-DCMAKE_INSTALL_PREFIX={{prefix}}", "-DGPU_TARGETS={{gpu}};gfx1030"]
-creates = ["{{build}}/CMakeCache.txt"]
-
-[[step]]
-name = "build"
-run = ["cmake", "--build", "{{build}}", "--parallel", "{{jobs}}"]
-
-[[step]]
-name = "test"
-run = ["ctest", "--test-dir", "{{build}}", "--output-on-failure"]
-
-[[step]]
-name = "install"
-run = ["cmake", "--install", "{{build}}"]
-creates = ["{{prefix}}/lib/libhiplib.so"]
-
-[[output]]
-path = "lib/libhiplib.so"
-check = "code"
-deploy = true
-"#
-    );
+    let text = std::fs::read_to_string(data().join("hiplib.toml.in"))
+        .unwrap()
+        .replace("@URL@", url)
+        .replace("@SHA256@", sha)
+        .replace("@UPSTREAM@", &upstream)
+        .replace("\n[[patch]]", &format!("\n{tool}[[patch]]"));
     let p = dir.join("hiplib.toml");
     std::fs::write(&p, text).unwrap();
     p
@@ -753,4 +710,121 @@ fn bad_input_is_named() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn a_library_without_code_for_the_gpu_fails_verification_and_is_not_deployed() {
+    let t = tempfile::tempdir().unwrap();
+    let tb = tarball(t.path(), "hiplib-1.0.0", None);
+    let r = recipe(
+        t.path(),
+        &format!("file://{}", tb.display()),
+        &sha256(&tb),
+        None,
+    );
+    // Built for gfx1030 only, asked for gfx1010.
+    let text = std::fs::read_to_string(&r)
+        .unwrap()
+        .replace("-DGPU_TARGETS={gpu};gfx1030", "-DGPU_TARGETS=gfx1030");
+    std::fs::write(&r, text).unwrap();
+    let lib = t.path().join("torch/lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::write(lib.join("libhiplib.so"), b"old").unwrap();
+    let cache = t.path().join("cache");
+    let o = rp()
+        .arg("build")
+        .arg(&r)
+        .args(["--gpu", "gfx1010", "--json", "--jobs", "2"])
+        .arg("--cache-dir")
+        .arg(&cache)
+        .arg("--deploy-into")
+        .arg(&lib)
+        .arg("--state-dir")
+        .arg(t.path().join("state"))
+        .output()
+        .unwrap();
+    let v = json(&o);
+    assert_eq!(o.status.code(), Some(1), "{v}");
+    assert_eq!(v["outcome"], "unverified");
+    let e = v["error"].as_str().unwrap();
+    assert!(
+        e.contains("libhiplib.so lacks code for gfx1010 (it carries: gfx1030)"),
+        "{e}"
+    );
+    assert!(v["deploy"].is_null());
+    assert_eq!(std::fs::read(lib.join("libhiplib.so")).unwrap(), b"old");
+}
+
+#[test]
+fn a_git_source_is_checked_out_at_its_commit_and_a_failed_step_is_explained() {
+    let t = tempfile::tempdir().unwrap();
+    // A real git repository holding the test project, fetched by commit over file://.
+    let repo = t.path().join("repo");
+    let st = Command::new("cp")
+        .arg("-r")
+        .arg(data().join("hiplib"))
+        .arg(&repo)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let git = |args: &[&str]| {
+        let o = Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "init.defaultBranch=main",
+            ])
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-qm", "hiplib"]);
+    let commit = git(&["rev-parse", "HEAD"]);
+    let r = recipe(t.path(), "file:///unused", &"0".repeat(64), None);
+    let text = std::fs::read_to_string(&r)
+        .unwrap()
+        .replace(
+            &format!("url = \"file:///unused\"\nsha256 = \"{}\"", "0".repeat(64)),
+            &format!("git = \"file://{}\"\ncommit = \"{commit}\"", repo.display()),
+        )
+        // The build step fails the way MIOpen's batch-norm kernels fail on GFX10.
+        .replace(
+            r#"run = ["cmake", "--build", "{build}", "--parallel", "{jobs}"]"#,
+            r#"run = ["sh", "-c", "echo 'bn.s:12:5: error: dpp variant of this instruction is not supported'; exit 1"]"#,
+        );
+    std::fs::write(&r, text).unwrap();
+    let cache = t.path().join("cache");
+    let o = build(&r, &cache, &[]);
+    let v = json(&o);
+    assert_eq!(o.status.code(), Some(1), "{v}");
+    assert_eq!(v["source"]["kind"], "git");
+    assert_eq!(v["source"]["identity"], format!("commit {commit}"));
+    assert_eq!(v["patches"][0]["state"], "applied");
+    assert_eq!(v["steps"][0]["state"], "ran");
+    assert_eq!(v["steps"][1]["state"], "failed");
+    let explained = v["steps"][1]["explained"].as_array().unwrap();
+    assert_eq!(explained.len(), 1, "{v}");
+    let e = explained[0].as_str().unwrap();
+    assert!(
+        e.contains("line 3") && e.contains("llvm-dpp-variant-unsupported"),
+        "{e}"
+    );
+    assert!(!e.contains("<your gfx target>"), "{e}");
+    // A commit that is not in the repository is refused.
+    let text = std::fs::read_to_string(&r)
+        .unwrap()
+        .replace(&commit, &"1".repeat(40));
+    std::fs::write(&r, text).unwrap();
+    let o = build(&r, &cache, &[]);
+    let v = json(&o);
+    assert_eq!(o.status.code(), Some(1), "{v}");
+    assert!(v["error"].as_str().unwrap().contains("git fetch"), "{v}");
 }

@@ -239,6 +239,7 @@ fn state_dir_is_shown_only_where_it_is_used() {
         vec!["fix"],
         vec!["bench"],
         vec!["tune"],
+        vec!["build"],
     ] {
         assert!(help(&c).contains("--state-dir"), "{c:?}");
     }

@@ -98,7 +98,8 @@ fn man_pages_render_and_never_replace_a_file() {
     let (code, listed, err) = rp(&["man", s(&dir)]);
     assert_eq!(code, 0, "{err}");
     // The main page and one per command.
-    assert_eq!(listed.lines().count(), 19, "{listed}");
+    assert_eq!(listed.lines().count(), 20, "{listed}");
+    assert!(dir.join("rocm-patch-build.1").exists());
     assert!(dir.join("rocm-patch-trace.1").exists());
     assert!(dir.join("rocm-patch-bench.1").exists());
     assert!(dir.join("rocm-patch-tune.1").exists());

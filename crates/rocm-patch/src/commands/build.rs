@@ -183,22 +183,28 @@ impl rp_build::Observer for Progress {
     }
 }
 
-/// Classify a failed step's log with explain: the causes it names.
-fn explain_log(log: &str) -> Vec<String> {
+/// Classify a failed step's log with explain (the GPU built for as the machine's):
+/// the causes it names, once each.
+fn explain_log(log: &str, gpu: &str) -> Vec<String> {
     let c = rp_explain::Classifier::new();
     let f = std::fs::File::open(log).map(std::io::BufReader::new);
-    let r = rp_explain::explain(
-        &c,
-        vec![(log.to_string(), f)],
-        &rp_explain::Context::default(),
-    );
+    let ctx = rp_explain::Context {
+        gpus: vec![(gpu.to_string(), gpu.to_string())],
+        ..Default::default()
+    };
+    let r = rp_explain::explain(&c, vec![(log.to_string(), f)], &ctx);
+    let mut seen = std::collections::BTreeSet::new();
     r.events
         .iter()
+        // The log's own header lines (`# ...`) repeat the command, not its output.
+        .filter(|e| !e.text.starts_with("# "))
+        .filter(|e| seen.insert(e.signature.clone()))
         .map(|e| {
             format!(
-                "{} (line {}): {}",
+                "{} (line {}, {}): {}",
                 e.cause,
                 e.line,
+                e.signature,
                 e.fix.lines().next().unwrap_or("")
             )
         })
@@ -271,7 +277,7 @@ pub(crate) fn run(
     let mut rep = result?;
     for s in rep.steps.iter_mut().filter(|s| s.state == "failed") {
         if let Some(log) = &s.log {
-            s.explained = explain_log(log);
+            s.explained = explain_log(log, &rep.gpu);
         }
     }
     if rep.outcome == "ok" {
