@@ -753,6 +753,41 @@ fn a_library_without_code_for_the_gpu_fails_verification_and_is_not_deployed() {
     );
     assert!(v["deploy"].is_null());
     assert_eq!(std::fs::read(lib.join("libhiplib.so")).unwrap(), b"old");
+
+    // A recipe whose prerequisite is an installed library with code for the GPU (as
+    // pytorch's needs rocBLAS): preflight inspects it.
+    let prefix_lib = cache.join("build/hiplib-1.0.0-gfx1010/prefix/lib");
+    let needs = t.path().join("needs.toml");
+    std::fs::write(
+        &needs,
+        format!(
+            "name = \"needs\"\nversion = \"1\"\nsummary = \"s\"\n[source]\nurl = \"file:///x.tgz\"\nsha256 = \"{}\"\n[[gpu_code]]\nname = \"hiplib\"\nlibrary = \"libhiplib.so\"\ndirs = [\"/nonexistent\", \"{}\"]\npackages = {{ debian = \"libhiplib-dev\" }}\n[[step]]\nname = \"a\"\nrun = [\"true\"]\n",
+            "0".repeat(64),
+            prefix_lib.display()
+        ),
+    )
+    .unwrap();
+    let pre = |gpu: &str| {
+        let o = rp()
+            .arg("build")
+            .arg(&needs)
+            .args(["--gpu", gpu, "--json", "--dry-run"])
+            .arg("--cache-dir")
+            .arg(&cache)
+            .output()
+            .unwrap();
+        json(&o)["preflight"][0].clone()
+    };
+    let p = pre("gfx1030");
+    assert_eq!(p["ok"], true, "{p}");
+    assert_eq!(p["kind"], "gpu-code");
+    let p = pre("gfx1010");
+    assert_eq!(p["ok"], false, "{p}");
+    let e = p["problem"].as_str().unwrap();
+    assert!(
+        e.contains("has no code for gfx1010 (it carries: gfx1030)"),
+        "{e}"
+    );
 }
 
 #[test]

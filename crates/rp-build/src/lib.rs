@@ -334,9 +334,23 @@ fn source_text(s: &recipe::Source) -> String {
 /// `build --show`.
 pub fn show(l: &Loaded) -> RecipeShow {
     let r = &l.recipe;
+    // Templates as written: `{src}` is not quoted (only words with blanks or quotes are).
+    let template_join = |argv: &[String]| {
+        argv.iter()
+            .map(|a| {
+                if a.is_empty() || a.contains([' ', '\t', '\'', '"', '\\', '$', '`', ';', '&', '|'])
+                {
+                    shell_quote(a)
+                } else {
+                    a.clone()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     let step = |s: &recipe::StepDef| StepReport {
         name: s.name.clone(),
-        command: shell_join(&s.run),
+        command: template_join(&s.run),
         env: s.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
         cwd: s.cwd.clone().unwrap_or_else(|| "{build}".into()),
         state: "recipe".into(),

@@ -57,7 +57,8 @@ pub fn unpack(tarball: &Path, dest: &Path) -> Result<u64, BuildError> {
     let bad = |m: String| BuildError::Refused(format!("{}: {m}", tarball.display()));
     std::fs::create_dir_all(dest).map_err(|e| BuildError::io(dest, "cannot create", e))?;
     let mut a = tar::Archive::new(open(tarball)?);
-    a.set_preserve_permissions(true);
+    // Mode bits as written, without setuid/setgid (the tar crate drops them unless asked).
+    a.set_preserve_permissions(false);
     a.set_overwrite(true);
     let mut n = 0u64;
     let entries = a.entries().map_err(|e| bad(e.to_string()))?;
