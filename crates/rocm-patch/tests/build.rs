@@ -176,12 +176,20 @@ fn states(v: &serde_json::Value) -> Vec<(String, String)> {
         .collect()
 }
 
-fn build(recipe: &Path, cache: &Path, extra: &[&str]) -> std::process::Output {
-    rp().arg("build")
+/// `rocm-patch build RECIPE --gpu GPU --cache-dir CACHE`.
+fn build_cmd(recipe: &Path, gpu: &str, cache: &Path) -> Command {
+    let mut c = rp();
+    c.arg("build")
         .arg(recipe)
-        .args(["--gpu", "gfx1010", "--json", "--jobs", "2"])
-        .arg("--cache-dir")
-        .arg(cache)
+        .args(["--gpu", gpu, "--cache-dir"])
+        .arg(cache);
+    c
+}
+
+/// A JSON build for gfx1010 with two jobs and `extra` arguments.
+fn build(recipe: &Path, cache: &Path, extra: &[&str]) -> std::process::Output {
+    build_cmd(recipe, "gfx1010", cache)
+        .args(["--json", "--jobs", "2"])
         .args(extra)
         .output()
         .unwrap()
@@ -217,18 +225,13 @@ fn builds_verifies_deploys_and_rolls_back_then_resumes_with_nothing_to_do() {
     );
     assert!(!cache.join("build/hiplib-1.0.0-gfx1010/src").exists());
 
-    let o = rp()
-        .arg("build")
-        .arg(&r)
-        .args(["--gpu", "gfx1010", "--json", "--jobs", "2"])
-        .arg("--cache-dir")
-        .arg(&cache)
-        .arg("--deploy-into")
-        .arg(&lib)
-        .arg("--state-dir")
-        .arg(&state)
-        .output()
-        .unwrap();
+    let deploy = [
+        "--deploy-into",
+        lib.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+    ];
+    let o = build(&r, &cache, &deploy);
     let v = json(&o);
     assert_eq!(
         o.status.code(),
@@ -413,19 +416,8 @@ fn a_failing_compile_shows_the_log_tail_and_its_path() {
     assert!(Path::new(log).is_file());
     assert!(v["error"].as_str().unwrap().contains(log), "{v}");
     // The human report shows the tail and the log's path.
-    let o = rp()
-        .arg("build")
-        .arg(&r)
-        .args([
-            "--gpu",
-            "gfx1010",
-            "--jobs",
-            "2",
-            "--source",
-            src.to_str().unwrap(),
-        ])
-        .arg("--cache-dir")
-        .arg(&cache)
+    let o = build_cmd(&r, "gfx1010", &cache)
+        .args(["--jobs", "2", "--source", src.to_str().unwrap()])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&o.stdout);
@@ -453,12 +445,8 @@ fn ctrl_c_during_the_build_then_a_second_run_resumes() {
         None,
     );
     let cache = t.path().join("cache");
-    let mut child = rp()
-        .arg("build")
-        .arg(&r)
-        .args(["--gpu", "gfx1010", "--json", "--jobs", "1"])
-        .arg("--cache-dir")
-        .arg(&cache)
+    let mut child = build_cmd(&r, "gfx1010", &cache)
+        .args(["--json", "--jobs", "1"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -548,14 +536,7 @@ fn a_missing_tool_stops_preflight_before_anything_is_fetched() {
     assert_eq!(srv.hits.load(Ordering::SeqCst), 0);
     assert!(!cache.exists() || !cache.join("sources").exists());
     // The human report names the package.
-    let o = rp()
-        .arg("build")
-        .arg(&r)
-        .args(["--gpu", "gfx1010"])
-        .arg("--cache-dir")
-        .arg(&cache)
-        .output()
-        .unwrap();
+    let o = build_cmd(&r, "gfx1010", &cache).output().unwrap();
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
         text.contains("MISSING") && text.contains("install: debian: rp-no-such-tool-pkg"),
@@ -731,18 +712,14 @@ fn a_library_without_code_for_the_gpu_fails_verification_and_is_not_deployed() {
     std::fs::create_dir_all(&lib).unwrap();
     std::fs::write(lib.join("libhiplib.so"), b"old").unwrap();
     let cache = t.path().join("cache");
-    let o = rp()
-        .arg("build")
-        .arg(&r)
-        .args(["--gpu", "gfx1010", "--json", "--jobs", "2"])
-        .arg("--cache-dir")
-        .arg(&cache)
-        .arg("--deploy-into")
-        .arg(&lib)
-        .arg("--state-dir")
-        .arg(t.path().join("state"))
-        .output()
-        .unwrap();
+    let state = t.path().join("state");
+    let deploy = [
+        "--deploy-into",
+        lib.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+    ];
+    let o = build(&r, &cache, &deploy);
     let v = json(&o);
     assert_eq!(o.status.code(), Some(1), "{v}");
     assert_eq!(v["outcome"], "unverified");
@@ -768,12 +745,8 @@ fn a_library_without_code_for_the_gpu_fails_verification_and_is_not_deployed() {
     )
     .unwrap();
     let pre = |gpu: &str| {
-        let o = rp()
-            .arg("build")
-            .arg(&needs)
-            .args(["--gpu", gpu, "--json", "--dry-run"])
-            .arg("--cache-dir")
-            .arg(&cache)
+        let o = build_cmd(&needs, gpu, &cache)
+            .args(["--json", "--dry-run"])
             .output()
             .unwrap();
         json(&o)["preflight"][0].clone()

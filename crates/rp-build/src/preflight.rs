@@ -343,34 +343,23 @@ pub fn check(l: &Loaded, v: &Vars, with: &[String], run_tools: bool) -> Vec<Pref
         .filter(|t| on(&t.with))
         .map(|t| check_tool(t, env_path.as_deref(), run_tools))
         .collect();
+    // Tools the build itself runs: `patch` for patches, `git` for a git source.
+    let own = |name: &str| Tool {
+        name: name.into(),
+        min: None,
+        version_args: None,
+        with: None,
+        packages: crate::recipe::Packages {
+            debian: Some(name.into()),
+            fedora: Some(name.into()),
+            arch: Some(name.into()),
+        },
+    };
     if l.recipe.patches.iter().any(|p| on(&p.with)) {
-        // Patches are applied with `patch`.
-        let t = Tool {
-            name: "patch".into(),
-            min: None,
-            version_args: None,
-            with: None,
-            packages: crate::recipe::Packages {
-                debian: Some("patch".into()),
-                fedora: Some("patch".into()),
-                arch: Some("patch".into()),
-            },
-        };
-        items.push(check_tool(&t, env_path.as_deref(), run_tools));
+        items.push(check_tool(&own("patch"), env_path.as_deref(), run_tools));
     }
     if l.recipe.source.git.is_some() {
-        let t = Tool {
-            name: "git".into(),
-            min: None,
-            version_args: None,
-            with: None,
-            packages: crate::recipe::Packages {
-                debian: Some("git".into()),
-                fedora: Some("git".into()),
-                arch: Some("git".into()),
-            },
-        };
-        items.push(check_tool(&t, env_path.as_deref(), run_tools));
+        items.push(check_tool(&own("git"), env_path.as_deref(), run_tools));
     }
     items.extend(
         l.recipe

@@ -42,54 +42,7 @@ impl Drop for SigintGuard {
 
 /// `--cache-dir`, else $XDG_CACHE_HOME/rocm-patch, else ~/.cache/rocm-patch.
 fn cache_dir(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    if let Some(d) = flag {
-        return Ok(d);
-    }
-    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(x).join("rocm-patch"));
-    }
-    let home = std::env::var_os("HOME")
-        .ok_or_else(|| anyhow::anyhow!("no --cache-dir, XDG_CACHE_HOME or HOME"))?;
-    Ok(PathBuf::from(home).join(".cache/rocm-patch"))
-}
-
-/// The GPU: --gpu, else the first KFD node with a GPU (never an override).
-fn gpu(args: &BuildArgs) -> anyhow::Result<(String, String)> {
-    if let Some(g) = &args.gpu {
-        if g.parse::<rp_kb::TargetId>().is_err() || rp_kb::kb().processor(g).is_none() {
-            anyhow::bail!("--gpu {g:?}: not a GPU target the knowledge base knows (e.g. gfx1010)");
-        }
-        return Ok((g.clone(), "--gpu".into()));
-    }
-    let root = rp_machine::SysRoot::live(Duration::from_millis(args.timeout_ms.max(1)));
-    let m = rp_machine::snapshot(
-        &root,
-        &rp_machine::Options {
-            env: super::env_map(),
-            ..Default::default()
-        },
-    )
-    .ok();
-    m.as_ref()
-        .and_then(|m| {
-            m.kfd_gpus().next().and_then(|g| {
-                g.gfx_target.clone().map(|t| {
-                    (
-                        t,
-                        format!(
-                            "KFD node {} ({})",
-                            g.node.map(|n| n.to_string()).unwrap_or_default(),
-                            g.name
-                        ),
-                    )
-                })
-            })
-        })
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "no AMD GPU found in KFD; name the target with --gpu (e.g. --gpu gfx1010)"
-            )
-        })
+    super::user_dir(flag, "XDG_CACHE_HOME", ".cache", "cache-dir")
 }
 
 /// Progress on stderr: a line that rewrites itself on a terminal, plain lines otherwise.
@@ -235,7 +188,12 @@ pub(crate) fn run(
     }
     let spec = args.recipe.clone().expect("clap requires RECIPE");
     let recipe = rp_build::recipe::load(&spec)?;
-    let (gpu, gpu_from) = gpu(&args)?;
+    let (gpu, gpu_from) =
+        super::gpu_target(args.gpu.as_deref(), args.timeout_ms)?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "no AMD GPU found in KFD; name the target with --gpu (e.g. --gpu gfx1010)"
+            )
+        })?;
     if args.jobs == Some(0) {
         anyhow::bail!("--jobs 0: at least one job");
     }

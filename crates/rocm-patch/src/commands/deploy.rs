@@ -8,15 +8,7 @@ use std::path::PathBuf;
 
 /// `--state-dir`, else $XDG_STATE_HOME/rocm-patch, else ~/.local/state/rocm-patch.
 pub(crate) fn state_dir(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    if let Some(d) = flag {
-        return Ok(d);
-    }
-    if let Some(x) = std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(x).join("rocm-patch"));
-    }
-    let home = std::env::var_os("HOME")
-        .ok_or_else(|| anyhow::anyhow!("no --state-dir, XDG_STATE_HOME or HOME"))?;
-    Ok(PathBuf::from(home).join(".local/state/rocm-patch"))
+    super::user_dir(flag, "XDG_STATE_HOME", ".local/state", "state-dir")
 }
 
 fn command_line() -> String {

@@ -128,6 +128,57 @@ pub(crate) fn env_map() -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The GPU a command works for: `--gpu` (a target the knowledge base knows), else the
+/// true target of the first KFD node with one (never an override), with where it came
+/// from; `None` when there is neither.
+pub(crate) fn gpu_target(
+    flag: Option<&str>,
+    timeout_ms: u64,
+) -> anyhow::Result<Option<(String, String)>> {
+    if let Some(g) = flag {
+        if g.parse::<rp_kb::TargetId>().is_err() || rp_kb::kb().processor(g).is_none() {
+            anyhow::bail!("--gpu {g:?}: not a GPU target the knowledge base knows (e.g. gfx1010)");
+        }
+        return Ok(Some((g.to_string(), "--gpu".into())));
+    }
+    let root = rp_machine::SysRoot::live(std::time::Duration::from_millis(timeout_ms.max(1)));
+    let m = rp_machine::snapshot(
+        &root,
+        &rp_machine::Options {
+            env: env_map(),
+            ..Default::default()
+        },
+    )
+    .ok();
+    Ok(m.as_ref().and_then(|m| {
+        m.kfd_gpus().find_map(|g| {
+            let t = g.gfx_target.clone()?;
+            let node = g.node.map(|n| n.to_string()).unwrap_or_default();
+            Some((t, format!("KFD node {node} ({})", g.name)))
+        })
+    }))
+}
+
+/// A per-user directory: the flag, else `$VAR/rocm-patch`, else `~/HOME_REL/rocm-patch`.
+pub(crate) fn user_dir(
+    flag: Option<std::path::PathBuf>,
+    var: &str,
+    home_rel: &str,
+    what: &str,
+) -> anyhow::Result<std::path::PathBuf> {
+    if let Some(d) = flag {
+        return Ok(d);
+    }
+    if let Some(x) = std::env::var_os(var).filter(|v| !v.is_empty()) {
+        return Ok(std::path::PathBuf::from(x).join("rocm-patch"));
+    }
+    let home =
+        std::env::var_os("HOME").ok_or_else(|| anyhow::anyhow!("no --{what}, {var} or HOME"))?;
+    Ok(std::path::PathBuf::from(home)
+        .join(home_rel)
+        .join("rocm-patch"))
+}
+
 /// The one output contract: `--json` prints the report as it is (pretty JSON and a
 /// newline), otherwise the command's human renderer writes it.
 pub(crate) fn emit<T: Serialize>(

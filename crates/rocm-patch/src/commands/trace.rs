@@ -5,7 +5,6 @@ use crate::{exit, render};
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// The interposer's file name.
 pub(crate) const PRELOAD: &str = "librp_trace_preload.so";
@@ -35,38 +34,6 @@ fn preload_lib() -> anyhow::Result<PathBuf> {
     )
 }
 
-/// The target fat binaries are checked against, and where it came from.
-fn gpu_target(args: &TraceArgs) -> anyhow::Result<(Option<String>, Option<String>)> {
-    if let Some(g) = &args.gpu {
-        if g.parse::<rp_kb::TargetId>().is_err() || rp_kb::kb().processor(g).is_none() {
-            anyhow::bail!("--gpu {g:?}: not a GPU target the knowledge base knows (e.g. gfx1010)");
-        }
-        return Ok((Some(g.clone()), Some("--gpu".into())));
-    }
-    let root = rp_machine::SysRoot::live(Duration::from_millis(args.timeout_ms.max(1)));
-    let m = rp_machine::snapshot(
-        &root,
-        &rp_machine::Options {
-            env: super::env_map(),
-            ..Default::default()
-        },
-    )
-    .ok();
-    let gpu = m.as_ref().and_then(|m| {
-        m.kfd_gpus().next().map(|g| {
-            (
-                g.gfx_target.clone(),
-                Some(format!(
-                    "KFD node {} ({})",
-                    g.node.map(|n| n.to_string()).unwrap_or_default(),
-                    g.name
-                )),
-            )
-        })
-    });
-    Ok(gpu.unwrap_or((None, None)))
-}
-
 fn read_all(base: &Path) -> (Vec<rp_trace::ProcessTrace>, Vec<String>) {
     let mut procs = Vec::new();
     let mut errs = Vec::new();
@@ -80,7 +47,11 @@ fn read_all(base: &Path) -> (Vec<rp_trace::ProcessTrace>, Vec<String>) {
 }
 
 pub(crate) fn run(args: TraceArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
-    let (gpu, gpu_source) = gpu_target(&args)?;
+    // The target fat binaries are checked against, and where it came from.
+    let (gpu, gpu_source) = match super::gpu_target(args.gpu.as_deref(), args.timeout_ms)? {
+        Some((g, from)) => (Some(g), Some(from)),
+        None => (None, None),
+    };
     if let Some(file) = &args.read {
         if !file.exists() {
             anyhow::bail!("--read {}: no such file", file.display());
