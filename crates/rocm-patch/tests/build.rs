@@ -427,6 +427,27 @@ fn a_failing_compile_shows_the_log_tail_and_its_path() {
         "{text}"
     );
     assert!(text.contains("| "), "{text}");
+    // A recipe for a monorepo (`subdir`) takes a checkout of the project alone too.
+    let mono = t.path().join("mono.toml");
+    let text = std::fs::read_to_string(&r)
+        .unwrap()
+        .replace("[source]\n", "[source]\nsubdir = \"projects/hiplib\"\n");
+    std::fs::write(&mono, text).unwrap();
+    let o = build(
+        &mono,
+        &t.path().join("cache2"),
+        &["--source", src.to_str().unwrap()],
+    );
+    let v = json(&o);
+    assert_eq!(v["patches"][0]["state"], "applied", "{v}");
+    assert_eq!(v["steps"][1]["state"], "failed", "{v}");
+    assert!(
+        v["steps"][0]["command"]
+            .as_str()
+            .unwrap()
+            .contains("/src/projects/hiplib -B"),
+        "{v}"
+    );
     // The source was copied, never changed.
     assert_eq!(
         std::fs::read_to_string(src.join("include/hiplib.h")).unwrap(),

@@ -812,7 +812,13 @@ fn run_build(
         obs.event(Event::Phase("fetching"));
         match (&req.source, &r.source.url, &r.source.git) {
             (Some(dir), _, _) => {
-                fetch::copy_tree(dir, &tmp)?;
+                // A checkout of the whole repository, or of the project alone (the
+                // recipe's `subdir` of a monorepo).
+                let to = match &r.source.subdir {
+                    Some(sd) if !dir.join(sd).is_dir() => tmp.join(sd),
+                    _ => tmp.clone(),
+                };
+                fetch::copy_tree(dir, &to)?;
                 source.state = "local".into();
             }
             (None, Some(url), _) => {
