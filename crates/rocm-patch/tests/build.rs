@@ -176,6 +176,12 @@ fn states(v: &serde_json::Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The test project as a tarball in `dir` and its recipe with a `file://` URL.
+fn file_recipe(dir: &Path) -> PathBuf {
+    let tb = tarball(dir, "hiplib-1.0.0", None);
+    recipe(dir, &format!("file://{}", tb.display()), &sha256(&tb), None)
+}
+
 /// `rocm-patch build RECIPE --gpu GPU --cache-dir CACHE`.
 fn build_cmd(recipe: &Path, gpu: &str, cache: &Path) -> Command {
     let mut c = rp();
@@ -369,13 +375,7 @@ fn a_changed_upstream_file_is_named_and_nothing_is_patched_or_built() {
 #[test]
 fn a_failing_compile_shows_the_log_tail_and_its_path() {
     let t = tempfile::tempdir().unwrap();
-    let tb = tarball(t.path(), "hiplib-1.0.0", None);
-    let r = recipe(
-        t.path(),
-        &format!("file://{}", tb.display()),
-        &sha256(&tb),
-        None,
-    );
+    let r = file_recipe(t.path());
     // A local checkout with a syntax error (the patch still applies: the hunk's lines
     // are unchanged; the recorded upstream sha256 is checked on the copy).
     let src = t.path().join("checkout");
@@ -458,13 +458,7 @@ fn a_failing_compile_shows_the_log_tail_and_its_path() {
 #[test]
 fn ctrl_c_during_the_build_then_a_second_run_resumes() {
     let t = tempfile::tempdir().unwrap();
-    let tb = tarball(t.path(), "hiplib-1.0.0", None);
-    let r = recipe(
-        t.path(),
-        &format!("file://{}", tb.display()),
-        &sha256(&tb),
-        None,
-    );
+    let r = file_recipe(t.path());
     let cache = t.path().join("cache");
     let mut child = build_cmd(&r, "gfx1010", &cache)
         .args(["--json", "--jobs", "1"])
@@ -717,13 +711,7 @@ fn bad_input_is_named() {
 #[test]
 fn a_library_without_code_for_the_gpu_fails_verification_and_is_not_deployed() {
     let t = tempfile::tempdir().unwrap();
-    let tb = tarball(t.path(), "hiplib-1.0.0", None);
-    let r = recipe(
-        t.path(),
-        &format!("file://{}", tb.display()),
-        &sha256(&tb),
-        None,
-    );
+    let r = file_recipe(t.path());
     // Built for gfx1030 only, asked for gfx1010.
     let text = std::fs::read_to_string(&r)
         .unwrap()
