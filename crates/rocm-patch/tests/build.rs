@@ -590,6 +590,12 @@ fn dry_run_of_miopen_shows_the_seed_flags_and_runs_nothing() {
         assert!(text.contains(flag), "{flag} missing:\n{text}");
     }
     assert!(text.contains("3.2.0-bn-gfx101x.patch"), "{text}");
+    // The fetch and the patch are printed as the commands a real run uses.
+    assert!(
+        text.contains("git fetch -q --depth 1 https://github.com/ROCm/MIOpen.git d62f77307968e63a9c0b5c1688a2927a1410510c"),
+        "{text}"
+    );
+    assert!(text.contains("patch -p1 --batch --forward"), "{text}");
     assert!(
         text.contains("not selected") && text.contains("seed-skip-find"),
         "{text}"

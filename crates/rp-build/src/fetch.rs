@@ -242,6 +242,35 @@ fn git(args: &[&str], dir: &Path) -> Result<String, BuildError> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
+/// The git commands that check out `commit` of `url` in an empty directory, in order
+/// (also what a dry run prints).
+pub fn git_commands(
+    url: &str,
+    commit: &str,
+    subdir: Option<&str>,
+    submodules: bool,
+) -> Vec<Vec<String>> {
+    let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let mut c = vec![v(&["init", "-q"])];
+    if let Some(sd) = subdir {
+        c.push(v(&["sparse-checkout", "set", "--no-cone", sd]));
+    }
+    c.push(v(&["fetch", "-q", "--depth", "1", url, commit]));
+    c.push(v(&["checkout", "-q", "--detach", "FETCH_HEAD"]));
+    if submodules {
+        c.push(v(&[
+            "submodule",
+            "update",
+            "-q",
+            "--init",
+            "--recursive",
+            "--depth",
+            "1",
+        ]));
+    }
+    c
+}
+
 /// Check out `commit` of `url` into `dest` (created), optionally only `subdir`, with
 /// submodules; the commit checked out is verified.
 pub fn git_checkout(
@@ -252,12 +281,11 @@ pub fn git_checkout(
     dest: &Path,
 ) -> Result<(), BuildError> {
     std::fs::create_dir_all(dest).map_err(|e| BuildError::io(dest, "cannot create", e))?;
-    git(&["init", "-q"], dest)?;
-    if let Some(sd) = subdir {
-        git(&["sparse-checkout", "set", "--no-cone", sd], dest)?;
+    let commands = git_commands(url, commit, subdir, submodules);
+    let (checkout, after) = commands.split_at(commands.len() - usize::from(submodules));
+    for c in checkout {
+        git(&c.iter().map(String::as_str).collect::<Vec<_>>(), dest)?;
     }
-    git(&["fetch", "-q", "--depth", "1", url, commit], dest)?;
-    git(&["checkout", "-q", "--detach", "FETCH_HEAD"], dest)?;
     let head = git(&["rev-parse", "HEAD"], dest)?;
     if !head.eq_ignore_ascii_case(commit) {
         return Err(BuildError::Checksum {
@@ -266,19 +294,8 @@ pub fn git_checkout(
             found: head,
         });
     }
-    if submodules {
-        git(
-            &[
-                "submodule",
-                "update",
-                "-q",
-                "--init",
-                "--recursive",
-                "--depth",
-                "1",
-            ],
-            dest,
-        )?;
+    for c in after {
+        git(&c.iter().map(String::as_str).collect::<Vec<_>>(), dest)?;
     }
     Ok(())
 }

@@ -297,6 +297,15 @@ pub fn summary(l: &Loaded) -> RecipeSummary {
     }
 }
 
+/// How patches are applied (in the source tree).
+const PATCH_ARGS: [&str; 5] = [
+    "-p1",
+    "--batch",
+    "--forward",
+    "--no-backup-if-mismatch",
+    "-i",
+];
+
 fn patch_report(p: &recipe::Patch, state: &str) -> PatchReport {
     PatchReport {
         file: p.file.clone(),
@@ -309,6 +318,7 @@ fn patch_report(p: &recipe::Patch, state: &str) -> PatchReport {
             .map(|(f, h)| format!("{f} sha256:{h}"))
             .collect(),
         state: state.into(),
+        command: None,
     }
 }
 
@@ -616,31 +626,79 @@ pub fn build(
             .collect(),
         ..Default::default()
     };
+    // Each selected patch's command, numbered as it is written into the build directory.
+    let mut n = 0;
+    for (p, def) in rep.patches.iter_mut().zip(&r.patches) {
+        if p.state == "planned" {
+            n += 1;
+            let mut argv = vec!["patch".to_string()];
+            argv.extend(PATCH_ARGS.iter().map(|a| a.to_string()));
+            argv.push(
+                work.join(format!("patches/{n:02}.patch"))
+                    .display()
+                    .to_string(),
+            );
+            p.command = Some(format!(
+                "(in {}) {}  # {}",
+                src.display(),
+                shell_join(&argv),
+                def.file
+            ));
+        }
+    }
     // The source, as planned.
     let tarball_cache = r
         .source
         .url
         .as_ref()
         .map(|u| fetch::cache_path(&req.cache, u, r.source.sha256.as_deref().unwrap_or("")));
+    let unpack_to = src_root.display().to_string();
     rep.source = Some(match (&req.source, &r.source.url, &r.source.git) {
         (Some(dir), _, _) => SourceReport {
             kind: "local".into(),
             location: dir.display().to_string(),
             state: "planned".into(),
+            commands: vec![format!(
+                "copy {} (without .git) to {unpack_to}; record its commit or a hash of its files",
+                dir.display()
+            )],
             ..Default::default()
         },
-        (None, Some(u), _) => SourceReport {
-            kind: "tarball".into(),
-            location: u.clone(),
-            identity: format!("sha256:{}", r.source.sha256.as_deref().unwrap_or_default()),
-            cached: tarball_cache.as_ref().map(|p| p.display().to_string()),
-            state: "planned".into(),
-        },
+        (None, Some(u), _) => {
+            let cache = tarball_cache
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            SourceReport {
+                kind: "tarball".into(),
+                location: u.clone(),
+                identity: format!("sha256:{}", r.source.sha256.as_deref().unwrap_or_default()),
+                cached: Some(cache.clone()),
+                state: "planned".into(),
+                commands: vec![
+                    format!("download {u} to {cache}.part (resumed with a Range request)"),
+                    format!(
+                        "check sha256 {}, then rename to {cache}",
+                        r.source.sha256.as_deref().unwrap_or_default()
+                    ),
+                    format!("unpack into {unpack_to}, top directory stripped"),
+                ],
+            }
+        }
         (None, None, Some(g)) => SourceReport {
             kind: "git".into(),
             location: g.clone(),
             identity: format!("commit {}", r.source.commit.as_deref().unwrap_or_default()),
             state: "planned".into(),
+            commands: fetch::git_commands(
+                g,
+                r.source.commit.as_deref().unwrap_or_default(),
+                r.source.subdir.as_deref(),
+                r.source.submodules,
+            )
+            .iter()
+            .map(|c| format!("(in {unpack_to}) git {}", shell_join(c)))
+            .collect(),
             ..Default::default()
         },
         _ => unreachable!("validated recipes have a source"),

@@ -59,6 +59,9 @@ pub struct SourceReport {
     pub cached: Option<String>,
     /// `downloaded`, `resumed`, `cached`, `planned`, `local`.
     pub state: String,
+    /// With --dry-run: what fetching it runs (git commands) or does (download, check,
+    /// unpack), in order.
+    pub commands: Vec<String>,
 }
 
 /// One patch.
@@ -76,6 +79,8 @@ pub struct PatchReport {
     pub upstream: Vec<String>,
     /// `applied`, `already applied`, `planned`, `not selected`.
     pub state: String,
+    /// The command that applies it, in the source tree (selected patches).
+    pub command: Option<String>,
 }
 
 /// One step.

@@ -135,17 +135,18 @@ pub fn report(r: &BuildReport, out: &mut dyn Write) -> io::Result<()> {
         if let Some(c) = &s.cached {
             writeln!(out, "  cache: {c}")?;
         }
+        if r.dry_run {
+            for c in &s.commands {
+                writeln!(out, "      {c}")?;
+            }
+        }
     }
     if !r.patches.is_empty() {
         writeln!(out, "\nPatches")?;
         for p in &r.patches {
             writeln!(out, "  {:16} {}  ({})", p.state, p.file, p.fixes)?;
-            if r.dry_run && p.state == "planned" {
-                writeln!(
-                    out,
-                    "                   patch -p1 --batch --forward -i {}",
-                    p.file
-                )?;
+            if let (true, Some(c)) = (r.dry_run, &p.command) {
+                writeln!(out, "      {c}")?;
             }
         }
     }
