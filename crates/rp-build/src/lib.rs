@@ -653,56 +653,61 @@ pub fn build(
         .as_ref()
         .map(|u| fetch::cache_path(&req.cache, u, r.source.sha256.as_deref().unwrap_or("")));
     let unpack_to = src_root.display().to_string();
-    rep.source = Some(match (&req.source, &r.source.url, &r.source.git) {
-        (Some(dir), _, _) => SourceReport {
-            kind: "local".into(),
-            location: dir.display().to_string(),
-            state: "planned".into(),
-            commands: vec![format!(
+    rep.source =
+        Some(match (&req.source, &r.source.url, &r.source.git) {
+            (Some(dir), _, _) => SourceReport {
+                kind: "local".into(),
+                location: dir.display().to_string(),
+                state: "planned".into(),
+                commands: vec![format!(
                 "copy {} (without .git) to {unpack_to}; record its commit or a hash of its files",
                 dir.display()
             )],
-            ..Default::default()
-        },
-        (None, Some(u), _) => {
-            let cache = tarball_cache
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default();
-            SourceReport {
-                kind: "tarball".into(),
-                location: u.clone(),
-                identity: format!("sha256:{}", r.source.sha256.as_deref().unwrap_or_default()),
-                cached: Some(cache.clone()),
-                state: "planned".into(),
-                commands: vec![
-                    format!("download {u} to {cache}.part (resumed with a Range request)"),
-                    format!(
-                        "check sha256 {}, then rename to {cache}",
-                        r.source.sha256.as_deref().unwrap_or_default()
+                ..Default::default()
+            },
+            (None, Some(u), _) => {
+                let cache = tarball_cache
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                SourceReport {
+                    kind: "tarball".into(),
+                    location: u.clone(),
+                    identity: format!("sha256:{}", r.source.sha256.as_deref().unwrap_or_default()),
+                    cached: Some(cache.clone()),
+                    state: "planned".into(),
+                    commands: vec![
+                        format!("download {u} to {cache}.part (resumed with a Range request)"),
+                        format!(
+                            "check sha256 {}, then rename to {cache}",
+                            r.source.sha256.as_deref().unwrap_or_default()
+                        ),
+                        format!(
+                        "unpack into {unpack_to}, without the first {} director{} of each entry",
+                        r.source.strip.unwrap_or(1),
+                        if r.source.strip.unwrap_or(1) == 1 { "y" } else { "ies" }
                     ),
-                    format!("unpack into {unpack_to}, top directory stripped"),
-                ],
+                    ],
+                }
             }
-        }
-        (None, None, Some(g)) => SourceReport {
-            kind: "git".into(),
-            location: g.clone(),
-            identity: format!("commit {}", r.source.commit.as_deref().unwrap_or_default()),
-            state: "planned".into(),
-            commands: fetch::git_commands(
-                g,
-                r.source.commit.as_deref().unwrap_or_default(),
-                r.source.subdir.as_deref(),
-                r.source.submodules,
-            )
-            .iter()
-            .map(|c| format!("(in {unpack_to}) git {}", shell_join(c)))
-            .collect(),
-            ..Default::default()
-        },
-        _ => unreachable!("validated recipes have a source"),
-    });
+            (None, None, Some(g)) => SourceReport {
+                kind: "git".into(),
+                location: g.clone(),
+                identity: format!("commit {}", r.source.commit.as_deref().unwrap_or_default()),
+                state: "planned".into(),
+                commands: fetch::git_commands(
+                    g,
+                    r.source.commit.as_deref().unwrap_or_default(),
+                    r.source.subdir.as_deref(),
+                    r.source.submodules,
+                )
+                .iter()
+                .map(|c| format!("(in {unpack_to}) git {}", shell_join(c)))
+                .collect(),
+                ..Default::default()
+            },
+            _ => unreachable!("validated recipes have a source"),
+        });
     rep.preflight = preflight::check(&req.recipe, &v, &req.with, !req.dry_run);
     let finish = |mut rep: BuildReport, outcome: &str, error: Option<String>| {
         rep.outcome = outcome.into();
@@ -889,7 +894,7 @@ fn run_build(
                     fetch::Got::Resumed(n) => format!("resumed at byte {n}"),
                 };
                 obs.event(Event::Phase("unpacking"));
-                unpack::unpack(&cached, &tmp)?;
+                unpack::unpack(&cached, &tmp, r.source.strip.unwrap_or(1))?;
             }
             (None, None, Some(g)) => {
                 fetch::git_checkout(

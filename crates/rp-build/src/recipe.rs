@@ -77,6 +77,8 @@ pub struct Source {
     pub tag: Option<String>,
     /// The project's directory inside the repository or tarball (a monorepo).
     pub subdir: Option<String>,
+    /// Leading directories a tarball's entries lose when unpacked (default 1).
+    pub strip: Option<usize>,
     /// Check out git submodules too.
     #[serde(default)]
     pub submodules: bool,
@@ -325,6 +327,9 @@ fn validate(name: &str, r: &Recipe) -> Result<(), BuildError> {
                     .into(),
             )
         }
+    }
+    if s.strip.is_some() && s.url.is_none() {
+        return bad("source.strip applies to a tarball (url) only".into());
     }
     if let Some(sd) = &s.subdir {
         relative(sd).or_else(|e| bad(format!("source.subdir: {e}")))?;

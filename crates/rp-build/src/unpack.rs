@@ -24,14 +24,16 @@ fn open(p: &Path) -> Result<Box<dyn Read>, BuildError> {
     })
 }
 
-/// The path of an entry with its first component removed; `None` for the top
-/// directory itself. Refuses absolute paths and `..`.
-fn stripped(p: &Path) -> Result<Option<PathBuf>, String> {
+/// The path of an entry with its first `strip` components removed; `None` for an entry
+/// that is one of those leading directories. Refuses absolute paths and `..`.
+fn stripped(p: &Path, strip: usize) -> Result<Option<PathBuf>, String> {
     let mut out = PathBuf::new();
-    for (i, c) in p.components().enumerate() {
+    let mut seen = 0;
+    for c in p.components() {
         match c {
-            Component::Normal(n) if i > 0 => out.push(n),
-            Component::Normal(_) | Component::CurDir => {}
+            Component::Normal(n) if seen >= strip => out.push(n),
+            Component::Normal(_) => seen += 1,
+            Component::CurDir => {}
             _ => return Err(format!("entry {} leaves the tree", p.display())),
         }
     }
@@ -52,8 +54,10 @@ fn no_symlink_parents(dest: &Path, rel: &Path) -> bool {
     true
 }
 
-/// Unpack `tarball` into `dest` (which must not exist), stripping the top directory.
-pub fn unpack(tarball: &Path, dest: &Path) -> Result<u64, BuildError> {
+/// Unpack `tarball` into `dest` (which must not exist), without its first `strip`
+/// directories (1: the `project-1.0/` every release tarball has). A file above that
+/// depth is an error that says so, not a file silently left out.
+pub fn unpack(tarball: &Path, dest: &Path, strip: usize) -> Result<u64, BuildError> {
     let bad = |m: String| BuildError::Refused(format!("{}: {m}", tarball.display()));
     std::fs::create_dir_all(dest).map_err(|e| BuildError::io(dest, "cannot create", e))?;
     let mut a = tar::Archive::new(open(tarball)?);
@@ -65,7 +69,16 @@ pub fn unpack(tarball: &Path, dest: &Path) -> Result<u64, BuildError> {
     for e in entries {
         let mut e = e.map_err(|e| bad(e.to_string()))?;
         let path = e.path().map_err(|e| bad(e.to_string()))?.into_owned();
-        let Some(rel) = stripped(&path).map_err(bad)? else {
+        let Some(rel) = stripped(&path, strip).map_err(bad)? else {
+            if !e.header().entry_type().is_dir()
+                && !e.header().entry_type().is_pax_global_extensions()
+            {
+                return Err(bad(format!(
+                    "entry {} is above the {strip} director{} the recipe strips (set `strip` in [source])",
+                    path.display(),
+                    if strip == 1 { "y" } else { "ies" }
+                )));
+            }
             continue;
         };
         if !no_symlink_parents(dest, &rel) {
@@ -82,7 +95,7 @@ pub fn unpack(tarball: &Path, dest: &Path) -> Result<u64, BuildError> {
                 .map_err(|x| bad(x.to_string()))?
                 .map(|t| t.into_owned())
                 .unwrap_or_default();
-            let Some(t) = stripped(&target).map_err(bad)? else {
+            let Some(t) = stripped(&target, strip).map_err(bad)? else {
                 return Err(bad(format!("hard link {} has no target", path.display())));
             };
             let to = dest.join(&rel);
@@ -148,8 +161,59 @@ mod tests {
         );
         let d = tempfile::tempdir().unwrap();
         let dest = d.path().join("src");
-        assert_eq!(unpack(t.path(), &dest).unwrap(), 2);
+        assert_eq!(unpack(t.path(), &dest, 1).unwrap(), 2);
         assert_eq!(std::fs::read(dest.join("src/a.c")).unwrap(), b"int a;");
+    }
+
+    #[test]
+    fn reads_xz_and_zstd_and_refuses_paths_out_of_the_tree() {
+        for kind in ["xz", "zst"] {
+            let f = tempfile::NamedTempFile::new().unwrap();
+            let w: Box<dyn std::io::Write> = match kind {
+                "xz" => Box::new(xz2::write::XzEncoder::new(f.reopen().unwrap(), 1)),
+                _ => Box::new(
+                    zstd::stream::write::Encoder::new(f.reopen().unwrap(), 1)
+                        .unwrap()
+                        .auto_finish(),
+                ),
+            };
+            let mut b = tar::Builder::new(w);
+            let mut h = tar::Header::new_gnu();
+            h.set_size(2);
+            h.set_mode(0o4755);
+            h.set_cksum();
+            b.append_data(&mut h, "top/bin/tool", &b"#!"[..]).unwrap();
+            drop(b.into_inner().unwrap());
+            let d = tempfile::tempdir().unwrap();
+            let dest = d.path().join("src");
+            assert_eq!(unpack(f.path(), &dest, 1).unwrap(), 1, "{kind}");
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dest.join("bin/tool"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o7000, 0, "{kind}: setuid kept ({mode:o})");
+            assert_ne!(mode & 0o100, 0, "{kind}: executable bit lost ({mode:o})");
+        }
+        assert!(stripped(Path::new("top/../../etc/passwd"), 1).is_err());
+        assert!(stripped(Path::new("/etc/passwd"), 1).is_err());
+        assert_eq!(stripped(Path::new("top"), 1).unwrap(), None);
+        assert_eq!(
+            stripped(Path::new("./top/a/b"), 1).unwrap(),
+            Some(PathBuf::from("a/b"))
+        );
+        assert_eq!(
+            stripped(Path::new("./a/b"), 0).unwrap(),
+            Some(PathBuf::from("a/b"))
+        );
+        // A file beside the top directory is named, not dropped.
+        let t = tarball(&[("top/a.c", b"x"), ("README", b"y")], None);
+        let d = tempfile::tempdir().unwrap();
+        let e = unpack(t.path(), &d.path().join("s"), 1).unwrap_err();
+        assert!(e.to_string().contains("entry README is above"), "{e}");
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(unpack(t.path(), &d.path().join("s"), 0).unwrap(), 2);
+        assert!(d.path().join("s/top/a.c").is_file() && d.path().join("s/README").is_file());
     }
 
     #[test]
@@ -173,7 +237,7 @@ mod tests {
         b.append_data(&mut h, "p/evil/x", &b"owned"[..]).unwrap();
         b.finish().unwrap();
         let d = tempfile::tempdir().unwrap();
-        let e = unpack(f.path(), &d.path().join("src")).unwrap_err();
+        let e = unpack(f.path(), &d.path().join("src"), 1).unwrap_err();
         assert!(e.to_string().contains("symlink"), "{e}");
         assert!(!out.path().join("x").exists());
         drop(t);
