@@ -479,7 +479,18 @@ fn ctrl_c_during_the_build_then_a_second_run_resumes() {
     });
     rx.recv_timeout(Duration::from_secs(120))
         .expect("the build step started");
-    std::thread::sleep(Duration::from_millis(700));
+    // A second build of the same directory meanwhile is refused, and changes nothing.
+    let o = build(&r, &cache, &[]);
+    let v = json(&o);
+    assert_eq!(o.status.code(), Some(1), "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("another rocm-patch build is using"),
+        "{v}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
     // SAFETY: signalling the child we spawned.
     unsafe { libc_kill(pid, 2) };
     let mut out = String::new();
