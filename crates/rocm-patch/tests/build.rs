@@ -616,6 +616,45 @@ fn dry_run_of_miopen_shows_the_seed_flags_and_runs_nothing() {
         "{text}"
     );
     assert!(!cache.exists(), "a dry run created {}", cache.display());
+    // --deploy-into is shown as the copies it would make; a missing directory is bad
+    // input, refused before anything else.
+    let o = rp()
+        .args([
+            "build",
+            "--dry-run",
+            "miopen",
+            "--gpu",
+            "gfx1010",
+            "--deploy-into",
+        ])
+        .arg(t.path())
+        .arg("--cache-dir")
+        .arg(&cache)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("prefix/lib/libMIOpen.so would be copied to")
+            && text.contains(&format!("{}/libMIOpen.so", t.path().display())),
+        "{text}"
+    );
+    let o = rp()
+        .args([
+            "build",
+            "miopen",
+            "--gpu",
+            "gfx1010",
+            "--deploy-into",
+            "/nonexistent/torch/lib",
+        ])
+        .arg("--cache-dir")
+        .arg(&cache)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr)
+        .contains("--deploy-into /nonexistent/torch/lib: not a directory"));
+    assert!(!cache.exists());
     // --with seed-patches selects them; an unknown option is bad input.
     let o = rp()
         .args([

@@ -188,6 +188,23 @@ pub(crate) fn run(
     }
     let spec = args.recipe.clone().expect("clap requires RECIPE");
     let recipe = rp_build::recipe::load(&spec)?;
+    // Checked before an hour of building, not after.
+    for (flag, dir) in [
+        ("--source", &args.source),
+        ("--deploy-into", &args.deploy_into),
+    ] {
+        if let Some(d) = dir {
+            if !d.is_dir() {
+                anyhow::bail!("{flag} {}: not a directory", d.display());
+            }
+        }
+    }
+    if args.deploy_into.is_some() && !recipe.recipe.outputs.iter().any(|o| o.deploy) {
+        anyhow::bail!(
+            "--deploy-into: recipe {} marks no output for deploying",
+            recipe.id()
+        );
+    }
     let (gpu, gpu_from) =
         super::gpu_target(args.gpu.as_deref(), args.timeout_ms)?.ok_or_else(|| {
             anyhow::anyhow!(
@@ -236,6 +253,25 @@ pub(crate) fn run(
     for s in rep.steps.iter_mut().filter(|s| s.state == "failed") {
         if let Some(log) = &s.log {
             s.explained = explain_log(log, &rep.gpu);
+        }
+    }
+    if let (true, Some(into)) = (rep.dry_run, &args.deploy_into) {
+        let active = rp_build::active_outputs(&req);
+        for (o, def) in rep.outputs.iter().zip(active) {
+            if def.deploy {
+                let name = def.deploy_as.clone().unwrap_or_else(|| {
+                    std::path::Path::new(&o.path)
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                });
+                rep.notes.push(format!(
+                    "after verification: {}/{} would be copied to {} as one deploy transaction",
+                    rep.prefix,
+                    o.path,
+                    into.join(name).display()
+                ));
+            }
         }
     }
     if rep.outcome == "ok" {
