@@ -901,3 +901,65 @@ fn a_git_source_is_checked_out_at_its_commit_and_a_failed_step_is_explained() {
     assert_eq!(o.status.code(), Some(1), "{v}");
     assert!(v["error"].as_str().unwrap().contains("git fetch"), "{v}");
 }
+
+#[test]
+fn a_tensile_directory_is_deployed_with_its_library_in_one_transaction() {
+    let t = tempfile::tempdir().unwrap();
+    let r = file_recipe(t.path());
+    // The install also writes a Tensile directory for {gpu} and gfx1030, as rocBLAS's does.
+    let text = std::fs::read_to_string(&r).unwrap()
+        + r#"
+[[step]]
+name = "tensile"
+run = ["sh", "-c", "d={prefix}/lib/rocblas/library && mkdir -p $d && for a in {gpu} gfx1030; do echo catalog > $d/TensileLibrary_lazy_$a.dat; done"]
+
+[[output]]
+path = "lib/rocblas/library"
+check = "tensile"
+deploy = true
+"#;
+    std::fs::write(&r, text).unwrap();
+    // torch/lib with its own rocBLAS Tensile directory (gfx1030 only).
+    let lib = t.path().join("torch/lib");
+    let tensile = lib.join("rocblas/library");
+    std::fs::create_dir_all(&tensile).unwrap();
+    std::fs::write(tensile.join("TensileLibrary_lazy_gfx1030.dat"), b"theirs").unwrap();
+    std::fs::write(lib.join("libhiplib.so"), b"old").unwrap();
+    let cache = t.path().join("cache");
+    let state = t.path().join("state");
+    let deploy = [
+        "--deploy-into",
+        lib.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+    ];
+    let o = build(&r, &cache, &deploy);
+    let v = json(&o);
+    assert_eq!(o.status.code(), Some(0), "{v}");
+    assert_eq!(v["outputs"][1]["ok"], true, "{v}");
+    let changes: Vec<String> = v["deploy"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["path"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(changes.len(), 2, "{v}");
+    // The gfx1010 catalog arrived; the tree's gfx1030 file is theirs still.
+    assert_eq!(
+        std::fs::read(tensile.join("TensileLibrary_lazy_gfx1010.dat")).unwrap(),
+        b"catalog\n"
+    );
+    assert_eq!(
+        std::fs::read(tensile.join("TensileLibrary_lazy_gfx1030.dat")).unwrap(),
+        b"theirs"
+    );
+    assert_ne!(std::fs::read(lib.join("libhiplib.so")).unwrap(), b"old");
+    let o = rp()
+        .args(["rollback", "--last", "--state-dir"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!tensile.join("TensileLibrary_lazy_gfx1010.dat").exists());
+    assert_eq!(std::fs::read(lib.join("libhiplib.so")).unwrap(), b"old");
+}

@@ -1144,11 +1144,21 @@ fn verify(req: &Request, v: &Vars, rep: &mut BuildReport) {
     }
 }
 
-/// The deploy steps of a verified build: each output marked `deploy`, its real file
-/// copied to `deploy_as` (default: its file name) in the target tree.
-pub fn deploy_steps(req: &Request, rep: &BuildReport) -> Result<Vec<rp_deploy::Step>, BuildError> {
+/// The deploy steps of a verified build into `into`, and notes: each output marked
+/// `deploy` — a file's real content copied to `deploy_as` (default: its file name), a
+/// Tensile directory's files for the GPU copied into the Tensile directory `into` holds
+/// (rp-deploy's Tensile plan; the rocBLAS version check is skipped when the library that
+/// loads them is deployed in the same transaction).
+pub fn deploy_steps(
+    req: &Request,
+    rep: &BuildReport,
+    into: &Path,
+) -> Result<(Vec<rp_deploy::Step>, Vec<String>), BuildError> {
     let mut steps = Vec::new();
-    for (o, def) in rep.outputs.iter().zip(active_outputs(req)) {
+    let mut notes = Vec::new();
+    let active = active_outputs(req);
+    let library_too = active.iter().any(|o| o.deploy && o.check == "code");
+    for (o, def) in rep.outputs.iter().zip(active) {
         if !def.deploy {
             continue;
         }
@@ -1156,6 +1166,17 @@ pub fn deploy_steps(req: &Request, rep: &BuildReport) -> Result<Vec<rp_deploy::S
         let real = path
             .canonicalize()
             .map_err(|e| BuildError::io(&path, "cannot resolve", e))?;
+        if def.check == "tensile" {
+            let gpu = req
+                .gpu
+                .parse::<rp_kb::TargetId>()
+                .map_err(|e| BuildError::Recipe(e.to_string()))?;
+            let (_, s, n) = rp_deploy::tensile::plan(&real, &gpu.processor, into, library_too)
+                .map_err(|e| BuildError::Refused(format!("{}: {e}", path.display())))?;
+            steps.extend(s);
+            notes.extend(n);
+            continue;
+        }
         let target = match &def.deploy_as {
             Some(a) => PathBuf::from(a),
             None => PathBuf::from(path.file_name().unwrap_or_default()),
@@ -1172,5 +1193,5 @@ pub fn deploy_steps(req: &Request, rep: &BuildReport) -> Result<Vec<rp_deploy::S
             req.recipe.id()
         )));
     }
-    Ok(steps)
+    Ok((steps, notes))
 }

@@ -276,9 +276,10 @@ pub(crate) fn run(
     }
     if rep.outcome == "ok" {
         if let Some(into) = &args.deploy_into {
-            let r = rp_build::deploy_steps(&req, &rep)
+            let r = rp_build::deploy_steps(&req, &rep, into)
                 .map_err(anyhow::Error::from)
-                .and_then(|steps| {
+                .and_then(|(steps, notes)| {
+                    rep.notes.extend(notes);
                     let opts = rp_deploy::DeployOptions {
                         into: into.clone(),
                         system: args.system,
