@@ -963,3 +963,76 @@ deploy = true
     assert!(!tensile.join("TensileLibrary_lazy_gfx1010.dat").exists());
     assert_eq!(std::fs::read(lib.join("libhiplib.so")).unwrap(), b"old");
 }
+
+/// Processes whose command line is exactly `argv`.
+fn processes_running(argv: &[&str]) -> usize {
+    let want: Vec<u8> = argv.iter().flat_map(|a| a.bytes().chain([0])).collect();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == want))
+        .count()
+}
+
+#[test]
+fn ctrl_c_twice_quits_at_once_and_takes_the_step_with_it() {
+    let t = tempfile::tempdir().unwrap();
+    let r = file_recipe(t.path());
+    // A build step that would run for minutes and ignores the first Ctrl-C.
+    let text = std::fs::read_to_string(&r).unwrap().replace(
+        r#"run = ["cmake", "--build", "{build}", "--parallel", "{jobs}"]"#,
+        r#"run = ["sh", "-c", "trap '' INT; exec sleep 317"]"#,
+    );
+    std::fs::write(&r, text).unwrap();
+    let cache = t.path().join("cache");
+    let mut child = build_cmd(&r, "gfx1010", &cache)
+        .arg("--json")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let err = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines() {
+            let _ = tx.send(line.unwrap_or_default());
+        }
+    });
+    loop {
+        let l = rx
+            .recv_timeout(Duration::from_secs(120))
+            .expect("the build step started");
+        if l.contains("] build (log") {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(processes_running(&["sleep", "317"]), 1);
+    // First Ctrl-C: passed on to the step (which ignores it) and reported.
+    // SAFETY: signalling the child we spawned.
+    unsafe { libc_kill(pid, 2) };
+    let said: Vec<String> = (0..3)
+        .filter_map(|_| rx.recv_timeout(Duration::from_secs(5)).ok())
+        .take_while(|l| !l.contains("Ctrl-C again"))
+        .collect();
+    assert!(said.len() < 3, "no notice after the first Ctrl-C: {said:?}");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "quit on the first Ctrl-C"
+    );
+    // Second: rocm-patch dies of SIGINT at once, and the step's group with it.
+    // SAFETY: as above.
+    unsafe { libc_kill(pid, 2) };
+    let t0 = Instant::now();
+    let st = child.wait().unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(st.signal(), Some(2), "{st:?}");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        processes_running(&["sleep", "317"]),
+        0,
+        "the step outlived rocm-patch"
+    );
+}

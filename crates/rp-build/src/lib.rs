@@ -747,7 +747,12 @@ pub fn build(
         req, &v, &work, &src_root, &src, &steps, &selected, &mut rep, obs, cancel,
     ) {
         Ok(()) => {}
-        Err(BuildError::Interrupted) => {
+        // A git or patch child that Ctrl-C stopped fails with its own words: the cause
+        // is the interruption.
+        Err(BuildError::Interrupted)
+        | Err(BuildError::Fetch(_) | BuildError::PatchFailed { .. })
+            if cancel.load(std::sync::atomic::Ordering::Relaxed) =>
+        {
             return Ok(finish(
                 rep,
                 "interrupted",
@@ -894,7 +899,7 @@ fn run_build(
                     fetch::Got::Resumed(n) => format!("resumed at byte {n}"),
                 };
                 obs.event(Event::Phase("unpacking"));
-                unpack::unpack(&cached, &tmp, r.source.strip.unwrap_or(1))?;
+                unpack::unpack(&cached, &tmp, r.source.strip.unwrap_or(1), cancel)?;
             }
             (None, None, Some(g)) => {
                 fetch::git_checkout(

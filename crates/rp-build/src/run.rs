@@ -12,6 +12,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// The process group of the step that runs now (0: none), for a signal handler that
+/// must stop it at once (a second Ctrl-C).
+pub static CURRENT_GROUP: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
 /// A step ready to run.
 pub struct Job<'a> {
     /// Program and arguments.
@@ -106,6 +110,7 @@ pub fn run(job: &Job, obs: &mut dyn Observer, cancel: &AtomicBool) -> Result<End
         }
     };
     let pgid = child.id() as i32;
+    CURRENT_GROUP.store(pgid, Ordering::SeqCst);
     let (tx, rx) = mpsc::channel();
     let threads: Vec<_> = [
         child
@@ -156,6 +161,7 @@ pub fn run(job: &Job, obs: &mut dyn Observer, cancel: &AtomicBool) -> Result<End
         }
         std::thread::sleep(Duration::from_millis(50));
     };
+    CURRENT_GROUP.store(0, Ordering::SeqCst);
     for t in threads {
         let _ = t.join();
     }

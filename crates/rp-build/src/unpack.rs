@@ -57,7 +57,12 @@ fn no_symlink_parents(dest: &Path, rel: &Path) -> bool {
 /// Unpack `tarball` into `dest` (which must not exist), without its first `strip`
 /// directories (1: the `project-1.0/` every release tarball has). A file above that
 /// depth is an error that says so, not a file silently left out.
-pub fn unpack(tarball: &Path, dest: &Path, strip: usize) -> Result<u64, BuildError> {
+pub fn unpack(
+    tarball: &Path,
+    dest: &Path,
+    strip: usize,
+    cancel: &std::sync::atomic::AtomicBool,
+) -> Result<u64, BuildError> {
     let bad = |m: String| BuildError::Refused(format!("{}: {m}", tarball.display()));
     std::fs::create_dir_all(dest).map_err(|e| BuildError::io(dest, "cannot create", e))?;
     let mut a = tar::Archive::new(open(tarball)?);
@@ -67,6 +72,9 @@ pub fn unpack(tarball: &Path, dest: &Path, strip: usize) -> Result<u64, BuildErr
     let mut n = 0u64;
     let entries = a.entries().map_err(|e| bad(e.to_string()))?;
     for e in entries {
+        if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(BuildError::Interrupted);
+        }
         let mut e = e.map_err(|e| bad(e.to_string()))?;
         let path = e.path().map_err(|e| bad(e.to_string()))?.into_owned();
         let Some(rel) = stripped(&path, strip).map_err(bad)? else {
@@ -129,6 +137,8 @@ pub fn unpack(tarball: &Path, dest: &Path, strip: usize) -> Result<u64, BuildErr
 mod tests {
     use super::*;
 
+    static NO: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
     fn tarball(entries: &[(&str, &[u8])], link: Option<(&str, &str)>) -> tempfile::NamedTempFile {
         let f = tempfile::NamedTempFile::new().unwrap();
         let gz = flate2::write::GzEncoder::new(f.reopen().unwrap(), flate2::Compression::fast());
@@ -161,7 +171,7 @@ mod tests {
         );
         let d = tempfile::tempdir().unwrap();
         let dest = d.path().join("src");
-        assert_eq!(unpack(t.path(), &dest, 1).unwrap(), 2);
+        assert_eq!(unpack(t.path(), &dest, 1, &NO).unwrap(), 2);
         assert_eq!(std::fs::read(dest.join("src/a.c")).unwrap(), b"int a;");
     }
 
@@ -186,7 +196,7 @@ mod tests {
             drop(b.into_inner().unwrap());
             let d = tempfile::tempdir().unwrap();
             let dest = d.path().join("src");
-            assert_eq!(unpack(f.path(), &dest, 1).unwrap(), 1, "{kind}");
+            assert_eq!(unpack(f.path(), &dest, 1, &NO).unwrap(), 1, "{kind}");
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(dest.join("bin/tool"))
                 .unwrap()
@@ -209,10 +219,10 @@ mod tests {
         // A file beside the top directory is named, not dropped.
         let t = tarball(&[("top/a.c", b"x"), ("README", b"y")], None);
         let d = tempfile::tempdir().unwrap();
-        let e = unpack(t.path(), &d.path().join("s"), 1).unwrap_err();
+        let e = unpack(t.path(), &d.path().join("s"), 1, &NO).unwrap_err();
         assert!(e.to_string().contains("entry README is above"), "{e}");
         let d = tempfile::tempdir().unwrap();
-        assert_eq!(unpack(t.path(), &d.path().join("s"), 0).unwrap(), 2);
+        assert_eq!(unpack(t.path(), &d.path().join("s"), 0, &NO).unwrap(), 2);
         assert!(d.path().join("s/top/a.c").is_file() && d.path().join("s/README").is_file());
     }
 
@@ -237,7 +247,7 @@ mod tests {
         b.append_data(&mut h, "p/evil/x", &b"owned"[..]).unwrap();
         b.finish().unwrap();
         let d = tempfile::tempdir().unwrap();
-        let e = unpack(f.path(), &d.path().join("src"), 1).unwrap_err();
+        let e = unpack(f.path(), &d.path().join("src"), 1, &NO).unwrap_err();
         assert!(e.to_string().contains("symlink"), "{e}");
         assert!(!out.path().join("x").exists());
         drop(t);

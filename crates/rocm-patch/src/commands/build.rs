@@ -10,8 +10,28 @@ use std::time::{Duration, Instant};
 
 static CANCEL: AtomicBool = AtomicBool::new(false);
 
+/// First Ctrl-C: stop at the next safe point (the step's process group gets SIGINT, the
+/// build directory stays resumable). Second: the step's group is killed and rocm-patch
+/// dies of SIGINT. Only async-signal-safe calls.
 extern "C" fn on_sigint(_: libc::c_int) {
-    CANCEL.store(true, Ordering::SeqCst);
+    if CANCEL.swap(true, Ordering::SeqCst) {
+        let group = rp_build::run::CURRENT_GROUP.load(Ordering::SeqCst);
+        // SAFETY: kill, signal and raise are async-signal-safe.
+        unsafe {
+            if group > 0 {
+                libc::kill(-group, libc::SIGKILL);
+            }
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::raise(libc::SIGINT);
+        }
+        return;
+    }
+    const MSG: &[u8] =
+        b"\nrocm-patch: stopping (the build can be resumed); Ctrl-C again to quit at once\n";
+    // SAFETY: write(2) is async-signal-safe; a failed write changes nothing.
+    unsafe {
+        libc::write(2, MSG.as_ptr().cast(), MSG.len());
+    }
 }
 
 /// Ctrl-C sets [`CANCEL`] while the guard lives; the previous disposition comes back.
