@@ -95,20 +95,14 @@ impl BuildError {
 
 /// Read a regular file of at most `max` bytes (no FIFO, no device, no symlink loop).
 pub fn read_bounded(p: &Path, max: u64) -> Result<Vec<u8>, BuildError> {
-    use std::io::Read;
-    let (f, len) = rp_machine::open_regular(p)
-        .map_err(|e| BuildError::Recipe(format!("{}: {e}", p.display())))?;
-    if len > max {
-        return Err(BuildError::Recipe(format!(
+    rp_machine::read_regular(p, max).map_err(|e| match e {
+        rp_machine::OpenError::TooLarge { len, .. } => BuildError::Recipe(format!(
             "{}: {len} bytes, more than the {max} accepted",
             p.display()
-        )));
-    }
-    let mut v = Vec::new();
-    f.take(max)
-        .read_to_end(&mut v)
-        .map_err(|e| BuildError::io(p, "cannot read", e))?;
-    Ok(v)
+        )),
+        rp_machine::OpenError::Read(e) => BuildError::io(p, "cannot read", e),
+        e => BuildError::Recipe(format!("{}: {e}", p.display())),
+    })
 }
 
 /// What happens, for a progress line.

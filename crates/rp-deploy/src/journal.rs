@@ -239,15 +239,7 @@ const MAX_JOURNAL: u64 = 64 << 20;
 
 /// Read a small regular file without blocking on a FIFO or following a link.
 pub(crate) fn read_bounded(p: &Path, cap: u64) -> Result<String, String> {
-    use std::io::Read;
-    let (f, len) = rp_machine::open_regular(p).map_err(|e| e.to_string())?;
-    if len > cap {
-        return Err(format!("{len} bytes, more than the {cap} read"));
-    }
-    let mut buf = Vec::new();
-    f.take(cap + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| format!("cannot read: {e}"))?;
+    let buf = rp_machine::read_regular(p, cap).map_err(|e| e.to_string())?;
     String::from_utf8(buf).map_err(|_| "not UTF-8".into())
 }
 

@@ -1,6 +1,5 @@
 //! Byte-exact edits of small text files: comment out given lines, prepend a line.
 
-use std::io::Read;
 use std::path::Path;
 
 /// Largest file `fix` edits.
@@ -9,22 +8,15 @@ pub const MAX_EDIT: u64 = 1 << 20;
 /// Read a regular file of at most [`MAX_EDIT`] bytes without blocking on a FIFO or a
 /// device. `Ok(None)` when it does not exist.
 pub fn read_small(p: &Path) -> Result<Option<Vec<u8>>, String> {
-    let f = match rp_machine::open_regular(p) {
-        Ok((_, len)) if len > MAX_EDIT => {
-            return Err(format!(
-                "{}: {len} bytes, larger than the {MAX_EDIT} bytes fix edits",
-                p.display()
-            ));
-        }
-        Ok((f, _)) => f,
-        Err(e) if e.is_not_found() => return Ok(None),
-        Err(e) => return Err(format!("{}: {e}", p.display())),
-    };
-    let mut buf = Vec::new();
-    f.take(MAX_EDIT + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| format!("{}: cannot read: {e}", p.display()))?;
-    Ok(Some(buf))
+    match rp_machine::read_regular(p, MAX_EDIT) {
+        Ok(buf) => Ok(Some(buf)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(rp_machine::OpenError::TooLarge { len, .. }) => Err(format!(
+            "{}: {len} bytes, larger than the {MAX_EDIT} bytes fix edits",
+            p.display()
+        )),
+        Err(e) => Err(format!("{}: {e}", p.display())),
+    }
 }
 
 /// `data` with each of `lines` (1-based) prefixed by `marker`; every other byte as it

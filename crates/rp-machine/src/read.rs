@@ -280,6 +280,15 @@ pub enum OpenError {
     Stat(std::io::Error),
     /// A FIFO, socket, device or directory.
     NotRegular,
+    /// Larger than the caller reads ([`read_regular`]).
+    TooLarge {
+        /// Its size.
+        len: u64,
+        /// What the caller reads at most.
+        cap: u64,
+    },
+    /// read(2) failed ([`read_regular`]).
+    Read(std::io::Error),
 }
 
 impl OpenError {
@@ -295,6 +304,8 @@ impl std::fmt::Display for OpenError {
             OpenError::Open(e) => write!(f, "cannot open: {e}"),
             OpenError::Stat(e) => write!(f, "cannot read: {e}"),
             OpenError::NotRegular => f.write_str("not a regular file"),
+            OpenError::TooLarge { len, cap } => write!(f, "{len} bytes, more than the {cap} read"),
+            OpenError::Read(e) => write!(f, "cannot read: {e}"),
         }
     }
 }
@@ -315,4 +326,19 @@ pub fn open_regular(p: &Path) -> Result<(std::fs::File, u64), OpenError> {
         return Err(OpenError::NotRegular);
     }
     Ok((f, md.len()))
+}
+
+/// The bytes of a regular file of at most `cap` bytes, opened as [`open_regular`] opens
+/// it (a FIFO or device is refused, never read).
+pub fn read_regular(p: &Path, cap: u64) -> Result<Vec<u8>, OpenError> {
+    use std::io::Read;
+    let (f, len) = open_regular(p)?;
+    if len > cap {
+        return Err(OpenError::TooLarge { len, cap });
+    }
+    let mut buf = Vec::new();
+    f.take(cap + 1)
+        .read_to_end(&mut buf)
+        .map_err(OpenError::Read)?;
+    Ok(buf)
 }
