@@ -13,26 +13,9 @@ use std::time::Duration;
 /// The largest download accepted.
 pub const MAX_DOWNLOAD: u64 = 16 << 30;
 
-/// sha256 of a file, streamed.
+/// sha256 of a file, streamed (the deploy engine's hasher).
 pub fn sha256_file(p: &Path) -> Result<String, BuildError> {
-    let mut f = File::open(p).map_err(|e| BuildError::io(p, "cannot read", e))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f
-            .read(&mut buf)
-            .map_err(|e| BuildError::io(p, "cannot read", e))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex(&h.finalize()))
-}
-
-/// Lowercase hex.
-pub fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    Ok(rp_deploy::sha256_file(p)?.0)
 }
 
 /// The cache file of a tarball: `<cache>/sources/<sha256>-<name>`.
@@ -322,7 +305,7 @@ pub fn local_identity(dir: &Path) -> Result<String, BuildError> {
             }
             return Ok(format!(
                 "git {head} with local changes sha256:{}",
-                &hex(&h.finalize())[..16]
+                &format!("{:x}", h.finalize())[..16]
             ));
         }
     }
@@ -348,7 +331,7 @@ pub fn local_identity(dir: &Path) -> Result<String, BuildError> {
         }
         h.update([0]);
     }
-    Ok(format!("tree sha256:{}", hex(&h.finalize())))
+    Ok(format!("tree sha256:{:x}", h.finalize()))
 }
 
 /// Copy a local source tree (without `.git`) into `dest`, keeping symlinks and modes.

@@ -31,16 +31,9 @@ pub enum BuildError {
     /// A recipe is malformed or missing.
     #[error("{0}")]
     Recipe(String),
-    /// An I/O step failed.
-    #[error("{path}: {what}: {err}")]
-    Io {
-        /// The path.
-        path: String,
-        /// What was being done.
-        what: &'static str,
-        /// The error.
-        err: std::io::Error,
-    },
+    /// An I/O step failed (the path is named).
+    #[error(transparent)]
+    Io(#[from] rp_deploy::PathError),
     /// Refused, with the reason.
     #[error("{0}")]
     Refused(String),
@@ -85,11 +78,11 @@ pub enum BuildError {
 impl BuildError {
     /// An I/O error on a path.
     pub fn io(p: &Path, what: &'static str, err: std::io::Error) -> BuildError {
-        BuildError::Io {
+        BuildError::Io(rp_deploy::PathError {
             path: p.display().to_string(),
             what,
             err,
-        }
+        })
     }
 }
 
@@ -444,7 +437,7 @@ fn sha_hex(parts: &[&[u8]]) -> String {
         h.update((p.len() as u64).to_le_bytes());
         h.update(p);
     }
-    fetch::hex(&h.finalize())
+    format!("{:x}", h.finalize())
 }
 
 /// The outputs of a request: those without an option, and those of its options.

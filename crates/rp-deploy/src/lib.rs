@@ -19,7 +19,7 @@ pub mod plan;
 pub mod tensile;
 
 pub use actions::{members as group_members, MARKER};
-pub use fsx::PathError;
+pub use fsx::{sha256_file, PathError};
 pub use journal::{Action, Entry, Journal, Op, StateDir, TxState};
 pub use plan::Step;
 

@@ -23,37 +23,7 @@ const HISTORY_MAX: u64 = 8 << 20;
 /// The benchmarks `only` selects, in run order: names or globs, comma-separated or
 /// repeated; empty selects all.
 pub fn select(all: &[String], only: &[String]) -> Result<Vec<String>, ProbeError> {
-    let wanted: Vec<&str> = only
-        .iter()
-        .flat_map(|o| crate::split_list(o))
-        .map(str::trim)
-        .filter(|o| !o.is_empty())
-        .collect();
-    if wanted.is_empty() {
-        return Ok(all.to_vec());
-    }
-    let mut keep = vec![false; all.len()];
-    for w in &wanted {
-        let m = globset::Glob::new(w)
-            .map_err(|e| ProbeError::BadGlob(w.to_string(), e.to_string()))?
-            .compile_matcher();
-        let mut any = false;
-        for (i, n) in all.iter().enumerate() {
-            if m.is_match(n.as_str()) {
-                keep[i] = true;
-                any = true;
-            }
-        }
-        if !any {
-            return Err(ProbeError::NoMatch(w.to_string(), all.join(", ")));
-        }
-    }
-    Ok(all
-        .iter()
-        .zip(keep)
-        .filter(|(_, k)| *k)
-        .map(|(n, _)| n.clone())
-        .collect())
+    crate::select_matching(all, only, |_| None)
 }
 
 /// The built-in benchmarks in run order, each with what it measures (the worker's

@@ -374,6 +374,23 @@ fn with_facts(name: &str) -> ProbeResult {
 /// The probes `only` selects, in matrix order: each entry (comma-separated lists too) is
 /// a group name, an exact name or a glob; empty selects all.
 pub fn select(all: &[String], only: &[String]) -> Result<Vec<String>, ProbeError> {
+    let kb = rp_kb::kb();
+    select_matching(all, only, |w| {
+        kb.probes()
+            .iter()
+            .any(|p| p.group == w)
+            .then(|| Box::new(move |n: &str| kb.probe(n).is_some_and(|p| p.group == w)) as _)
+    })
+}
+
+/// Names that `only` selects, in `all`'s order: each entry (comma-separated lists too)
+/// is what `group` makes of it (a set of names), else an exact name or a glob; an entry
+/// that selects nothing is an error naming the choices; empty selects all.
+pub(crate) fn select_matching<'w>(
+    all: &[String],
+    only: &'w [String],
+    group: impl Fn(&'w str) -> Option<Box<dyn Fn(&str) -> bool + 'w>>,
+) -> Result<Vec<String>, ProbeError> {
     let wanted: Vec<&str> = only
         .iter()
         .flat_map(|o| split_list(o))
@@ -383,21 +400,20 @@ pub fn select(all: &[String], only: &[String]) -> Result<Vec<String>, ProbeError
     if wanted.is_empty() {
         return Ok(all.to_vec());
     }
-    let kb = rp_kb::kb();
     let mut keep = vec![false; all.len()];
-    for w in &wanted {
-        let is_group = kb.probes().iter().any(|p| p.group == *w);
-        let m = globset::Glob::new(w)
-            .map_err(|e| ProbeError::BadGlob(w.to_string(), e.to_string()))?
-            .compile_matcher();
+    for w in wanted {
+        let hit: Box<dyn Fn(&str) -> bool> = match group(w) {
+            Some(in_group) => in_group,
+            None => {
+                let m = globset::Glob::new(w)
+                    .map_err(|e| ProbeError::BadGlob(w.to_string(), e.to_string()))?
+                    .compile_matcher();
+                Box::new(move |n: &str| m.is_match(n))
+            }
+        };
         let mut any = false;
         for (i, n) in all.iter().enumerate() {
-            let hit = if is_group {
-                kb.probe(n).is_some_and(|p| p.group == *w)
-            } else {
-                m.is_match(n.as_str())
-            };
-            if hit {
+            if hit(n) {
                 keep[i] = true;
                 any = true;
             }
