@@ -182,6 +182,13 @@ fn file_recipe(dir: &Path) -> PathBuf {
     recipe(dir, &format!("file://{}", tb.display()), &sha256(&tb), None)
 }
 
+/// Replace `from` (which must be there) by `to` in a recipe file.
+fn edit(recipe: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(recipe).unwrap();
+    assert!(text.contains(from), "{from:?} not in {}", recipe.display());
+    std::fs::write(recipe, text.replace(from, to)).unwrap();
+}
+
 /// `rocm-patch build RECIPE --gpu GPU --cache-dir CACHE`.
 fn build_cmd(recipe: &Path, gpu: &str, cache: &Path) -> Command {
     let mut c = rp();
@@ -190,6 +197,20 @@ fn build_cmd(recipe: &Path, gpu: &str, cache: &Path) -> Command {
         .args(["--gpu", gpu, "--cache-dir"])
         .arg(cache);
     c
+}
+
+/// A JSON build that deploys into `lib` with its journal in `state`.
+fn build_deploying(recipe: &Path, cache: &Path, lib: &Path, state: &Path) -> std::process::Output {
+    build(
+        recipe,
+        cache,
+        &[
+            "--deploy-into",
+            lib.to_str().unwrap(),
+            "--state-dir",
+            state.to_str().unwrap(),
+        ],
+    )
 }
 
 /// A JSON build for gfx1010 with two jobs and `extra` arguments.
@@ -231,13 +252,7 @@ fn builds_verifies_deploys_and_rolls_back_then_resumes_with_nothing_to_do() {
     );
     assert!(!cache.join("build/hiplib-1.0.0-gfx1010/src").exists());
 
-    let deploy = [
-        "--deploy-into",
-        lib.to_str().unwrap(),
-        "--state-dir",
-        state.to_str().unwrap(),
-    ];
-    let o = build(&r, &cache, &deploy);
+    let o = build_deploying(&r, &cache, &lib, &state);
     let v = json(&o);
     assert_eq!(
         o.status.code(),
@@ -769,22 +784,13 @@ fn a_library_without_code_for_the_gpu_fails_verification_and_is_not_deployed() {
     let t = tempfile::tempdir().unwrap();
     let r = file_recipe(t.path());
     // Built for gfx1030 only, asked for gfx1010.
-    let text = std::fs::read_to_string(&r)
-        .unwrap()
-        .replace("-DGPU_TARGETS={gpu};gfx1030", "-DGPU_TARGETS=gfx1030");
-    std::fs::write(&r, text).unwrap();
+    edit(&r, "-DGPU_TARGETS={gpu};gfx1030", "-DGPU_TARGETS=gfx1030");
     let lib = t.path().join("torch/lib");
     std::fs::create_dir_all(&lib).unwrap();
     std::fs::write(lib.join("libhiplib.so"), b"old").unwrap();
     let cache = t.path().join("cache");
     let state = t.path().join("state");
-    let deploy = [
-        "--deploy-into",
-        lib.to_str().unwrap(),
-        "--state-dir",
-        state.to_str().unwrap(),
-    ];
-    let o = build(&r, &cache, &deploy);
+    let o = build_deploying(&r, &cache, &lib, &state);
     let v = json(&o);
     assert_eq!(o.status.code(), Some(1), "{v}");
     assert_eq!(v["outcome"], "unverified");
@@ -862,18 +868,17 @@ fn a_git_source_is_checked_out_at_its_commit_and_a_failed_step_is_explained() {
     git(&["commit", "-qm", "hiplib"]);
     let commit = git(&["rev-parse", "HEAD"]);
     let r = recipe(t.path(), "file:///unused", &"0".repeat(64), None);
-    let text = std::fs::read_to_string(&r)
-        .unwrap()
-        .replace(
-            &format!("url = \"file:///unused\"\nsha256 = \"{}\"", "0".repeat(64)),
-            &format!("git = \"file://{}\"\ncommit = \"{commit}\"", repo.display()),
-        )
-        // The build step fails the way MIOpen's batch-norm kernels fail on GFX10.
-        .replace(
-            r#"run = ["cmake", "--build", "{build}", "--parallel", "{jobs}"]"#,
-            r#"run = ["sh", "-c", "echo 'bn.s:12:5: error: dpp variant of this instruction is not supported'; exit 1"]"#,
-        );
-    std::fs::write(&r, text).unwrap();
+    edit(
+        &r,
+        &format!("url = \"file:///unused\"\nsha256 = \"{}\"", "0".repeat(64)),
+        &format!("git = \"file://{}\"\ncommit = \"{commit}\"", repo.display()),
+    );
+    // The build step fails the way MIOpen's batch-norm kernels fail on GFX10.
+    edit(
+        &r,
+        r#"run = ["cmake", "--build", "{build}", "--parallel", "{jobs}"]"#,
+        r#"run = ["sh", "-c", "echo 'bn.s:12:5: error: dpp variant of this instruction is not supported'; exit 1"]"#,
+    );
     let cache = t.path().join("cache");
     let o = build(&r, &cache, &[]);
     let v = json(&o);
@@ -892,10 +897,7 @@ fn a_git_source_is_checked_out_at_its_commit_and_a_failed_step_is_explained() {
     );
     assert!(!e.contains("<your gfx target>"), "{e}");
     // A commit that is not in the repository is refused.
-    let text = std::fs::read_to_string(&r)
-        .unwrap()
-        .replace(&commit, &"1".repeat(40));
-    std::fs::write(&r, text).unwrap();
+    edit(&r, &commit, &"1".repeat(40));
     let o = build(&r, &cache, &[]);
     let v = json(&o);
     assert_eq!(o.status.code(), Some(1), "{v}");
@@ -927,13 +929,7 @@ deploy = true
     std::fs::write(lib.join("libhiplib.so"), b"old").unwrap();
     let cache = t.path().join("cache");
     let state = t.path().join("state");
-    let deploy = [
-        "--deploy-into",
-        lib.to_str().unwrap(),
-        "--state-dir",
-        state.to_str().unwrap(),
-    ];
-    let o = build(&r, &cache, &deploy);
+    let o = build_deploying(&r, &cache, &lib, &state);
     let v = json(&o);
     assert_eq!(o.status.code(), Some(0), "{v}");
     assert_eq!(v["outputs"][1]["ok"], true, "{v}");
@@ -979,11 +975,11 @@ fn ctrl_c_twice_quits_at_once_and_takes_the_step_with_it() {
     let t = tempfile::tempdir().unwrap();
     let r = file_recipe(t.path());
     // A build step that would run for minutes and ignores the first Ctrl-C.
-    let text = std::fs::read_to_string(&r).unwrap().replace(
+    edit(
+        &r,
         r#"run = ["cmake", "--build", "{build}", "--parallel", "{jobs}"]"#,
         r#"run = ["sh", "-c", "trap '' INT; exec sleep 317"]"#,
     );
-    std::fs::write(&r, text).unwrap();
     let cache = t.path().join("cache");
     let mut child = build_cmd(&r, "gfx1010", &cache)
         .arg("--json")
