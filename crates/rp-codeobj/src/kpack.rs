@@ -31,6 +31,13 @@ pub const MAX_KERNEL: u64 = 1 << 30;
 pub const MAX_NESTING: usize = 64;
 /// Largest ratio of a kernel's declared size to its compressed frame (a bomb beyond).
 pub const MAX_RATIO: u64 = 4096;
+/// Most search paths a `.rocm_kpack_ref` may name. TheRock writes one
+/// (`../.kpack/{group}_@GFXARCH@.kpack`, rocm-kpack `python/rocm_kpack/elf/kpack_transform.py`);
+/// the runtime has no limit, but thousands only cost time here.
+pub const MAX_SEARCH_PATHS: usize = 64;
+/// Most keys (one per host binary and translation unit) and most entries (keys times
+/// architectures) a table of contents may hold; refused before they are stored.
+pub const MAX_TOC_ENTRIES: usize = 1 << 18;
 
 /// How an archive stores its kernels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,7 +115,83 @@ struct RawToc {
     #[serde(default)]
     blobs: Vec<RawBlob>,
     #[serde(default)]
-    toc: BTreeMap<String, BTreeMap<String, RawEntry>>,
+    toc: BoundedToc,
+}
+
+/// The `toc` map, refused when it declares (or holds) more than [`MAX_TOC_ENTRIES`]
+/// keys or entries: MessagePack maps state their length first, so a table of a million
+/// keys is rejected before anything is stored.
+#[derive(Default)]
+struct BoundedToc(BTreeMap<String, BTreeMap<String, RawEntry>>);
+
+impl<'de> Deserialize<'de> for BoundedToc {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = BoundedToc;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map of host binaries to architectures")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<BoundedToc, A::Error> {
+                let too_many = || {
+                    serde::de::Error::custom(format!(
+                        "table of contents has more than {MAX_TOC_ENTRIES} entries"
+                    ))
+                };
+                if map.size_hint().unwrap_or(0) > MAX_TOC_ENTRIES {
+                    return Err(too_many());
+                }
+                let mut out = BTreeMap::new();
+                let mut entries = 0usize;
+                while let Some((k, v)) = map.next_entry::<String, BoundedArches>()? {
+                    entries += v.0.len().max(1);
+                    if entries > MAX_TOC_ENTRIES {
+                        return Err(too_many());
+                    }
+                    out.insert(k, v.0);
+                }
+                Ok(BoundedToc(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// One binary's architectures, bounded like [`BoundedToc`].
+struct BoundedArches(BTreeMap<String, RawEntry>);
+
+impl<'de> Deserialize<'de> for BoundedArches {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = BoundedArches;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map of architectures to kernels")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<BoundedArches, A::Error> {
+                if map.size_hint().unwrap_or(0) > MAX_TOC_ENTRIES {
+                    return Err(serde::de::Error::custom(format!(
+                        "table of contents has more than {MAX_TOC_ENTRIES} entries"
+                    )));
+                }
+                let mut out = BTreeMap::new();
+                while let Some((k, v)) = map.next_entry::<String, RawEntry>()? {
+                    out.insert(k, v);
+                    if out.len() > MAX_TOC_ENTRIES {
+                        return Err(serde::de::Error::custom("too many architectures"));
+                    }
+                }
+                Ok(BoundedArches(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 #[derive(Deserialize)]
@@ -153,6 +236,12 @@ pub fn parse_ref(section: &[u8]) -> Result<KpackRef> {
     let r: KpackRef = msgpack(section, "kpack reference")?;
     if r.kernel_name.is_empty() {
         return Err(Error::Invalid("kpack reference has an empty kernel_name"));
+    }
+    if r.kpack_search_paths.len() > MAX_SEARCH_PATHS {
+        return Err(Error::Limit {
+            what: "kpack search paths",
+            value: r.kpack_search_paths.len() as u64,
+        });
     }
     Ok(r)
 }
@@ -208,7 +297,7 @@ pub fn parse(data: &[u8]) -> Result<Archive> {
         }
     };
     let mut entries = Vec::new();
-    for (binary, per) in raw.toc {
+    for (binary, per) in raw.toc.0 {
         for (processor, e) in per {
             let Some(ordinal) = e.ordinal else {
                 return Err(Error::Invalid("kpack table entry without an ordinal"));

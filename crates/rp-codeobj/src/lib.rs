@@ -177,8 +177,13 @@ pub struct CodeObject {
     pub generic_version: Option<u8>,
     /// The `ar` member holding it, if any.
     pub member: Option<String>,
-    /// The host binary a kpack archive files it under (its key in the table).
+    /// The host binary a kpack archive files it under (its key in the table,
+    /// `lib/libtorch_hip.so#0`).
     pub binary: Option<String>,
+    /// The architecture a kpack archive's table files it under (`gfx1010`,
+    /// `gfx90a:xnack-`): the string the runtime looks up, which may differ from the ELF
+    /// header's target id.
+    pub kpack_arch: Option<String>,
     /// Something odd about this code object (id and header disagree, …).
     pub warning: Option<String>,
 }
@@ -209,6 +214,12 @@ pub struct Scan {
     pub kpack: Option<KpackSummary>,
     /// For a kpack'd host binary: its key and the archives that hold its device code.
     pub kpack_ref: Option<kpack::KpackRef>,
+    /// For a kpack'd host binary: the code-object index of each HIPK wrapper (its
+    /// `reserved1` field, which TheRock's kpacker sets to the wrapper's position and
+    /// the HIP runtime passes on as `co_index`: one per translation unit), sorted,
+    /// without repeats (rocm-kpack `python/rocm_kpack/elf/kpack_transform.py`,
+    /// rewrite of the wrappers; docs/code-objects.md, "Kpack").
+    pub kpack_units: Vec<u64>,
     /// The first error met. Code objects found before and after it are kept: a bad
     /// bundle does not hide the good ones.
     pub error: Option<Error>,
@@ -346,6 +357,7 @@ fn code_object_from_info(
         generic_version: info.generic_version,
         member: ctx.member.clone(),
         binary: None,
+        kpack_arch: None,
         warning,
     }
 }
@@ -368,6 +380,7 @@ fn code_object_from_entry(entry: &bundle::Entry, id: &bundle::EntryId, ctx: &Ctx
         generic_version: None,
         member: ctx.member.clone(),
         binary: None,
+        kpack_arch: None,
         warning: None,
     }
 }
@@ -496,19 +509,27 @@ fn scan_host_elf(data: &[u8], file_base: u64, ctx: &mut Ctx) -> Result<()> {
     // (relocatables, lld) are found by the section walk instead.
     let mut wrapper_ptrs = Vec::new();
     let mut kpack = 0usize;
+    let mut units = Vec::new();
     if let Some(seg) = file.section_by_name(".hipFatBinSegment") {
         if let Ok(d) = seg.data() {
             for rec in d.chunks_exact(24) {
                 let magic = u32::from_le_bytes(rec[0..4].try_into().expect("4 bytes"));
                 let ptr = u64::from_le_bytes(rec[8..16].try_into().expect("8 bytes"));
+                let reserved1 = u64::from_le_bytes(rec[16..24].try_into().expect("8 bytes"));
                 match magic {
                     HIPF if ptr != 0 => wrapper_ptrs.push(ptr),
-                    HIPK => kpack += 1,
+                    HIPK => {
+                        kpack += 1;
+                        units.push(reserved1);
+                    }
                     _ => {}
                 }
             }
         }
     }
+    units.sort_unstable();
+    units.dedup();
+    ctx.out.kpack_units = units;
     match file.section_by_name(kpack::REF_SECTION).map(|s| s.data()) {
         Some(Ok(d)) => match kpack::parse_ref(d) {
             Ok(r) => ctx.out.kpack_ref = Some(r),
@@ -753,6 +774,7 @@ fn scan_kpack(data: &[u8], file_base: u64, ctx: &mut Ctx) -> Result<()> {
                 generic_version: None,
                 member: ctx.member.clone(),
                 binary: None,
+                kpack_arch: None,
                 warning: Some(format!(
                     "kernel {} is not a readable code object: {err}",
                     e.ordinal
@@ -761,6 +783,7 @@ fn scan_kpack(data: &[u8], file_base: u64, ctx: &mut Ctx) -> Result<()> {
         };
         co.compression = compression;
         co.binary = Some(e.binary.clone());
+        co.kpack_arch = Some(e.processor.clone());
         if e.kind.as_deref().is_some_and(|k| k != "hsaco") {
             co.warning.get_or_insert(format!(
                 "entry type {} is not a code object",

@@ -112,12 +112,27 @@ pub fn support(
         for g in m.kfd_gpus() {
             let ok = acceptable(g);
             let mut missing: Option<Vec<String>> = None;
+            let mut why = std::collections::BTreeMap::new();
             for target in &ok {
                 let Ok(tid) = target.parse::<TargetId>() else {
                     continue;
                 };
                 let cov = rp_inspect::coverage_of(rep, &tid);
-                let m: Vec<String> = cov.missing;
+                let mut m: Vec<String> = cov.missing;
+                for p in &cov.partial {
+                    let reason = format!(
+                        "{} of its {} translation units have no {target} code ({}){}",
+                        p.missing_units.len(),
+                        p.units,
+                        p.missing_units.join(", "),
+                        cov.why.get(&p.path).map(|w| format!(": {w}")).unwrap_or_default()
+                    );
+                    why.entry(p.path.clone()).or_insert(reason);
+                    m.push(p.path.clone());
+                }
+                for (path, w) in cov.why {
+                    why.entry(path).or_insert(w);
+                }
                 missing = Some(match missing {
                     None => m,
                     Some(prev) => prev.into_iter().filter(|x| m.contains(x)).collect(),
@@ -129,10 +144,12 @@ pub fn support(
                 .clone()
                 .or_else(|| t.rocblas_library.clone())
                 .or_else(|| loader_rocblas.clone());
+            why.retain(|p, _| missing.contains(p));
             out.push(GpuSupport {
                 node: g.node.unwrap_or(0),
                 target: ok.join(" or "),
                 missing_libraries: missing,
+                why,
                 rocblas_has_target: rocblas
                     .as_ref()
                     .map(|d| d.archs.iter().any(|a| ok.contains(a))),
@@ -441,9 +458,13 @@ fn torch_findings(m: &MachineSnapshot, python: &[PythonEnv], out: &mut Vec<Findi
                     .count();
                 if kpackd > 0 {
                     detail.push_str(&format!(
-                        " {kpackd} of them are kpack'd: their device code is in separate archives, and none found holds {own} code (archives found: {}).",
+                        " {kpackd} of them are kpack'd: their device code is in separate archives, searched as the HIP runtime searches them (archives found: {}).",
                         if t.kpack_archives.is_empty() { "none".into() } else { t.kpack_archives.join(", ") }
                     ));
+                    for (lib, w) in &s.why {
+                        let name = lib.rsplit('/').next().unwrap_or(lib);
+                        detail.push_str(&format!(" {name}: {w}."));
+                    }
                 }
                 let mut vars = base.to_vec();
                 vars.push(("detail", &detail));
@@ -533,9 +554,45 @@ fn device_package_findings(
 ) {
     let ok = acceptable(g);
     let own = g.gfx_target.as_deref().unwrap_or("unknown");
+    let subject = Some(format!("{} / node {}", pe.path, g.node.unwrap_or(0)));
+    // The pip lines of the native stack, for the packages below.
+    let reinstall = native_stack_fix(m, own);
+    for d in &t.device_packages {
+        let label = d.label();
+        let mut vars = base.to_vec();
+        vars.push(("package", &label));
+        vars.push(("name", &d.name));
+        let summary = d.summary.clone().unwrap_or_default();
+        vars.push(("summary", &summary));
+        if d.placeholder {
+            let mut fix = vec![FixStep::run_because(
+                format!("{}/bin/python -m pip uninstall -y {}", pe.path, d.name),
+                "it holds no code and blocks the real package",
+            )];
+            fix.extend(reinstall.iter().cloned());
+            out.push(mk("device-package-placeholder", &vars, fix, subject.clone()));
+            continue;
+        }
+        let torch = t.version.as_deref().map(local_version);
+        if let (Some(dv), Some(tv)) = (d.version.as_deref(), torch) {
+            if d.name.contains("-device-")
+                && d.name.starts_with("amd-torch-device-")
+                && local_version(dv) != tv
+            {
+                let mut fix = vec![FixStep::note(format!(
+                    "install the device package of this very torch build: {}=={}, from the index torch came from",
+                    d.name,
+                    t.version.as_deref().unwrap_or_default()
+                ))];
+                fix.extend(reinstall.iter().cloned());
+                out.push(mk("device-package-version-mismatch", &vars, fix, subject.clone()));
+            }
+        }
+    }
     let mut kinds: Vec<&str> = t
         .device_packages
         .iter()
+        .filter(|d| d.name.contains("-device-") && !d.placeholder)
         .filter_map(|d| d.name.strip_suffix(d.target.as_str()))
         .collect();
     kinds.sort();
@@ -545,7 +602,7 @@ fn device_package_findings(
         .filter(|k| {
             !t.device_packages
                 .iter()
-                .any(|d| d.name.starts_with(**k) && ok.contains(&d.target))
+                .any(|d| d.name.starts_with(**k) && ok.contains(&d.target) && !d.placeholder)
         })
         .map(|k| format!("{k}{own}"))
         .collect();
@@ -563,6 +620,130 @@ fn device_package_findings(
         native_stack_fix(m, own),
         Some(format!("{} / node {}", pe.path, g.node.unwrap_or(0))),
     ));
+}
+
+/// A version as pip compares a distribution's: `2.9.1+rocm7.10` and `2.9.1+rocm7.10`
+/// match; case and a leading `v` do not matter.
+fn local_version(v: &str) -> String {
+    v.trim().trim_start_matches('v').to_ascii_lowercase()
+}
+
+/// The kpack loader's variables (rocm-kpack `runtime/src/loader.cpp`): disabled, or
+/// archives searched elsewhere than beside each library.
+fn kpack_env_findings(m: &MachineSnapshot, python: &[PythonEnv], out: &mut Vec<Finding>) {
+    let env = rp_inspect::KpackEnv::from_vars(|k| m.env.get(k).cloned());
+    let kpackd: Vec<&str> = python
+        .iter()
+        .filter_map(|p| p.torch.as_ref())
+        .flat_map(|t| t.kpack_libraries.iter().map(String::as_str))
+        .collect();
+    if env.disabled {
+        let value = m.env.get("ROCM_KPACK_DISABLE").cloned().unwrap_or_default();
+        let libraries = if kpackd.is_empty() {
+            String::new()
+        } else {
+            format!(" (here: {})", kpackd.join(", "))
+        };
+        let mut fix = vec![FixStep::run("unset ROCM_KPACK_DISABLE")];
+        fix.extend(where_set(m, "ROCM_KPACK_DISABLE"));
+        out.push(mk(
+            "kpack-disabled",
+            &[("value", &value), ("libraries", &libraries)],
+            fix,
+            None,
+        ));
+    }
+    for (var, effect) in [
+        (
+            "ROCM_KPACK_PATH",
+            "reads kpack'd GPU code only from the archives it names",
+        ),
+        (
+            "ROCM_KPACK_PATH_PREFIX",
+            "searches the archives it names before those beside each library",
+        ),
+    ] {
+        let Some(value) = m.env.get(var).filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        let detail = if kpackd.is_empty() {
+            String::new()
+        } else {
+            format!(" for {}", kpackd.join(", "))
+        };
+        let mut fix = vec![FixStep::run_because(
+            format!("unset {var}"),
+            "unless you put those archives there on purpose",
+        )];
+        fix.extend(where_set(m, var));
+        fix.push(FixStep::run_because(
+            "ROCM_KPACK_DEBUG=1 python3 -c 'import torch; torch.ones(1, device=\"cuda\")'",
+            "the loader then logs each archive it opens and each kernel it looks up",
+        ));
+        out.push(mk(
+            "kpack-path-set",
+            &[("var", var), ("value", value), ("effect", effect), ("detail", &detail)],
+            fix,
+            None,
+        ));
+    }
+}
+
+/// pip configured with PyPI and AMD's index together (pip's configuration files and
+/// variables, in pip's precedence: a later source's value of a key replaces an earlier
+/// one's).
+fn pip_index_findings(python: &[PythonEnv], out: &mut Vec<Finding>) {
+    for pe in python {
+        if pe.pip_indexes.is_empty() {
+            continue;
+        }
+        let last_of = |key: &str| -> Vec<&rp_report::PipIndex> {
+            let Some(src) = pe.pip_indexes.iter().rev().find(|p| p.key == key).map(|p| &p.source)
+            else {
+                return Vec::new();
+            };
+            pe.pip_indexes
+                .iter()
+                .filter(|p| p.key == key && &p.source == src)
+                .collect()
+        };
+        let index = last_of("index-url");
+        let extra = last_of("extra-index-url");
+        let is_amd = |u: &str| u.contains("repo.amd.com");
+        let is_pypi = |u: &str| u.contains("pypi.org") || u.contains("pythonhosted.org");
+        // No index-url: pip's default, PyPI.
+        let pypi = index.is_empty() || index.iter().chain(&extra).any(|p| is_pypi(&p.url));
+        let amd: Vec<&&rp_report::PipIndex> =
+            index.iter().chain(&extra).filter(|p| is_amd(&p.url)).collect();
+        if !pypi || amd.is_empty() {
+            continue;
+        }
+        let shown: Vec<String> = index
+            .iter()
+            .chain(&extra)
+            .map(|p| format!("{} = {} ({})", p.key, p.url, p.source))
+            .collect();
+        let detail = format!(
+            "{}{}.",
+            shown.join("; "),
+            if index.is_empty() {
+                "; no index-url, so PyPI is the main index"
+            } else {
+                ""
+            }
+        );
+        out.push(mk(
+            "pip-index-mixed",
+            &[("env", &pe.path), ("detail", &detail)],
+            vec![
+                FixStep::note(
+                    "install TheRock's packages with --index-url AMD's index alone (rocm-patch fix does), or remove the extra index from the files named above",
+                ),
+                FixStep::run(format!("{}/bin/python -m pip config list", pe.path)),
+            ],
+            Some(pe.path.clone()),
+        ));
+    }
 }
 
 fn driver_findings(m: &MachineSnapshot, out: &mut Vec<Finding>) {
@@ -747,6 +928,8 @@ pub fn findings(m: &MachineSnapshot, python: &[PythonEnv]) -> Vec<Finding> {
     override_findings(m, python, &mut out);
     startup_override_findings(m, &mut out);
     torch_findings(m, python, &mut out);
+    kpack_env_findings(m, python, &mut out);
+    pip_index_findings(python, &mut out);
     driver_findings(m, &mut out);
     if !python.iter().any(|p| p.torch.is_some()) {
         let looked = if m.python_candidates == 0 {

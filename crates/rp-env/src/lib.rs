@@ -584,6 +584,22 @@ pub fn resolve(o: &Options) -> Result<EnvReport, EnvError> {
             ));
         }
     }
+    // The kpack loader's variables, inherited: they decide where (and whether) TheRock's
+    // GPU code is read (rocm-kpack runtime/src/loader.cpp).
+    let kpack = [
+        ("ROCM_KPACK_DISABLE", "the HIP runtime loads no kpack'd GPU code (TheRock's torch and ROCm wheels keep all of theirs in kpack archives)"),
+        ("ROCM_KPACK_PATH", "kpack'd libraries read GPU code only from these archives, not from the .kpack/ directories beside them"),
+        ("ROCM_KPACK_PATH_PREFIX", "these archives are searched before the .kpack/ directories beside each library"),
+        ("ROCM_KPACK_DEBUG", "the kpack loader logs every archive and kernel lookup to stderr"),
+    ];
+    for (name, effect) in kpack {
+        if let Some(v) = o.env.get(name).filter(|v| !v.is_empty()) {
+            if name == "ROCM_KPACK_DISABLE" && v.starts_with('0') {
+                continue;
+            }
+            warnings.push(format!("{name}={v} is set in your environment: {effect}"));
+        }
+    }
     Ok(EnvReport {
         schema: SCHEMA,
         profile,

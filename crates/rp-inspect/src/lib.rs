@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 mod kpack;
+pub use kpack::{compatible_targets, runtime_archs, KpackEnv, PLACEHOLDER};
 pub mod names;
 mod truncation;
 mod wheel;
@@ -38,6 +39,9 @@ pub struct Options {
     /// The kpack archives a kpack'd binary names are opened only inside this directory
     /// (a `--sysroot`): a search path that leads out of it is reported, not followed.
     pub confine: Option<PathBuf>,
+    /// The runtime's kpack variables in force (`ROCM_KPACK_PATH`, `…_PREFIX`,
+    /// `…_DISABLE`): archives are searched as the runtime would search them.
+    pub kpack_env: KpackEnv,
 }
 
 const DEFAULT_IN_MEMORY: u64 = 64 << 20;
@@ -74,7 +78,12 @@ pub fn inspect(paths: &[PathBuf], opts: &Options) -> InspectReport {
     reports.extend(per_file.into_iter().flatten());
     reports.sort_by(|a, b| a.path.cmp(&b.path));
     reports.dedup_by(|a, b| a.path == b.path);
-    kpack::resolve(&mut reports, opts.confine.as_deref(), &scan_opts);
+    kpack::resolve(
+        &mut reports,
+        opts.confine.as_deref(),
+        &opts.kpack_env,
+        &scan_opts,
+    );
     build_report(reports, opts)
 }
 
@@ -275,8 +284,10 @@ pub(crate) fn fill(report: &mut FileReport, scan: Scan) {
         binaries: k.binaries,
     });
     // Search paths are resolved once every file is read (`kpack::resolve`).
+    let units = scan.kpack_units;
     report.kpack_ref = scan.kpack_ref.map(|r| rp_report::KpackRef {
         kernel_name: r.kernel_name,
+        units,
         search: r
             .kpack_search_paths
             .into_iter()
@@ -286,6 +297,7 @@ pub(crate) fn fill(report: &mut FileReport, scan: Scan) {
                 ..Default::default()
             })
             .collect(),
+        ..rp_report::KpackRef::default()
     });
     report.code_objects = scan
         .code_objects
@@ -310,6 +322,7 @@ fn code_object_report(c: CodeObject) -> CodeObjectReport {
         generic_version: c.generic_version,
         member: c.member,
         binary: c.binary,
+        kpack_arch: c.kpack_arch,
         archive: None,
         warning: c.warning,
     }
@@ -427,6 +440,8 @@ fn coverage(gpu: &TargetId, files: &[FileReport], dirs: &[TensileDir]) -> Covera
     let kb = rp_kb::kb();
     let mut missing = BTreeSet::new();
     let mut covered = Vec::new();
+    let mut partial = Vec::new();
+    let mut why = BTreeMap::new();
     let tensile_paths: BTreeSet<&str> = dirs.iter().map(|d| d.path.as_str()).collect();
     for f in files {
         // A kpack'd binary is judged by what its archives hold, even when they hold
@@ -441,6 +456,32 @@ fn coverage(gpu: &TargetId, files: &[FileReport], dirs: &[TensileDir]) -> Covera
             .is_some_and(|(d, _)| tensile_paths.contains(d.to_str().unwrap_or_default()))
         {
             continue;
+        }
+        // As the runtime's kpack loader decides (`kpack::verdict`).
+        match kpack::verdict(f, gpu) {
+            Some(kpack::Verdict::Covered(how, archives)) => {
+                covered.push(CoveredLibrary {
+                    path: f.path.clone(),
+                    how,
+                    archives,
+                });
+                continue;
+            }
+            Some(kpack::Verdict::Partial(units, n, reason)) => {
+                why.insert(f.path.clone(), reason);
+                partial.push(rp_report::PartialLibrary {
+                    path: f.path.clone(),
+                    missing_units: units,
+                    units: n,
+                });
+                continue;
+            }
+            Some(kpack::Verdict::Missing(reason)) => {
+                why.insert(f.path.clone(), reason);
+                missing.insert(f.path.clone());
+                continue;
+            }
+            None => {}
         }
         let best = f
             .code_objects
@@ -457,6 +498,7 @@ fn coverage(gpu: &TargetId, files: &[FileReport], dirs: &[TensileDir]) -> Covera
                 } else {
                     rp_report::CoverageHow::Generic
                 },
+                archives: Vec::new(),
             }),
             None => {
                 missing.insert(f.path.clone());
@@ -469,6 +511,7 @@ fn coverage(gpu: &TargetId, files: &[FileReport], dirs: &[TensileDir]) -> Covera
             covered.push(CoveredLibrary {
                 path: d.path.clone(),
                 how: rp_report::CoverageHow::Exact,
+                archives: Vec::new(),
             });
         } else {
             missing.insert(d.path.clone());
@@ -479,5 +522,7 @@ fn coverage(gpu: &TargetId, files: &[FileReport], dirs: &[TensileDir]) -> Covera
         gpu: gpu.to_string(),
         missing: missing.into_iter().collect(),
         covered,
+        partial,
+        why,
     }
 }

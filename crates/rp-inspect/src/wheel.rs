@@ -269,6 +269,7 @@ fn from_info(
         generic_version: info.generic_version,
         member: None,
         binary: None,
+        kpack_arch: None,
         warning: None,
     }
 }

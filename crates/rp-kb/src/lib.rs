@@ -565,6 +565,24 @@ impl Kb {
         &self.remedies.remedy
     }
 
+    /// The channel AMD publishes a processor's TheRock wheels to: `nightly` for the
+    /// targets the remedies list as nightly-only, else `stable` (remedies.toml `[venv]`).
+    pub fn default_channel(&self, gpu: &str) -> &'static str {
+        if self.remedies.venv.nightly_only.iter().any(|g| g == gpu) {
+            "nightly"
+        } else {
+            "stable"
+        }
+    }
+
+    /// The package index of a processor's default channel: the one `fix`, doctor's
+    /// next steps and explain all print (one source: remedies.toml).
+    pub fn therock_index(&self, gpu: &str) -> &str {
+        self.package_index(self.default_channel(gpu))
+            .map(|i| i.url.as_str())
+            .unwrap_or_default()
+    }
+
     /// The package index of a channel (`stable`, `nightly`).
     pub fn package_index(&self, channel: &str) -> Option<&PackageIndex> {
         self.remedies.index.iter().find(|i| i.channel == channel)

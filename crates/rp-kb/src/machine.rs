@@ -159,12 +159,17 @@ impl Stack {
                 .all(|s| s.os.is_empty() || s.os.iter().any(|o| os.contains(o)))
     }
 
-    /// The steps for one processor.
+    /// The steps for one processor: `{gpu}` is the processor, `{therock_index}` AMD's
+    /// package index of its default channel (remedies.toml, the one `fix` uses).
     pub fn steps_for(&self, gpu: &str) -> Vec<StackStep> {
+        let index = crate::kb().therock_index(gpu);
         self.steps
             .iter()
             .map(|s| StackStep {
-                command: s.command.as_ref().map(|c| c.replace("{gpu}", gpu)),
+                command: s
+                    .command
+                    .as_ref()
+                    .map(|c| c.replace("{gpu}", gpu).replace("{therock_index}", index)),
                 note: s.note.as_ref().map(|c| c.replace("{gpu}", gpu)),
                 os: s.os.clone(),
             })

@@ -13,6 +13,7 @@
 mod gpus;
 mod identity;
 mod ids;
+mod pipconf;
 mod python;
 mod read;
 mod rocm;

@@ -283,18 +283,23 @@ fn dist_info_version(site: &[(String, PathBuf)]) -> Option<String> {
 
 /// TheRock's device distributions in a site-packages directory, from their
 /// `.dist-info` directories: `amd_torch_device_gfx1010-2.12.0.dist-info` is
-/// `amd-torch-device-gfx1010` 2.12.0 (docs/code-objects.md, "Kpack").
-fn device_packages(site: &[(String, PathBuf)]) -> Vec<rp_report::DevicePackage> {
+/// `amd-torch-device-gfx1010` 2.12.0 (docs/code-objects.md, "Kpack"), with the
+/// `Summary` of its METADATA. AMD's placeholder packages on PyPI (`rocm-sdk-libraries-
+/// gfx101x-dgpu` too, which is not a device package) say "Placeholder for …" there.
+fn device_packages(root: &SysRoot, site: &[(String, PathBuf)]) -> Vec<rp_report::DevicePackage> {
     let mut out: Vec<rp_report::DevicePackage> = site
         .iter()
-        .filter_map(|(n, _)| {
+        .filter_map(|(n, p)| {
             let stem = n.strip_suffix(".dist-info")?;
             let (name, version) = match stem.split_once('-') {
                 Some((a, b)) => (a, Some(b.to_string())),
                 None => (stem, None),
             };
             let name = name.to_ascii_lowercase().replace(['_', '.'], "-");
-            let (_, target) = name.split_once("-device-")?;
+            let target = match name.split_once("-device-") {
+                Some((_, t)) => t.to_string(),
+                None => name.strip_prefix("rocm-sdk-libraries-")?.to_string(),
+            };
             let known = [
                 "amd-torch-",
                 "amd-torchvision-",
@@ -304,15 +309,33 @@ fn device_packages(site: &[(String, PathBuf)]) -> Vec<rp_report::DevicePackage> 
             if !known.iter().any(|k| name.starts_with(k)) || !target.starts_with("gfx") {
                 return None;
             }
+            let summary = metadata_summary(root, &p.join("METADATA"));
+            let placeholder = summary
+                .as_deref()
+                .is_some_and(|s| s.to_ascii_lowercase().starts_with("placeholder"));
+            if !name.contains("-device-") && !placeholder {
+                return None;
+            }
             Some(rp_report::DevicePackage {
-                target: target.to_string(),
+                target,
                 name,
                 version,
+                summary,
+                placeholder,
             })
         })
         .collect();
     out.sort_by(|a, b| a.name.cmp(&b.name));
     out
+}
+
+/// The `Summary:` header of a METADATA file (its headers end at the first blank line).
+fn metadata_summary(root: &SysRoot, path: &Path) -> Option<String> {
+    let text = root.read_text(path, 256 << 10).ok()?;
+    text.lines()
+        .take_while(|l| !l.is_empty())
+        .find_map(|l| l.strip_prefix("Summary:"))
+        .map(|s| s.trim().chars().take(200).collect())
 }
 
 /// The `.kpack` archives in TheRock's places: a `.kpack/` directory in a package
@@ -344,7 +367,11 @@ fn kpack_archives_in(
 }
 
 /// Read torch in a site-packages directory, with the inspect report of torch/lib.
-fn torch_in(root: &SysRoot, site: &Path) -> Option<(TorchInstall, rp_report::InspectReport)> {
+fn torch_in(
+    root: &SysRoot,
+    site: &Path,
+    vars: &BTreeMap<String, String>,
+) -> Option<(TorchInstall, rp_report::InspectReport)> {
     let dir = site.join("torch");
     if !root.is_file(&dir.join("__init__.py")) && !root.is_file(&dir.join("version.py")) {
         return None;
@@ -389,6 +416,13 @@ fn torch_in(root: &SysRoot, site: &Path) -> Option<(TorchInstall, rp_report::Ins
             (true, _) => None,
             (false, true) => Some(root.host(Path::new("/"))),
             (false, false) => Some(site.to_path_buf()),
+        },
+        // The archives the runtime would search in this environment
+        // (`ROCM_KPACK_PATH`, `…_PREFIX`, `…_DISABLE`; an absolute path of a variable
+        // lies inside the tree).
+        kpack_env: rp_inspect::KpackEnv {
+            root: (!root.is_live()).then(|| root.host(Path::new("/"))),
+            ..rp_inspect::KpackEnv::from_vars(|k| vars.get(k).cloned())
         },
         ..rp_inspect::Options::default()
     };
@@ -442,7 +476,7 @@ fn torch_in(root: &SysRoot, site: &Path) -> Option<(TorchInstall, rp_report::Ins
         gpu_libraries,
         kpack_libraries,
         kpack_archives,
-        device_packages: device_packages(&listing),
+        device_packages: device_packages(root, &listing),
         looked_in,
         rocblas_library: crate::rocm::tensile_dir(root, &lib.join("rocblas/library")),
         hipblaslt_library: crate::rocm::tensile_dir(root, &lib.join("hipblaslt/library")),
@@ -527,8 +561,9 @@ pub fn read_env(c: &Candidate, l: &Look) -> (PythonEnv, Option<rp_report::Inspec
         env.error = Some(format!("no site-packages found for {}", env.path));
     }
     env.site_packages = sites.iter().map(|s| root.machine(s)).collect();
+    env.pip_indexes = crate::pipconf::indexes(root, prefix.as_deref(), l.home, l.vars);
     let mut inspect = None;
-    if let Some((t, r)) = sites.iter().find_map(|s| torch_in(root, s)) {
+    if let Some((t, r)) = sites.iter().find_map(|s| torch_in(root, s, l.vars)) {
         env.torch = Some(t);
         inspect = Some(r);
     }

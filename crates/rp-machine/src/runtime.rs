@@ -6,7 +6,8 @@ use rp_report::{EnvVarReport, Environment, Gpu, RuntimeView, Vendor};
 use std::collections::BTreeMap;
 
 /// Variable name prefixes reported even when the knowledge base has no entry.
-pub(crate) const REPORT_PREFIXES: [&str; 7] = [
+pub(crate) const REPORT_PREFIXES: [&str; 8] = [
+    "ROCM_KPACK_",
     "HSA_",
     "HIP_",
     "ROCR_",

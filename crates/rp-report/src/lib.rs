@@ -102,6 +102,10 @@ vocabulary! {
     KpackStatus { #[default] /** The archive exists and holds the binary's kernels. */ Found = "found", /** No archive at that path (its device package is not installed). */ Missing = "missing", /** The archive exists but has no entry for the binary. */ NoEntry = "no-entry", /** The archive could not be read or parsed. */ Unreadable = "unreadable", /** The path leads outside the tree being inspected; not opened. */ Outside = "outside" }
 }
 vocabulary! {
+    /// Where a kpack search path came from (rocm-kpack `runtime/src/loader.cpp`).
+    KpackSource { #[default] /** The binary's own `.rocm_kpack_ref`. */ Embedded = "embedded", /** `ROCM_KPACK_PATH`, which replaces the binary's paths. */ Path = "ROCM_KPACK_PATH", /** `ROCM_KPACK_PATH_PREFIX`, searched before the binary's paths. */ PathPrefix = "ROCM_KPACK_PATH_PREFIX" }
+}
+vocabulary! {
     /// Compression of a code object.
     Compression { #[default] /** Stored as it is. */ None = "none", /** zlib. */ Zlib = "zlib", /** zstd. */ Zstd = "zstd" }
 }
@@ -245,17 +249,40 @@ pub struct KpackArchive {
 /// A kpack'd host binary's `.rocm_kpack_ref`, resolved.
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
 pub struct KpackRef {
-    /// The binary's key in the archives' tables.
+    /// The binary's key in the archives' tables, without its `#N` suffix.
     pub kernel_name: String,
-    /// Each search path, in the runtime's order.
+    /// The code-object index of each translation unit (the runtime looks up
+    /// `kernel_name#N` for each), from the binary's HIPK wrappers; when those could not be
+    /// read (a member streamed from a wheel), from the keys its archives hold.
+    #[serde(default)]
+    pub units: Vec<u64>,
+    /// `units` came from the archives, not from the binary's wrappers.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub units_from_archives: bool,
+    /// `ROCM_KPACK_DISABLE` is in force: the runtime loads none of this code.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub disabled: bool,
+    /// Each archive searched, in the runtime's order (a `@GFXARCH@` path yields one entry
+    /// per archive present that it can expand to).
     pub search: Vec<KpackSearch>,
 }
 
 /// One search path of a kpack'd binary.
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
 pub struct KpackSearch {
-    /// As the binary writes it (relative to the binary).
+    /// As the binary (or the variable) writes it: relative to the binary, maybe with the
+    /// `@GFXARCH@` placeholder.
     pub path: String,
+    /// Where the path came from.
+    #[serde(default)]
+    pub source: KpackSource,
+    /// For a `@GFXARCH@` path: the architecture this archive's name puts in its place.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub arch: Option<String>,
+    /// The architectures the archive's table says it covers (`gfx_arches`): what the
+    /// runtime matches a GPU against.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub gfx_arches: Vec<String>,
     /// The archive it names, when resolved.
     pub archive: Option<String>,
     /// What was found there.
@@ -298,6 +325,10 @@ pub struct CodeObjectReport {
     /// For a kpack'd host binary: the archive it was found in.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub archive: Option<String>,
+    /// In a kpack archive: the architecture its table files it under (the string the
+    /// runtime looks up; it may differ from the ELF header's target id).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub kpack_arch: Option<String>,
     /// Something odd about it.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub warning: Option<String>,
@@ -337,6 +368,25 @@ pub struct Coverage {
     pub missing: Vec<String>,
     /// Libraries that do carry loadable code, with how (`exact`, `generic`).
     pub covered: Vec<CoveredLibrary>,
+    /// Kpack'd libraries whose archives hold code for some translation units but not
+    /// all: the runtime fails on the first kernel of a missing one.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub partial: Vec<PartialLibrary>,
+    /// Why a missing or partial library is so, when there is more to say than "no code
+    /// for this GPU" (kpack: the archives searched, `ROCM_KPACK_DISABLE`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub why: BTreeMap<String, String>,
+}
+
+/// A kpack'd library with code for some of its translation units only.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct PartialLibrary {
+    /// The library.
+    pub path: String,
+    /// The table keys with no code for the GPU (`lib/libtorch_hip.so#1`).
+    pub missing_units: Vec<String>,
+    /// How many translation units it has.
+    pub units: u32,
 }
 
 /// A covered library.
@@ -346,6 +396,9 @@ pub struct CoveredLibrary {
     pub path: String,
     /// `exact` or `generic`.
     pub how: CoverageHow,
+    /// For a kpack'd library: the archives its code comes from.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub archives: Vec<String>,
 }
 
 /// `rocm-patch doctor` result.
@@ -541,8 +594,23 @@ pub struct PythonEnv {
     pub site_packages_from: SitesFrom,
     /// torch, when installed.
     pub torch: Option<TorchInstall>,
+    /// The package indexes pip is configured with for this environment (files and
+    /// `PIP_INDEX_URL` / `PIP_EXTRA_INDEX_URL`), credentials removed.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub pip_indexes: Vec<PipIndex>,
     /// Why the environment could not be (fully) read.
     pub error: Option<String>,
+}
+
+/// One package-index setting of pip's.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct PipIndex {
+    /// The configuration file or variable that sets it.
+    pub source: String,
+    /// `index-url` or `extra-index-url`.
+    pub key: String,
+    /// The URL, without user name or password.
+    pub url: String,
 }
 
 /// An installed torch.
@@ -593,6 +661,13 @@ pub struct DevicePackage {
     pub version: Option<String>,
     /// The processor it carries code for (`gfx1010`), from its name.
     pub target: String,
+    /// The `Summary` of its METADATA.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub summary: Option<String>,
+    /// Its METADATA says it is a placeholder (AMD's empty packages on PyPI, "Placeholder
+    /// for …"): it holds no GPU code.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub placeholder: bool,
 }
 
 impl DevicePackage {
@@ -612,8 +687,13 @@ pub struct GpuSupport {
     pub node: u32,
     /// The target judged (the GPU's own, or what a sound override makes it).
     pub target: String,
-    /// torch/lib libraries with device code but none for this GPU.
+    /// torch/lib libraries with device code but none for this GPU (kpack'd ones with
+    /// code for only some of their translation units included).
     pub missing_libraries: Vec<String>,
+    /// Why, for a library where there is more to say (kpack: what the runtime's search
+    /// found, `ROCM_KPACK_DISABLE`, the translation units without code).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub why: BTreeMap<String, String>,
     /// The Tensile directory rocBLAS will use, and whether it has this target.
     pub rocblas_library: Option<String>,
     /// That directory has files for this target.

@@ -59,8 +59,7 @@ pub(crate) fn run(
         channel: match args.channel {
             Some(Channel::Stable) => "stable",
             Some(Channel::Nightly) => "nightly",
-            None if rp_kb::kb().venv_spec().nightly_only.contains(&gpu) => "nightly",
-            None => "stable",
+            None => rp_kb::kb().default_channel(&gpu),
         }
         .into(),
         venv_python: args.venv_python.clone(),

@@ -22,6 +22,8 @@ pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
         gpu,
         wheel_member_in_memory: args.wheel_member_in_memory.unwrap_or(0),
         confine: None,
+        // The variables of this shell: the runtime would search the same archives.
+        kpack_env: rp_inspect::KpackEnv::from_process(),
     };
     let report = rp_inspect::inspect(&args.paths, &opts);
     super::emit(out, args.json, &report, |r, o| {
@@ -37,7 +39,7 @@ pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
     } else if report
         .coverage
         .as_ref()
-        .is_some_and(|c| !c.missing.is_empty())
+        .is_some_and(|c| !c.missing.is_empty() || !c.partial.is_empty())
     {
         exit::FINDING
     } else {

@@ -87,16 +87,31 @@ pub fn human(r: &InspectReport, verbose: bool, out: &mut dyn Write) -> io::Resul
                 )?;
             }
             if let Some(k) = &f.kpack_ref {
-                writeln!(out, "  {:<w$}  kpack'd as {}:", "", k.kernel_name)?;
+                let units = match (k.units.len(), k.units_from_archives) {
+                    (n, false) => format!("{n} translation unit{}", if n == 1 { "" } else { "s" }),
+                    (n, true) => format!("{n} translation unit(s) known from its archives"),
+                };
+                writeln!(out, "  {:<w$}  kpack'd as {} ({units}):", "", k.kernel_name)?;
+                if k.disabled {
+                    writeln!(
+                        out,
+                        "  {:<w$}    ROCM_KPACK_DISABLE is set: the runtime loads none of it",
+                        ""
+                    )?;
+                }
                 for s in &k.search {
                     let targets = if s.targets.is_empty() {
                         String::new()
                     } else {
                         format!(": {}", s.targets.join(" "))
                     };
+                    let from = match s.source {
+                        rp_report::KpackSource::Embedded => String::new(),
+                        other => format!(" [{other}]"),
+                    };
                     writeln!(
                         out,
-                        "  {:<w$}    {} -> {} ({}){targets}",
+                        "  {:<w$}    {}{from} -> {} ({}){targets}",
                         "",
                         s.path,
                         s.archive.as_deref().unwrap_or("?"),
@@ -176,19 +191,45 @@ pub fn human(r: &InspectReport, verbose: bool, out: &mut dyn Write) -> io::Resul
         }
     }
     if let Some(c) = &r.coverage {
+        let partly = if c.partial.is_empty() {
+            String::new()
+        } else {
+            format!(", {} only in part", c.partial.len())
+        };
         writeln!(
             out,
-            "\nCoverage for {}: {} libraries can run it, {} cannot",
+            "\nCoverage for {}: {} can run it, {} cannot{partly}",
             c.gpu,
-            c.covered.len(),
+            plural(c.covered.len(), "library", "libraries"),
             c.missing.len()
         )?;
         for m in &c.missing {
             writeln!(out, "  MISSING {m}")?;
+            if let Some(w) = c.why.get(m) {
+                writeln!(out, "          {w}")?;
+            }
+        }
+        for p in &c.partial {
+            writeln!(
+                out,
+                "  PARTIAL {} ({} of {} translation units have no code: {})",
+                p.path,
+                p.missing_units.len(),
+                p.units,
+                p.missing_units.join(", ")
+            )?;
+            if let Some(w) = c.why.get(&p.path) {
+                writeln!(out, "          {w}")?;
+            }
         }
         if verbose {
             for k in &c.covered {
-                writeln!(out, "  ok ({}) {}", k.how, k.path)?;
+                let from = if k.archives.is_empty() {
+                    String::new()
+                } else {
+                    format!(" from {}", k.archives.join(", "))
+                };
+                writeln!(out, "  ok ({}) {}{from}", k.how, k.path)?;
             }
         }
     }
@@ -216,4 +257,9 @@ pub(crate) fn shown(p: &str) -> std::borrow::Cow<'_, str> {
             })
             .collect(),
     )
+}
+
+/// `1 library`, `2 libraries`.
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }

@@ -66,6 +66,16 @@ pub fn human(r: &TraceReport, out: &mut dyn Write) -> io::Result<()> {
             writeln!(out, "        error: {e}")?;
         }
     }
+    if r
+        .fatbins
+        .iter()
+        .any(|f| f.kpack.is_some() && f.runs_here != Some(true))
+    {
+        writeln!(
+            out,
+            "  A kpack'd binary's code is read from archives at load time: run again with ROCM_KPACK_DEBUG=1 to see each archive the kpack loader opens and each kernel it looks up (rocm-kpack runtime/src/loader.cpp)."
+        )?;
+    }
     writeln!(out, "\nKernel launches: {}", r.launches)?;
     for k in &r.kernels {
         writeln!(out, "  {:>8}  {}", k.launches, k.name)?;
