@@ -487,3 +487,53 @@ fn every_alignment_reads_the_same() {
         }
     }
 }
+
+/// A table that declares a million keys is refused before anything is stored (the
+/// declared length alone: the test does not write a million entries).
+#[test]
+fn kpack_table_of_a_million_keys_is_refused_fast() {
+    let t0 = std::time::Instant::now();
+    let mut f = archive(Scheme::None, "t", "gfx1010", &["gfx1010"], &[]);
+    // Replace the table by one whose `toc` map says it has 10^6 entries.
+    let at = u64::from_le_bytes(f[8..16].try_into().unwrap()) as usize;
+    f.truncate(at);
+    let mut toc = Vec::new();
+    rmp::encode::write_map_len(&mut toc, 2).unwrap();
+    rmp::encode::write_str(&mut toc, "compression_scheme").unwrap();
+    rmp::encode::write_str(&mut toc, "none").unwrap();
+    rmp::encode::write_str(&mut toc, "toc").unwrap();
+    rmp::encode::write_map_len(&mut toc, 1_000_000).unwrap();
+    for i in 0..1000u32 {
+        rmp::encode::write_str(&mut toc, &format!("lib/x.so#{i}")).unwrap();
+        rmp::encode::write_map_len(&mut toc, 0).unwrap();
+    }
+    f.extend_from_slice(&toc);
+    let e = kpack_error(&f);
+    assert!(e.to_string().contains("more than"), "{e}");
+    // Also when the map is honest about its length but too long.
+    let mut toc = Vec::new();
+    rmp::encode::write_map_len(&mut toc, 1).unwrap();
+    rmp::encode::write_str(&mut toc, "toc").unwrap();
+    let n = rp_codeobj::kpack::MAX_TOC_ENTRIES as u32 + 1;
+    rmp::encode::write_map_len(&mut toc, n).unwrap();
+    for i in 0..n {
+        rmp::encode::write_str(&mut toc, &format!("k#{i}")).unwrap();
+        rmp::encode::write_map_len(&mut toc, 0).unwrap();
+    }
+    let mut g = f[..at].to_vec();
+    g.extend_from_slice(&toc);
+    g[8..16].copy_from_slice(&(at as u64).to_le_bytes());
+    assert!(kpack_error(&g).to_string().contains("more than"));
+    assert!(t0.elapsed() < std::time::Duration::from_secs(20));
+}
+
+/// Thousands of search paths in a `.rocm_kpack_ref` are a per-file error.
+#[test]
+fn kpack_ref_with_thousands_of_paths_is_refused() {
+    let paths: Vec<String> = (0..5000).map(|i| format!("../.kpack/x{i}_@GFXARCH@.kpack")).collect();
+    let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let e = rp_codeobj::kpack::parse_ref(&kpack_writer::kpack_ref("lib/x.so", &refs)).unwrap_err();
+    assert!(matches!(e, Error::Limit { .. }), "{e}");
+    let ok: Vec<&str> = refs[..rp_codeobj::kpack::MAX_SEARCH_PATHS].to_vec();
+    assert!(rp_codeobj::kpack::parse_ref(&kpack_writer::kpack_ref("lib/x.so", &ok)).is_ok());
+}
