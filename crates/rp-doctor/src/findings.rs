@@ -927,6 +927,17 @@ pub fn findings(m: &MachineSnapshot, python: &[PythonEnv]) -> Vec<Finding> {
     }
     override_findings(m, python, &mut out);
     startup_override_findings(m, &mut out);
+    for u in &m.environment.unread_files {
+        out.push(mk(
+            "startup-file-unread",
+            &[("file", &u.file), ("why", &u.why)],
+            vec![FixStep::run(format!(
+                "grep -nE 'HSA_OVERRIDE_GFX_VERSION|ROCR_VISIBLE_DEVICES|HIP_VISIBLE_DEVICES|ROCM_KPACK' {}",
+                u.file
+            ))],
+            Some(u.file.clone()),
+        ));
+    }
     torch_findings(m, python, &mut out);
     kpack_env_findings(m, python, &mut out);
     pip_index_findings(python, &mut out);

@@ -59,7 +59,10 @@ pub enum FixError {
 #[derive(Debug, Clone)]
 struct FileEdit {
     host: PathBuf,
+    /// First line of each command to edit, with its text when planned.
     lines: Vec<(u32, String)>,
+    /// The variables taken out of those commands.
+    names: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -321,15 +324,40 @@ fn comment_step(
         let Some(text) = edit::line_text(&data, e.line) else {
             continue;
         };
+        // The edit is made now, on a copy, to prove it parses; apply makes it again.
+        let mut lines = edits
+            .iter()
+            .find(|x| x.host == host)
+            .map(|x| x.lines.clone())
+            .unwrap_or_default();
+        if !lines.iter().any(|(n, _)| *n == e.line) {
+            lines.push((e.line, text.clone()));
+        }
+        let mut names = edits
+            .iter()
+            .find(|x| x.host == host)
+            .map(|x| x.names.clone())
+            .unwrap_or_default();
+        if !names.contains(&e.name) {
+            names.push(e.name.clone());
+        }
+        if let Err(err) = edit::remove_settings(&data, &host, &lines, &names, "# ", &e.file) {
+            s.untouched.push(format!("{what}: {err}"));
+            continue;
+        }
         if !in_home {
             s.needs_root = true;
         }
         s.changes.push(what);
         match edits.iter_mut().find(|x| x.host == host) {
-            Some(x) => x.lines.push((e.line, text)),
+            Some(x) => {
+                x.lines = lines;
+                x.names = names;
+            }
             None => edits.push(FileEdit {
                 host,
-                lines: vec![(e.line, text)],
+                lines,
+                names,
             }),
         }
     }
@@ -705,9 +733,11 @@ pub fn apply(
                             .ok_or_else(|| {
                                 DeployError::Plan(format!("{shown} is gone; run fix again"))
                             })?;
-                        let new = edit::comment_out(
+                        let new = edit::remove_settings(
                             &data,
+                            &e.host,
                             &e.lines,
+                            &e.names,
                             &format!("# rocm-patch fix (transaction {seq}; `rocm-patch rollback {seq}` restores): "),
                             &shown,
                         )

@@ -19,17 +19,18 @@ mod read;
 mod rocm;
 mod root;
 mod runtime;
+pub mod shell;
 mod startup;
 pub mod sysfs;
 
 pub use identity::{Identity, IdentityError, Users};
 pub use ids::{parse_amdgpu_ids, pci_ids_name};
-pub use python::{parse_version_py, run_python};
+pub use python::{parse_version_py, run_bounded, run_python, RunOutput};
 pub use read::{open_regular, parse_hex, read_regular, OpenError, ReadError, ReadProblem, Reader};
 pub use rocm::loader_dirs;
 pub use root::{RootError, SysRoot, MAX_TEXT};
 pub use runtime::override_for;
-pub use startup::{gpu_related, parse_line as parse_startup_line};
+pub use startup::{dialect as startup_dialect, gpu_related, parse_line as parse_startup_line};
 
 use rp_report::{
     DeviceNode, Driver, Environment, FoundBy, Gpu, InspectReport, PythonEnv, RocmInstall,
@@ -173,7 +174,9 @@ pub fn snapshot(root: &SysRoot, o: &Options) -> Result<MachineSnapshot, MachineE
     let mut environment = runtime::report(&g.list, &o.env);
     let home = home_of(root, &users, &identity, &o.env);
     let home_host = home.as_deref().map(|h| root.host(h));
-    environment.set_in_files = startup::settings(root, home_host.as_deref());
+    let found = startup::settings(root, home_host.as_deref());
+    environment.set_in_files = found.settings;
+    environment.unread_files = found.unread;
     let driver = driver(&sysfs, &g.list, root, &identity, &users);
     let kernel_cmdline = root
         .read_text(&root.host("/proc/cmdline"), 64 * 1024)
@@ -224,9 +227,15 @@ pub fn snapshot(root: &SysRoot, o: &Options) -> Result<MachineSnapshot, MachineE
                     .map(Path::to_path_buf)
             };
             if let Some(prefix) = prefix {
-                for s in startup::env_scripts(root, &prefix, home_host.as_deref()) {
+                let found = startup::env_scripts(root, &prefix, home_host.as_deref());
+                for s in found.settings {
                     if !environment.set_in_files.contains(&s) {
                         environment.set_in_files.push(s);
+                    }
+                }
+                for u in found.unread {
+                    if !environment.unread_files.contains(&u) {
+                        environment.unread_files.push(u);
                     }
                 }
             }

@@ -217,6 +217,7 @@ pub fn report(gpus: &[Gpu], env: &BTreeMap<String, String>) -> Environment {
     Environment {
         variables,
         set_in_files: Vec::new(),
+        unread_files: Vec::new(),
     }
 }
 

@@ -69,16 +69,7 @@ pub fn parse_line(line: &str) -> Option<(String, String)> {
     valid_name(name).then(|| (name.to_string(), unquote(value)))
 }
 
-/// The shell dialect of a startup file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Dialect {
-    /// sh, bash, zsh: `if … fi`, `case … esac`, loops, `{ … }`, here-documents.
-    Sh,
-    /// fish: `if`/`for`/`while`/`switch`/`function`/`begin` … `end`.
-    Fish,
-    /// `KEY=VALUE` lines only (/etc/environment, environment.d): nothing nests.
-    Plain,
-}
+use crate::shell::{self, Dialect};
 
 fn dialect_of(file: &Path) -> Dialect {
     let name = file.to_string_lossy();
@@ -91,123 +82,19 @@ fn dialect_of(file: &Path) -> Dialect {
     }
 }
 
-/// Words of a line outside quotes, split at blanks and `;`, `&`, `|` (with those
-/// separators as words of their own).
-fn words(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quote: Option<char> = None;
-    for c in line.chars() {
-        match quote {
-            Some(q) if c == q => {
-                quote = None;
-                cur.push(c);
-            }
-            Some(_) => cur.push(c),
-            None if c == '#' && cur.is_empty() => break,
-            None if c == '\'' || c == '"' => {
-                quote = Some(c);
-                cur.push(c);
-            }
-            None if c.is_whitespace() => {
-                if !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
-                }
-            }
-            None if c == ';' || c == '&' || c == '|' => {
-                if !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
-                }
-                out.push(c.to_string());
-            }
-            None => cur.push(c),
-        }
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
-}
-
-/// A line's effect on nesting: (blocks opened, blocks closed, here-document delimiter).
-fn nesting(d: Dialect, ws: &[String]) -> (i32, i32, Option<(String, bool)>) {
-    let (mut open, mut close, mut heredoc) = (0, 0, None);
-    // Only words in command position open or close blocks.
-    let mut command_pos = true;
-    for (i, w) in ws.iter().enumerate() {
-        let w = w.as_str();
-        match d {
-            Dialect::Sh => {
-                if let Some(rest) = w.strip_prefix("<<").filter(|r| !r.starts_with('<')) {
-                    let (strip, rest) = match rest.strip_prefix('-') {
-                        Some(r) => (true, r),
-                        None => (false, rest),
-                    };
-                    let word = if rest.is_empty() {
-                        ws.get(i + 1).map(String::as_str).unwrap_or("")
-                    } else {
-                        rest
-                    };
-                    let word = word.trim_matches(|c| c == '\'' || c == '"');
-                    if !word.is_empty() {
-                        heredoc = Some((word.to_string(), strip));
-                    }
-                }
-                if command_pos {
-                    match w {
-                        "if" | "case" | "for" | "while" | "until" | "select" => open += 1,
-                        "fi" | "esac" | "done" | "}" => close += 1,
-                        _ => {}
-                    }
-                }
-                if w == "{" || w.ends_with("(){") {
-                    open += 1;
-                }
-                command_pos = matches!(w, ";" | "&" | "|" | "then" | "do" | "else" | "{")
-                    || (command_pos && matches!(w, "if" | "while" | "until" | "!" | "elif"));
-            }
-            Dialect::Fish => {
-                if command_pos {
-                    match w {
-                        "if" | "for" | "while" | "switch" | "function" | "begin" => open += 1,
-                        "end" => close += 1,
-                        _ => {}
-                    }
-                }
-                command_pos = matches!(w, ";" | "&" | "|" | "and" | "or" | "not")
-                    || (command_pos && matches!(w, "if" | "while" | "else"));
-            }
-            Dialect::Plain => {}
-        }
-    }
-    (open, close, heredoc)
-}
-
-/// Why a line that sets a variable cannot be commented out on its own, if it cannot.
-fn why_not_editable(d: Dialect, ws: &[String], depth: i32, continued: bool) -> Option<String> {
-    if continued {
-        return Some("continues the line before it".into());
-    }
-    if depth > 0 {
-        return Some(match d {
-            Dialect::Fish => "inside a block (if/function/…end)".into(),
-            _ => "inside a block (if/case/loop/function)".into(),
-        });
-    }
-    if ws.iter().any(|w| matches!(w.as_str(), ";" | "&" | "|")) {
-        return Some("shares its line with other commands".into());
-    }
-    None
+/// The dialect a startup file is read in (by its path).
+pub fn dialect(file: &Path) -> Dialect {
+    dialect_of(file)
 }
 
 /// `. FILE` or `source FILE`: the file, when it is named by a path we can follow
 /// (absolute, `~/…` or `$HOME/…`).
-fn sourced(root: &SysRoot, ws: &[String], home: Option<&Path>) -> Option<PathBuf> {
+fn sourced(root: &SysRoot, ws: &[shell::Word], home: Option<&Path>) -> Option<PathBuf> {
     let [cmd, file, ..] = ws else { return None };
-    if cmd != "." && cmd != "source" {
+    if cmd.value != "." && cmd.value != "source" {
         return None;
     }
-    let f = file.trim_matches(|c| c == '"' || c == '\'');
+    let f = file.value.as_str();
     if let Some(rest) = f
         .strip_prefix("~/")
         .or_else(|| f.strip_prefix("$HOME/"))
@@ -218,6 +105,15 @@ fn sourced(root: &SysRoot, ws: &[String], home: Option<&Path>) -> Option<PathBuf
     f.starts_with('/').then(|| root.host(f))
 }
 
+/// What [`settings`] and [`env_scripts`] found.
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    /// The assignments.
+    pub settings: Vec<EnvSetting>,
+    /// Startup files that exist but could not be read (too large, unreadable), with why.
+    pub unread: Vec<rp_report::UnreadFile>,
+}
+
 /// The settings of one file. `home` is the home directory (a host path); `from` names the
 /// line that sourced this file, if one did. Files sourced from it are read too (once).
 fn scan(
@@ -226,73 +122,86 @@ fn scan(
     home: Option<&Path>,
     from: Option<&str>,
     seen: &mut Vec<PathBuf>,
-    out: &mut Vec<EnvSetting>,
+    out: &mut Found,
 ) {
     if seen.iter().any(|s| s == file) || seen.len() > 64 {
         return;
     }
     seen.push(file.to_path_buf());
-    let Ok(text) = root.read_text(file, MAX_STARTUP) else {
-        return;
+    let text = match root.read_text(file, MAX_STARTUP) {
+        Ok(t) => t,
+        Err(crate::ReadError::NotFound) => return,
+        Err(e) => {
+            out.unread.push(rp_report::UnreadFile {
+                file: root.machine(file),
+                why: match e {
+                    crate::ReadError::Io(m) => m,
+                    crate::ReadError::Timeout => "the read did not finish in time".into(),
+                    crate::ReadError::NotFound => "not found".into(),
+                },
+            });
+            return;
+        }
     };
     let d = dialect_of(file);
-    let mut depth = 0i32;
-    let mut heredoc: Option<(String, bool)> = None;
-    let mut continued = false;
-    let mut nested = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let lineno = i as u32 + 1;
-        if let Some((word, strip)) = &heredoc {
-            let l = if *strip { line.trim_start() } else { line };
-            if l == word {
-                heredoc = None;
-            } else if let Some((name, value)) = parse_line(line).filter(|(n, _)| gpu_related(n)) {
-                out.push(EnvSetting {
-                    file: root.machine(file),
-                    line: lineno,
-                    name,
-                    value,
-                    not_editable: Some("inside a here-document (text, not a command)".into()),
-                });
-            }
-            continue;
-        }
-        let ws = if d == Dialect::Plain {
-            Vec::new()
-        } else {
-            words(line)
-        };
-        let (open, close, hd) = nesting(d, &ws);
-        // The whole line, or one of the commands that share it.
-        let found = parse_line(line)
-            .filter(|(n, _)| gpu_related(n))
-            .or_else(|| {
-                line.split([';', '&', '|'])
-                    .filter_map(parse_line)
-                    .find(|(n, _)| gpu_related(n))
-            });
-        if let Some((name, value)) = found {
-            let reason = match from {
-                Some(f) => Some(format!("in a file sourced from {f}: edit it by hand")),
-                None => why_not_editable(d, &ws, depth.max(0), continued),
-            };
-            out.push(EnvSetting {
+    let lexed = shell::lex(&text, d);
+    let mut mine: Vec<EnvSetting> = Vec::new();
+    for (line, t) in &lexed.heredoc_lines {
+        if let Some((name, value)) = parse_line(t).filter(|(n, _)| gpu_related(n)) {
+            mine.push(EnvSetting {
                 file: root.machine(file),
-                line: lineno,
+                line: *line,
                 name,
                 value,
+                not_editable: Some("inside a here-document (text, not a command)".into()),
+                ..EnvSetting::default()
+            });
+        }
+    }
+    let mut nested = Vec::new();
+    for c in &lexed.commands {
+        for a in shell::assignments(d, c) {
+            if !gpu_related(&a.name) {
+                continue;
+            }
+            let reason = if let Some(f) = from {
+                Some(format!("in a file sourced from {f}: edit it by hand"))
+            } else if c.uncertain {
+                Some(format!(
+                    "the file cannot be read as its shell reads it before this line ({}): edit it by hand",
+                    lexed.problem.as_deref().unwrap_or("unknown")
+                ))
+            } else if c.depth > 0 {
+                Some(match d {
+                    Dialect::Fish => "inside a block (if/function/…end)".into(),
+                    _ => "inside a block (if/case/loop/function)".into(),
+                })
+            } else if c.shares_line {
+                Some("shares its line with other commands".into())
+            } else {
+                None
+            };
+            mine.push(EnvSetting {
+                file: root.machine(file),
+                line: c.first_line,
+                end_line: if c.last_line > c.first_line {
+                    Some(c.last_line)
+                } else {
+                    None
+                },
+                name: a.name,
+                value: a.value,
                 not_editable: reason,
             });
         }
         if d == Dialect::Sh {
-            if let Some(p) = sourced(root, &ws, home) {
-                nested.push((p, format!("{}:{lineno}", root.machine(file))));
+            if let Some(p) = sourced(root, &c.words, home) {
+                nested.push((p, format!("{}:{}", root.machine(file), c.first_line)));
             }
         }
-        depth += open - close;
-        heredoc = hd;
-        continued = d != Dialect::Plain && line.ends_with('\\');
     }
+    mine.sort_by_key(|e| e.line);
+    out.settings.extend(mine);
     for (p, by) in nested {
         scan(root, &p, home, Some(&by), seen, out);
     }
@@ -301,7 +210,7 @@ fn scan(
 /// GPU-related assignments in a Python environment's activation scripts (`prefix` a
 /// host path): a venv's `bin/activate` (and `activate.fish`), conda's
 /// `etc/conda/activate.d/*.sh`. Each runs when the environment is activated.
-pub fn env_scripts(root: &SysRoot, prefix: &Path, home: Option<&Path>) -> Vec<EnvSetting> {
+pub fn env_scripts(root: &SysRoot, prefix: &Path, home: Option<&Path>) -> Found {
     let mut files = vec![
         prefix.join("bin/activate"),
         prefix.join("bin/activate.fish"),
@@ -312,7 +221,7 @@ pub fn env_scripts(root: &SysRoot, prefix: &Path, home: Option<&Path>) -> Vec<En
             .filter(|(n, _)| n.ends_with(".sh") || n.ends_with(".fish"))
             .map(|(_, p)| p),
     );
-    let mut out = Vec::new();
+    let mut out = Found::default();
     let mut seen = Vec::new();
     for f in files {
         scan(root, &f, home, None, &mut seen, &mut out);
@@ -323,7 +232,7 @@ pub fn env_scripts(root: &SysRoot, prefix: &Path, home: Option<&Path>) -> Vec<En
 /// Every GPU-related assignment in the user's startup files (below `home`, a host path)
 /// and the system's (/etc/environment, /etc/profile.d/*.sh), in reading order, then
 /// those of files they source.
-pub fn settings(root: &SysRoot, home: Option<&Path>) -> Vec<EnvSetting> {
+pub fn settings(root: &SysRoot, home: Option<&Path>) -> Found {
     let mut files: Vec<PathBuf> = vec![root.host("/etc/environment")];
     files.extend(
         root.read_dir(&root.host("/etc/profile.d"))
@@ -340,7 +249,7 @@ pub fn settings(root: &SysRoot, home: Option<&Path>) -> Vec<EnvSetting> {
                 .map(|(_, p)| p),
         );
     }
-    let mut out = Vec::new();
+    let mut out = Found::default();
     let mut seen = Vec::new();
     for f in files {
         scan(root, &f, home, None, &mut seen, &mut out);
@@ -397,7 +306,7 @@ mod tests {
         )
         .unwrap();
         let root = SysRoot::open(r, std::time::Duration::from_secs(1)).unwrap();
-        let s = settings(&root, Some(&root.host("/home/bob")));
+        let s = settings(&root, Some(&root.host("/home/bob"))).settings;
         let got: Vec<String> = s
             .iter()
             .map(|e| format!("{}:{} {}", e.file, e.line, e.name))
@@ -439,7 +348,7 @@ mod tests {
         )
         .unwrap();
         let root = SysRoot::open(r, std::time::Duration::from_secs(1)).unwrap();
-        let s = settings(&root, Some(&root.host("/home/bob")));
+        let s = settings(&root, Some(&root.host("/home/bob"))).settings;
         let got: Vec<String> = s
             .iter()
             .map(|e| {

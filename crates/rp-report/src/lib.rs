@@ -523,6 +523,19 @@ pub struct Environment {
     /// /etc/environment and /etc/profile.d) that set a GPU-related variable.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub set_in_files: Vec<EnvSetting>,
+    /// Startup files that exist but were not read (over 1 MiB, unreadable), with why:
+    /// what they set is unknown.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub unread_files: Vec<UnreadFile>,
+}
+
+/// A file that exists but was not read.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct UnreadFile {
+    /// The file (machine path).
+    pub file: String,
+    /// Why.
+    pub why: String,
 }
 
 /// A line of a startup file that sets a variable.
@@ -530,8 +543,12 @@ pub struct Environment {
 pub struct EnvSetting {
     /// The file (machine path).
     pub file: String,
-    /// 1-based line number.
+    /// 1-based line number (of the command's first line).
     pub line: u32,
+    /// The command's last line, when it spans several (a backslash at a line's end, a
+    /// quote that spans lines).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub end_line: Option<u32>,
     /// The variable.
     pub name: String,
     /// The value as written (quotes removed).
