@@ -530,7 +530,9 @@ fn kpack_table_of_a_million_keys_is_refused_fast() {
 /// Thousands of search paths in a `.rocm_kpack_ref` are a per-file error.
 #[test]
 fn kpack_ref_with_thousands_of_paths_is_refused() {
-    let paths: Vec<String> = (0..5000).map(|i| format!("../.kpack/x{i}_@GFXARCH@.kpack")).collect();
+    let paths: Vec<String> = (0..5000)
+        .map(|i| format!("../.kpack/x{i}_@GFXARCH@.kpack"))
+        .collect();
     let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
     let e = rp_codeobj::kpack::parse_ref(&kpack_writer::kpack_ref("lib/x.so", &refs)).unwrap_err();
     assert!(matches!(e, Error::Limit { .. }), "{e}");

@@ -125,7 +125,10 @@ pub fn support(
                         p.missing_units.len(),
                         p.units,
                         p.missing_units.join(", "),
-                        cov.why.get(&p.path).map(|w| format!(": {w}")).unwrap_or_default()
+                        cov.why
+                            .get(&p.path)
+                            .map(|w| format!(": {w}"))
+                            .unwrap_or_default()
                     );
                     why.entry(p.path.clone()).or_insert(reason);
                     m.push(p.path.clone());
@@ -570,22 +573,28 @@ fn device_package_findings(
                 "it holds no code and blocks the real package",
             )];
             fix.extend(reinstall.iter().cloned());
-            out.push(mk("device-package-placeholder", &vars, fix, subject.clone()));
+            out.push(mk(
+                "device-package-placeholder",
+                &vars,
+                fix,
+                subject.clone(),
+            ));
             continue;
         }
-        let torch = t.version.as_deref().map(local_version);
-        if let (Some(dv), Some(tv)) = (d.version.as_deref(), torch) {
-            if d.name.contains("-device-")
-                && d.name.starts_with("amd-torch-device-")
-                && local_version(dv) != tv
-            {
+        if let (Some(dv), Some(tv)) = (d.version.as_deref(), t.version.as_deref()) {
+            if d.name.starts_with("amd-torch-device-") && !same_build(dv, tv) {
                 let mut fix = vec![FixStep::note(format!(
                     "install the device package of this very torch build: {}=={}, from the index torch came from",
                     d.name,
                     t.version.as_deref().unwrap_or_default()
                 ))];
                 fix.extend(reinstall.iter().cloned());
-                out.push(mk("device-package-version-mismatch", &vars, fix, subject.clone()));
+                out.push(mk(
+                    "device-package-version-mismatch",
+                    &vars,
+                    fix,
+                    subject.clone(),
+                ));
             }
         }
     }
@@ -622,10 +631,17 @@ fn device_package_findings(
     ));
 }
 
-/// A version as pip compares a distribution's: `2.9.1+rocm7.10` and `2.9.1+rocm7.10`
-/// match; case and a leading `v` do not matter.
-fn local_version(v: &str) -> String {
-    v.trim().trim_start_matches('v').to_ascii_lowercase()
+/// Two versions of one build: equal as PEP 440 compares them (case and a leading `v`
+/// aside); when only one carries a local part (`+rocm7.14.0`, which a `.dist-info`
+/// name may drop), the public parts decide.
+fn same_build(a: &str, b: &str) -> bool {
+    let norm = |v: &str| v.trim().trim_start_matches('v').to_ascii_lowercase();
+    let (a, b) = (norm(a), norm(b));
+    match (a.split_once('+'), b.split_once('+')) {
+        (Some(_), Some(_)) | (None, None) => a == b,
+        (Some((pa, _)), None) => pa == b,
+        (None, Some((pb, _))) => a == pb,
+    }
 }
 
 /// The kpack loader's variables (rocm-kpack `runtime/src/loader.cpp`): disabled, or
@@ -682,7 +698,12 @@ fn kpack_env_findings(m: &MachineSnapshot, python: &[PythonEnv], out: &mut Vec<F
         ));
         out.push(mk(
             "kpack-path-set",
-            &[("var", var), ("value", value), ("effect", effect), ("detail", &detail)],
+            &[
+                ("var", var),
+                ("value", value),
+                ("effect", effect),
+                ("detail", &detail),
+            ],
             fix,
             None,
         ));
@@ -698,7 +719,12 @@ fn pip_index_findings(python: &[PythonEnv], out: &mut Vec<Finding>) {
             continue;
         }
         let last_of = |key: &str| -> Vec<&rp_report::PipIndex> {
-            let Some(src) = pe.pip_indexes.iter().rev().find(|p| p.key == key).map(|p| &p.source)
+            let Some(src) = pe
+                .pip_indexes
+                .iter()
+                .rev()
+                .find(|p| p.key == key)
+                .map(|p| &p.source)
             else {
                 return Vec::new();
             };
@@ -713,8 +739,11 @@ fn pip_index_findings(python: &[PythonEnv], out: &mut Vec<Finding>) {
         let is_pypi = |u: &str| u.contains("pypi.org") || u.contains("pythonhosted.org");
         // No index-url: pip's default, PyPI.
         let pypi = index.is_empty() || index.iter().chain(&extra).any(|p| is_pypi(&p.url));
-        let amd: Vec<&&rp_report::PipIndex> =
-            index.iter().chain(&extra).filter(|p| is_amd(&p.url)).collect();
+        let amd: Vec<&&rp_report::PipIndex> = index
+            .iter()
+            .chain(&extra)
+            .filter(|p| is_amd(&p.url))
+            .collect();
         if !pypi || amd.is_empty() {
             continue;
         }

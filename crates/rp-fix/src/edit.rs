@@ -36,14 +36,22 @@ pub fn remove_settings(
         .map_err(|_| format!("{shown} is not UTF-8 text: it is named, not edited"))?;
     for (n, expect) in lines {
         if line_text(data, *n).as_deref() != Some(expect.as_str()) {
-            return Err(format!("{shown}:{n} changed since it was read; run fix again"));
+            return Err(format!(
+                "{shown}:{n} changed since it was read; run fix again"
+            ));
         }
     }
     let d = rp_machine::startup_dialect(file);
     let only: Vec<u32> = lines.iter().map(|(n, _)| *n).collect();
     let new = rp_machine::shell::remove_assignments(text, d, &only, names, marker)
         .map_err(|e| format!("{shown}: {e}"))?;
-    check_parses(&new, d, file, shown, lines.iter().all(|(n, _)| single_line(text, d, *n)))?;
+    check_parses(
+        &new,
+        d,
+        file,
+        shown,
+        lines.iter().all(|(n, _)| single_line(text, d, *n)),
+    )?;
     Ok(new.into_bytes())
 }
 
@@ -69,7 +77,10 @@ pub fn check_parses(
     trivial: bool,
 ) -> Result<(), String> {
     use rp_machine::shell::Dialect;
-    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
     let (checker, args): (&str, &[&str]) = match d {
         Dialect::Plain => return Ok(()),
         Dialect::Fish => ("fish", &["--no-execute"]),
@@ -90,7 +101,11 @@ pub fn check_parses(
     std::fs::write(&copy, text).map_err(|e| format!("{shown}: {e}"))?;
     let out = rp_machine::run_bounded(
         &path,
-        &args.iter().map(|a| a.to_string()).chain([copy.display().to_string()]).collect::<Vec<_>>(),
+        &args
+            .iter()
+            .map(|a| a.to_string())
+            .chain([copy.display().to_string()])
+            .collect::<Vec<_>>(),
         std::time::Duration::from_secs(10),
         64 << 10,
     )
@@ -100,7 +115,9 @@ pub fn check_parses(
     } else {
         Err(format!(
             "{shown}: the edited file would not parse ({checker}: {}): left as it is",
-            out.stderr.trim().replace(&copy.display().to_string(), shown)
+            out.stderr
+                .trim()
+                .replace(&copy.display().to_string(), shown)
         ))
     }
 }
@@ -134,15 +151,29 @@ mod tests {
         let data = b"a=1\r\nexport A=1 HSA_OVERRIDE_GFX_VERSION=10.3.0\n# tail";
         let names = vec!["HSA_OVERRIDE_GFX_VERSION".to_string()];
         let line = |n| (n, line_text(data, n).unwrap());
-        let out = remove_settings(data, Path::new("/h/.bashrc"), &[line(2)], &names, "# M: ", "f")
-            .unwrap();
+        let out = remove_settings(
+            data,
+            Path::new("/h/.bashrc"),
+            &[line(2)],
+            &names,
+            "# M: ",
+            "f",
+        )
+        .unwrap();
         assert_eq!(
             out,
             b"a=1\r\n# M: export A=1 HSA_OVERRIDE_GFX_VERSION=10.3.0\nexport A=1\n# tail".to_vec()
         );
         // The file changed since the plan: refused.
-        assert!(remove_settings(data, Path::new("/h/.bashrc"), &[(2, "other".into())], &names, "# ", "f").is_err());
+        assert!(remove_settings(
+            data,
+            Path::new("/h/.bashrc"),
+            &[(2, "other".into())],
+            &names,
+            "# ",
+            "f"
+        )
+        .is_err());
         assert_eq!(line_text(data, 1).as_deref(), Some("a=1"));
     }
-
 }

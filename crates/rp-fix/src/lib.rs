@@ -354,11 +354,7 @@ fn comment_step(
                 x.lines = lines;
                 x.names = names;
             }
-            None => edits.push(FileEdit {
-                host,
-                lines,
-                names,
-            }),
+            None => edits.push(FileEdit { host, lines, names }),
         }
     }
     if edits.is_empty() && s.untouched.is_empty() {

@@ -294,12 +294,13 @@ fn locate_env(
         (Some(_), false) => return Target::Nothing(KpackStatus::Missing, path.to_string()),
         (None, _) => p.to_path_buf(),
     };
-    file_target(&on_disk, path, known, confine)
+    file_target(&on_disk, path, path, known, confine)
 }
 
 fn file_target(
     on_disk: &Path,
     shown: &str,
+    written: &str,
     known: &HashMap<String, usize>,
     confine: Option<&Path>,
 ) -> Target {
@@ -307,8 +308,8 @@ fn file_target(
         return Target::Nothing(KpackStatus::Missing, shown.to_string());
     };
     if confine.is_some_and(|c| !real.starts_with(c)) {
-        // Shown as written: where it leads is no business of the report.
-        return Target::Nothing(KpackStatus::Outside, shown.to_string());
+        // Shown as the binary writes it: where it leads is no business of the report.
+        return Target::Nothing(KpackStatus::Outside, written.to_string());
     }
     match known.get(&real.display().to_string()) {
         Some(&i) => Target::Report(i),
@@ -339,7 +340,7 @@ fn locate(
     let shown = normalize(&joined).unwrap_or_else(|| joined.clone());
     let text = shown.display().to_string();
     let Some((before, after)) = text.split_once(PLACEHOLDER) else {
-        return vec![(None, file_target(&joined, &text, known, confine))];
+        return vec![(None, file_target(&joined, &text, search, known, confine))];
     };
     // The placeholder's component: the directory before it is listed, its name matched
     // as `prefix ARCH suffix`, and what follows it is appended.
@@ -369,7 +370,7 @@ fn locate(
             continue;
         };
         let path = format!("{parent}/{name}{rest}");
-        match file_target(Path::new(&path), &path, known, confine) {
+        match file_target(Path::new(&path), &path, search, known, confine) {
             Target::Nothing(KpackStatus::Missing, _) => {}
             t => out.push((Some(arch.to_string()), t)),
         }
@@ -416,7 +417,8 @@ fn locate_in_wheels(
         .iter()
         .filter_map(|(i, w, mm)| {
             let arch = mm.strip_prefix(before)?.strip_suffix(after)?;
-            (!arch.is_empty() && !arch.contains('/')).then(|| (*w != wheel, *mm, arch.to_string(), *i))
+            (!arch.is_empty() && !arch.contains('/'))
+                .then(|| (*w != wheel, *mm, arch.to_string(), *i))
         })
         .collect();
     hits.sort();
@@ -662,7 +664,10 @@ mod tests {
     #[test]
     fn runtime_archs_have_the_default_features_and_the_generic() {
         let g: TargetId = "gfx1010".parse().unwrap();
-        assert_eq!(runtime_archs(&g), ["gfx1010:xnack-", "gfx10-1-generic:xnack-"]);
+        assert_eq!(
+            runtime_archs(&g),
+            ["gfx1010:xnack-", "gfx10-1-generic:xnack-"]
+        );
         let g: TargetId = "gfx1030".parse().unwrap();
         assert_eq!(runtime_archs(&g), ["gfx1030", "gfx10-3-generic"]);
     }

@@ -131,7 +131,10 @@ mod tests {
     fn ini_values_sections_and_continuations() {
         let t = "[global]\nindex-url = https://pypi.org/simple\n[install]\nextra_index_url =\n    https://u:secret@repo.example/a\n    https://b.example/\n[freeze]\nindex-url=https://x/\n";
         let got = parse(t, "pip.conf");
-        let urls: Vec<(&str, &str)> = got.iter().map(|p| (p.key.as_str(), p.url.as_str())).collect();
+        let urls: Vec<(&str, &str)> = got
+            .iter()
+            .map(|p| (p.key.as_str(), p.url.as_str()))
+            .collect();
         assert_eq!(
             urls,
             [

@@ -174,10 +174,7 @@ fn opens(d: Dialect, w: &str) -> bool {
             w,
             "if" | "case" | "for" | "while" | "until" | "select" | "{" | "function"
         ),
-        Dialect::Fish => matches!(
-            w,
-            "if" | "for" | "while" | "switch" | "function" | "begin"
-        ),
+        Dialect::Fish => matches!(w, "if" | "for" | "while" | "switch" | "function" | "begin"),
         Dialect::Plain => false,
     }
 }
@@ -316,7 +313,8 @@ impl Lexer<'_> {
             if raw == value {
                 if opens(self.d, &raw) {
                     self.depth += 1;
-                    self.stack.push(if raw == "case" { "case" } else { "block" });
+                    self.stack
+                        .push(if raw == "case" { "case" } else { "block" });
                     if !keeps_command_position(self.d, &raw) {
                         // `for x in …`, `case w in`: the header is a command of its own.
                         self.words.push(Word {
@@ -399,7 +397,9 @@ impl Lexer<'_> {
                 b'\'' => self.single_quote(),
                 b'"' => self.double_quote(),
                 b'`' if self.d == Dialect::Sh => self.balanced(b'`', b'`'),
-                b'$' if self.d == Dialect::Sh && matches!(self.peek(1), Some(b'(') | Some(b'{')) => {
+                b'$' if self.d == Dialect::Sh
+                    && matches!(self.peek(1), Some(b'(') | Some(b'{')) =>
+                {
                     let open = self.peek(1).unwrap_or(b'(');
                     let close = if open == b'(' { b')' } else { b'}' };
                     self.push_char("$", "$");
@@ -470,7 +470,10 @@ impl Lexer<'_> {
         while j < self.bytes.len() {
             let b = self.bytes[j];
             // fish: `\'` and `\\` are escapes inside single quotes.
-            if self.d == Dialect::Fish && b == b'\\' && matches!(self.bytes.get(j + 1), Some(b'\'') | Some(b'\\')) {
+            if self.d == Dialect::Fish
+                && b == b'\\'
+                && matches!(self.bytes.get(j + 1), Some(b'\'') | Some(b'\\'))
+            {
                 value.push(self.bytes[j + 1] as char);
                 j += 2;
                 continue;
@@ -581,7 +584,10 @@ impl Lexer<'_> {
         }
         let mut delim = String::new();
         while let Some(b) = self.peek(0) {
-            if matches!(b, b' ' | b'\t' | b'\n' | b';' | b'&' | b'|' | b'<' | b'>' | b')' | b'(') {
+            if matches!(
+                b,
+                b' ' | b'\t' | b'\n' | b';' | b'&' | b'|' | b'<' | b'>' | b')' | b'('
+            ) {
                 break;
             }
             if b != b'\'' && b != b'"' && b != b'\\' {
@@ -592,7 +598,10 @@ impl Lexer<'_> {
             self.i += 1;
         }
         if delim.is_empty() {
-            self.lost(format!("line {}: a here-document without a delimiter", self.line));
+            self.lost(format!(
+                "line {}: a here-document without a delimiter",
+                self.line
+            ));
         } else {
             self.heredocs.push((delim, strip));
         }
@@ -609,7 +618,11 @@ impl Lexer<'_> {
                 let rest = &self.text[self.i..];
                 let end = rest.find('\n').map_or(rest.len(), |n| n + 1);
                 let line = rest[..end].trim_end_matches(['\n', '\r']);
-                let cmp = if strip { line.trim_start_matches('\t') } else { line };
+                let cmp = if strip {
+                    line.trim_start_matches('\t')
+                } else {
+                    line
+                };
                 self.i += end;
                 if cmp == delim {
                     self.line += 1;
@@ -643,7 +656,9 @@ pub fn remove_assignments(
             .iter()
             .find(|c| c.first_line == line && !assignments(d, c).is_empty())
         else {
-            return Err(format!("line {line}: no command that sets a variable starts there"));
+            return Err(format!(
+                "line {line}: no command that sets a variable starts there"
+            ));
         };
         if c.uncertain {
             return Err(format!(
@@ -690,7 +705,10 @@ pub fn remove_assignments(
             Some((first, last, rest)) => {
                 if n == *first {
                     // The copy is indented as the command was.
-                    indent = line.chars().take_while(|c| *c == ' ' || *c == '\t').collect();
+                    indent = line
+                        .chars()
+                        .take_while(|c| *c == ' ' || *c == '\t')
+                        .collect();
                 }
                 out.push_str(marker);
                 out.push_str(line);

@@ -176,10 +176,12 @@ pub fn markdown(r: &BugReport, max: usize, out: &mut dyn Write) -> io::Result<()
             }
             table.push('\n');
         }
-        let kpack_missing = r
-            .libraries
-            .iter()
-            .any(|l| l.kpack && gpus.iter().any(|g| !l.loads.get(g).copied().unwrap_or(false)));
+        let kpack_missing = r.libraries.iter().any(|l| {
+            l.kpack
+                && gpus
+                    .iter()
+                    .any(|g| !l.loads.get(g).copied().unwrap_or(false))
+        });
         if kpack_missing {
             table.push_str(
                 "\nA kpack'd library has no code for a GPU here. Run the failing program once with `ROCM_KPACK_DEBUG=1`: the kpack loader then prints each archive it opens and each kernel it looks up (rocm-kpack `runtime/src/loader.cpp`).\n",
