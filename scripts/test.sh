@@ -36,6 +36,10 @@ if ! ls "$data/wheels"/torch_scatter_rocm-*.whl >/dev/null 2>&1; then
   echo "== downloading a ROCm wheel from PyPI"
   python3 -m pip download -q --no-deps -d "$data/wheels" "torch-scatter-rocm==2.1.2.post7"
 fi
+# AMD's placeholder of a TheRock device package, as PyPI serves it.
+if ! ls "$data/wheels"/amd_torch_device_gfx1010-0.0.1.dev0-*.whl >/dev/null 2>&1; then
+  python3 -m pip download -q --no-deps -d "$data/wheels" "amd-torch-device-gfx1010==0.0.1.dev0"
+fi
 # Real torch from PyPI for `probe` (its Linux wheels pull the CUDA libraries: about 2
 # minutes and 5 GB), and an empty venv as a Python without torch.
 if ! "$data/torch-venv/bin/python" -c 'import torch' >/dev/null 2>&1; then

@@ -523,26 +523,45 @@ pub fn compatible_targets(arch: &str) -> Vec<String> {
 
 /// What a kpack'd binary gives one GPU.
 pub(crate) enum Verdict {
-    /// Every unit has code: how, and the archives it comes from.
-    Covered(CoverageHow, Vec<String>),
+    /// Every unit has code: how, the archives it comes from, and a warning worth
+    /// showing beside it.
+    Covered(CoverageHow, Vec<String>, Option<String>),
     /// Some units have none: the missing keys, the number of units, and why.
     Partial(Vec<String>, u32, String),
     /// No unit has code, and why.
     Missing(String),
 }
 
-/// Steps 2–3 of the module docs for one GPU.
-pub(crate) fn verdict(f: &FileReport, gpu: &TargetId) -> Option<Verdict> {
-    let k = f.kpack_ref.as_ref()?;
-    let archs = runtime_archs(gpu);
-    if k.disabled {
-        return Some(Verdict::Missing(
-            "ROCM_KPACK_DISABLE is set: the runtime loads no kpack'd device code".into(),
-        ));
-    }
-    // The expansions of a `@GFXARCH@` path, in the runtime's order.
+/// How the runtime fares with one translation unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnitLoad {
+    /// Loaded from this archive, for this architecture.
+    Found {
+        /// The archive.
+        archive: String,
+        /// The architecture matched (`gfx1010`, `gfx1010:xnack-`).
+        arch: String,
+        /// A runtime without rocm-systems #9953 (one that stops at the first archive with
+        /// a compatible architecture) would not find it.
+        old_loader_fails: bool,
+    },
+    /// An archive covers the GPU but holds no such kernel (`KPACK_ERROR_KERNEL_NOT_FOUND`).
+    KernelMissing {
+        /// The archives tried.
+        tried: Vec<String>,
+    },
+    /// No archive the runtime opens covers the GPU (`KPACK_ERROR_ARCHIVE_NOT_FOUND` or
+    /// `KPACK_ERROR_ARCH_NOT_FOUND`).
+    NoArchive,
+    /// `ROCM_KPACK_DISABLE` (`KPACK_ERROR_NOT_IMPLEMENTED`).
+    Disabled,
+}
+
+/// The archives the runtime would open for `archs`, in its order (module docs, step 1):
+/// each entry of `k.search` that opened, the `@GFXARCH@` ones only when their
+/// architecture is one the runtime expands to.
+fn pool<'a>(k: &'a rp_report::KpackRef, archs: &[String]) -> Vec<&'a KpackSearch> {
     let expansions: Vec<String> = archs.iter().flat_map(|a| compatible_targets(a)).collect();
-    // The archives the runtime would open, in its order.
     let mut order: Vec<(usize, usize, &KpackSearch)> = Vec::new();
     let mut embedded_index = 0usize;
     let mut last_path: Option<&str> = None;
@@ -570,7 +589,77 @@ pub(crate) fn verdict(f: &FileReport, gpu: &TargetId) -> Option<Verdict> {
     }
     order.sort_by_key(|(g, r, _)| (*g, *r));
     let mut seen = BTreeSet::new();
-    order.retain(|(_, _, s)| seen.insert(s.archive.clone()));
+    order
+        .into_iter()
+        .filter(|(_, _, s)| seen.insert(s.archive.clone()))
+        .map(|(_, _, s)| s)
+        .collect()
+}
+
+/// Does `archive` hold the kernel `key` (or, in an older table, the bare name) for
+/// `arch`?
+fn holds(f: &FileReport, k: &rp_report::KpackRef, archive: &str, arch: &str, key: &str) -> bool {
+    f.code_objects.iter().any(|c| {
+        c.archive.as_deref() == Some(archive)
+            && c.kpack_arch.as_deref() == Some(arch)
+            && (c.binary.as_deref() == Some(key)
+                || c.binary.as_deref() == Some(k.kernel_name.as_str()))
+    })
+}
+
+/// Step 3 of the module docs for one unit and the architectures the runtime asks for,
+/// as rocm-systems #9953 does it (every archive with a compatible architecture is tried,
+/// most specific architecture first, then the next asked architecture), noting where
+/// the loader before it (it stopped at the first archive with a compatible
+/// architecture) would fail.
+pub fn unit_load(f: &FileReport, archs: &[String], unit: u64) -> Option<UnitLoad> {
+    let k = f.kpack_ref.as_ref()?;
+    if k.disabled {
+        return Some(UnitLoad::Disabled);
+    }
+    let pool = pool(k, archs);
+    let key = format!("{}#{unit}", k.kernel_name);
+    let mut tried = Vec::new();
+    let mut first_candidate_fails: Option<bool> = None;
+    for a in archs {
+        let mut old_decided = false;
+        for t in compatible_targets(a) {
+            for s in pool.iter().filter(|s| s.gfx_arches.contains(&t)) {
+                let archive = s.archive.clone().unwrap_or_default();
+                let ok = holds(f, k, &archive, &t, &key);
+                if !old_decided {
+                    // The old loader's one candidate for this architecture.
+                    old_decided = true;
+                    first_candidate_fails.get_or_insert(!ok);
+                }
+                if ok {
+                    return Some(UnitLoad::Found {
+                        archive,
+                        arch: t,
+                        old_loader_fails: first_candidate_fails == Some(true),
+                    });
+                }
+                tried.push(archive);
+            }
+        }
+    }
+    Some(if tried.is_empty() {
+        UnitLoad::NoArchive
+    } else {
+        tried.dedup();
+        UnitLoad::KernelMissing { tried }
+    })
+}
+
+/// Steps 2–3 of the module docs for one GPU, every unit.
+pub(crate) fn verdict(f: &FileReport, gpu: &TargetId) -> Option<Verdict> {
+    let k = f.kpack_ref.as_ref()?;
+    let archs = runtime_archs(gpu);
+    let units: Vec<u64> = if k.units.is_empty() {
+        vec![0]
+    } else {
+        k.units.clone()
+    };
     let searched: Vec<String> = k
         .search
         .iter()
@@ -578,64 +667,89 @@ pub(crate) fn verdict(f: &FileReport, gpu: &TargetId) -> Option<Verdict> {
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let units: Vec<u64> = if k.units.is_empty() {
-        vec![0]
-    } else {
-        k.units.clone()
-    };
     let mut missing = Vec::new();
     let mut used = BTreeSet::new();
     let mut how = CoverageHow::Exact;
     let mut why = String::new();
+    let mut old_fails = Vec::new();
+    let mut matched_arch = None;
     for &n in &units {
         let key = format!("{}#{n}", k.kernel_name);
-        let mut chosen = None;
-        'archs: for a in &archs {
-            for t in compatible_targets(a) {
-                if let Some((_, _, s)) = order.iter().find(|(_, _, s)| s.gfx_arches.contains(&t)) {
-                    chosen = Some((s, t));
-                    break 'archs;
-                }
+        match unit_load(f, &archs, n)? {
+            UnitLoad::Disabled => {
+                return Some(Verdict::Missing(
+                    "ROCM_KPACK_DISABLE is set: the runtime loads no kpack'd device code".into(),
+                ))
             }
-        }
-        let Some((s, t)) = chosen else {
-            missing.push(key);
-            why = format!(
-                "no archive the runtime opens covers {} (searched: {})",
-                archs.join(" or "),
-                if searched.is_empty() {
-                    "nothing".to_string()
-                } else {
-                    searched.join(", ")
+            UnitLoad::Found {
+                archive,
+                arch,
+                old_loader_fails,
+            } => {
+                if arch.split(':').next() != Some(gpu.processor.as_str()) {
+                    how = CoverageHow::Generic;
                 }
-            );
-            continue;
-        };
-        let archive = s.archive.clone().unwrap_or_default();
-        let has = |b: &str| {
-            f.code_objects.iter().any(|c| {
-                c.archive.as_deref() == Some(archive.as_str())
-                    && c.kpack_arch.as_deref() == Some(t.as_str())
-                    && c.binary.as_deref() == Some(b)
-            })
-        };
-        if has(&key) || has(&k.kernel_name) {
-            used.insert(archive);
-            if t.split(':').next() != Some(gpu.processor.as_str()) {
-                how = CoverageHow::Generic;
+                if old_loader_fails {
+                    old_fails.push(key);
+                }
+                used.insert(archive);
+                matched_arch = Some(arch);
             }
-        } else {
-            why = format!("{archive} covers {t} but holds no {key}");
-            missing.push(key);
+            UnitLoad::KernelMissing { tried } => {
+                why = format!(
+                    "{} covers {} but holds no {key}",
+                    tried.join(", "),
+                    archs.join(" or ")
+                );
+                missing.push(key);
+            }
+            UnitLoad::NoArchive => {
+                why = format!(
+                    "no archive the runtime opens covers {} (searched: {})",
+                    archs.join(" or "),
+                    if searched.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        searched.join(", ")
+                    }
+                );
+                missing.push(key);
+            }
         }
     }
-    Some(if missing.is_empty() {
-        Verdict::Covered(how, used.into_iter().collect())
+    if missing.is_empty() {
+        let mut note = None;
+        if !old_fails.is_empty() {
+            note = Some(format!(
+                "{} load only with a kpack loader that tries every archive (rocm-systems #9953, 2026-08); older runtimes stop at the first archive with a compatible architecture and fail",
+                old_fails.join(", ")
+            ));
+        }
+        // Keys are numbered per architecture by the splitter but looked up by wrapper
+        // index (rocm-systems #7069 reverted the fix): more keys than wrappers, or fewer,
+        // means a unit may get another unit's code.
+        if let Some(arch) = matched_arch {
+            let keys: BTreeSet<&str> = f
+                .code_objects
+                .iter()
+                .filter(|c| c.kpack_arch.as_deref() == Some(arch.as_str()))
+                .filter_map(|c| c.binary.as_deref())
+                .filter(|b| unit_of(b, &k.kernel_name).is_some())
+                .collect();
+            if !k.units_from_archives && !keys.is_empty() && keys.len() != units.len() {
+                note = Some(format!(
+                    "its archives hold {} keys for {arch} but it has {} translation units: keys are numbered per architecture, so a unit may load another unit's code",
+                    keys.len(),
+                    units.len()
+                ));
+            }
+        }
+        Some(Verdict::Covered(how, used.into_iter().collect(), note))
     } else if missing.len() == units.len() {
-        Verdict::Missing(why)
+        Some(Verdict::Missing(why))
     } else {
-        Verdict::Partial(missing, units.len() as u32, why)
-    })
+        Some(Verdict::Partial(missing, units.len() as u32, why))
+    }
 }
 
 #[cfg(test)]

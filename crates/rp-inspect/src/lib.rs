@@ -7,7 +7,7 @@
 #![deny(missing_docs)]
 
 mod kpack;
-pub use kpack::{compatible_targets, runtime_archs, KpackEnv, PLACEHOLDER};
+pub use kpack::{compatible_targets, runtime_archs, unit_load, KpackEnv, UnitLoad, PLACEHOLDER};
 pub mod names;
 mod truncation;
 mod wheel;
@@ -459,7 +459,10 @@ fn coverage(gpu: &TargetId, files: &[FileReport], dirs: &[TensileDir]) -> Covera
         }
         // As the runtime's kpack loader decides (`kpack::verdict`).
         match kpack::verdict(f, gpu) {
-            Some(kpack::Verdict::Covered(how, archives)) => {
+            Some(kpack::Verdict::Covered(how, archives, note)) => {
+                if let Some(n) = note {
+                    why.insert(f.path.clone(), n);
+                }
                 covered.push(CoveredLibrary {
                     path: f.path.clone(),
                     how,

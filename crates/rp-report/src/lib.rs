@@ -1199,6 +1199,10 @@ pub struct FixReport {
     pub fixed: Vec<String>,
     /// Error findings still there after.
     pub remaining: Vec<String>,
+    /// Error findings of environments the fix did not touch (it made a new venv
+    /// instead): not fixed, superseded — they stay until the app uses the new venv.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub superseded: Vec<String>,
     /// The verification probe.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub probe: Option<FixProbe>,

@@ -92,7 +92,7 @@ pub(crate) fn run(
         } else {
             FixOutcome::NothingToFix
         };
-        report.remaining = rp_fix::compare(&before, &before).1;
+        report.remaining = rp_fix::compare(&before, &before, &[]).remaining;
         finish(&report, out)?;
         return Ok(u8::from(before_errors));
     }
@@ -178,7 +178,7 @@ pub(crate) fn run(
         Err(e) => {
             report.outcome = FixOutcome::RolledBack;
             report.error = Some(e.to_string());
-            report.remaining = rp_fix::compare(&before, &before).1;
+            report.remaining = rp_fix::compare(&before, &before, &[]).remaining;
             finish(&report, out)?;
             return Ok(match e {
                 rp_fix::FixError::Deploy(
@@ -203,10 +203,22 @@ pub(crate) fn run(
         None => args.python.clone(),
     };
     let after = rp_fix::brief(&rp_doctor::doctor(&read(&env_after, pythons_after)?));
-    let (fixed, remaining) = rp_fix::compare(&before, &after);
+    // The environments doctor read before and not after: a new venv replaces them for
+    // the app only once the app uses it.
+    let untouched: Vec<String> = if venv.is_some() {
+        doctor_before
+            .python
+            .iter()
+            .map(|p| p.path.clone())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let cmp = rp_fix::compare(&before, &after, &untouched);
     report.after = Some(after);
-    report.fixed = fixed;
-    report.remaining = remaining;
+    report.fixed = cmp.fixed;
+    report.remaining = cmp.remaining;
+    report.superseded = cmp.superseded;
     for v in &removed {
         if env.contains_key(v) {
             report

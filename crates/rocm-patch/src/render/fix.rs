@@ -93,6 +93,13 @@ pub fn human(r: &FixReport, out: &mut dyn Write) -> io::Result<()> {
             )?;
             writeln!(out, "  fixed: {}", list(&r.fixed))?;
             writeln!(out, "  remaining: {}", list(&r.remaining))?;
+            if !r.superseded.is_empty() {
+                writeln!(
+                    out,
+                    "  superseded by the new venv, not fixed (the old environment is as it was; point your app at the new venv, see Next): {}",
+                    list(&r.superseded)
+                )?;
+            }
         }
         None if !r.remaining.is_empty() => {
             writeln!(out, "Error findings: {}", list(&r.remaining))?;
