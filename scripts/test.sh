@@ -40,6 +40,10 @@ fi
 if ! ls "$data/wheels"/amd_torch_device_gfx1010-0.0.1.dev0-*.whl >/dev/null 2>&1; then
   python3 -m pip download -q --no-deps -d "$data/wheels" "amd-torch-device-gfx1010==0.0.1.dev0"
 fi
+# What the host torch wheel of AMD's split requires (fix's package index serves them).
+if ! ls "$data/wheels"/rocm_bootstrap-0.3.0-*.whl "$data/wheels"/filelock-*.whl >/dev/null 2>&1; then
+  python3 -m pip download -q --no-deps -d "$data/wheels" "rocm-bootstrap==0.3.0" "filelock==4.3.2"
+fi
 # Real torch from PyPI for `probe` (its Linux wheels pull the CUDA libraries: about 2
 # minutes and 5 GB), and an empty venv as a Python without torch.
 if ! "$data/torch-venv/bin/python" -c 'import torch' >/dev/null 2>&1; then

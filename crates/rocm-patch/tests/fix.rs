@@ -1,23 +1,18 @@
 //! `fix` end to end on a synthesized RX 5600 XT: startup files that export the 10.3.0
 //! override, a pytorch.org-like venv without gfx1010 code, and a package index served
-//! by this test on 127.0.0.1 with stand-in TheRock wheels built by real `pip wheel`
-//! (host torch with `device-gfx*` extras and device packages carrying real hipcc-built,
-//! kpack-split code objects), installed by real `pip` into a real venv.
+//! by this test on 127.0.0.1 with TheRock's torch as AMD's wheel splitter makes it (host
+//! wheel with `device-gfx*` extras and `== ` pins, device wheels with kpack archives of
+//! real hipcc-built code: fixtures/kpack/wheels/fix*), real `rocm-bootstrap` from PyPI,
+//! and `pip wheel` stand-ins for the rest, installed by real `pip` into a real venv.
 
 mod common;
-#[path = "../../rp-codeobj/tests/support/kpack_writer.rs"]
-mod kpack_writer;
-#[path = "common/therock.rs"]
-mod therock;
 
 use common::machine::{rx5600xt, torch_venv, AmdGpu, Machine};
 use common::*;
-use kpack_writer::{archive, Scheme};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
-use therock::*;
 
 const BASHRC: &str = "# ~/.bashrc\nalias ll='ls -l'\nexport HSA_OVERRIDE_GFX_VERSION=10.3.0\nexport PATH=\"$HOME/bin:$PATH\"\n";
 /// A line fix must not touch: inside an `if`.
@@ -25,7 +20,15 @@ const GUARDED: &str = "if [ -d /opt/rocm ]; then\n  export HSA_OVERRIDE_GFX_VERS
 const FISH: &str = "set -gx EDITOR vim\nset -gx HSA_OVERRIDE_GFX_VERSION 10.3.0\n";
 const PYTORCH_ORG: &str =
     "__version__ = '2.5.1+rocm6.2'\ndebug = False\ncuda = None\nhip = '6.2.41133-dd7f95766'\n";
-const VERSION: &str = "2.12.0+rocm7.14.0";
+
+fn write(p: &Path, text: &str) {
+    write_bytes(p, text.as_bytes());
+}
+
+fn write_bytes(p: &Path, data: &[u8]) {
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, data).unwrap();
+}
 
 // ---- a PEP 503 index on 127.0.0.1 -----------------------------------------------------
 
@@ -206,68 +209,29 @@ struct Indexes {
     no_gfx1010: String,
 }
 
-/// Both indexes, built once per test process.
+/// Both indexes, built once per test process: torch and its device wheels exactly as
+/// AMD's wheel splitter made them (fixtures/kpack/wheels/fix*, SOURCES.md there), real
+/// `rocm-bootstrap` and `filelock` from PyPI, and stand-ins built with `pip wheel` for the
+/// rest of what TheRock's extras pull in.
 fn indexes() -> &'static Indexes {
     static I: OnceLock<Indexes> = OnceLock::new();
     I.get_or_init(|| {
         let dir = Box::leak(Box::new(tempfile::tempdir().unwrap()))
             .path()
             .to_path_buf();
-        let st = Stack::new(&dir);
         let work = dir.join("work");
-        // The kpack'd host library, as in TheRock's torch wheel.
-        let lib = work.join("libtorch_hip.so");
-        kpackd(
-            &fx("libnative_gfx101x.so"),
-            &lib,
-            "torch/lib/libtorch_hip.so",
-            &[
-                "../.kpack/torch-gfx1010.kpack",
-                "../.kpack/torch-gfx1030.kpack",
-            ],
-            &st.work,
-        );
-        let lib = std::fs::read(&lib).unwrap();
-        let torch = |extras: Vec<(&'static str, Vec<String>)>| Dist {
-            name: "torch",
-            version: VERSION,
-            files: vec![
-                ("torch/__init__.py".into(), b"".to_vec()),
-                ("torch/version.py".into(), THEROCK.as_bytes().to_vec()),
-                ("torch/lib/libtorch_hip.so".into(), lib.clone()),
-            ],
-            extras,
-        };
-        let dev = |g: &str| -> Vec<String> {
-            vec![
-                format!("amd-torch-device-{g}=={VERSION}"),
-                format!("rocm-sdk-device-{g}"),
-            ]
-        };
         let mut dists = Vec::new();
-        for g in ["gfx1010", "gfx1030"] {
-            let data = archive(
-                Scheme::Zstd,
-                "torch",
-                g,
-                &[g],
-                &st.kernels("torch/lib/libtorch_hip.so", &[g]),
-            );
-            dists.push(Dist {
-                name: Box::leak(format!("amd-torch-device-{g}").into_boxed_str()),
-                version: VERSION,
-                files: vec![(format!("torch/.kpack/torch-{g}.kpack"), data)],
-                extras: vec![],
-            });
+        for g in ["gfx1010", "gfx1030", "gfx90a"] {
+            // What the device wheels require (`--device-requires-dist`).
             dists.push(Dist {
                 name: Box::leak(format!("rocm-sdk-device-{g}").into_boxed_str()),
-                version: "7.14.0",
+                version: "7.10.0",
                 files: vec![(format!("_rocm_sdk_device_{g}/__init__.py"), b"".to_vec())],
                 extras: vec![],
             });
             dists.push(Dist {
                 name: Box::leak(format!("amd-torchvision-device-{g}").into_boxed_str()),
-                version: "0.27.0",
+                version: "0.24.1",
                 files: vec![(
                     format!("_amd_torchvision_device_{g}/__init__.py"),
                     b"".to_vec(),
@@ -277,25 +241,16 @@ fn indexes() -> &'static Indexes {
         }
         dists.push(Dist {
             name: "torchvision",
-            version: "0.27.0",
+            version: "0.24.1",
             files: vec![("torchvision/__init__.py".into(), b"".to_vec())],
-            extras: ["gfx1010", "gfx1030"]
-                .iter()
-                .map(|g| {
-                    (
-                        if *g == "gfx1010" {
-                            "device-gfx1010"
-                        } else {
-                            "device-gfx1030"
-                        },
-                        vec![format!("amd-torchvision-device-{g}")],
-                    )
-                })
-                .collect(),
+            extras: vec![
+                ("device-gfx1010", vec!["amd-torchvision-device-gfx1010".into()]),
+                ("device-gfx1030", vec!["amd-torchvision-device-gfx1030".into()]),
+            ],
         });
         dists.push(Dist {
             name: "torchaudio",
-            version: VERSION,
+            version: "2.9.1",
             files: vec![("torchaudio/__init__.py".into(), b"".to_vec())],
             extras: vec![],
         });
@@ -304,26 +259,38 @@ fn indexes() -> &'static Indexes {
         for d in &dists {
             wheel(d, &work, &good.join("files"));
         }
-        wheel(
-            &torch(vec![
-                ("device-gfx1010", dev("gfx1010")),
-                ("device-gfx1030", dev("gfx1030")),
-            ]),
-            &work,
-            &good.join("files"),
-        );
         std::fs::create_dir_all(bad.join("files")).unwrap();
         for e in std::fs::read_dir(good.join("files")).unwrap() {
             let e = e.unwrap();
-            if !e.file_name().to_string_lossy().starts_with("torch-") {
-                std::fs::copy(e.path(), bad.join("files").join(e.file_name())).unwrap();
+            std::fs::copy(e.path(), bad.join("files").join(e.file_name())).unwrap();
+        }
+        // Real packages from PyPI that the genuine host wheel requires.
+        let pypi: Vec<PathBuf> = std::fs::read_dir(input("RP_WHEELS"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                let n = p.file_name().unwrap().to_string_lossy();
+                n.starts_with("rocm_bootstrap-") || n.starts_with("filelock-")
+            })
+            .collect();
+        assert_eq!(pypi.len(), 2, "scripts/test.sh downloads rocm-bootstrap and filelock");
+        for (idx, split) in [(&good, "wheels/fix"), (&bad, "wheels/fix-no-gfx1010")] {
+            let genuine = fixture(&format!("kpack/{split}"));
+            for w in std::fs::read_dir(&genuine).unwrap().chain(
+                pypi.iter()
+                    .map(|p| p.parent().unwrap().to_path_buf())
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .flat_map(|d| std::fs::read_dir(d).unwrap()),
+            ) {
+                let p = w.unwrap().path();
+                let n = p.file_name().unwrap().to_string_lossy().into_owned();
+                let wanted = p.starts_with(&genuine) || pypi.contains(&p);
+                if wanted && n.ends_with(".whl") {
+                    std::fs::copy(&p, idx.join("files").join(&n)).unwrap();
+                }
             }
         }
-        wheel(
-            &torch(vec![("device-gfx1030", dev("gfx1030"))]),
-            &work,
-            &bad.join("files"),
-        );
         index_pages(&good);
         index_pages(&bad);
         let base = serve(dir.clone());
@@ -454,6 +421,25 @@ fn rx5600xt_from_broken_to_working_and_back() {
             .any(|i| i.starts_with("override") || i == "torch-missing-target"),
         "{after:?}"
     );
+    // The old venv was not touched: its finding is superseded by the new venv, not fixed.
+    let superseded: Vec<&str> = v["superseded"]
+        .as_array()
+        .map(|a| a.iter().map(|x| x.as_str().unwrap()).collect())
+        .unwrap_or_default();
+    assert!(
+        superseded
+            .iter()
+            .any(|k| k.starts_with("torch-missing-target (") && k.contains("venvs/pt")),
+        "{v:#}"
+    );
+    assert!(
+        !v["fixed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k.as_str().unwrap().contains("venvs/pt")),
+        "{v:#}"
+    );
     // The startup files: each exporting line commented out and marked; the one inside
     // the `if` left alone and named.
     let tx = v["transaction"].as_str().unwrap().to_string();
@@ -488,8 +474,10 @@ fn rx5600xt_from_broken_to_working_and_back() {
         .unwrap()
         .path()
         .join("site-packages");
-    assert!(sp.join("torch/.kpack/torch-gfx1010.kpack").is_file());
-    assert!(!sp.join("torch/.kpack/torch-gfx1030.kpack").exists());
+    // AMD's layout: `{group}_{arch}.kpack` beside the host libraries' package.
+    assert!(sp.join("torch/.kpack/torch_gfx1010.kpack").is_file());
+    assert!(!sp.join("torch/.kpack/torch_gfx1030.kpack").exists());
+    assert!(sp.join("rocm_bootstrap").is_dir(), "the host wheel's rocm-bootstrap");
     // The probe says plainly that it did not run, and why.
     let p = &v["probe"];
     assert_eq!(p["ran"], false, "{p}");
