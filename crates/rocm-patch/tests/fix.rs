@@ -244,8 +244,14 @@ fn indexes() -> &'static Indexes {
             version: "0.24.1",
             files: vec![("torchvision/__init__.py".into(), b"".to_vec())],
             extras: vec![
-                ("device-gfx1010", vec!["amd-torchvision-device-gfx1010".into()]),
-                ("device-gfx1030", vec!["amd-torchvision-device-gfx1030".into()]),
+                (
+                    "device-gfx1010",
+                    vec!["amd-torchvision-device-gfx1010".into()],
+                ),
+                (
+                    "device-gfx1030",
+                    vec!["amd-torchvision-device-gfx1030".into()],
+                ),
             ],
         });
         dists.push(Dist {
@@ -273,7 +279,11 @@ fn indexes() -> &'static Indexes {
                 n.starts_with("rocm_bootstrap-") || n.starts_with("filelock-")
             })
             .collect();
-        assert_eq!(pypi.len(), 2, "scripts/test.sh downloads rocm-bootstrap and filelock");
+        assert_eq!(
+            pypi.len(),
+            2,
+            "scripts/test.sh downloads rocm-bootstrap and filelock"
+        );
         for (idx, split) in [(&good, "wheels/fix"), (&bad, "wheels/fix-no-gfx1010")] {
             let genuine = fixture(&format!("kpack/{split}"));
             for w in std::fs::read_dir(&genuine).unwrap().chain(
@@ -477,7 +487,10 @@ fn rx5600xt_from_broken_to_working_and_back() {
     // AMD's layout: `{group}_{arch}.kpack` beside the host libraries' package.
     assert!(sp.join("torch/.kpack/torch_gfx1010.kpack").is_file());
     assert!(!sp.join("torch/.kpack/torch_gfx1030.kpack").exists());
-    assert!(sp.join("rocm_bootstrap").is_dir(), "the host wheel's rocm-bootstrap");
+    assert!(
+        sp.join("rocm_bootstrap").is_dir(),
+        "the host wheel's rocm-bootstrap"
+    );
     // The probe says plainly that it did not run, and why.
     let p = &v["probe"];
     assert_eq!(p["ran"], false, "{p}");

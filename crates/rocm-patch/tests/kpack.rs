@@ -1,8 +1,9 @@
-//! Kpack (AMD TheRock's split device code), end to end: archives written from the format
-//! (docs/code-objects.md, "Kpack"; no producer exists on this machine) around real code
-//! objects, a kpack'd library made from a real hipcc-built one with binutils, laid out as
-//! TheRock's wheels lay out torch; `inspect` checked against a decoder written here
-//! (independent of rp-codeobj), and `doctor` on a synthesized RX 5600 XT.
+//! Kpack shapes AMD's tools do not make, written here from the format (docs/code-objects.md,
+//! "Kpack") around real code objects: tables keyed by the bare name (older tables),
+//! literal search paths, archives replaced by other files, wheels streamed, search paths
+//! that leave a `--sysroot`. `inspect` is checked against a decoder written here
+//! (independent of rp-codeobj). The layout AMD's splitter really produces is tested in
+//! `kpack_genuine.rs`, on fixtures made with AMD's own tools.
 
 mod common;
 use common::machine::{rx5600xt, torch_venv};

@@ -391,3 +391,37 @@ fn pypis_placeholder_is_named_not_counted() {
     );
     assert!(!human.contains("s3cret"));
 }
+
+#[test]
+fn doctor_names_the_device_package_the_gpu_needs() {
+    let d = tempfile::tempdir().unwrap();
+    let root = rx5600xt(&d.path().join("root"));
+    // The device wheel for an MI210 only.
+    let venv = genuine_venv(&root.join("home/bob/venvs/wrong"), "wrong-gpu-gfx90a");
+    let (code, human, v) = doctor(&root, &venv, &[]);
+    assert_eq!(code, 1);
+    assert!(!human.contains("code loads"), "{human}");
+    let f = finding(&v, "device-package-mismatch");
+    assert!(
+        f["title"]
+            .as_str()
+            .unwrap()
+            .contains("amd-torch-device-gfx1010"),
+        "{f}"
+    );
+    let t = finding(&v, "torch-missing-target");
+    assert!(
+        t["why"]
+            .as_str()
+            .unwrap()
+            .contains("searched as the HIP runtime searches them"),
+        "{t}"
+    );
+    // No device wheel at all: the host wheel alone never "loads".
+    let venv = genuine_venv(&root.join("home/bob/venvs/host"), "host-only");
+    let (code, human, v) = doctor(&root, &venv, &[]);
+    assert_eq!(code, 1);
+    assert!(!human.contains("code loads"), "{human}");
+    let t = finding(&v, "torch-missing-target");
+    assert!(t["why"].as_str().unwrap().contains("kpack'd"), "{t}");
+}
