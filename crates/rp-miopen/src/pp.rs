@@ -168,9 +168,7 @@ impl<'r> Run<'r> {
                     None => return Err(PpError::Unbalanced { line: lineno }),
                 },
                 "endif" => {
-                    if stack.pop().is_none() {
-                        return Err(PpError::Unbalanced { line: lineno });
-                    }
+                    stack.pop().ok_or(PpError::Unbalanced { line: lineno })?;
                 }
                 "define" if active => self.define(args),
                 "undef" if active => {
