@@ -153,6 +153,8 @@ pub struct BnCheck {
     pub kernels_found: Vec<String>,
     /// Some kernel carries the `MIO_BN_GFX101X` fix.
     pub gfx101x_fix_present: bool,
+    /// Where each kernel text lies in the library.
+    pub sources: Vec<KernelSource>,
     pub targets: Vec<TargetCheck>,
 }
 
@@ -242,7 +244,13 @@ pub fn scan(lib: &[u8]) -> BnScan {
 
 /// Scans `lib` and decides for each of `targets`.
 pub fn check(lib: &[u8], targets: &[&str]) -> BnCheck {
-    let s = scan(lib);
+    check_scanned(lib, &scan(lib), targets)
+}
+
+/// Decides for each of `targets` from a scan `s` of the same `lib` (to scan once and
+/// decide for several targets at different times). A scan of other bytes gives `Unknown`,
+/// never a panic.
+pub fn check_scanned(lib: &[u8], s: &BnScan, targets: &[&str]) -> BnCheck {
     let mut kernels_found: Vec<String> = Vec::new();
     for k in &s.kernels {
         if !kernels_found.contains(&k.file) {
@@ -253,16 +261,17 @@ pub fn check(lib: &[u8], targets: &[&str]) -> BnCheck {
         s.headers
             .iter()
             .find(|(n, _, _)| n == name)
-            .map(|(_, o, l)| &lib[*o..*o + *l])
+            .and_then(|(_, o, l)| lib.get(*o..o.saturating_add(*l)))
     };
     let targets = targets
         .iter()
-        .map(|t| check_target(lib, &s, t, &header))
+        .map(|t| check_target(lib, s, t, &header))
         .collect();
     BnCheck {
         version: s.version.clone(),
         kernels_found,
         gfx101x_fix_present: s.kernels.iter().any(|k| k.mentions_gfx101x),
+        sources: s.kernels.clone(),
         targets,
     }
 }
@@ -277,7 +286,11 @@ fn check_target<'l>(
     let mut dpp_kernels: Vec<String> = Vec::new();
     let mut unknown: Option<String> = None;
     for k in &s.kernels {
-        let text = &lib[k.offset..k.offset + k.len];
+        // A scan of another library: its ranges may not fit this one.
+        let Some(text) = lib.get(k.offset..k.offset.saturating_add(k.len)) else {
+            unknown.get_or_insert(format!("{}: not in this library", k.file));
+            continue;
+        };
         match kernel_keeps_dpp(text, target, header) {
             Ok(true) => {
                 if !dpp_kernels.contains(&k.file) {

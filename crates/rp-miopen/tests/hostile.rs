@@ -109,6 +109,17 @@ fn malformed_conditions_are_unknown() {
 }
 
 #[test]
+fn a_scan_of_other_bytes_is_unknown() {
+    let lib = fake_lib(&[BN_HEADER, KERNEL, RED_HEADER]);
+    let s = scan(&lib);
+    let c = rp_miopen::check_scanned(&lib[..lib.len() / 2], &s, &["gfx1010"]);
+    assert!(matches!(c.verdict("gfx1010"), Verdict::Unknown { .. }));
+    let c = rp_miopen::check_scanned(&lib, &s, &["gfx1010"]);
+    assert!(matches!(c.verdict("gfx1010"), Verdict::Affected { .. }));
+    assert_eq!(c.sources.len(), 1);
+}
+
+#[test]
 fn garbage_and_empty_input() {
     assert!(scan(b"").kernels.is_empty());
     let c = check(b"", &["gfx1010"]);
