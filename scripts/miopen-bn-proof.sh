@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Compile proof of a MIOpen batch-norm patch on a source checkout (the test suite's proof,
 # crates/rp-miopen/tests/sid.rs, uses sid's library texts; this one takes real files):
-# every src/kernels/MIOpenBatchNorm*.cl compiled with clang-19 for gfx1010/1011/1012 before
+# every src/kernels/MIOpenBatchNorm*.cl compiled with clang-19 for gfx1010/1011/1012 and
+# gfx10-1-generic before
 # and after the patch, and preprocessed (-E -P) for gfx1030/gfx906/gfx90a before and after
 # (must be identical). Build parameters as MIOpen's solvers pass them for an FP32 NCHW
 # problem (N=32 C=64 HW=1024), options as MIOpen's comgr path (src/comgr.cpp).
@@ -19,7 +20,8 @@ cc() { # DIR FILE TARGET VARIANT MODE...
   local dir=$1 f=$2 t=$3 v=$4; shift 4
   local g103=0 g110=0 g115=0 g120=0
   case $t in gfx103*) g103=1;; gfx110*) g110=1;; gfx115*) g115=1;; gfx120*) g120=1;; esac
-  "$clang" -x cl -cl-std=CL2.0 -target amdgcn-amd-amdhsa -mcpu="$t" -nogpulib -O3 -D__IMAGE_SUPPORT__=1 \
+  local cov=(); case $t in *generic*) cov=(-mcode-object-version=6);; esac
+  "$clang" -x cl -cl-std=CL2.0 -target amdgcn-amd-amdhsa -mcpu="$t" "${cov[@]}" -nogpulib -O3 -D__IMAGE_SUPPORT__=1 \
     -I "$dir" -DMIOPEN_USE_FP16=0 -DMIOPEN_USE_FP32=1 -DMIOPEN_USE_FPMIX=0 -DMIOPEN_USE_BFPMIX=0 \
     -DMIO_SAVE_MEAN_VARIANCE=1 -DMIO_RUNNING_RESULT=1 -DMIO_BN_VARIANT="$v" -DMIO_BN_LDS_SIZE=256 \
     -DMIO_BN_LDSGCN_SIZE=4 -DMIO_BN_N=32 -DMIO_BN_GRP0=1 -DMIO_BN_GRP1=256 -DMIO_BN_GRP2=1 -DMIO_BN_C=64 \
@@ -35,7 +37,7 @@ echo "| kernel | target | before | after (variants) |"
 echo "|---|---|---|---|"
 for path in "$work/before/src/kernels"/MIOpenBatchNorm*.cl; do
   f=$(basename "$path")
-  for t in gfx1010 gfx1011 gfx1012; do
+  for t in gfx1010 gfx1011 gfx1012 gfx10-1-generic; do
     if err=$(cc "$work/before/src/kernels" "$f" "$t" 1 -c -o /dev/null 2>&1); then b=compiles
     elif grep -q 'not a valid operand' <<<"$err"; then b="fails: not a valid operand (row_bcast)"
     else b="fails: $(grep -m1 'error:' <<<"$err" | sed 's/.*error: //')"; fi

@@ -47,9 +47,13 @@ pub fn compile(
         "-O3",
         "-D__IMAGE_SUPPORT__=1",
     ])
-    .arg(format!("-mcpu={target}"))
-    .arg("-I")
-    .arg(include_dir);
+    .arg(format!("-mcpu={target}"));
+    if target.contains("generic") {
+        // Generic targets exist from code object version 6 on (clang: "gfx10-1-generic is
+        // only available on code object version 6 or better").
+        cmd.arg("-mcode-object-version=6");
+    }
+    cmd.arg("-I").arg(include_dir);
     for (k, v) in defines {
         cmd.arg(format!("-D{k}={v}"));
     }

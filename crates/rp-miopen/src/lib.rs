@@ -369,16 +369,29 @@ pub fn processor(target: &str) -> &str {
     target.split(':').next().unwrap_or(target)
 }
 
+/// The GFX major version of a target: `gfx1010` and `gfx10-1-generic` → 10, `gfx906`,
+/// `gfx90a` and `gfx9-generic` → 9; `None` for anything else.
+pub fn gfx_major(target: &str) -> Option<u32> {
+    let num = processor(target).strip_prefix("gfx")?;
+    let digits = num.bytes().take_while(u8::is_ascii_digit).count();
+    let rest = &num[digits..];
+    // Named processors: 3 characters below GFX10 (906, 90a), 4 from GFX10 on (1010, 1201);
+    // generic targets: the major then `-` (9-generic, 10-1-generic).
+    let major_len = if rest.starts_with('-') {
+        digits
+    } else if num.len() >= 4 {
+        2
+    } else {
+        1
+    };
+    num.get(..major_len)?.parse().ok()
+}
+
 /// GFX10 and newer reject DPP row broadcasts: LLVM's AMDGPU assembler says "broadcasts
 /// are not supported on GFX10+" (llvm-project `llvm/lib/Target/AMDGPU/AsmParser/
 /// AMDGPUAsmParser.cpp`, `llvm/test/MC/AMDGPU/gfx10_unsupported_dpp.s`).
 pub fn rejects_row_bcast(target: &str) -> bool {
-    let p = processor(target);
-    let Some(num) = p.strip_prefix("gfx") else {
-        return false;
-    };
-    // gfx9xx, gfx8xx, gfx7xx, gfx6xx: three characters; gfx10xx and on: four.
-    num.len() >= 4 && num.chars().all(|c| c.is_ascii_hexdigit())
+    gfx_major(target).is_some_and(|m| m >= 10)
 }
 
 /// What a batch-norm kernel is compiled with for `target` (FP32, MIOpen's defaults):
@@ -404,15 +417,11 @@ pub fn target_defines(target: &str) -> Vec<(String, String)> {
         ("MIOPEN_USE_FPMIX".into(), "0".into()),
         ("MIOPEN_USE_BFPMIX".into(), "0".into()),
     ];
-    if p.starts_with("gfx") && p.len() > 3 && p[3..].chars().all(|c| c.is_ascii_alphanumeric()) {
-        d.push((format!("__{p}__"), "1".into()));
-        let family = if rejects_row_bcast(&p) {
-            &p[3..5]
-        } else {
-            &p[3..4]
-        };
-        d.push((format!("__GFX{family}__"), "1".into()));
-        let wave = if rejects_row_bcast(&p) { "32" } else { "64" };
+    if let Some(major) = gfx_major(&p) {
+        // clang: `__gfx1010__`, `__gfx10_1_generic__` (`-` becomes `_`), `__GFX10__`.
+        d.push((format!("__{}__", p.replace('-', "_")), "1".into()));
+        d.push((format!("__GFX{major}__"), "1".into()));
+        let wave = if major >= 10 { "32" } else { "64" };
         d.push(("__AMDGCN_WAVEFRONT_SIZE".into(), wave.into()));
     }
     for (flag, prefix) in [
@@ -513,6 +522,15 @@ mod tests {
         assert!(!rejects_row_bcast("gfx906"));
         assert!(!rejects_row_bcast("gfx90a:sramecc+"));
         assert!(!rejects_row_bcast("sm_80"));
+        assert!(rejects_row_bcast("gfx10-1-generic"));
+        assert!(!rejects_row_bcast("gfx9-generic"));
+        assert_eq!(gfx_major("gfx940"), Some(9));
+        assert_eq!(gfx_major("gfx1151"), Some(11));
+        assert_eq!(gfx_major("gfx"), None);
+        assert_eq!(gfx_major("gfxzz"), None);
+        let d = target_defines("gfx10-1-generic");
+        assert!(d.contains(&("__gfx10_1_generic__".into(), "1".into())));
+        assert!(d.contains(&("__GFX10__".into(), "1".into())));
         let d = target_defines("gfx1031");
         assert!(d.contains(&("MIO_BN_GFX103X".into(), "1".into())));
         assert!(d.contains(&("__gfx1031__".into(), "1".into())));

@@ -6,9 +6,9 @@
 //!
 //! The compile proof: each recipe's batch-norm patch applied to each kernel text taken
 //! from the library (its headers inlined, so the patch's hunk lands inside it), then every
-//! kernel compiled for gfx1010/1011/1012 before (the DPP kernels fail with "not a valid
-//! operand") and after (everything compiles), and preprocessed for gfx1030, gfx906 and
-//! gfx90a before and after (identical text: nothing changes there).
+//! kernel compiled for gfx1010/1011/1012 and gfx10-1-generic before (the DPP kernels fail
+//! with "not a valid operand") and after (everything compiles), and preprocessed for
+//! gfx1030, gfx906 and gfx90a before and after (identical text: nothing changes there).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,6 +19,9 @@ use rp_miopen::{check, scan, target_defines, Verdict};
 
 const SID_HELP: &str = "RP_SID must name a directory where Debian sid's libmiopen1 is unpacked \
      (scripts/test.sh: scripts/fetch-sid.sh \"$data/sid\" libmiopen1)";
+
+/// The RDNA1 targets: the three processors and the generic target that covers them.
+const GFX101X: [&str; 4] = ["gfx1010", "gfx1011", "gfx1012", "gfx10-1-generic"];
 
 const SPATIAL: [&str; 4] = [
     "MIOpenBatchNormActivBwdSpatial.cl",
@@ -76,7 +79,13 @@ fn sid_library_keeps_the_dpp_path_on_gfx101x_only() {
     assert!(!c.gfx101x_fix_present);
     let mut spatial = SPATIAL.map(String::from).to_vec();
     spatial.sort();
-    for t in ["gfx1010", "gfx1011", "gfx1012", "gfx1010:xnack-"] {
+    for t in [
+        "gfx1010",
+        "gfx1011",
+        "gfx1012",
+        "gfx1010:xnack-",
+        "gfx10-1-generic",
+    ] {
         let c = check(&lib, &[t]);
         match c.verdict(t) {
             Verdict::Affected { mut kernels } => {
@@ -116,13 +125,18 @@ fn a_library_with_the_patched_kernels_is_unaffected() {
         at = k.offset + k.len;
     }
     patched_lib.extend_from_slice(&lib[at..]);
-    let c = check(
-        &patched_lib,
-        &["gfx1010", "gfx1011", "gfx1012", "gfx1030", "gfx906"],
-    );
+    let targets = [
+        "gfx1010",
+        "gfx1011",
+        "gfx1012",
+        "gfx10-1-generic",
+        "gfx1030",
+        "gfx906",
+    ];
+    let c = check(&patched_lib, &targets);
     assert!(c.gfx101x_fix_present);
     assert_eq!(c.kernels_found.len(), 11);
-    for t in ["gfx1010", "gfx1011", "gfx1012", "gfx1030", "gfx906"] {
+    for t in targets {
         assert_eq!(c.verdict(t), Verdict::Unaffected, "{t}");
     }
     assert!(
@@ -244,7 +258,7 @@ fn compile_proof_with_clang_on_sid_kernel_texts() {
     // Jobs: (file, target, variant, after?, preprocess?)
     let mut jobs = Vec::new();
     for (file, _) in &texts {
-        for t in ["gfx1010", "gfx1011", "gfx1012"] {
+        for t in GFX101X {
             jobs.push((file.clone(), t, 1, false, false));
             for &v in variants(file) {
                 jobs.push((file.clone(), t, v, true, false));
@@ -295,7 +309,7 @@ fn compile_proof_with_clang_on_sid_kernel_texts() {
     let mut table = String::new();
     let mut failures = Vec::new();
     for (file, _) in &texts {
-        for t in ["gfx1010", "gfx1011", "gfx1012"] {
+        for t in GFX101X {
             let b = &find(file, t, 1, false, false).5;
             let dpp = SPATIAL.contains(&file.as_str());
             let broken = file == UPSTREAM_BROKEN.0;
