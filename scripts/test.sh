@@ -32,6 +32,10 @@ if [ ! -e "$data/sid/usr/lib/x86_64-linux-gnu/librocblas.so.4.4" ]; then
   echo "== downloading sid librocblas4 (not installed: unpacked into $data/sid)"
   scripts/fetch-sid.sh "$data/sid" librocblas4
 fi
+if [ ! -e "$data/sid/usr/lib/x86_64-linux-gnu/libMIOpen.so.1" ]; then
+  echo "== downloading sid libmiopen1 (not installed: unpacked into $data/sid)"
+  scripts/fetch-sid.sh "$data/sid" libmiopen1
+fi
 if ! ls "$data/wheels"/torch_scatter_rocm-*.whl >/dev/null 2>&1; then
   echo "== downloading a ROCm wheel from PyPI"
   python3 -m pip download -q --no-deps -d "$data/wheels" "torch-scatter-rocm==2.1.2.post7"

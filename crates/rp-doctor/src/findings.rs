@@ -428,6 +428,7 @@ fn torch_findings(m: &MachineSnapshot, python: &[PythonEnv], out: &mut Vec<Findi
                 continue;
             }
             device_package_findings(m, pe, t, g, &base, out);
+            miopen_findings(m, pe, t, g, &base, out);
             if t.gpu_libraries.is_empty() {
                 // A ROCm torch with no device code anywhere doctor looked: never "loads".
                 let detail = format!(
@@ -629,6 +630,66 @@ fn device_package_findings(
         native_stack_fix(m, own),
         Some(format!("{} / node {}", pe.path, g.node.unwrap_or(0))),
     ));
+}
+
+/// MIOpen's batch-norm kernels keep the DPP path on this GPU (the MIOpen this torch
+/// loads: its own in torch/lib or TheRock's ROCm libraries, else the ROCm install the
+/// loader finds first).
+fn miopen_findings(
+    m: &MachineSnapshot,
+    pe: &PythonEnv,
+    t: &TorchInstall,
+    g: &Gpu,
+    base: &[(&str, &str)],
+    out: &mut Vec<Finding>,
+) {
+    let own = g.gfx_target.as_deref().unwrap_or("unknown");
+    let checks: &[rp_report::MiopenCheck] = if t.miopen.is_empty() {
+        m.rocm
+            .iter()
+            .find(|i| i.loader_first)
+            .map(|i| i.miopen.as_slice())
+            .unwrap_or_default()
+    } else {
+        &t.miopen
+    };
+    for c in checks {
+        let Some(r) = c.targets.iter().find(|x| x.target == own) else {
+            continue;
+        };
+        if r.verdict != rp_report::MiopenVerdict::Affected {
+            continue;
+        }
+        let version = c
+            .version
+            .clone()
+            .unwrap_or_else(|| "(version unknown)".into());
+        let kernels = r.kernels.join(", ");
+        let mut vars = base.to_vec();
+        vars.push(("lib", &c.path));
+        vars.push(("version", &version));
+        vars.push(("kernels", &kernels));
+        let lib_dir = c.path.rsplit_once('/').map(|(d, _)| d).unwrap_or(".");
+        let fix = vec![
+            FixStep::run_because(
+                format!("rocm-patch build miopen --gpu {own} --dry-run"),
+                "what the build needs and does: MIOpen from source with the batch-norm patch, proven by compiling the kernels for gfx101x",
+            ),
+            FixStep::run_because(
+                format!("rocm-patch build miopen --gpu {own} --deploy-into {lib_dir}"),
+                "builds it and puts the fixed library in place as one transaction (`rocm-patch rollback --last` undoes it)",
+            ),
+            FixStep::note(
+                "or, without a build: torch.backends.cudnn.enabled = False at the start of the program — batch-norm and convolutions then take PyTorch's native kernels instead of MIOpen's (slower convolutions, no crash)",
+            ),
+        ];
+        out.push(mk(
+            "miopen-batchnorm-dpp-gfx101x",
+            &vars,
+            fix,
+            Some(format!("{} / node {}", pe.path, g.node.unwrap_or(0))),
+        ));
+    }
 }
 
 /// Two versions of one build: equal as PEP 440 compares them (case and a leading `v`

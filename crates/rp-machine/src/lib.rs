@@ -13,6 +13,7 @@
 mod gpus;
 mod identity;
 mod ids;
+mod miopen;
 mod pipconf;
 mod python;
 mod read;
@@ -33,7 +34,7 @@ pub use runtime::override_for;
 pub use startup::{dialect as startup_dialect, gpu_related, parse_line as parse_startup_line};
 
 use rp_report::{
-    DeviceNode, Driver, Environment, FoundBy, Gpu, InspectReport, PythonEnv, RocmInstall,
+    DeviceNode, Driver, Environment, FoundBy, Gpu, InspectReport, PythonEnv, RocmInstall, RocmKind,
     TensileDir, Vendor,
 };
 use std::collections::BTreeMap;
@@ -75,6 +76,9 @@ pub struct Options {
     /// Also read ROCm installs and Python environments (doctor); without it only the
     /// GPUs, driver and environment are read (env, explain).
     pub full: bool,
+    /// Where checks too slow to repeat on every run keep their results (MIOpen's
+    /// batch-norm kernels, by file identity); none: nothing is cached.
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// Why the machine could not be read at all.
@@ -187,6 +191,25 @@ pub fn snapshot(root: &SysRoot, o: &Options) -> Result<MachineSnapshot, MachineE
     let mut rocblas_env_library = None;
     if o.full {
         rocm = rocm::collect(root, &o.env);
+        // The GPUs' own targets: what MIOpen compiles its kernels for.
+        let gpu_targets: Vec<String> = g
+            .list
+            .iter()
+            .filter(|x| x.node.is_some())
+            .filter_map(|x| x.gfx_target.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        for r in &mut rocm {
+            let lib = match r.kind {
+                RocmKind::Opt => root.host(&r.path).join("lib"),
+                RocmKind::Distro => root.host(&r.path),
+            };
+            r.miopen = miopen::libraries_in(root, &lib)
+                .iter()
+                .filter_map(|l| miopen::check(root, l, &gpu_targets, o.cache_dir.as_deref()))
+                .collect();
+        }
         rocblas_env_library = o.env.get("ROCBLAS_TENSILE_LIBPATH").map(|p| {
             rocm::tensile_dir(root, &root.host(p)).unwrap_or(TensileDir {
                 path: p.clone(),
@@ -214,6 +237,8 @@ pub fn snapshot(root: &SysRoot, o: &Options) -> Result<MachineSnapshot, MachineE
             vars: &o.env,
             cwd,
             home: home_host.as_deref(),
+            gpu_targets: &gpu_targets,
+            cache_dir: o.cache_dir.as_deref(),
         };
         let mut seen_sites = std::collections::HashSet::new();
         for c in &candidates {

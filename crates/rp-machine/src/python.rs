@@ -430,8 +430,9 @@ fn kpack_archives_in(
 fn torch_in(
     root: &SysRoot,
     site: &Path,
-    vars: &BTreeMap<String, String>,
+    l: &Look,
 ) -> Option<(TorchInstall, rp_report::InspectReport)> {
+    let vars = l.vars;
     let dir = site.join("torch");
     if !root.is_file(&dir.join("__init__.py")) && !root.is_file(&dir.join("version.py")) {
         return None;
@@ -537,6 +538,11 @@ fn torch_in(
         kpack_libraries,
         kpack_archives,
         device_packages: device_packages(root, &listing),
+        miopen: lib_dirs
+            .iter()
+            .flat_map(|d| crate::miopen::libraries_in(root, d))
+            .filter_map(|p| crate::miopen::check(root, &p, l.gpu_targets, l.cache_dir))
+            .collect(),
         looked_in,
         rocblas_library: crate::rocm::tensile_dir(root, &lib.join("rocblas/library")),
         hipblaslt_library: crate::rocm::tensile_dir(root, &lib.join("hipblaslt/library")),
@@ -555,6 +561,10 @@ pub struct Look<'a> {
     pub cwd: Option<&'a Path>,
     /// The user's home directory (host path), for the user site.
     pub home: Option<&'a Path>,
+    /// The GPUs' targets (MIOpen's kernels are checked for them).
+    pub gpu_targets: &'a [String],
+    /// Where slow checks keep their results.
+    pub cache_dir: Option<&'a Path>,
 }
 
 /// Inspect one candidate. Returns the environment and the inspect report of its torch
@@ -623,7 +633,7 @@ pub fn read_env(c: &Candidate, l: &Look) -> (PythonEnv, Option<rp_report::Inspec
     env.site_packages = sites.iter().map(|s| root.machine(s)).collect();
     env.pip_indexes = crate::pipconf::indexes(root, prefix.as_deref(), l.home, l.vars);
     let mut inspect = None;
-    if let Some((t, r)) = sites.iter().find_map(|s| torch_in(root, s, l.vars)) {
+    if let Some((t, r)) = sites.iter().find_map(|s| torch_in(root, s, l)) {
         env.torch = Some(t);
         inspect = Some(r);
     }

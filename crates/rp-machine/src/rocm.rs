@@ -172,6 +172,7 @@ pub fn collect(root: &SysRoot, env: &BTreeMap<String, String>) -> Vec<RocmInstal
             version_source,
             hip_runtime: hip.as_deref().map(|h| root.machine(h)),
             rocblas_library: rocblas_library(root, &lib).and_then(|d| tensile_dir(root, &d)),
+            miopen: Vec::new(),
             loader_first: false,
         });
     }
@@ -194,6 +195,7 @@ pub fn collect(root: &SysRoot, env: &BTreeMap<String, String>) -> Vec<RocmInstal
             version: v,
             hip_runtime: Some(root.machine(&hip)),
             rocblas_library: rocblas_library(root, &dir).and_then(|t| tensile_dir(root, &t)),
+            miopen: Vec::new(),
             loader_first: false,
         });
     }

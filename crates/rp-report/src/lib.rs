@@ -591,6 +591,9 @@ pub struct RocmInstall {
     pub hip_runtime: Option<String>,
     /// The rocBLAS Tensile library directory and its archs.
     pub rocblas_library: Option<TensileDir>,
+    /// Its MIOpen's batch-norm kernels, checked for the machine's GPUs.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub miopen: Vec<MiopenCheck>,
     /// The dynamic loader finds this install's HIP runtime first.
     pub loader_first: bool,
 }
@@ -630,6 +633,41 @@ pub struct PipIndex {
     pub url: String,
 }
 
+vocabulary! {
+    /// What MIOpen's batch-norm kernels do on one target.
+    MiopenVerdict { /** Some kernel keeps the DPP `row_bcast` path on a GFX10+ target: it fails to compile there, and batch-norm fails. */ Affected = "affected", #[default] /** No kernel keeps the path, or the target accepts it. */ Unaffected = "unaffected", /** Not decided (no kernels found, a condition not evaluated). */ Unknown = "unknown" }
+}
+
+/// MIOpen's embedded batch-norm kernels, checked for the machine's GPUs.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct MiopenCheck {
+    /// The library.
+    pub path: String,
+    /// MIOpen's version, when the library says.
+    pub version: Option<String>,
+    /// The batch-norm kernel files found in it.
+    pub kernels_found: Vec<String>,
+    /// The kernels carry the gfx101x fix (`MIO_BN_GFX101X`).
+    pub gfx101x_fix_present: bool,
+    /// One result per target.
+    pub targets: Vec<MiopenTarget>,
+}
+
+/// The check for one target.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct MiopenTarget {
+    /// The target (`gfx1010`).
+    pub target: String,
+    /// The verdict.
+    pub verdict: MiopenVerdict,
+    /// The kernels that keep the DPP path, when affected.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub kernels: Vec<String>,
+    /// Why undecided.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
+}
+
 /// An installed torch.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct TorchInstall {
@@ -665,6 +703,10 @@ pub struct TorchInstall {
     pub rocblas_library: Option<TensileDir>,
     /// The bundled hipBLASLt directory.
     pub hipblaslt_library: Option<TensileDir>,
+    /// The MIOpen it carries (torch/lib, TheRock's ROCm libraries), its batch-norm
+    /// kernels checked for the machine's GPUs.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub miopen: Vec<MiopenCheck>,
     /// Per AMD GPU: can this torch run on it?
     pub gpu_support: Vec<GpuSupport>,
 }

@@ -22,6 +22,7 @@ pub(crate) fn run(args: DoctorArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
             env: super::env_map(),
             cwd: std::env::current_dir()?,
             full: true,
+            cache_dir: super::machine_cache_dir(),
         },
     )?;
     let report = rp_doctor::doctor(&machine);

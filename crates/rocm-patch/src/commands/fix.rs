@@ -37,6 +37,7 @@ pub(crate) fn run(
                 env: env.clone(),
                 cwd: cwd.clone(),
                 full: true,
+                cache_dir: super::machine_cache_dir(),
             },
         )
     };

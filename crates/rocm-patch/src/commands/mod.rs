@@ -159,6 +159,12 @@ pub(crate) fn gpu_target(
     }))
 }
 
+/// The per-user cache directory, when there is one (`$XDG_CACHE_HOME/rocm-patch`, else
+/// `~/.cache/rocm-patch`): doctor keeps slow checks' results there.
+pub(crate) fn machine_cache_dir() -> Option<std::path::PathBuf> {
+    user_dir(None, "XDG_CACHE_HOME", ".cache", "cache-dir").ok()
+}
+
 /// A per-user directory: the flag, else `$VAR/rocm-patch`, else `~/HOME_REL/rocm-patch`.
 pub(crate) fn user_dir(
     flag: Option<std::path::PathBuf>,

@@ -32,6 +32,7 @@ pub(crate) fn run(args: ReportArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
             env: env.clone(),
             cwd: cwd.clone(),
             full: true,
+            cache_dir: super::machine_cache_dir(),
         },
     )?;
     let doctor = rp_doctor::doctor(&machine);
