@@ -159,3 +159,37 @@ fn a_patched_or_foreign_libmiopen_is_not_blamed() {
     assert_eq!(m["kernels_found"], serde_json::json!([]), "{m}");
     assert_eq!(m["targets"][0]["verdict"], "unknown", "{m}");
 }
+
+#[test]
+fn inspect_reports_the_check_per_library() {
+    let lib = sid_miopen();
+    let (code, v) = inspect_json(&[s(&lib)]);
+    assert_eq!(code, 0, "{v}");
+    let m = &v["files"][0]["miopen_bn"];
+    assert_eq!(m["version"], "3.4.0", "{m}");
+    assert_eq!(m["kernels_found"].as_array().unwrap().len(), 11, "{m}");
+    let verdict = |t: &str| {
+        m["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["target"] == t)
+            .map(|x| x["verdict"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    for t in ["gfx1010", "gfx1011", "gfx1012"] {
+        assert_eq!(verdict(t), "affected", "{t}");
+    }
+    for t in ["gfx1030", "gfx1100", "gfx906", "gfx90a"] {
+        assert_eq!(verdict(t), "unaffected", "{t}");
+    }
+    let (_, v) = inspect_json(&["--gpu", "gfx1031", s(&lib)]);
+    let t = &v["files"][0]["miopen_bn"]["targets"];
+    assert_eq!(t.as_array().unwrap().len(), 1);
+    assert_eq!(t[0]["verdict"], "unaffected");
+    let (_, out, _) = rp(&["inspect", "--gpu", "gfx1010", s(&lib)]);
+    assert!(
+        out.contains("MIOpen batch-norm kernels") && out.contains("affected"),
+        "{out}"
+    );
+}

@@ -76,6 +76,7 @@ pub fn inspect(paths: &[PathBuf], opts: &Options) -> InspectReport {
         )
         .collect();
     reports.extend(per_file.into_iter().flatten());
+    miopen_checks(&explicit, &found, opts, &mut reports);
     reports.sort_by(|a, b| a.path.cmp(&b.path));
     reports.dedup_by(|a, b| a.path == b.path);
     kpack::resolve(
@@ -85,6 +86,107 @@ pub fn inspect(paths: &[PathBuf], opts: &Options) -> InspectReport {
         &scan_opts,
     );
     build_report(reports, opts)
+}
+
+/// Targets a `libMIOpen` is checked for when no GPU is named: RDNA1, the RDNA2/3 targets
+/// its kernels treat apart, and two GFX9 ones (which accept the DPP path).
+const MIOPEN_DEFAULT_TARGETS: [&str; 7] = [
+    "gfx1010", "gfx1011", "gfx1012", "gfx1030", "gfx1100", "gfx906", "gfx90a",
+];
+
+/// MIOpen's batch-norm kernels in each `libMIOpen*.so*` named or walked (rp-miopen).
+fn miopen_checks(
+    explicit: &[PathBuf],
+    found: &[PathBuf],
+    opts: &Options,
+    reports: &mut Vec<FileReport>,
+) {
+    let targets: Vec<String> = match &opts.gpu {
+        Some(g) => vec![g.processor.clone()],
+        None => MIOPEN_DEFAULT_TARGETS
+            .iter()
+            .map(|t| t.to_string())
+            .collect(),
+    };
+    let asked: Vec<&str> = targets.iter().map(String::as_str).collect();
+    let libs: Vec<&PathBuf> = explicit
+        .iter()
+        .chain(found)
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("libMIOpen") && n.contains(".so"))
+        })
+        .collect();
+    let checks: Vec<(String, Option<rp_report::MiopenCheck>)> = libs
+        .par_iter()
+        .map(|p| {
+            let shown = p.display().to_string();
+            let check = rp_machine_free_map(p).map(|map| {
+                let c = rp_miopen::check(&map, &asked);
+                miopen_report(&shown, &c)
+            });
+            (shown, check)
+        })
+        .collect();
+    for (path, check) in checks {
+        let Some(check) = check else { continue };
+        match reports.iter_mut().find(|r| r.path == path) {
+            Some(r) => r.miopen_bn = Some(check),
+            None => reports.push(FileReport {
+                path,
+                format: Some(FileFormat::HostElf),
+                miopen_bn: Some(check),
+                ..FileReport::default()
+            }),
+        }
+    }
+}
+
+/// A regular file mapped read-only (non-blocking open; FIFOs and devices refused).
+fn rp_machine_free_map(p: &Path) -> Option<Mmap> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(p)
+        .ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
+    map_file(&f).ok()
+}
+
+/// rp-miopen's check as the report's type.
+pub fn miopen_report(path: &str, c: &rp_miopen::BnCheck) -> rp_report::MiopenCheck {
+    use rp_report::{MiopenTarget, MiopenVerdict};
+    rp_report::MiopenCheck {
+        path: path.to_string(),
+        version: c.version.clone(),
+        kernels_found: c.kernels_found.clone(),
+        gfx101x_fix_present: c.gfx101x_fix_present,
+        targets: c
+            .targets
+            .iter()
+            .map(|t| {
+                let (verdict, kernels, reason) = match &t.verdict {
+                    rp_miopen::Verdict::Affected { kernels } => {
+                        (MiopenVerdict::Affected, kernels.clone(), None)
+                    }
+                    rp_miopen::Verdict::Unaffected => (MiopenVerdict::Unaffected, Vec::new(), None),
+                    rp_miopen::Verdict::Unknown { reason } => {
+                        (MiopenVerdict::Unknown, Vec::new(), Some(reason.clone()))
+                    }
+                };
+                MiopenTarget {
+                    target: t.target.clone(),
+                    verdict,
+                    kernels,
+                    reason,
+                }
+            })
+            .collect(),
+    }
 }
 
 fn walk(root: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<FileReport>) {

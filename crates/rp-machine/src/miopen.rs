@@ -5,7 +5,7 @@
 //! time) and the targets asked.
 
 use crate::SysRoot;
-use rp_report::{MiopenCheck, MiopenTarget, MiopenVerdict};
+use rp_report::MiopenCheck;
 use std::path::{Path, PathBuf};
 
 /// Largest library read.
@@ -68,33 +68,7 @@ pub(crate) fn check(
     let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
     let asked: Vec<&str> = targets.iter().map(String::as_str).collect();
     let c = rp_miopen::check(&map, &asked);
-    let out = MiopenCheck {
-        path: shown,
-        version: c.version.clone(),
-        kernels_found: c.kernels_found.clone(),
-        gfx101x_fix_present: c.gfx101x_fix_present,
-        targets: c
-            .targets
-            .iter()
-            .map(|t| {
-                let (verdict, kernels, reason) = match &t.verdict {
-                    rp_miopen::Verdict::Affected { kernels } => {
-                        (MiopenVerdict::Affected, kernels.clone(), None)
-                    }
-                    rp_miopen::Verdict::Unaffected => (MiopenVerdict::Unaffected, Vec::new(), None),
-                    rp_miopen::Verdict::Unknown { reason } => {
-                        (MiopenVerdict::Unknown, Vec::new(), Some(reason.clone()))
-                    }
-                };
-                MiopenTarget {
-                    target: t.target.clone(),
-                    verdict,
-                    kernels,
-                    reason,
-                }
-            })
-            .collect(),
-    };
+    let out = rp_inspect::miopen_report(&shown, &c);
     if let Some(p) = cached {
         // Best effort: a cache that cannot be written only costs time.
         if let Some(dir) = p.parent() {

@@ -229,6 +229,10 @@ pub struct FileReport {
     /// For a kpack'd host binary: where its device code is and what was found there.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub kpack_ref: Option<KpackRef>,
+    /// For a `libMIOpen*.so*`: its batch-norm kernels checked for the GPU asked (`--gpu`)
+    /// or, without one, for a set of representative targets.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub miopen_bn: Option<MiopenCheck>,
 }
 
 /// A kpack archive's table of contents, summarised.

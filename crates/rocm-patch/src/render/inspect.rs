@@ -190,6 +190,39 @@ pub fn human(r: &InspectReport, verbose: bool, out: &mut dyn Write) -> io::Resul
             )?;
         }
     }
+    let miopen: Vec<_> = r
+        .files
+        .iter()
+        .filter_map(|f| f.miopen_bn.as_ref())
+        .collect();
+    if !miopen.is_empty() {
+        writeln!(
+            out,
+            "\nMIOpen batch-norm kernels (DPP row_bcast path, MIOpen#1586):"
+        )?;
+        for m in miopen {
+            writeln!(
+                out,
+                "  {} (MIOpen {}, {} kernels{})",
+                m.path,
+                m.version.as_deref().unwrap_or("?"),
+                m.kernels_found.len(),
+                if m.gfx101x_fix_present {
+                    ", gfx101x fix present"
+                } else {
+                    ""
+                }
+            )?;
+            for t in &m.targets {
+                let detail = match (&t.reason, t.kernels.is_empty()) {
+                    (Some(r), _) => format!(": {r}"),
+                    (None, false) => format!(": {}", t.kernels.join(", ")),
+                    _ => String::new(),
+                };
+                writeln!(out, "    {:<10} {}{detail}", t.target, t.verdict)?;
+            }
+        }
+    }
     if let Some(c) = &r.coverage {
         let partly = if c.partial.is_empty() {
             String::new()
