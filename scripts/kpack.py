@@ -7,6 +7,13 @@ library only).
   kpack.py tree OUT LIBS CODEDIR TheRock-shaped site-packages from real code objects (*.co in
                                  CODEDIR, one per library and processor), and the same code
                                  objects as plain fat binaries, for scripts/bench-kpack.sh
+  kpack.py big SITE MB           adds to SITE (a copy of fixtures/kpack/installed/*/site-packages,
+                                 AMD's layout) one `none`-scheme archive per processor of
+                                 fixtures/codeobj, named and keyed as AMD's splitter names them
+                                 (torch/.kpack/torch_<arch>.kpack, lib/libtorch_hip.so#0/#1,
+                                 lib/libc10_hip.so#0), each kernel a real code object padded
+                                 with zeros, MB megabytes of archives in all: a venv as large as
+                                 a real one, for scripts/bench-doctor.sh (timing only)
 """
 import struct
 import subprocess
@@ -113,9 +120,29 @@ def tree(out, libs, codedir):
           f"{libs * len(arches)} code objects, {total} bytes")
 
 
+def big(site, mb):
+    co = Path(__file__).resolve().parent.parent / "fixtures" / "codeobj"
+    by_arch = {}
+    for f in sorted(co.glob("codeobj_co6_*.co")):
+        arch = f.stem[len("codeobj_co6_"):].split("_")[0]
+        if arch != "gfx1010":  # the genuine gfx1010 archive stays as AMD's splitter wrote it
+            by_arch[arch] = f.read_bytes()
+    keys = ["lib/libtorch_hip.so#0", "lib/libtorch_hip.so#1", "lib/libc10_hip.so#0"]
+    each = mb * (1 << 20) // (len(by_arch) * len(keys))
+    kp = site / "torch" / ".kpack"
+    kp.mkdir(parents=True, exist_ok=True)
+    for arch, data in by_arch.items():
+        padded = data + b"\0" * max(0, each - len(data))
+        kernels = [(k, arch, padded) for k in keys]
+        (kp / f"torch_{arch}.kpack").write_bytes(archive(kernels, "none", arch, [arch]))
+    print(f"{len(by_arch)} archives of {len(keys)} kernels, {each * len(keys) * len(by_arch) >> 20} MiB")
+
+
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "seed":
         seed(Path(sys.argv[2]))
+    elif len(sys.argv) == 4 and sys.argv[1] == "big":
+        big(Path(sys.argv[2]), int(sys.argv[3]))
     elif len(sys.argv) == 5 and sys.argv[1] == "tree":
         tree(Path(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]))
     else:

@@ -633,6 +633,10 @@ fn an_index_without_the_device_extra_rolls_everything_back() {
     );
     assert_eq!(tree_snapshot(&c.root), before, "startup files not restored");
     assert!(!c.venv.exists(), "the venv was left behind");
+    assert!(
+        !c.venv.parent().unwrap().exists(),
+        "the venv's parent directory, made for it, was left behind"
+    );
 }
 
 #[test]
@@ -701,6 +705,7 @@ fn groups_are_added_and_removed_exactly() {
         .driver_ok()
         .finish();
     let group_before = std::fs::read_to_string(root.join("etc/group")).unwrap();
+    let tree_before = tree_snapshot(&root);
     let state = d.path().join("state");
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
@@ -750,6 +755,8 @@ fn groups_are_added_and_removed_exactly() {
         std::fs::read_to_string(root.join("etc/group")).unwrap(),
         group_before
     );
+    // usermod's `etc/group-` and `etc/gshadow-` backups are not left behind.
+    assert_eq!(tree_snapshot(&root), tree_before, "the tree is not as it was");
 }
 
 #[test]

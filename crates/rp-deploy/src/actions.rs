@@ -19,7 +19,7 @@ fn marker_text(seq: u64) -> String {
 /// must not exist or be empty.
 pub(crate) fn check(a: &Action) -> Result<(), DeployError> {
     match a {
-        Action::Tree { path } => {
+        Action::Tree { path, .. } => {
             let p = Path::new(path);
             match std::fs::symlink_metadata(p) {
                 Err(_) => Ok(()),
@@ -54,7 +54,7 @@ pub(crate) fn check(a: &Action) -> Result<(), DeployError> {
 /// Make the recorded change (the tree: its directory and marker; the caller fills it).
 pub(crate) fn apply(a: &Action, seq: u64) -> Result<(), DeployError> {
     match a {
-        Action::Tree { path } => {
+        Action::Tree { path, .. } => {
             let p = Path::new(path);
             ctx(std::fs::create_dir_all(p), p, "cannot create directory")?;
             let m = p.join(MARKER);
@@ -65,6 +65,7 @@ pub(crate) fn apply(a: &Action, seq: u64) -> Result<(), DeployError> {
             user,
             groups,
             prefix,
+            ..
         } => usermod(prefix, "-aG", &groups.join(","), user),
     }
 }
@@ -72,18 +73,32 @@ pub(crate) fn apply(a: &Action, seq: u64) -> Result<(), DeployError> {
 /// Undo a recorded change; a change that was never made (or already undone) is fine.
 pub(crate) fn undo(a: &Action, seq: u64) -> Result<(), DeployError> {
     match a {
-        Action::Tree { path } => {
+        Action::Tree { path, parents } => {
             let p = Path::new(path);
+            // The directories made for it go too, when nothing else is in them.
+            let remove_parents = || {
+                for q in parents {
+                    if std::fs::remove_dir(q).is_err() {
+                        break;
+                    }
+                }
+            };
             if std::fs::symlink_metadata(p).is_err() {
+                remove_parents();
                 return Ok(());
             }
             let marker = std::fs::read_to_string(p.join(MARKER)).ok();
             if marker.as_deref() == Some(marker_text(seq).as_str()) {
-                return Ok(ctx(std::fs::remove_dir_all(p), p, "cannot remove")?);
+                ctx(std::fs::remove_dir_all(p), p, "cannot remove")?;
+                remove_parents();
+                return Ok(());
             }
             // Created but the marker not yet written: only an empty directory is removed.
             match std::fs::remove_dir(p) {
-                Ok(()) => Ok(()),
+                Ok(()) => {
+                    remove_parents();
+                    Ok(())
+                }
                 Err(e) if e.raw_os_error() == Some(libc::ENOTEMPTY) => {
                     Err(DeployError::Refused(format!(
                         "{path} does not hold this transaction's marker ({MARKER}) and is not empty: left in place, remove it by hand if it is not yours"
@@ -101,10 +116,29 @@ pub(crate) fn undo(a: &Action, seq: u64) -> Result<(), DeployError> {
             user,
             groups,
             prefix,
+            backups,
         } => {
             let now = members(prefix, user)?;
             for g in groups.iter().filter(|g| now.contains(*g)) {
                 usermod(prefix, "-rG", g, user)?;
+            }
+            // usermod leaves `<file>-` backups behind: put back what was there.
+            for b in backups {
+                let f = Path::new(prefix).join(&b.file);
+                match &b.before {
+                    Some(text) => ctx(std::fs::write(&f, text), &f, "cannot restore")?,
+                    None => match std::fs::remove_file(&f) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                            return Err(PathError {
+                                path: f.display().to_string(),
+                                what: "cannot remove",
+                                err: e,
+                            }
+                            .into())
+                        }
+                        _ => {}
+                    },
+                }
             }
             Ok(())
         }

@@ -68,6 +68,10 @@ pub enum Action {
     Tree {
         /// Absolute path.
         path: String,
+        /// Its ancestors that did not exist before (deepest first): rollback removes
+        /// them too when they are empty.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        parents: Vec<String>,
     },
     /// Supplementary groups added to a user with `usermod -aG` (the ones the user was
     /// not in); rollback removes exactly these with `usermod -rG`.
@@ -78,7 +82,60 @@ pub enum Action {
         groups: Vec<String>,
         /// `usermod --prefix` (the tree whose etc/group is changed), `/` for this machine.
         prefix: String,
+        /// The backups usermod writes (`etc/group-`, `etc/gshadow-`) as they were before:
+        /// rollback puts them back, or removes them when there were none.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        backups: Vec<Backup>,
     },
+}
+
+/// A file usermod replaces as a side effect, as it was before the transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Backup {
+    /// `etc/group-` or `etc/gshadow-`, relative to the prefix.
+    pub file: String,
+    /// Its content before, or null when it did not exist.
+    pub before: Option<String>,
+}
+
+/// The backup files usermod(8) writes beside the files it changes (shadow-utils
+/// `commonio_close`: `<file>-`).
+pub const GROUP_BACKUPS: [&str; 2] = ["etc/group-", "etc/gshadow-"];
+
+impl Action {
+    /// A tree to create at `path`, with the ancestors that do not exist yet.
+    pub fn tree(path: &str) -> Action {
+        let mut parents = Vec::new();
+        let mut p = Path::new(path).parent();
+        while let Some(d) = p {
+            if d.as_os_str().is_empty() || std::fs::symlink_metadata(d).is_ok() {
+                break;
+            }
+            parents.push(d.display().to_string());
+            p = d.parent();
+        }
+        Action::Tree {
+            path: path.to_string(),
+            parents,
+        }
+    }
+
+    /// Groups to add, with usermod's backup files as they are now.
+    pub fn groups(user: &str, groups: Vec<String>, prefix: &str) -> Action {
+        let backups = GROUP_BACKUPS
+            .iter()
+            .map(|f| Backup {
+                file: f.to_string(),
+                before: crate::fsx_read_small(&Path::new(prefix).join(f)),
+            })
+            .collect();
+        Action::Groups {
+            user: user.to_string(),
+            groups,
+            prefix: prefix.to_string(),
+            backups,
+        }
+    }
 }
 
 /// Where a transaction is (the report's vocabulary, stored in the journal as is).
@@ -310,7 +367,7 @@ pub(crate) fn validate(j: &Journal, seq_from_name: Option<u64>) -> Result<(), St
     }
     for a in &j.actions {
         match a {
-            Action::Tree { path } => {
+            Action::Tree { path, parents } => {
                 let p = Path::new(path);
                 if !p.is_absolute()
                     || p.components().count() < 3
@@ -319,15 +376,26 @@ pub(crate) fn validate(j: &Journal, seq_from_name: Option<u64>) -> Result<(), St
                 {
                     return Err(format!("a created tree at {path:?}"));
                 }
+                // Only the tree's own ancestors, and never the root's first level.
+                for q in parents {
+                    let q = Path::new(q);
+                    if !p.starts_with(q) || q == p || q.components().count() < 3 {
+                        return Err(format!("{q:?} is not a parent of the tree {path:?}"));
+                    }
+                }
             }
             Action::Groups {
                 user,
                 groups,
                 prefix,
+                backups,
             } => {
                 if !group_name_ok(user)
                     || groups.iter().any(|g| !group_name_ok(g))
                     || !Path::new(prefix).is_absolute()
+                    || backups
+                        .iter()
+                        .any(|b| !GROUP_BACKUPS.contains(&b.file.as_str()))
                 {
                     return Err(format!("a group change for {user:?}: {groups:?}"));
                 }
@@ -399,7 +467,7 @@ pub fn abandon(root: &Path, id: &str) -> Result<Vec<String>, crate::DeployError>
                 .iter()
                 .map(|o| o.path.clone())
                 .chain(j.actions.iter().map(|a| match a {
-                    Action::Tree { path } => path.clone(),
+                    Action::Tree { path, .. } => path.clone(),
                     Action::Groups { user, groups, .. } => {
                         format!("groups {} of {user}", groups.join(","))
                     }

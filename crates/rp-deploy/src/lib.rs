@@ -114,7 +114,7 @@ pub fn report(j: &Journal) -> TxReport {
                 detail: None,
             })
             .chain(j.actions.iter().map(|a| match a {
-                Action::Tree { path } => TxChange {
+                Action::Tree { path, .. } => TxChange {
                     path: path.clone(),
                     change: rp_report::ChangeKind::CreateTree,
                     detail: None,
@@ -123,6 +123,7 @@ pub fn report(j: &Journal) -> TxReport {
                     user,
                     groups,
                     prefix,
+                    ..
                 } => TxChange {
                     path: Path::new(prefix).join("etc/group").display().to_string(),
                     change: rp_report::ChangeKind::AddGroups,
@@ -749,4 +750,11 @@ pub fn history(state_dir: &Path) -> Result<Vec<TxReport>, DeployError> {
         return Err(DeployError::Interrupted(j.id()));
     }
     Ok(all.iter().map(report).collect())
+}
+
+/// A small regular file's text (usermod's backups), `None` when absent or unreadable.
+pub(crate) fn fsx_read_small(p: &std::path::Path) -> Option<String> {
+    rp_machine::read_regular(p, 16 << 20)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
 }

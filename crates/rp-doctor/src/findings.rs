@@ -58,10 +58,20 @@ fn native_stack_fix(m: &MachineSnapshot, gpu: &str) -> Vec<FixStep> {
                 out.push(FixStep::note(format!("needs {}", r.replace("{gpu}", gpu))));
             }
             if s.id.starts_with("therock") {
+                // `rocm-patch fix` alone is the command; the same steps by hand are
+                // comments, so a pasted block never answers fix's prompt with them.
                 out.push(FixStep::run_because(
                     "rocm-patch fix",
-                    "does the steps below in a new venv, checks what pip installed and undoes with `rocm-patch rollback --last`",
+                    "makes a new venv with these packages, checks what pip installed, and undoes with `rocm-patch rollback --last`",
                 ));
+                out.extend(steps.into_iter().map(|st| {
+                    FixStep::note(match (st.command, st.note) {
+                        (Some(c), Some(n)) => format!("by hand instead ({n}): {c}"),
+                        (Some(c), None) => format!("by hand instead: {c}"),
+                        (None, n) => n.unwrap_or_default(),
+                    })
+                }));
+                continue;
             }
             out.extend(steps.into_iter().map(|st| match (st.command, st.note) {
                 (Some(c), Some(n)) => FixStep::run_because(c, n),

@@ -258,8 +258,13 @@ pub fn plan(
             RemedyAction::Print => {
                 let mut s = step(r, FixAction::Print, &vars);
                 for f in wanted.iter().filter(|f| r.findings.contains(&f.id)) {
-                    s.commands
-                        .extend(f.fix.iter().filter_map(|x| x.command.clone()));
+                    // Never `rocm-patch fix` itself: this is fix's own plan.
+                    s.commands.extend(
+                        f.fix
+                            .iter()
+                            .filter_map(|x| x.command.clone())
+                            .filter(|c| !c.starts_with("rocm-patch fix")),
+                    );
                     s.changes.push(f.title.clone());
                 }
                 s.commands.dedup();
@@ -696,9 +701,7 @@ pub fn apply(
                 } else {
                     std::env::current_dir().unwrap_or_default().join(dir)
                 };
-                actions.push(Action::Tree {
-                    path: abs.display().to_string(),
-                });
+                actions.push(Action::tree(&abs.display().to_string()));
                 action_step.push(*i);
             }
             Work::Groups {
@@ -706,11 +709,7 @@ pub fn apply(
                 groups,
                 prefix,
             } => {
-                actions.push(Action::Groups {
-                    user: user.clone(),
-                    groups: groups.clone(),
-                    prefix: prefix.clone(),
-                });
+                actions.push(Action::groups(user, groups.clone(), prefix));
                 action_step.push(*i);
             }
             _ => {}
@@ -775,7 +774,7 @@ pub fn apply(
                     gpu,
                     ..
                 },
-                Action::Tree { path },
+                Action::Tree { path, .. },
             ) => fill_venv(
                 Path::new(path),
                 python,
