@@ -748,6 +748,13 @@ pub(crate) fn verdict(f: &FileReport, gpu: &TargetId) -> Option<Verdict> {
     } else if missing.len() == units.len() {
         Some(Verdict::Missing(why))
     } else {
+        // AMD's splitter numbers each architecture's code objects on their own
+        // (rocm-systems wheel_splitter.py, `code_object_index[arch]`; #6943 reverted by
+        // #7069): with a unit lacking code, the later units' keys shift down by one and
+        // the units that do load may get another unit's code.
+        let why = format!(
+            "{why}; keys are numbered per architecture, so the units that do load may get another unit's code"
+        );
         Some(Verdict::Partial(missing, units.len() as u32, why))
     }
 }
