@@ -953,3 +953,43 @@ fn steps_fit_the_distribution_and_activate_scripts_are_read() {
     let f = finding(&v, "override-in-startup-file");
     assert_eq!(f["subject"], "/home/bob/venv/bin/activate:3", "{f}");
 }
+
+/// Issue 29: `--python /dev/zero` or a FIFO is named for what it is, never read, and a
+/// `/dev/kfd` that is a directory is not "read/write".
+#[test]
+fn devices_and_fifos_are_named_for_what_they_are() {
+    let d = tempfile::tempdir().unwrap();
+    let root = rx5600xt(&d.path().join("root"));
+    let fifo = d.path().join("fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    for p in [Path::new("/dev/zero"), fifo.as_path()] {
+        let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+            .env_clear()
+            .args(["doctor", "--json", "--sysroot"])
+            .arg(&root)
+            .arg("--python")
+            .arg(p)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("a device, FIFO or socket"), "{err}");
+        assert!(!err.contains("no such file"), "{err}");
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let e = v["python"][0]["error"].as_str().unwrap_or_default().to_string();
+        assert!(!e.contains("does not exist"), "{e}");
+    }
+    // /dev/kfd as a directory.
+    std::fs::remove_file(root.join("dev/kfd")).unwrap();
+    std::fs::create_dir(root.join("dev/kfd")).unwrap();
+    let (_, _, v) = doctor(&root, &[], &[], &["--user", "bob"]);
+    let kfd = v["driver"]["device_nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["path"] == "/dev/kfd")
+        .unwrap()
+        .clone();
+    assert_eq!(kfd["accessible"], false, "{kfd}");
+    assert!(kfd["owner"].as_str().unwrap().contains("not a character device"), "{kfd}");
+}

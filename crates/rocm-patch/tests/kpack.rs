@@ -455,7 +455,7 @@ fn doctor_on_therock_installs() {
         "{human}"
     );
     assert!(
-        human.contains("archives found (torch-gfx1010.kpack)"),
+        human.contains("1 archive found (torch-gfx1010.kpack)"),
         "{human}"
     );
     assert!(

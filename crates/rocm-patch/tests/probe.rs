@@ -277,7 +277,7 @@ fn only_glob_profile_and_human_output() {
             .any(|l| l.starts_with("sort") && l.contains("pass")),
         "{out}"
     );
-    assert!(out.contains("1 probes: 1 pass"), "{out}");
+    assert!(out.contains("1 probe: 1 pass"), "{out}");
 }
 
 #[test]

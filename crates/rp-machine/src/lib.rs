@@ -305,8 +305,9 @@ fn driver(m: &sysfs::Sysfs, gpus: &[Gpu], root: &SysRoot, who: &Identity, users:
     };
     let node_report = |path: &str, n: Option<&sysfs::DevNode>| match n {
         // On this machine a device node must be a character device; anything else in
-        // its place (a file, a directory) is reported, never opened.
-        Some(n) if root.is_live() && !n.char_device => DeviceNode {
+        // its place (a file, a directory) is reported, never opened. In a tree (where
+        // nodes are plain files) a directory is never one either.
+        Some(n) if n.dir || (root.is_live() && !n.char_device) => DeviceNode {
             path: path.to_string(),
             exists: true,
             owner: Some(format!("{}, not a character device", owner(n))),

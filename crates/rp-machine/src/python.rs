@@ -588,7 +588,14 @@ pub fn read_env(c: &Candidate, l: &Look) -> (PythonEnv, Option<rp_report::Inspec
             })
             .map(Path::to_path_buf)
     } else {
-        env.error = Some(format!("{} does not exist", env.path));
+        env.error = Some(match std::fs::symlink_metadata(p) {
+            // A FIFO, a socket, a device (`/dev/zero`): never read, and said so.
+            Ok(m) if !m.is_dir() && !m.is_file() && !m.file_type().is_symlink() => format!(
+                "{} is not an interpreter or an environment directory (a device, FIFO or socket): not read",
+                env.path
+            ),
+            _ => format!("{} does not exist", env.path),
+        });
         return (env, None);
     };
     let sites = match &prefix {

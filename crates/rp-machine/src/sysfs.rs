@@ -202,6 +202,8 @@ pub struct DevNode {
     pub mode: u32,
     /// A character device (false in captured trees).
     pub char_device: bool,
+    /// It is a directory (never a device node, in a tree or on a machine).
+    pub dir: bool,
 }
 
 /// Loaded kernel modules of interest.
@@ -358,6 +360,7 @@ fn dev_node(r: &SysRoot, abs: &str) -> Option<DevNode> {
         gid: md.gid(),
         mode: md.mode() & 0o7777,
         char_device: md.file_type().is_char_device(),
+        dir: md.file_type().is_dir(),
     })
 }
 

@@ -7,12 +7,19 @@ use std::io::{IsTerminal, Write};
 
 pub(crate) fn run(args: DoctorArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     let root = super::sysroot(&args.sysroot, args.timeout_ms)?;
-    // A --python that does not exist is reported with the rest, and makes the exit 2.
+    // A --python that does not exist, or is a device, FIFO or socket, is reported with
+    // the rest, and makes the exit 2.
     let missing: Vec<String> = args
         .python
         .iter()
-        .filter(|p| std::fs::symlink_metadata(p).is_err())
-        .map(|p| p.display().to_string())
+        .filter_map(|p| match std::fs::metadata(p) {
+            Err(_) => Some(format!("{}: no such file or directory", p.display())),
+            Ok(m) if !m.is_file() && !m.is_dir() => Some(format!(
+                "{}: not an interpreter or an environment directory (a device, FIFO or socket); not read",
+                p.display()
+            )),
+            Ok(_) => None,
+        })
         .collect();
     let machine = rp_machine::snapshot(
         &root,
@@ -32,7 +39,7 @@ pub(crate) fn run(args: DoctorArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         render::doctor::human(r, color, o)
     })?;
     for p in &missing {
-        super::error_line(&format!("--python {p}: no such file or directory"));
+        super::error_line(&format!("--python {p}"));
     }
     if !missing.is_empty() {
         return Ok(exit::TOOL_ERROR);

@@ -255,21 +255,22 @@ pub fn human(r: &DoctorReport, color: bool, out: &mut dyn Write) -> io::Result<(
                 if t.build == TorchBuild::Rocm {
                     writeln!(
                         out,
-                        "      GPU code for: {} ({} libraries)",
+                        "      GPU code for: {} ({})",
                         if t.targets.is_empty() {
                             "nothing".into()
                         } else {
                             t.targets.join(" ")
                         },
-                        t.gpu_libraries.len()
+                        super::count(t.gpu_libraries.len(), "library", "libraries")
                     )?;
                 }
                 if !t.kpack_libraries.is_empty() || !t.kpack_archives.is_empty() {
                     writeln!(
                         out,
-                        "      kpack: {} libraries keep their GPU code in archives; {} archives found{}",
-                        t.kpack_libraries.len(),
-                        t.kpack_archives.len(),
+                        "      kpack: {} {} GPU code in archives; {} found{}",
+                        super::count(t.kpack_libraries.len(), "library", "libraries"),
+                        if t.kpack_libraries.len() == 1 { "keeps its" } else { "keep their" },
+                        super::count(t.kpack_archives.len(), "archive", "archives"),
                         if t.kpack_archives.is_empty() {
                             String::new()
                         } else {

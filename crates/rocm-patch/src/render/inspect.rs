@@ -233,7 +233,7 @@ pub fn human(r: &InspectReport, verbose: bool, out: &mut dyn Write) -> io::Resul
             out,
             "\nCoverage for {}: {} can run it, {} cannot{partly}",
             c.gpu,
-            plural(c.covered.len(), "library", "libraries"),
+            super::count(c.covered.len(), "library", "libraries"),
             c.missing.len()
         )?;
         for m in &c.missing {
@@ -292,7 +292,3 @@ pub(crate) fn shown(p: &str) -> std::borrow::Cow<'_, str> {
     )
 }
 
-/// `1 library`, `2 libraries`.
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}

@@ -49,8 +49,8 @@ pub fn summary(r: &ProbeReport, out: &mut dyn Write) -> io::Result<()> {
     };
     writeln!(
         out,
-        "\n{} probes: {} (python {} {}, torch {} [{build}], device {}{}; torch import {:.1} s, {} worker start{})",
-        r.probes.len(),
+        "\n{}: {} (python {} {}, torch {} [{build}], device {}{}; torch import {:.1} s, {} worker start{})",
+        super::count(r.probes.len(), "probe", "probes"),
         parts.join(", "),
         r.python,
         r.executable,

@@ -89,10 +89,10 @@ pub fn markdown(r: &BugReport, max: usize, out: &mut dyn Write) -> io::Result<()
     ));
     let count = |sev: Severity| d.findings.iter().filter(|f| f.severity == sev).count();
     s.push_str(&format!(
-        "- Findings: {} errors, {} warnings, {} notes\n",
-        count(Severity::Error),
-        count(Severity::Warning),
-        count(Severity::Info)
+        "- Findings: {}, {}, {}\n",
+        super::count(count(Severity::Error), "error", "errors"),
+        super::count(count(Severity::Warning), "warning", "warnings"),
+        super::count(count(Severity::Info), "note", "notes")
     ));
     if let Some(p) = &r.probe {
         let pass = p
