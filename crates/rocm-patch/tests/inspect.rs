@@ -505,3 +505,13 @@ fn overlapping_wheel_entries_are_refused() {
     assert!(err.contains("overlap"), "{v:#}");
     assert!(t.elapsed() < std::time::Duration::from_secs(20));
 }
+
+/// Issue 29: a file with no GPU code is not "0 can run it, 0 cannot" with exit 0.
+#[test]
+fn no_gpu_code_is_said_and_is_not_success() {
+    let host = std::path::Path::new("/bin/sh");
+    let (code, out, _) = rp(&["inspect", "--gpu", "gfx1010", host.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("nothing here runs on the GPU"), "{out}");
+    assert!(!out.contains("0 cannot"), "{out}");
+}

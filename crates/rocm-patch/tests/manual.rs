@@ -83,7 +83,7 @@ fn man_l(page: &std::path::Path) -> String {
 }
 
 #[test]
-fn man_pages_render_and_never_replace_a_file() {
+fn man_pages_render_refresh_their_own_and_never_replace_a_file() {
     let d = tempfile::tempdir().unwrap();
     let (code, page, _) = rp(&["man"]);
     assert_eq!(code, 0);
@@ -125,6 +125,19 @@ fn man_pages_render_and_never_replace_a_file() {
         !dir.join("rocm-patch.1").exists(),
         "nothing written when one is in the way"
     );
+    // After an upgrade: pages an older rocm-patch wrote are refreshed in place.
+    std::fs::remove_file(dir.join("rocm-patch-env.1")).unwrap();
+    let old = ".TH rocm-patch-doctor 1 \"rocm-patch 0.0.9\"\n.SH NAME\nold\n";
+    std::fs::write(dir.join("rocm-patch-doctor.1"), old).unwrap();
+    let (code, listed, err) = rp(&["man", s(&dir)]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(listed.lines().count(), 20, "{listed}");
+    assert!(man_l(&dir.join("rocm-patch-doctor.1")).contains("--sysroot"));
+    // A directory that does not exist yet is made.
+    let fresh = d.path().join("share/man/man1");
+    let (code, _, err) = rp(&["man", s(&fresh)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(fresh.join("rocm-patch.1").is_file());
 }
 
 #[test]

@@ -39,7 +39,12 @@ pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
     } else if report
         .coverage
         .as_ref()
-        .is_some_and(|c| !c.missing.is_empty() || !c.partial.is_empty())
+        .is_some_and(|c| {
+            !c.missing.is_empty()
+                || !c.partial.is_empty()
+                // Nothing with GPU code at all: nothing runs on the GPU named.
+                || c.covered.is_empty()
+        })
     {
         exit::FINDING
     } else {

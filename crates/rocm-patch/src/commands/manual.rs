@@ -29,10 +29,16 @@ pub(crate) fn man(args: ManArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         clap_mangen::Man::new(cmd).render(out)?;
         return Ok(exit::OK);
     };
+    if dir.symlink_metadata().is_err() {
+        // A man directory that is not there yet (~/.local/share/man/man1 on a new system).
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| anyhow::anyhow!("{}: cannot create: {e}", dir.display()))?;
+    }
     if !dir.is_dir() {
         anyhow::bail!("{}: not a directory", dir.display());
     }
-    // Every page is rendered before any is written, and none replaces a file.
+    // Every page is rendered before any is written. A page this program wrote before
+    // (an older version's) is replaced; any other file is left alone.
     let mut pages = vec![("rocm-patch.1".to_string(), render(cmd.clone())?)];
     for sub in cmd.get_subcommands() {
         let name = format!("rocm-patch-{}", sub.get_name());
@@ -42,17 +48,44 @@ pub(crate) fn man(args: ManArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     let taken: Vec<String> = pages
         .iter()
         .map(|(n, _)| dir.join(n))
-        .filter(|p| p.symlink_metadata().is_ok())
+        .filter(|p| p.symlink_metadata().is_ok() && !ours(p))
         .map(|p| p.display().to_string())
         .collect();
     if !taken.is_empty() {
-        anyhow::bail!("already there, left alone: {}", taken.join(", "));
+        anyhow::bail!(
+            "already there and not a rocm-patch page, left alone: {}",
+            taken.join(", ")
+        );
     }
     for (name, text) in &pages {
-        super::write_new(&dir.join(name), text)?;
-        writeln!(out, "{}", dir.join(name).display())?;
+        let path = dir.join(name);
+        if path.symlink_metadata().is_ok() {
+            // Replaced whole: written beside it, then renamed over it.
+            let tmp = dir.join(format!(".{name}.rocm-patch-new"));
+            let _ = std::fs::remove_file(&tmp);
+            super::write_new(&tmp, text)?;
+            std::fs::rename(&tmp, &path)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        } else {
+            super::write_new(&path, text)?;
+        }
+        writeln!(out, "{}", path.display())?;
     }
     Ok(exit::OK)
+}
+
+/// A regular file whose title line is a rocm-patch page's (`.TH rocm-patch…`).
+fn ours(p: &std::path::Path) -> bool {
+    let Ok(md) = p.symlink_metadata() else {
+        return false;
+    };
+    if !md.is_file() || md.len() > 4 << 20 {
+        return false;
+    }
+    rp_machine::read_regular(p, 4 << 20)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .is_some_and(|t| t.lines().take(10).any(|l| l.starts_with(".TH rocm-patch")))
 }
 
 fn render(cmd: clap::Command) -> anyhow::Result<Vec<u8>> {

@@ -223,7 +223,17 @@ pub fn human(r: &InspectReport, verbose: bool, out: &mut dyn Write) -> io::Resul
             }
         }
     }
-    if let Some(c) = &r.coverage {
+    if let Some(c) = r
+        .coverage
+        .as_ref()
+        .filter(|c| c.covered.is_empty() && c.missing.is_empty() && c.partial.is_empty())
+    {
+        writeln!(
+            out,
+            "\nCoverage for {}: no file here carries GPU code or names a kpack archive: nothing here runs on the GPU",
+            c.gpu
+        )?;
+    } else if let Some(c) = &r.coverage {
         let partly = if c.partial.is_empty() {
             String::new()
         } else {
