@@ -411,7 +411,19 @@ pub fn record(state_dir: &Path, e: &HistoryEntry) -> Result<PathBuf, String> {
     if !md.is_file() {
         return Err(format!("{}: not a regular file", p.display()));
     }
-    let line = serde_json::to_string(e).map_err(|err| err.to_string())? + "\n";
+    let mut line = serde_json::to_string(e).map_err(|err| err.to_string())? + "\n";
+    // A history whose last line was cut (a run killed while writing it) gets the new
+    // line on a line of its own, so this entry is read back whole.
+    if md.len() > 0 {
+        let mut last = [0u8; 1];
+        let mut r = std::fs::File::open(&p).map_err(|err| format!("{}: {err}", p.display()))?;
+        r.seek(SeekFrom::Start(md.len() - 1))
+            .and_then(|_| r.read_exact(&mut last))
+            .map_err(|err| format!("{}: cannot read: {err}", p.display()))?;
+        if last[0] != b'\n' {
+            line.insert(0, '\n');
+        }
+    }
     f.write_all(line.as_bytes())
         .map_err(|err| format!("{}: cannot write: {err}", p.display()))?;
     Ok(p)
@@ -584,6 +596,29 @@ mod tests {
             ..Default::default()
         });
         assert!(compare(&r, &h).is_none());
+    }
+
+    #[test]
+    fn a_cut_last_line_does_not_swallow_the_next_entry() {
+        let d = tempfile::tempdir().unwrap();
+        let e = HistoryEntry {
+            time: 1,
+            device: "cpu".into(),
+            executable: "py".into(),
+            torch: "2".into(),
+            hip: None,
+            results: Vec::new(),
+        };
+        record(d.path(), &e).unwrap();
+        // A run killed in the middle of its line.
+        let p = d.path().join(HISTORY_FILE);
+        let mut text = std::fs::read_to_string(&p).unwrap();
+        text.push_str("{\"time\": 2, \"dev");
+        std::fs::write(&p, text).unwrap();
+        record(d.path(), &HistoryEntry { time: 3, ..e }).unwrap();
+        let (got, bad) = read_history(d.path()).unwrap();
+        assert_eq!(got.iter().map(|h| h.time).collect::<Vec<_>>(), [1, 3]);
+        assert_eq!(bad, 1);
     }
 
     #[test]
