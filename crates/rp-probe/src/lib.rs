@@ -139,6 +139,8 @@ pub(crate) struct Ready {
     pub(crate) probes: Vec<String>,
     #[serde(default)]
     pub(crate) gpu: Option<rp_report::BenchGpu>,
+    #[serde(default)]
+    pub(crate) cuda_available: Option<bool>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -481,6 +483,7 @@ pub fn probe(
         hip: run.ready.hip,
         cuda: run.ready.cuda,
         device: run.ready.device,
+        cuda_available: run.ready.cuda_available,
         profile: opts.profile.clone(),
         import_seconds: run.ready.import_seconds,
         workers_started: run.started,

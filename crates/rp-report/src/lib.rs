@@ -912,6 +912,9 @@ pub struct ProbeReport {
     pub cuda: Option<String>,
     /// `cuda` or `cpu`.
     pub device: ProbeDevice,
+    /// `torch.cuda.is_available()` in the worker.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cuda_available: Option<bool>,
     /// The profile applied to the worker's environment, if any.
     pub profile: Option<String>,
     /// Seconds to import torch in the first worker.

@@ -118,7 +118,11 @@ pub(crate) fn run(args: ProbeArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         return Err(e.into());
     }
     let mut report = report;
-    if report.device == rp_report::ProbeDevice::Cpu && !matches!(args.device, ProbeDevice::Cpu) {
+    // `--device cuda` and torch sees no GPU: every probe skips, which is no pass.
+    let cuda_unseen = wants_gpu && report.cuda_available == Some(false);
+    if cuda_unseen
+        || (report.device == rp_report::ProbeDevice::Cpu && !matches!(args.device, ProbeDevice::Cpu))
+    {
         let (failed, note) = cpu_note(
             &report.torch,
             &report.executable,
