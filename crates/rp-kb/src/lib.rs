@@ -57,6 +57,10 @@ pub const RECIPE_FILES: &[(&str, &str)] = &[
         include_str!("../data/build/rocrand-6.2.2.toml"),
     ),
     (
+        "build/rocrand-6.4.3.toml",
+        include_str!("../data/build/rocrand-6.4.3.toml"),
+    ),
+    (
         "build/rocsolver-6.2.2.toml",
         include_str!("../data/build/rocsolver-6.2.2.toml"),
     ),

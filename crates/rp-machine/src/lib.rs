@@ -25,7 +25,7 @@ pub use identity::{Identity, IdentityError, Users};
 pub use ids::{parse_amdgpu_ids, pci_ids_name};
 pub use python::{parse_version_py, run_python};
 pub use read::{open_regular, parse_hex, read_regular, OpenError, ReadError, ReadProblem, Reader};
-pub use rocm::loader_dirs;
+pub use rocm::{collect as rocm_installs, loader_dirs};
 pub use root::{RootError, SysRoot, MAX_TEXT};
 pub use runtime::override_for;
 pub use startup::{gpu_related, parse_line as parse_startup_line};
