@@ -416,27 +416,25 @@ fn check_header(l: &Library, v: &Vars, mut item: PreflightItem, pc: Option<&str>
         .flat_map(|r| [r.join("include"), r.join("include/x86_64-linux-gnu")])
         .map(|d| d.join(header))
         .find(|p| p.is_file());
-    let lib = match &l.lib {
-        None => None,
-        Some(name) => Some(
-            roots
-                .iter()
-                .flat_map(|r| {
-                    [
-                        r.join("lib"),
-                        r.join("lib/x86_64-linux-gnu"),
-                        r.join("lib64"),
-                    ]
-                })
-                .flat_map(|d| {
-                    [
-                        d.join(format!("lib{name}.so")),
-                        d.join(format!("lib{name}.a")),
-                    ]
-                })
-                .find(|p| p.exists()),
-        ),
-    };
+    // None: no library asked for; Some(None): asked for and not found.
+    let lib = l.lib.as_ref().map(|name| {
+        roots
+            .iter()
+            .flat_map(|r| {
+                [
+                    r.join("lib"),
+                    r.join("lib/x86_64-linux-gnu"),
+                    r.join("lib64"),
+                ]
+            })
+            .flat_map(|d| {
+                [
+                    d.join(format!("lib{name}.so")),
+                    d.join(format!("lib{name}.a")),
+                ]
+            })
+            .find(|p| p.exists())
+    });
     let pc_note = pc.map(|m| format!("no {m}.pc; ")).unwrap_or_default();
     match (inc, lib) {
         (Some(h), None) => {
