@@ -8,8 +8,8 @@
 #
 # Usage (root; Debian 12 with network to the Debian archive):
 #   scripts/real-build.sh [ROOT_DIR] [ROCM_PATCH_BINARY]
-# Needs: mmdebstrap (apt install mmdebstrap), ~3 GiB free under ROOT_DIR, about 6 min
-# on 2 cores. Prints the figures recorded in docs/build.md; exit 0 only if every check
+# Needs: mmdebstrap (apt install mmdebstrap), ~2 GiB free under ROOT_DIR; about 436 s of
+# CPU (4 min of wall time on 2 free cores) plus 84 s for the root (docs/build.md). Prints the figures recorded in docs/build.md; exit 0 only if every check
 # passed.
 set -euo pipefail
 root=${1:-/tmp/rp-real-build/sid}

@@ -1214,6 +1214,11 @@ fn a_dead_mirror_is_skipped_a_header_library_is_found_and_a_full_disk_stops_pref
     let v = json(&o);
     assert_eq!(v["outcome"], "ok", "{v}");
     assert_eq!(v["source"]["location"], live, "{v}");
+    let notes = v["notes"].to_string();
+    assert!(
+        notes.contains(&dead) && notes.contains("404") && notes.contains("next mirror"),
+        "{notes}"
+    );
     let lib = v["preflight"]
         .as_array()
         .unwrap()

@@ -941,9 +941,12 @@ fn run_build(
                 let cached = fetch::cache_path(&req.cache, url, sha);
                 let mut urls = vec![url.clone()];
                 urls.extend(r.source.mirrors.iter().cloned());
-                let (got, from) = fetch::tarball_from(&urls, sha, &cached, obs, cancel)?;
+                let (got, from, failed) = fetch::tarball_from(&urls, sha, &cached, obs, cancel)?;
                 if &from != url {
-                    source.location = from;
+                    source.location = from.clone();
+                }
+                for f in failed {
+                    rep.notes.push(format!("{f}; fetched from the next mirror"));
                 }
                 source.state = match got {
                     fetch::Got::Cached => "cached".into(),
