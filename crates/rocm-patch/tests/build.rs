@@ -1125,6 +1125,35 @@ fn the_rocm_in_use_and_its_compiler_come_from_the_machine_and_preflight_checks_t
     let v = dry(Some(&r64), "rocrand@6.4.3");
     assert_eq!(item(&v, "rocm")["ok"], true, "{v}");
     assert_eq!(item(&v, "compiler")["ok"], true, "{v}");
+    // A real run reads the compiler's version and holds it to the recipe's minimum,
+    // before anything is fetched.
+    let r = file_recipe(t.path());
+    edit(
+        &r,
+        "\n[[patch]]",
+        "\n[[tool]]\nname = \"{cxx}\"\nmin = \"19\"\npackages = { debian = \"hipcc\" }\n\n[[patch]]",
+    );
+    let o = build_cmd(&r, "gfx1010", &cache)
+        .arg("--json")
+        .env("ROCM_PATH", &r64)
+        .output()
+        .unwrap();
+    let v = json(&o);
+    assert_eq!(v["outcome"], "preflight-failed", "{v}");
+    let c = item(&v, "compiler");
+    assert_eq!(
+        c["name"],
+        format!("{}/llvm/bin/clang++", r64.display()),
+        "{c}"
+    );
+    assert!(
+        c["problem"]
+            .as_str()
+            .unwrap()
+            .ends_with("is 18.0.0; 19 or newer is needed"),
+        "{c}"
+    );
+    assert!(!cache.join("sources").exists(), "{v}");
     // Without ROCM_PATH the install comes from doctor's list; a plan never names
     // /opt/rocm on a machine that has none.
     let v = dry(None, "miopen");
