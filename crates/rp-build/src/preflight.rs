@@ -131,7 +131,7 @@ pub fn check_rocm(range: Option<&RocmRange>, t: &rp_report::ToolchainReport) -> 
         ..Default::default()
     };
     if t.from.starts_with("no ROCm") {
-        item.problem = Some("no ROCm install found (the HIP runtime libamdhip64.so under /opt/rocm*/lib or the distribution's library directories)".into());
+        item.problem = Some("no ROCm install found: no HIP runtime (libamdhip64.so) in a ROCm prefix under /opt nor in the distribution's library directories".into());
         return item;
     }
     item.packages.clear();

@@ -164,7 +164,7 @@ pub fn choose(
         return ToolchainReport {
             rocm: NO_ROCM_PREFIX.into(),
             version: None,
-            from: "no ROCm install found (/opt/rocm*, /usr/lib*); assuming the distribution's packages"
+            from: "no ROCm install found (no libamdhip64.so in a ROCm prefix under /opt nor in the distribution's library directories); assuming the distribution's packages in /usr"
                 .into(),
             cxx,
             hipcc,
