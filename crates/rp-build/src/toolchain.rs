@@ -265,7 +265,16 @@ mod tests {
         let t = choose(&root, &env, &rp_machine::rocm_installs(&root, &env));
         assert_eq!(t.rocm, "/usr");
         assert!(t.from.starts_with("no ROCm install found"));
-        assert!(!t.cxx.contains("/opt/rocm"));
+        assert!(!t.cxx.contains("/opt/rocm") && !t.from.contains("/opt/rocm"));
+        let item = crate::preflight::check_rocm(None, &t);
+        assert!(
+            !item.ok && !format!("{item:?}").contains("/opt/rocm"),
+            "{item:?}"
+        );
+        assert!(item
+            .packages
+            .iter()
+            .any(|p| p == "debian: libamdhip64-dev hipcc"));
         touch(r, "/opt/rocm-6.4.0/lib/libamdhip64.so.6", "");
         touch(r, "/opt/rocm-6.4.0/.info/version", "6.4.0-47\n");
         let t = choose(&root, &env, &rp_machine::rocm_installs(&root, &env));
