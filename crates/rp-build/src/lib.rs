@@ -364,7 +364,12 @@ pub fn show(l: &Loaded) -> RecipeShow {
         .tools
         .iter()
         .map(|t| rp_report::PreflightItem {
-            kind: "tool".into(),
+            kind: if t.name.contains('{') {
+                "compiler"
+            } else {
+                "tool"
+            }
+            .into(),
             name: t.name.clone(),
             min_version: t.min.clone(),
             packages: t.packages.list(),

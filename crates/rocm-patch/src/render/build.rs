@@ -36,11 +36,8 @@ fn requirement(p: &PreflightItem) -> String {
 
 fn cost(c: &BuildCost) -> String {
     format!(
-        "about {:.2} CPU-hours on one core ({:.2} h of wall time on 4 cores), {:.1} GiB of disk at its peak; {}",
-        c.core_hours,
-        c.core_hours / 4.0,
-        c.disk_gib,
-        c.basis
+        "about {:.2} CPU-hours on one core (divide by the cores building for the wall time), {:.1} GiB of disk at its peak; {}",
+        c.core_hours, c.disk_gib, c.basis
     )
 }
 
