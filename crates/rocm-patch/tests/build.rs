@@ -607,7 +607,7 @@ fn dry_run_of_miopen_shows_the_seed_flags_and_runs_nothing() {
     assert_eq!(o.status.code(), Some(0), "{text}");
     for flag in [
         "-DMIOPEN_USE_MLIR=OFF",
-        "-DMIOPEN_USE_HIPBLASLT=OFF",
+        "-DBoost_USE_STATIC_LIBS=OFF",
         "-DMIOPEN_ENABLE_AI_KERNEL_TUNING=OFF",
         "-DMIOPEN_USE_COMPOSABLEKERNEL=OFF",
         "-DGPU_TARGETS=gfx1010",
@@ -615,6 +615,13 @@ fn dry_run_of_miopen_shows_the_seed_flags_and_runs_nothing() {
     ] {
         assert!(text.contains(flag), "{flag} missing:\n{text}");
     }
+    // MIOpen 3.2.0 has no MIOPEN_USE_HIPBLASLT option: it is not passed.
+    assert!(!text.contains("MIOPEN_USE_HIPBLASLT"), "{text}");
+    // The cost is stated before anything runs.
+    assert!(
+        text.contains("CPU-hours") && text.contains("GiB of disk"),
+        "{text}"
+    );
     assert!(text.contains("3.2.0-bn-gfx101x.patch"), "{text}");
     // The fetch and the patch are printed as the commands a real run uses.
     assert!(
@@ -820,7 +827,7 @@ fn a_library_without_code_for_the_gpu_fails_verification_and_is_not_deployed() {
             .args(["--json", "--dry-run"])
             .output()
             .unwrap();
-        json(&o)["preflight"][0].clone()
+        item(&json(&o), "gpu-code").clone()
     };
     let p = pre("gfx1030");
     assert_eq!(p["ok"], true, "{p}");
@@ -1031,4 +1038,272 @@ fn ctrl_c_twice_quits_at_once_and_takes_the_step_with_it() {
         0,
         "the step outlived rocm-patch"
     );
+}
+
+/// A fake ROCm install: `include/hip/hip_version.h` of `version`, and (with `clang`) an
+/// executable `llvm/bin/clang++` that prints a clang version.
+fn fake_rocm(dir: &Path, version: &str, clang: bool) -> PathBuf {
+    let r = dir.join(format!("rocm-{version}"));
+    std::fs::create_dir_all(r.join("include/hip")).unwrap();
+    let v: Vec<&str> = version.split('.').collect();
+    std::fs::write(
+        r.join("include/hip/hip_version.h"),
+        format!(
+            "#define HIP_VERSION_MAJOR {}\n#define HIP_VERSION_MINOR {}\n#define HIP_VERSION_PATCH {}\n",
+            v[0], v[1], v[2]
+        ),
+    )
+    .unwrap();
+    if clang {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(r.join("llvm/bin")).unwrap();
+        let c = r.join("llvm/bin/clang++");
+        std::fs::write(&c, "#!/bin/sh\necho 'AMD clang version 18.0.0git'\n").unwrap();
+        std::fs::set_permissions(&c, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    r
+}
+
+fn item<'a>(v: &'a serde_json::Value, kind: &str) -> &'a serde_json::Value {
+    v["preflight"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} item: {v}"))
+}
+
+#[test]
+fn the_rocm_in_use_and_its_compiler_come_from_the_machine_and_preflight_checks_them() {
+    let t = tempfile::tempdir().unwrap();
+    let cache = t.path().join("cache");
+    let dry = |rocm: Option<&Path>, recipe: &str| {
+        let mut c = rp();
+        c.args(["build", "--dry-run", recipe, "--gpu", "gfx1010", "--json"])
+            .arg("--cache-dir")
+            .arg(&cache);
+        match rocm {
+            Some(r) => c.env("ROCM_PATH", r),
+            None => c.env_remove("ROCM_PATH"),
+        };
+        let o = c.output().unwrap();
+        json(&o)
+    };
+    // ROCM_PATH names a ROCm 6.2 without its compiler: the plan uses that install's
+    // clang++, preflight says it does not exist, and the ROCm line matches.
+    let r62 = fake_rocm(t.path(), "6.2.41134", false);
+    let v = dry(Some(&r62), "miopen@3.2.0");
+    let cxx = format!("{}/llvm/bin/clang++", r62.display());
+    assert_eq!(v["toolchain"]["rocm"], r62.display().to_string());
+    assert_eq!(v["toolchain"]["cxx"], cxx);
+    assert_eq!(v["toolchain"]["version"], "6.2.41134");
+    let configure = v["steps"][0]["command"].as_str().unwrap();
+    assert!(
+        configure.contains(&format!("-DCMAKE_CXX_COMPILER={cxx}")),
+        "{configure}"
+    );
+    assert_eq!(item(&v, "rocm")["ok"], true, "{v}");
+    let c = item(&v, "compiler");
+    assert_eq!(c["ok"], false, "{v}");
+    assert!(
+        c["problem"].as_str().unwrap().contains("does not exist"),
+        "{c}"
+    );
+    // The same install for a ROCm 6.4 recipe: refused by its ROCm line, with the
+    // reason; the cost and the disk check are in the plan.
+    let v = dry(Some(&r62), "rocrand@6.4.3");
+    let rocm = item(&v, "rocm");
+    assert_eq!(rocm["ok"], false, "{v}");
+    assert!(
+        rocm["problem"].as_str().unwrap().contains("6.4 or newer"),
+        "{rocm}"
+    );
+    assert!(v["cost"]["disk_gib"].as_f64().unwrap() > 0.0, "{v}");
+    assert_eq!(item(&v, "disk")["ok"], true, "{v}");
+    // A ROCm 6.4 with its compiler passes both.
+    let r64 = fake_rocm(t.path(), "6.4.43484", true);
+    let v = dry(Some(&r64), "rocrand@6.4.3");
+    assert_eq!(item(&v, "rocm")["ok"], true, "{v}");
+    assert_eq!(item(&v, "compiler")["ok"], true, "{v}");
+    // A real run reads the compiler's version and holds it to the recipe's minimum,
+    // before anything is fetched.
+    let r = file_recipe(t.path());
+    edit(
+        &r,
+        "\n[[patch]]",
+        "\n[[tool]]\nname = \"{cxx}\"\nmin = \"19\"\npackages = { debian = \"hipcc\" }\n\n[[patch]]",
+    );
+    let o = build_cmd(&r, "gfx1010", &cache)
+        .arg("--json")
+        .env("ROCM_PATH", &r64)
+        .output()
+        .unwrap();
+    let v = json(&o);
+    assert_eq!(v["outcome"], "preflight-failed", "{v}");
+    let c = item(&v, "compiler");
+    assert_eq!(
+        c["name"],
+        format!("{}/llvm/bin/clang++", r64.display()),
+        "{c}"
+    );
+    assert!(
+        c["problem"]
+            .as_str()
+            .unwrap()
+            .ends_with("is 18.0.0; 19 or newer is needed"),
+        "{c}"
+    );
+    assert!(!cache.join("sources").exists(), "{v}");
+    // Without ROCM_PATH the install comes from doctor's list; a plan never names
+    // /opt/rocm on a machine that has none.
+    let v = dry(None, "miopen");
+    let text = v.to_string();
+    if !Path::new("/opt/rocm").exists() {
+        assert!(!text.contains("/opt/rocm"), "{text}");
+    }
+    assert!(!v["toolchain"]["from"].as_str().unwrap().is_empty(), "{v}");
+    // Whatever is missing is installed by one command per distribution.
+    let missing: Vec<&serde_json::Value> = v["preflight"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["ok"] == false && !p["packages"].as_array().unwrap().is_empty())
+        .collect();
+    let install = v["install"].as_array().unwrap();
+    if missing.is_empty() {
+        assert!(install.is_empty(), "{v}");
+    } else {
+        let apt = install
+            .iter()
+            .filter_map(|l| l.as_str())
+            .filter(|l| l.starts_with("debian: apt install "))
+            .collect::<Vec<_>>();
+        assert_eq!(apt.len(), 1, "{v}");
+        for m in missing {
+            for p in m["packages"].as_array().unwrap() {
+                if let Some(names) = p.as_str().unwrap().strip_prefix("debian: ") {
+                    for n in names.split_whitespace() {
+                        assert!(apt[0].split_whitespace().any(|w| w == n), "{n}: {}", apt[0]);
+                    }
+                }
+            }
+        }
+    }
+    // --show states the cost, the ROCm line and the mirrors.
+    let o = rp()
+        .args(["build", "--show", "rocrand@6.4.3"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("CPU-hours") && text.contains("6.4 or newer"),
+        "{text}"
+    );
+    assert!(
+        text.contains("mirror (same bytes): http://deb.debian.org"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_dead_mirror_is_skipped_a_header_library_is_found_and_a_full_disk_stops_preflight() {
+    let t = tempfile::tempdir().unwrap();
+    let srv_dir = t.path().join("srv");
+    std::fs::create_dir_all(&srv_dir).unwrap();
+    let tb = tarball(t.path(), "hiplib-1.0.0", None);
+    std::fs::copy(&tb, srv_dir.join("hiplib-1.0.0.tar.gz")).unwrap();
+    let srv = serve(srv_dir, 0);
+    // The first URL answers 404, the mirror serves the bytes.
+    let dead = format!("http://127.0.0.1:{}/gone/hiplib-1.0.0.tar.gz", srv.port);
+    let live = format!("http://127.0.0.1:{}/hiplib-1.0.0.tar.gz", srv.port);
+    let r = recipe(t.path(), &dead, &sha256(&tb), None);
+    edit(
+        &r,
+        "[source]\n",
+        &format!("[source]\nmirrors = [\"{live}\"]\n"),
+    );
+    // A library without a pkg-config file, found by its header and library as CMake
+    // finds it (a header in a CMAKE_PREFIX_PATH root).
+    let inc = t.path().join("deps");
+    std::fs::create_dir_all(inc.join("include/rp")).unwrap();
+    std::fs::create_dir_all(inc.join("lib")).unwrap();
+    std::fs::write(inc.join("include/rp/rp-test.h"), "").unwrap();
+    std::fs::write(inc.join("lib/librptest.so"), "").unwrap();
+    edit(
+        &r,
+        "\n[[patch]]",
+        "\n[[library]]\nname = \"rptest\"\npkg_config = \"rp-no-such-module\"\nheader = \"rp/rp-test.h\"\nlib = \"rptest\"\npackages = { debian = \"librptest-dev\" }\n\n[[patch]]",
+    );
+    let cache = t.path().join("cache");
+    let o = build_cmd(&r, "gfx1010", &cache)
+        .args(["--json", "--jobs", "2"])
+        .env("CMAKE_PREFIX_PATH", &inc)
+        .output()
+        .unwrap();
+    let v = json(&o);
+    assert_eq!(v["outcome"], "ok", "{v}");
+    assert_eq!(v["source"]["location"], live, "{v}");
+    let notes = v["notes"].to_string();
+    assert!(
+        notes.contains(&dead) && notes.contains("404") && notes.contains("next mirror"),
+        "{notes}"
+    );
+    let lib = v["preflight"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "rptest")
+        .unwrap();
+    assert_eq!(lib["ok"], true, "{lib}");
+    assert!(
+        lib["found"]
+            .as_str()
+            .unwrap()
+            .contains("no rp-no-such-module.pc")
+            && lib["found"].as_str().unwrap().contains("librptest.so"),
+        "{lib}"
+    );
+    // Without the library the header check fails and names the package.
+    std::fs::remove_file(inc.join("lib/librptest.so")).unwrap();
+    let o = build_cmd(&r, "gfx1010", &cache)
+        .args(["--json", "--dry-run"])
+        .env("CMAKE_PREFIX_PATH", &inc)
+        .output()
+        .unwrap();
+    let v = json(&o);
+    let lib = v["preflight"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "rptest")
+        .unwrap();
+    assert_eq!(lib["ok"], false, "{lib}");
+    assert!(
+        lib["problem"].as_str().unwrap().contains("librptest.so"),
+        "{lib}"
+    );
+    assert_eq!(v["install"][0], "debian: apt install librptest-dev", "{v}");
+    // A cost larger than the free disk stops preflight before anything is fetched.
+    edit(
+        &r,
+        "[source]\n",
+        "[cost]\ncore_hours = 1.0\ndisk_gib = 1000000.0\nbasis = \"test\"\n\n[source]\n",
+    );
+    std::fs::write(inc.join("lib/librptest.so"), "").unwrap();
+    let hits = srv.hits.load(Ordering::SeqCst);
+    let cache2 = t.path().join("cache2");
+    let o = build_cmd(&r, "gfx1010", &cache2)
+        .args(["--json"])
+        .env("CMAKE_PREFIX_PATH", &inc)
+        .output()
+        .unwrap();
+    let v = json(&o);
+    assert_eq!(v["outcome"], "preflight-failed", "{v}");
+    let disk = item(&v, "disk");
+    assert_eq!(disk["ok"], false, "{disk}");
+    assert!(
+        disk["problem"].as_str().unwrap().contains("1000000.0 GiB"),
+        "{disk}"
+    );
+    assert_eq!(srv.hits.load(Ordering::SeqCst), hits);
 }

@@ -95,6 +95,30 @@ pub fn tarball(
     Ok(how)
 }
 
+/// [`tarball`] from the first URL that answers: a download that fails (an HTTP error,
+/// no connection) goes on with the next mirror, resuming what the last one sent; a
+/// checksum mismatch or Ctrl-C stops at once. Returns how, the URL that served it, and
+/// why the ones before it failed.
+pub fn tarball_from(
+    urls: &[String],
+    sha256: &str,
+    dest: &Path,
+    obs: &mut dyn Observer,
+    cancel: &AtomicBool,
+) -> Result<(Got, String, Vec<String>), BuildError> {
+    let mut failed: Vec<String> = Vec::new();
+    for url in urls {
+        match tarball(url, sha256, dest, obs, cancel) {
+            Ok(got) => return Ok((got, url.clone(), failed)),
+            Err(BuildError::Fetch(e)) if !cancel.load(std::sync::atomic::Ordering::Relaxed) => {
+                failed.push(e)
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(BuildError::Fetch(failed.join("; ")))
+}
+
 fn copy_local(
     src: &Path,
     part: &Path,

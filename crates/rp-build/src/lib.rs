@@ -11,6 +11,7 @@ pub mod fetch;
 pub mod preflight;
 pub mod recipe;
 pub mod run;
+pub mod toolchain;
 pub mod unpack;
 
 use recipe::Loaded;
@@ -163,8 +164,12 @@ pub struct Vars {
     pub src: String,
     /// `{build}`.
     pub build: String,
-    /// `{rocm}`: ROCM_PATH, else /opt/rocm.
+    /// `{rocm}`: ROCM_PATH, else the install the machine layer finds ([`toolchain`]).
     pub rocm: String,
+    /// `{cxx}`: that install's HIP-capable clang++.
+    pub cxx: String,
+    /// `{hipcc}`: that install's hipcc.
+    pub hipcc: String,
     /// `{python}`: python3.
     pub python: String,
     /// The environment.
@@ -189,6 +194,8 @@ impl Vars {
                 "src" => &self.src,
                 "build" => &self.build,
                 "rocm" => &self.rocm,
+                "cxx" => &self.cxx,
+                "hipcc" => &self.hipcc,
                 "python" => &self.python,
                 _ => return None,
             }
@@ -357,7 +364,12 @@ pub fn show(l: &Loaded) -> RecipeShow {
         .tools
         .iter()
         .map(|t| rp_report::PreflightItem {
-            kind: "tool".into(),
+            kind: if t.name.contains('{') {
+                "compiler"
+            } else {
+                "tool"
+            }
+            .into(),
             name: t.name.clone(),
             min_version: t.min.clone(),
             packages: t.packages.list(),
@@ -373,7 +385,12 @@ pub fn show(l: &Loaded) -> RecipeShow {
                 .pkg_config
                 .as_ref()
                 .map(|p| format!("pkg-config {p}"))
-                .or(x.cmake.as_ref().map(|c| format!("CMake package {c}"))),
+                .or(x.cmake.as_ref().map(|c| format!("CMake package {c}")))
+                .map(|f| match &x.header {
+                    Some(h) => format!("{f}, else header {h}"),
+                    None => f,
+                })
+                .or(x.header.as_ref().map(|h| format!("header {h}"))),
             packages: x.packages.list(),
             ..Default::default()
         }
@@ -389,6 +406,12 @@ pub fn show(l: &Loaded) -> RecipeShow {
         schema: SCHEMA,
         recipe: summary(l),
         source: source_text(&r.source),
+        mirrors: r.source.mirrors.clone(),
+        cost: r.cost.as_ref().map(cost_report),
+        rocm: r
+            .rocm
+            .as_ref()
+            .map(|v| format!("{} ({})", v.text(), v.reference)),
         notes: r
             .notes
             .iter()
@@ -429,6 +452,42 @@ pub fn show(l: &Loaded) -> RecipeShow {
             })
             .collect(),
     }
+}
+
+fn cost_report(c: &recipe::Cost) -> rp_report::BuildCost {
+    rp_report::BuildCost {
+        core_hours: c.core_hours,
+        disk_gib: c.disk_gib,
+        basis: c.basis.clone(),
+    }
+}
+
+/// One install command per distribution for the packages of every failed check, in
+/// the order they were checked: `debian: apt install ...`.
+pub fn install_commands(items: &[rp_report::PreflightItem]) -> Vec<String> {
+    let mut per: Vec<(&str, &str, Vec<String>)> = vec![
+        ("debian", "apt install", Vec::new()),
+        ("fedora", "dnf install", Vec::new()),
+        ("arch", "pacman -S --needed", Vec::new()),
+    ];
+    for i in items.iter().filter(|i| !i.ok) {
+        for p in &i.packages {
+            let Some((d, names)) = p.split_once(": ") else {
+                continue;
+            };
+            if let Some((_, _, v)) = per.iter_mut().find(|(x, _, _)| *x == d) {
+                for n in names.split_whitespace() {
+                    if !v.iter().any(|x| x == n) {
+                        v.push(n.to_string());
+                    }
+                }
+            }
+        }
+    }
+    per.into_iter()
+        .filter(|(_, _, v)| !v.is_empty())
+        .map(|(d, cmd, v)| format!("{d}: {cmd} {}", v.join(" ")))
+        .collect()
 }
 
 fn sha_hex(parts: &[&[u8]]) -> String {
@@ -545,18 +604,16 @@ pub fn build(
         None => src_root.clone(),
     };
     let prefix = req.prefix.clone().unwrap_or_else(|| work.join("prefix"));
+    let toolchain = toolchain::detect(&req.env);
     let v = Vars {
         gpu: req.gpu.clone(),
         prefix: prefix.display().to_string(),
         jobs: req.jobs.to_string(),
         src: src.display().to_string(),
         build: work.join("build").display().to_string(),
-        rocm: req
-            .env
-            .get("ROCM_PATH")
-            .filter(|p| !p.is_empty())
-            .cloned()
-            .unwrap_or_else(|| "/opt/rocm".into()),
+        rocm: toolchain.rocm.clone(),
+        cxx: toolchain.cxx.clone(),
+        hipcc: toolchain.hipcc.clone(),
         python: "python3".into(),
         env: req.env.clone(),
     };
@@ -576,6 +633,7 @@ pub fn build(
         work_dir: work.display().to_string(),
         prefix: prefix.display().to_string(),
         jobs: req.jobs,
+        cost: r.cost.as_ref().map(cost_report),
         patches: r
             .patches
             .iter()
@@ -696,6 +754,13 @@ pub fn build(
             _ => unreachable!("validated recipes have a source"),
         });
     rep.preflight = preflight::check(&req.recipe, &v, &req.with, !req.dry_run);
+    rep.preflight
+        .insert(0, preflight::check_rocm(r.rocm.as_ref(), &toolchain));
+    if let Some(c) = &r.cost {
+        rep.preflight.push(preflight::check_disk(c, &req.cache));
+    }
+    rep.install = install_commands(&rep.preflight);
+    rep.toolchain = Some(toolchain);
     let finish = |mut rep: BuildReport, outcome: &str, error: Option<String>| {
         rep.outcome = outcome.into();
         rep.error = error;
@@ -879,7 +944,15 @@ fn run_build(
             (None, Some(url), _) => {
                 let sha = r.source.sha256.as_deref().unwrap_or("");
                 let cached = fetch::cache_path(&req.cache, url, sha);
-                let got = fetch::tarball(url, sha, &cached, obs, cancel)?;
+                let mut urls = vec![url.clone()];
+                urls.extend(r.source.mirrors.iter().cloned());
+                let (got, from, failed) = fetch::tarball_from(&urls, sha, &cached, obs, cancel)?;
+                if &from != url {
+                    source.location = from.clone();
+                }
+                for f in failed {
+                    rep.notes.push(format!("{f}; fetched from the next mirror"));
+                }
                 source.state = match got {
                     fetch::Got::Cached => "cached".into(),
                     fetch::Got::Downloaded => "downloaded".into(),

@@ -1,7 +1,7 @@
 //! Preflight: every tool, library and prerequisite GPU library a recipe needs, checked
 //! before anything starts.
 
-use crate::recipe::{GpuCode, Library, Loaded, Tool};
+use crate::recipe::{Cost, GpuCode, Library, Loaded, RocmRange, Tool};
 use crate::Vars;
 use rp_report::PreflightItem;
 use std::io::Read;
@@ -103,23 +103,148 @@ fn tool_version(tool: &Path, args: &[String]) -> Result<String, String> {
         .ok_or_else(|| format!("no version in the output of {}", tool.display()))
 }
 
-fn check_tool(t: &Tool, env_path: Option<&std::ffi::OsStr>, run_tools: bool) -> PreflightItem {
+/// The ROCm install in use, and its version against the recipe's range. None found is
+/// a failure naming the distribution's HIP packages.
+pub fn check_rocm(range: Option<&RocmRange>, t: &rp_report::ToolchainReport) -> PreflightItem {
     let mut item = PreflightItem {
-        kind: "tool".into(),
-        name: t.name.clone(),
+        kind: "rocm".into(),
+        name: match range {
+            Some(r) => format!("ROCm {}", r.text()),
+            None => "ROCm".into(),
+        },
+        min_version: range.and_then(|r| r.min.clone()),
+        found: Some(format!(
+            "{}{} ({})",
+            t.rocm,
+            t.version
+                .as_ref()
+                .map(|v| format!(", HIP {v}"))
+                .unwrap_or_default(),
+            t.from
+        )),
+        packages: crate::recipe::Packages {
+            debian: Some("libamdhip64-dev hipcc".into()),
+            fedora: Some("rocm-hip-devel".into()),
+            arch: Some("rocm-hip-sdk".into()),
+        }
+        .list(),
+        ..Default::default()
+    };
+    if t.from.starts_with("no ROCm") {
+        item.problem = Some("no ROCm install found: no HIP runtime (libamdhip64.so) in a ROCm prefix under /opt nor in the distribution's library directories".into());
+        return item;
+    }
+    item.packages.clear();
+    let Some(r) = range else {
+        item.ok = true;
+        return item;
+    };
+    let Some(v) = &t.version else {
+        item.problem = Some(format!(
+            "the HIP version of {} is unknown (no include/hip/hip_version.h); this recipe needs ROCm {}",
+            t.rocm,
+            r.text()
+        ));
+        return item;
+    };
+    let low = r.min.as_ref().is_none_or(|m| version_at_least(v, m));
+    // `max = "6.2"` admits 6.2.x: compare as many parts as it has.
+    let high = r.max.as_ref().is_none_or(|m| {
+        let n = m.split('.').count();
+        let cut: Vec<&str> = v.split(['.', '-', '+']).take(n).collect();
+        version_at_least(m, &cut.join("."))
+    });
+    if low && high {
+        item.ok = true;
+    } else {
+        item.problem = Some(format!(
+            "ROCm (HIP) {v} at {}; this recipe needs {} ({}): choose the recipe line for your ROCm (build --list)",
+            t.rocm,
+            r.text(),
+            r.reference
+        ));
+    }
+    item
+}
+
+/// Bytes free for an unprivileged user on the file system holding `path` (or its
+/// nearest existing parent).
+pub fn free_bytes(path: &Path) -> Option<u64> {
+    let p = path.ancestors().find(|a| a.exists())?;
+    let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).ok()?;
+    // SAFETY: a valid C string and a zeroed statvfs the call fills.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+}
+
+/// The recipe's peak disk against the free space where the build directory goes.
+pub fn check_disk(c: &Cost, cache: &Path) -> PreflightItem {
+    let need = (c.disk_gib * (1u64 << 30) as f64) as u64;
+    let mut item = PreflightItem {
+        kind: "disk".into(),
+        name: format!("{:.1} GiB free under {}", c.disk_gib, cache.display()),
+        ..Default::default()
+    };
+    match free_bytes(cache) {
+        Some(free) => {
+            item.found = Some(format!("{:.1} GiB free", free as f64 / (1u64 << 30) as f64));
+            if free >= need {
+                item.ok = true;
+            } else {
+                item.problem = Some(format!(
+                    "{:.1} GiB free under {}; the build needs {:.1} GiB at its peak ({}); free space or use --cache-dir",
+                    free as f64 / (1u64 << 30) as f64,
+                    cache.display(),
+                    c.disk_gib,
+                    c.basis
+                ));
+            }
+        }
+        None => item.problem = Some(format!("cannot read the free space of {}", cache.display())),
+    }
+    item
+}
+
+fn check_tool(
+    t: &Tool,
+    v: Option<&Vars>,
+    env_path: Option<&std::ffi::OsStr>,
+    run_tools: bool,
+) -> PreflightItem {
+    // A path template (`{cxx}`) is the compiler of the ROCm in use.
+    let name = v
+        .and_then(|v| v.fill(&t.name).ok())
+        .unwrap_or_else(|| t.name.clone());
+    let mut item = PreflightItem {
+        kind: if t.name.contains('{') {
+            "compiler"
+        } else {
+            "tool"
+        }
+        .into(),
+        name: name.clone(),
         min_version: t.min.clone(),
         packages: t.packages.list(),
         ..Default::default()
     };
-    let Some(path) = which(&t.name, env_path) else {
-        item.problem = Some(format!("{} is not on PATH", t.name));
+    let Some(path) = which(&name, env_path) else {
+        item.problem = Some(if name.contains('/') {
+            format!("{name} does not exist (or is not executable)")
+        } else {
+            format!("{name} is not on PATH")
+        });
         return item;
     };
     item.found = Some(path.display().to_string());
-    let Some(min) = &t.min else {
+    // The compiler's version is always read in a real run (and reported).
+    let compiler = t.name.contains('{');
+    if t.min.is_none() && !compiler {
         item.ok = true;
         return item;
-    };
+    }
     if !run_tools {
         item.ok = true;
         item.found = Some(format!("{} (version not checked: dry run)", path.display()));
@@ -129,14 +254,15 @@ fn check_tool(t: &Tool, env_path: Option<&std::ffi::OsStr>, run_tools: bool) -> 
         .version_args
         .clone()
         .unwrap_or_else(|| vec!["--version".into()]);
+    let min = t.min.clone().unwrap_or_default();
     match tool_version(&path, &args) {
-        Ok(v) if version_at_least(&v, min) => {
+        Ok(v) if version_at_least(&v, &min) => {
             item.ok = true;
             item.found = Some(format!("{} {v}", path.display()));
         }
         Ok(v) => {
             item.found = Some(format!("{} {v}", path.display()));
-            item.problem = Some(format!("{} is {v}; {min} or newer is needed", t.name));
+            item.problem = Some(format!("{name} is {v}; {min} or newer is needed"));
         }
         Err(e) => item.problem = Some(e),
     }
@@ -170,10 +296,21 @@ fn cmake_roots(v: &Vars) -> Vec<PathBuf> {
     if let Some(p) = v.env("CMAKE_PREFIX_PATH") {
         roots.extend(std::env::split_paths(&p));
     }
-    roots.push(PathBuf::from(&v.rocm));
-    roots.push("/usr/local".into());
-    roots.push("/usr".into());
+    for r in [v.rocm.as_str(), "/usr/local", "/usr"] {
+        if !roots.iter().any(|x| x == Path::new(r)) {
+            roots.push(r.into());
+        }
+    }
     roots
+}
+
+/// The roots searched, as a list for messages.
+fn roots_text(v: &Vars) -> String {
+    cmake_roots(v)
+        .iter()
+        .map(|r| r.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn pc_version(path: &Path) -> Option<String> {
@@ -197,6 +334,7 @@ fn check_library(l: &Library, v: &Vars) -> PreflightItem {
             .map(|d| d.join(format!("{module}.pc")))
             .find(|p| p.is_file());
         match found {
+            None if l.header.is_some() => return check_header(l, v, item, Some(module)),
             None => {
                 item.problem = Some(format!(
                     "no pkg-config file {module}.pc (PKG_CONFIG_PATH and the usual directories)"
@@ -217,6 +355,9 @@ fn check_library(l: &Library, v: &Vars) -> PreflightItem {
             }
         }
         return item;
+    }
+    if l.cmake.is_none() {
+        return check_header(l, v, item, None);
     }
     let pkg = l.cmake.as_deref().unwrap_or_default();
     let lower = pkg.to_ascii_lowercase();
@@ -240,11 +381,16 @@ fn check_library(l: &Library, v: &Vars) -> PreflightItem {
             };
             for e in entries.flatten() {
                 let dn = e.file_name().to_string_lossy().to_ascii_lowercase();
-                if dn != lower && !dn.starts_with(&format!("{lower}-")) {
+                // CMake's `<name>*` matches case-insensitively on Linux too.
+                if !dn.starts_with(&lower) {
                     continue;
                 }
-                for n in &names {
-                    let p = e.path().join(n);
+                // `<prefix>/share/<name>*/` and `<prefix>/share/<name>*/cmake/`
+                // (Debian's rocm-cmake: /usr/share/rocm/cmake/ROCMConfig.cmake).
+                for p in names
+                    .iter()
+                    .flat_map(|n| [e.path().join(n), e.path().join("cmake").join(n)])
+                {
                     if p.is_file() {
                         item.ok = true;
                         item.found = Some(p.display().to_string());
@@ -255,10 +401,68 @@ fn check_library(l: &Library, v: &Vars) -> PreflightItem {
         }
     }
     item.problem = Some(format!(
-        "no CMake package {pkg} ({}) under CMAKE_PREFIX_PATH, {}, /usr/local or /usr",
+        "no CMake package {pkg} ({}) under {}",
         names.join(" or "),
-        v.rocm
+        roots_text(v)
     ));
+    item
+}
+
+/// A header and a library found where CMake's `find_path`/`find_library` look on
+/// Linux: `CMAKE_PREFIX_PATH`, `{rocm}`, `/usr/local`, `/usr` (`include`; `lib`,
+/// the multiarch directory, `lib64`).
+fn check_header(l: &Library, v: &Vars, mut item: PreflightItem, pc: Option<&str>) -> PreflightItem {
+    let header = l.header.as_deref().unwrap_or_default();
+    let roots = cmake_roots(v);
+    let inc = roots
+        .iter()
+        .flat_map(|r| [r.join("include"), r.join("include/x86_64-linux-gnu")])
+        .map(|d| d.join(header))
+        .find(|p| p.is_file());
+    // None: no library asked for; Some(None): asked for and not found.
+    let lib = l.lib.as_ref().map(|name| {
+        roots
+            .iter()
+            .flat_map(|r| {
+                [
+                    r.join("lib"),
+                    r.join("lib/x86_64-linux-gnu"),
+                    r.join("lib64"),
+                ]
+            })
+            .flat_map(|d| {
+                [
+                    d.join(format!("lib{name}.so")),
+                    d.join(format!("lib{name}.a")),
+                ]
+            })
+            .find(|p| p.exists())
+    });
+    let pc_note = pc.map(|m| format!("no {m}.pc; ")).unwrap_or_default();
+    match (inc, lib) {
+        (Some(h), None) => {
+            item.ok = true;
+            item.found = Some(format!("{pc_note}{}", h.display()));
+        }
+        (Some(h), Some(Some(so))) => {
+            item.ok = true;
+            item.found = Some(format!("{pc_note}{} and {}", h.display(), so.display()));
+        }
+        (h, lib) => {
+            let mut missing = Vec::new();
+            if h.is_none() {
+                missing.push(format!("header {header}"));
+            }
+            if let (Some(None), Some(n)) = (lib, &l.lib) {
+                missing.push(format!("library lib{n}.so or lib{n}.a"));
+            }
+            item.problem = Some(format!(
+                "{pc_note}no {} under {}",
+                missing.join(" and "),
+                roots_text(v)
+            ));
+        }
+    }
     item
 }
 
@@ -341,7 +545,7 @@ pub fn check(l: &Loaded, v: &Vars, with: &[String], run_tools: bool) -> Vec<Pref
         .tools
         .iter()
         .filter(|t| on(&t.with))
-        .map(|t| check_tool(t, env_path.as_deref(), run_tools))
+        .map(|t| check_tool(t, Some(v), env_path.as_deref(), run_tools))
         .collect();
     // Tools the build itself runs: `patch` for patches, `git` for a git source.
     let own = |name: &str| Tool {
@@ -356,10 +560,20 @@ pub fn check(l: &Loaded, v: &Vars, with: &[String], run_tools: bool) -> Vec<Pref
         },
     };
     if l.recipe.patches.iter().any(|p| on(&p.with)) {
-        items.push(check_tool(&own("patch"), env_path.as_deref(), run_tools));
+        items.push(check_tool(
+            &own("patch"),
+            None,
+            env_path.as_deref(),
+            run_tools,
+        ));
     }
     if l.recipe.source.git.is_some() {
-        items.push(check_tool(&own("git"), env_path.as_deref(), run_tools));
+        items.push(check_tool(
+            &own("git"),
+            None,
+            env_path.as_deref(),
+            run_tools,
+        ));
     }
     items.extend(
         l.recipe

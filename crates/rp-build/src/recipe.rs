@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 /// The variables a template may use.
-pub const VARIABLES: [&str; 7] = ["gpu", "prefix", "jobs", "src", "build", "rocm", "python"];
+pub const VARIABLES: [&str; 9] = [
+    "gpu", "prefix", "jobs", "src", "build", "rocm", "cxx", "hipcc", "python",
+];
 
 /// A recipe, as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -25,6 +27,10 @@ pub struct Recipe {
     /// Notes shown by `build --show`, each with a reference.
     #[serde(default, rename = "note")]
     pub notes: Vec<Note>,
+    /// What a build costs.
+    pub cost: Option<Cost>,
+    /// The ROCm versions the recipe builds against.
+    pub rocm: Option<RocmRange>,
     /// Where the source comes from.
     pub source: Source,
     /// `--with` options.
@@ -61,12 +67,54 @@ pub struct Note {
     pub reference: String,
 }
 
+/// What a build costs: CPU time and peak disk.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cost {
+    /// Hours of CPU on one core.
+    pub core_hours: f64,
+    /// Peak disk (source, build tree, prefix, cached download), GiB; preflight checks
+    /// the cache's file system has this much free.
+    pub disk_gib: f64,
+    /// How the figures were obtained.
+    pub basis: String,
+}
+
+/// The ROCm (HIP) versions a recipe builds against; the reference says why.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RocmRange {
+    /// Oldest (`6.3`).
+    pub min: Option<String>,
+    /// Newest major.minor (`6.2` matches 6.2.x).
+    pub max: Option<String>,
+    /// The primary source.
+    #[serde(rename = "ref")]
+    pub reference: String,
+}
+
+impl RocmRange {
+    /// `6.3 or newer`, `6.2 only`, `6.0 to 6.2`.
+    pub fn text(&self) -> String {
+        match (&self.min, &self.max) {
+            (Some(a), Some(b)) if a == b => format!("{a}.x only"),
+            (Some(a), Some(b)) => format!("{a} to {b}.x"),
+            (Some(a), None) => format!("{a} or newer"),
+            (None, Some(b)) => format!("{b}.x or older"),
+            (None, None) => "any".into(),
+        }
+    }
+}
+
 /// Where the source comes from: a tarball with its sha256, or a git commit.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Source {
     /// Tarball URL (`https://`, `http://` or `file://`).
     pub url: Option<String>,
+    /// Other URLs serving the same bytes, tried in order when one cannot be fetched.
+    #[serde(default)]
+    pub mirrors: Vec<String>,
     /// The tarball's sha256.
     pub sha256: Option<String>,
     /// Git repository URL.
@@ -124,7 +172,7 @@ impl Packages {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tool {
-    /// The command name.
+    /// The command name, or a path template (`{cxx}`: the compiler of the ROCm in use).
     pub name: String,
     /// Minimum version (`3.16`), read from `VERSION_ARGS` output.
     pub min: Option<String>,
@@ -147,6 +195,12 @@ pub struct Library {
     pub pkg_config: Option<String>,
     /// The CMake package (`rocblas`): `<name>-config.cmake` or `<Name>Config.cmake`.
     pub cmake: Option<String>,
+    /// A header (`bzlib.h`), looked for as CMake's `find_path` does: alone, or when the
+    /// pkg-config file is missing (a library that ships none).
+    pub header: Option<String>,
+    /// The library's name (`bz2`: `libbz2.so` or `libbz2.a`), looked for with `header`
+    /// as CMake's `find_library` does.
+    pub lib: Option<String>,
     /// Minimum version (pkg-config only).
     pub min: Option<String>,
     /// Only with this `--with` option.
@@ -345,12 +399,42 @@ fn validate(name: &str, r: &Recipe) -> Result<(), BuildError> {
     };
     for t in &r.tools {
         check_with(&t.with, &format!("tool {}", t.name))?;
+        check_template(&t.name).or_else(|e| bad(format!("tool {}: {e}", t.name)))?;
+    }
+    if !s.mirrors.is_empty() && s.url.is_none() {
+        return bad("source.mirrors apply to a tarball (url) only".into());
+    }
+    if let Some(c) = &r.cost {
+        if !(c.core_hours.is_finite()
+            && c.core_hours > 0.0
+            && c.disk_gib.is_finite()
+            && c.disk_gib > 0.0)
+        {
+            return bad("cost.core_hours and cost.disk_gib must be positive numbers".into());
+        }
+    }
+    if let Some(v) = &r.rocm {
+        for x in v.min.iter().chain(v.max.iter()) {
+            if crate::preflight::first_version(x).as_deref() != Some(x.as_str()) {
+                return bad(format!("rocm: {x:?} is not a dotted version (6.3)"));
+            }
+        }
     }
     for l in &r.libraries {
         check_with(&l.with, &format!("library {}", l.name))?;
-        if l.pkg_config.is_some() == l.cmake.is_some() {
+        if l.pkg_config.is_some() && l.cmake.is_some()
+            || l.pkg_config.is_none() && l.cmake.is_none() && l.header.is_none()
+        {
             return bad(format!(
-                "library {} needs exactly one of pkg_config and cmake",
+                "library {} needs exactly one of pkg_config and cmake, or a header",
+                l.name
+            ));
+        }
+        if l.cmake.is_some() && (l.header.is_some() || l.lib.is_some())
+            || l.lib.is_some() && l.header.is_none()
+        {
+            return bad(format!(
+                "library {}: header and lib go together, with pkg_config or alone",
                 l.name
             ));
         }

@@ -53,12 +53,24 @@ pub const RECIPE_FILES: &[(&str, &str)] = &[
         include_str!("../data/build/rocsparse-6.2.2.toml"),
     ),
     (
+        "build/rocsparse-6.4.3.toml",
+        include_str!("../data/build/rocsparse-6.4.3.toml"),
+    ),
+    (
         "build/rocrand-6.2.2.toml",
         include_str!("../data/build/rocrand-6.2.2.toml"),
     ),
     (
+        "build/rocrand-6.4.3.toml",
+        include_str!("../data/build/rocrand-6.4.3.toml"),
+    ),
+    (
         "build/rocsolver-6.2.2.toml",
         include_str!("../data/build/rocsolver-6.2.2.toml"),
+    ),
+    (
+        "build/rocsolver-6.4.3.toml",
+        include_str!("../data/build/rocsolver-6.4.3.toml"),
     ),
     (
         "build/pytorch-2.15.0.toml",

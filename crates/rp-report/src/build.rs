@@ -30,7 +30,7 @@ pub struct RecipeList {
 /// One preflight check.
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
 pub struct PreflightItem {
-    /// `tool`, `library` or `gpu-code`.
+    /// `rocm`, `tool`, `library`, `gpu-code` or `disk`.
     pub kind: String,
     /// What is needed (`cmake`, `sqlite3`, `rocBLAS for gfx1010`).
     pub name: String,
@@ -44,6 +44,32 @@ pub struct PreflightItem {
     pub problem: Option<String>,
     /// Packages that provide it: `debian: cmake`.
     pub packages: Vec<String>,
+}
+
+/// What a build costs, as its recipe states it.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+pub struct BuildCost {
+    /// CPU time: hours on one core (divide by the cores used for the wall time).
+    pub core_hours: f64,
+    /// Peak disk the build directory and cache take, GiB.
+    pub disk_gib: f64,
+    /// How the figures were obtained (measured here, or upstream's word).
+    pub basis: String,
+}
+
+/// The ROCm install and compiler a build uses, as the machine layer found them.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+pub struct ToolchainReport {
+    /// `{rocm}`: the install's prefix.
+    pub rocm: String,
+    /// Its HIP version, when known.
+    pub version: Option<String>,
+    /// How it was chosen (`ROCM_PATH`, `doctor: /opt/rocm-6.4.0`, ...).
+    pub from: String,
+    /// `{cxx}`: the HIP-capable clang++.
+    pub cxx: String,
+    /// `{hipcc}`.
+    pub hipcc: String,
 }
 
 /// Where the source came from.
@@ -144,8 +170,15 @@ pub struct BuildReport {
     pub prefix: String,
     /// Parallel jobs.
     pub jobs: u32,
+    /// The ROCm install and compiler used.
+    pub toolchain: Option<ToolchainReport>,
+    /// What the build costs (the recipe's figures).
+    pub cost: Option<BuildCost>,
     /// Preflight checks.
     pub preflight: Vec<PreflightItem>,
+    /// One command per distribution that installs every missing package
+    /// (`debian: apt install ...`).
+    pub install: Vec<String>,
     /// The source.
     pub source: Option<SourceReport>,
     /// Patches in order.
@@ -176,6 +209,12 @@ pub struct RecipeShow {
     pub recipe: RecipeSummary,
     /// The source: URL and sha256, or git URL and commit.
     pub source: String,
+    /// Other URLs serving the same bytes.
+    pub mirrors: Vec<String>,
+    /// What the build costs.
+    pub cost: Option<BuildCost>,
+    /// The ROCm versions the recipe builds against (`6.3 or newer`).
+    pub rocm: Option<String>,
     /// Notes, each with its reference.
     pub notes: Vec<String>,
     /// `--with` options: name and what it does.

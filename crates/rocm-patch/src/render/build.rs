@@ -1,6 +1,6 @@
 //! Human text for `build`, `build --list` and `build --show`.
 
-use rp_report::{BuildReport, PreflightItem, RecipeList, RecipeShow};
+use rp_report::{BuildCost, BuildReport, PreflightItem, RecipeList, RecipeShow};
 use std::io::{self, Write};
 
 /// `build --list`.
@@ -34,11 +34,27 @@ fn requirement(p: &PreflightItem) -> String {
     format!("{:8} {}{min}{how}{pk}", p.kind, p.name)
 }
 
+fn cost(c: &BuildCost) -> String {
+    format!(
+        "about {:.2} CPU-hours on one core (divide by the cores building for the wall time), {:.1} GiB of disk at its peak; {}",
+        c.core_hours, c.disk_gib, c.basis
+    )
+}
+
 /// `build --show`.
 pub fn show(s: &RecipeShow, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "{}  {}", s.recipe.id, s.recipe.summary)?;
     writeln!(out, "  from {}", s.recipe.origin)?;
     writeln!(out, "\nSource\n  {}", s.source)?;
+    for m in &s.mirrors {
+        writeln!(out, "  mirror (same bytes): {m}")?;
+    }
+    if let Some(v) = &s.rocm {
+        writeln!(out, "\nROCm\n  {v}")?;
+    }
+    if let Some(c) = &s.cost {
+        writeln!(out, "\nCost\n  {}", cost(c))?;
+    }
     if !s.notes.is_empty() {
         writeln!(out, "\nNotes")?;
         for n in &s.notes {
@@ -111,6 +127,22 @@ pub fn report(r: &BuildReport, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "  build directory {}", r.work_dir)?;
     writeln!(out, "  prefix          {}", r.prefix)?;
     writeln!(out, "  jobs            {}", r.jobs)?;
+    if let Some(t) = &r.toolchain {
+        writeln!(
+            out,
+            "  ROCm            {}{} ({})",
+            t.rocm,
+            t.version
+                .as_ref()
+                .map(|v| format!(", HIP {v}"))
+                .unwrap_or_default(),
+            t.from
+        )?;
+        writeln!(out, "  compiler        {} (hipcc: {})", t.cxx, t.hipcc)?;
+    }
+    if let Some(c) = &r.cost {
+        writeln!(out, "  cost            {}", cost(c))?;
+    }
     writeln!(out, "\nPreflight")?;
     for p in &r.preflight {
         let mark = if p.ok { "ok     " } else { "MISSING" };
@@ -125,6 +157,15 @@ pub fn report(r: &BuildReport, out: &mut dyn Write) -> io::Result<()> {
             format!("{}{pk}", p.problem.clone().unwrap_or_default())
         };
         writeln!(out, "  {mark} {:8} {}  {detail}", p.kind, p.name)?;
+    }
+    if !r.install.is_empty() {
+        writeln!(
+            out,
+            "\nTo install what is missing (one command per distribution)"
+        )?;
+        for i in &r.install {
+            writeln!(out, "  {i}")?;
+        }
     }
     if let Some(s) = &r.source {
         writeln!(out, "\nSource ({}, {})", s.kind, s.state)?;
