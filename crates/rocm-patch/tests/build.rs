@@ -1307,3 +1307,103 @@ fn a_dead_mirror_is_skipped_a_header_library_is_found_and_a_full_disk_stops_pref
     );
     assert_eq!(srv.hits.load(Ordering::SeqCst), hits);
 }
+
+/// A server on 127.0.0.1 that answers every request with `reply(path)` (raw bytes;
+/// `None`: send headers for `len` bytes, then half of them, then nothing more).
+fn hostile(reply: fn(&str) -> Result<Vec<u8>, usize>) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming().take(20) {
+            let Ok(mut s) = s else { continue };
+            std::thread::spawn(move || {
+                let mut first = String::new();
+                let mut r = BufReader::new(s.try_clone().unwrap());
+                let _ = r.read_line(&mut first);
+                loop {
+                    let mut h = String::new();
+                    if r.read_line(&mut h).unwrap_or(0) <= 2 {
+                        break;
+                    }
+                }
+                let path = first.split_whitespace().nth(1).unwrap_or("/").to_string();
+                match reply(&path) {
+                    Ok(bytes) => {
+                        let _ = s.write_all(&bytes);
+                    }
+                    Err(len) => {
+                        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\n\r\n");
+                        let _ = s.write_all(head.as_bytes());
+                        let _ = s.write_all(&vec![0u8; len / 2]);
+                        let _ = s.flush();
+                        std::thread::sleep(std::time::Duration::from_secs(120));
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// Issue 29: a redirect to file:// or to another host, an endless body, a body that
+/// stops: each a clear refusal or error, quickly, never a panic or a hang.
+#[test]
+fn hostile_download_servers_are_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let cache = d.path().join("cache");
+    let tb = tarball(d.path(), "hiplib-1.0.0", None);
+    let sha = sha256(&tb);
+    let size = std::fs::metadata(&tb).unwrap().len();
+    let run = |url: String, extra_source: &str| {
+        let r = recipe(d.path(), &url, &sha, None);
+        if !extra_source.is_empty() {
+            edit(&r, &format!("sha256 = \"{sha}\""), &format!("sha256 = \"{sha}\"\n{extra_source}"));
+        }
+        let t = std::time::Instant::now();
+        let o = build_cmd(&r, "gfx1010", &cache)
+            .env("RP_BUILD_READ_TIMEOUT_S", "2")
+            .arg("--json")
+            .output()
+            .unwrap();
+        (o, t.elapsed())
+    };
+    // A redirect to file:// (the HTTP client used to panic on it: exit 101).
+    let port = hostile(|_| {
+        Ok(b"HTTP/1.1 302 Found\r\nLocation: file:///etc/passwd\r\nContent-Length: 0\r\n\r\n".to_vec())
+    });
+    let (o, _) = run(format!("http://127.0.0.1:{port}/x.tar.gz"), "");
+    assert_ne!(o.status.code(), Some(101), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(matches!(o.status.code(), Some(1) | Some(2)), "{o:?}");
+    let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(all.contains("redirects to file:///etc/passwd") && all.contains("refused"), "{all}");
+    // A redirect to a host the recipe does not list.
+    let port = hostile(|_| {
+        Ok(b"HTTP/1.1 301 Moved\r\nLocation: http://203.0.113.9/x.tar.gz\r\nContent-Length: 0\r\n\r\n".to_vec())
+    });
+    let (o, _) = run(format!("http://127.0.0.1:{port}/x.tar.gz"), "");
+    let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(all.contains("redirects to http://203.0.113.9/x.tar.gz"), "{all}");
+    // An endless body (no Content-Length): cut at the recipe's size, the part removed.
+    let port = hostile(|_| {
+        let mut v = b"HTTP/1.0 200 OK\r\n\r\n".to_vec();
+        v.extend(std::iter::repeat_n(0u8, 64 << 20));
+        Ok(v)
+    });
+    let (o, t) = run(format!("http://127.0.0.1:{port}/x.tar.gz"), &format!("size = {size}"));
+    let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(all.contains(&format!("more than {size} bytes")), "{all}");
+    assert!(t.as_secs() < 30, "{t:?}");
+    let parts: Vec<_> = walkdir::WalkDir::new(&cache)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "part"))
+        .filter(|e| e.metadata().unwrap().len() > size)
+        .collect();
+    assert!(parts.is_empty(), "an oversized download was kept: {parts:?}");
+    // A body that stops half way: the read times out (resumable), no hang.
+    let port = hostile(|_| Err(4 << 20));
+    let (o, t) = run(format!("http://127.0.0.1:{port}/x.tar.gz"), "");
+    assert!(t.as_secs() < 60, "hung for {t:?}");
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+}

@@ -10,8 +10,52 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-/// The largest download accepted.
-pub const MAX_DOWNLOAD: u64 = 16 << 30;
+/// The largest download accepted when the recipe states no size.
+pub const MAX_DOWNLOAD: u64 = 8 << 30;
+/// Redirects followed at most.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// What a download may do: where it may be redirected, how large it may be, how long a
+/// silence lasts before it is given up.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Hosts a redirect may lead to besides the URL's own (the recipe's mirrors).
+    pub hosts: Vec<String>,
+    /// The body's size at most (the recipe's `size`, else [`MAX_DOWNLOAD`]).
+    pub max_size: u64,
+    /// A read that gets nothing for this long ends the download (it can be resumed).
+    pub read_timeout: Duration,
+    /// The whole request, body included, ends after this long.
+    pub deadline: Duration,
+}
+
+impl Policy {
+    /// For a recipe's source: its URL's and mirrors' hosts, its size.
+    pub fn for_source(urls: &[String], size: Option<u64>) -> Policy {
+        // RP_BUILD_READ_TIMEOUT_S shortens the silence allowed (tests use it).
+        let read_timeout = std::env::var("RP_BUILD_READ_TIMEOUT_S")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map(Duration::from_secs)
+            .unwrap_or(Duration::from_secs(60));
+        Policy {
+            hosts: urls.iter().filter_map(|u| host_of(u)).collect(),
+            max_size: size.unwrap_or(MAX_DOWNLOAD),
+            read_timeout,
+            deadline: Duration::from_secs(6 * 3600),
+        }
+    }
+}
+
+/// `host[:port]` of an http(s) URL.
+fn host_of(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let auth = rest.split(['/', '?', '#']).next()?;
+    let auth = auth.rsplit_once('@').map_or(auth, |(_, h)| h);
+    (!auth.is_empty()).then(|| auth.to_ascii_lowercase())
+}
 
 /// sha256 of a file, streamed (the deploy engine's hasher).
 pub fn sha256_file(p: &Path) -> Result<String, BuildError> {
@@ -58,6 +102,7 @@ pub fn tarball(
     url: &str,
     sha256: &str,
     dest: &Path,
+    policy: &Policy,
     obs: &mut dyn Observer,
     cancel: &AtomicBool,
 ) -> Result<Got, BuildError> {
@@ -73,10 +118,10 @@ pub fn tarball(
     std::fs::create_dir_all(dir).map_err(|e| BuildError::io(dir, "cannot create", e))?;
     let part = dest.with_extension("part");
     let how = if let Some(path) = url.strip_prefix("file://") {
-        copy_local(Path::new(path), &part, obs, cancel)?;
+        copy_local(Path::new(path), &part, policy, obs, cancel)?;
         Got::Downloaded
     } else if url.starts_with("http://") || url.starts_with("https://") {
-        download(url, &part, obs, cancel)?
+        download(url, &part, policy, obs, cancel)?
     } else {
         return Err(BuildError::Refused(format!(
             "source URL {url}: only http://, https:// and file:// are fetched"
@@ -103,12 +148,13 @@ pub fn tarball_from(
     urls: &[String],
     sha256: &str,
     dest: &Path,
+    policy: &Policy,
     obs: &mut dyn Observer,
     cancel: &AtomicBool,
 ) -> Result<(Got, String, Vec<String>), BuildError> {
     let mut failed: Vec<String> = Vec::new();
     for url in urls {
-        match tarball(url, sha256, dest, obs, cancel) {
+        match tarball(url, sha256, dest, policy, obs, cancel) {
             Ok(got) => return Ok((got, url.clone(), failed)),
             Err(BuildError::Fetch(e)) if !cancel.load(std::sync::atomic::Ordering::Relaxed) => {
                 failed.push(e)
@@ -122,20 +168,23 @@ pub fn tarball_from(
 fn copy_local(
     src: &Path,
     part: &Path,
+    policy: &Policy,
     obs: &mut dyn Observer,
     cancel: &AtomicBool,
 ) -> Result<(), BuildError> {
     let (mut f, len) = rp_machine::open_regular(src)
         .map_err(|e| BuildError::Refused(format!("{}: {e}", src.display())))?;
     let mut out = File::create(part).map_err(|e| BuildError::io(part, "cannot create", e))?;
-    copy_with_progress(&mut f, &mut out, 0, Some(len), part, obs, cancel)
+    copy_with_progress(&mut f, &mut out, 0, Some(len), policy.max_size, part, obs, cancel)
 }
 
+#[expect(clippy::too_many_arguments)]
 fn copy_with_progress(
     r: &mut dyn Read,
     out: &mut File,
     mut done: u64,
     total: Option<u64>,
+    max: u64,
     part: &Path,
     obs: &mut dyn Observer,
     cancel: &AtomicBool,
@@ -155,9 +204,11 @@ fn copy_with_progress(
             break;
         }
         done += n as u64;
-        if done > MAX_DOWNLOAD {
-            return Err(BuildError::Fetch(format!(
-                "download larger than {MAX_DOWNLOAD} bytes refused"
+        if done > max || total.is_some_and(|t| done > t) {
+            let _ = std::fs::remove_file(part);
+            return Err(BuildError::Refused(format!(
+                "the download sent more than {} bytes: refused and removed",
+                total.map_or(max, |t| t.min(max))
             )));
         }
         out.write_all(&buf[..n])
@@ -180,33 +231,76 @@ fn copy_with_progress(
 fn download(
     url: &str,
     part: &Path,
+    policy: &Policy,
     obs: &mut dyn Observer,
     cancel: &AtomicBool,
 ) -> Result<Got, BuildError> {
     let have = std::fs::metadata(part).map(|m| m.len()).unwrap_or(0);
+    // Redirects are followed here, not by the client: only to http(s), and only to the
+    // URL's own host or one of the recipe's mirrors.
     let agent = ureq::AgentBuilder::new()
         .timeout_connect(Duration::from_secs(30))
-        .timeout_read(Duration::from_secs(60))
+        .timeout_read(policy.read_timeout)
+        .timeout(policy.deadline)
+        .redirects(0)
         .user_agent(concat!("rocm-patch/", env!("CARGO_PKG_VERSION")))
         .build();
-    let mut req = agent.get(url);
-    if have > 0 {
-        req = req.set("Range", &format!("bytes={have}-"));
-    }
-    let resp = match req.call() {
-        Ok(r) => r,
-        // The partial file is complete (or larger than the file): start again.
-        Err(ureq::Error::Status(416, _)) => {
-            let _ = std::fs::remove_file(part);
-            return download(url, part, obs, cancel);
+    let own = host_of(url).unwrap_or_default();
+    let mut at = url.to_string();
+    let mut hops = 0;
+    let resp = loop {
+        let mut req = agent.get(&at);
+        if have > 0 {
+            req = req.set("Range", &format!("bytes={have}-"));
         }
-        Err(ureq::Error::Status(code, r)) => {
+        let resp = match req.call() {
+            Ok(r) => r,
+            // The partial file is complete (or larger than the file): start again.
+            Err(ureq::Error::Status(416, _)) => {
+                let _ = std::fs::remove_file(part);
+                return download(url, part, policy, obs, cancel);
+            }
+            Err(ureq::Error::Status(code, r)) if !(300..400).contains(&code) => {
+                return Err(BuildError::Fetch(format!(
+                    "{at}: HTTP {code} {}",
+                    r.status_text()
+                )))
+            }
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => return Err(BuildError::Fetch(format!("{at}: {e}"))),
+        };
+        if !(300..400).contains(&resp.status()) {
+            break resp;
+        }
+        let Some(next) = resp.header("Location").map(str::to_string) else {
             return Err(BuildError::Fetch(format!(
-                "{url}: HTTP {code} {}",
-                r.status_text()
-            )))
+                "{at}: HTTP {} without a Location",
+                resp.status()
+            )));
+        };
+        // A relative Location stays on the same server.
+        let next = if next.starts_with('/') {
+            let base = at.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
+            format!("{base}{next}")
+        } else {
+            next
+        };
+        let host = host_of(&next);
+        let allowed = host
+            .as_ref()
+            .is_some_and(|h| *h == own || policy.hosts.contains(h));
+        if !allowed {
+            return Err(BuildError::Refused(format!(
+                "{at} redirects to {next}: only to http(s) on {own} or a mirror the recipe lists; refused"
+            )));
         }
-        Err(e) => return Err(BuildError::Fetch(format!("{url}: {e}"))),
+        hops += 1;
+        if hops > MAX_REDIRECTS {
+            return Err(BuildError::Fetch(format!(
+                "{url}: more than {MAX_REDIRECTS} redirects"
+            )));
+        }
+        at = next;
     };
     let len: Option<u64> = resp.header("Content-Length").and_then(|v| v.parse().ok());
     let (mut out, start, how) = if have > 0 && resp.status() == 206 {
@@ -220,15 +314,80 @@ fn download(
         (f, 0, Got::Downloaded)
     };
     let total = len.map(|l| l + start);
-    if total.is_some_and(|t| t > MAX_DOWNLOAD) {
-        return Err(BuildError::Fetch(format!(
-            "{url}: {} bytes is more than the {MAX_DOWNLOAD} accepted",
-            total.unwrap_or(0)
+    if total.is_some_and(|t| t > policy.max_size) {
+        return Err(BuildError::Refused(format!(
+            "{url}: {} bytes is more than the {} accepted",
+            total.unwrap_or(0),
+            policy.max_size
         )));
     }
-    let mut reader = resp.into_reader();
-    copy_with_progress(&mut reader, &mut out, start, total, part, obs, cancel)?;
+    let mut reader = Watched::new(resp.into_reader(), policy.read_timeout);
+    copy_with_progress(
+        &mut reader,
+        &mut out,
+        start,
+        total,
+        policy.max_size,
+        part,
+        obs,
+        cancel,
+    )?;
     Ok(how)
+}
+
+/// A reader whose reads are done on a thread of their own, so that a read that gets
+/// nothing for `silence` ends with an error here even when the socket's own timeout does
+/// not fire (a server that sends headers and half a body, then nothing).
+struct Watched {
+    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    silence: Duration,
+    pending: Vec<u8>,
+    done: bool,
+}
+
+impl Watched {
+    fn new(mut r: Box<dyn Read + Send + Sync + 'static>, silence: Duration) -> Watched {
+        let (tx, rx) = std::sync::mpsc::sync_channel(4);
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 256 << 10];
+            loop {
+                let res = r.read(&mut buf).map(|n| buf[..n].to_vec());
+                let end = !matches!(&res, Ok(v) if !v.is_empty());
+                if tx.send(res).is_err() || end {
+                    break;
+                }
+            }
+        });
+        Watched {
+            rx,
+            silence,
+            pending: Vec::new(),
+            done: false,
+        }
+    }
+}
+
+impl Read for Watched {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.pending.is_empty() && !self.done {
+            match self.rx.recv_timeout(self.silence) {
+                Ok(Ok(v)) if v.is_empty() => self.done = true,
+                Ok(Ok(v)) => self.pending = v,
+                Ok(Err(e)) => return Err(e),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("nothing received for {} s", self.silence.as_secs()),
+                    ))
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => self.done = true,
+            }
+        }
+        let n = self.pending.len().min(out.len());
+        out[..n].copy_from_slice(&self.pending[..n]);
+        self.pending.drain(..n);
+        Ok(n)
+    }
 }
 
 fn git(args: &[&str], dir: &Path) -> Result<String, BuildError> {

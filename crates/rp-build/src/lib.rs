@@ -946,7 +946,9 @@ fn run_build(
                 let cached = fetch::cache_path(&req.cache, url, sha);
                 let mut urls = vec![url.clone()];
                 urls.extend(r.source.mirrors.iter().cloned());
-                let (got, from, failed) = fetch::tarball_from(&urls, sha, &cached, obs, cancel)?;
+                let policy = fetch::Policy::for_source(&urls, r.source.size);
+                let (got, from, failed) =
+                    fetch::tarball_from(&urls, sha, &cached, &policy, obs, cancel)?;
                 if &from != url {
                     source.location = from.clone();
                 }

@@ -117,6 +117,10 @@ pub struct Source {
     pub mirrors: Vec<String>,
     /// The tarball's sha256.
     pub sha256: Option<String>,
+    /// The tarball's size in bytes (Debian's Sources index lists it): a body longer
+    /// than this is cut off and refused.
+    #[serde(default)]
+    pub size: Option<u64>,
     /// Git repository URL.
     pub git: Option<String>,
     /// The commit (40 hex digits).

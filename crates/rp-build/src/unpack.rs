@@ -54,6 +54,15 @@ fn no_symlink_parents(dest: &Path, rel: &Path) -> bool {
     true
 }
 
+/// Most bytes unpacking may write: the largest ROCm source tree (PyTorch with its
+/// submodules) is a few GiB.
+pub const MAX_UNPACKED: u64 = 32 << 30;
+/// Most bytes unpacked per byte of tarball: source tarballs compress 3–10 times; a
+/// tarball that grows a hundredfold is a bomb.
+pub const MAX_RATIO: u64 = 100;
+/// Most entries unpacked.
+pub const MAX_ENTRIES: u64 = 2_000_000;
+
 /// Unpack `tarball` into `dest` (which must not exist), without its first `strip`
 /// directories (1: the `project-1.0/` every release tarball has). A file above that
 /// depth is an error that says so, not a file silently left out.
@@ -70,12 +79,23 @@ pub fn unpack(
     a.set_preserve_permissions(false);
     a.set_overwrite(true);
     let mut n = 0u64;
+    // What the entries declare, checked before each is written: an absolute cap and a
+    // ratio to the tarball's own size.
+    let packed = std::fs::metadata(tarball).map(|m| m.len()).unwrap_or(0);
+    let cap = MAX_UNPACKED.min(packed.saturating_mul(MAX_RATIO).max(64 << 20));
+    let mut written = 0u64;
     let entries = a.entries().map_err(|e| bad(e.to_string()))?;
     for e in entries {
         if cancel.load(std::sync::atomic::Ordering::Relaxed) {
             return Err(BuildError::Interrupted);
         }
         let mut e = e.map_err(|e| bad(e.to_string()))?;
+        written = written.saturating_add(e.header().size().unwrap_or(0));
+        if written > cap || n >= MAX_ENTRIES {
+            return Err(bad(format!(
+                "unpacks to more than {cap} bytes or {MAX_ENTRIES} entries ({packed} bytes packed; at most {MAX_RATIO} times that, and {MAX_UNPACKED} in all): refused as a decompression bomb"
+            )));
+        }
         let path = e.path().map_err(|e| bad(e.to_string()))?.into_owned();
         let Some(rel) = stripped(&path, strip).map_err(bad)? else {
             if !e.header().entry_type().is_dir()
@@ -138,6 +158,28 @@ mod tests {
     use super::*;
 
     static NO: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+    #[test]
+    fn a_tarball_that_inflates_too_much_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        // 200 MiB of zeros in one entry, gzip'ed to a few hundred KiB.
+        let tgz = d.path().join("bomb.tar.gz");
+        let f = std::fs::File::create(&tgz).unwrap();
+        let gz = flate2::write::GzEncoder::new(f, flate2::Compression::best());
+        let mut b = tar::Builder::new(gz);
+        let mut h = tar::Header::new_gnu();
+        let size = 200u64 << 20;
+        h.set_size(size);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, "top/zeros", std::io::repeat(0).take(size)).unwrap();
+        b.into_inner().unwrap().finish().unwrap();
+        assert!(std::fs::metadata(&tgz).unwrap().len() < 1 << 20);
+        let e = unpack(&tgz, &d.path().join("out"), 1, &NO).unwrap_err();
+        assert!(e.to_string().contains("decompression bomb"), "{e}");
+        // Nothing of it was written.
+        assert!(!d.path().join("out/zeros").exists());
+    }
 
     fn tarball(entries: &[(&str, &[u8])], link: Option<(&str, &str)>) -> tempfile::NamedTempFile {
         let f = tempfile::NamedTempFile::new().unwrap();
