@@ -1358,7 +1358,11 @@ fn hostile_download_servers_are_refused() {
     let run = |url: String, extra_source: &str| {
         let r = recipe(d.path(), &url, &sha, None);
         if !extra_source.is_empty() {
-            edit(&r, &format!("sha256 = \"{sha}\""), &format!("sha256 = \"{sha}\"\n{extra_source}"));
+            edit(
+                &r,
+                &format!("sha256 = \"{sha}\""),
+                &format!("sha256 = \"{sha}\"\n{extra_source}"),
+            );
         }
         let t = std::time::Instant::now();
         let o = build_cmd(&r, "gfx1010", &cache)
@@ -1370,28 +1374,57 @@ fn hostile_download_servers_are_refused() {
     };
     // A redirect to file:// (the HTTP client used to panic on it: exit 101).
     let port = hostile(|_| {
-        Ok(b"HTTP/1.1 302 Found\r\nLocation: file:///etc/passwd\r\nContent-Length: 0\r\n\r\n".to_vec())
+        Ok(
+            b"HTTP/1.1 302 Found\r\nLocation: file:///etc/passwd\r\nContent-Length: 0\r\n\r\n"
+                .to_vec(),
+        )
     });
     let (o, _) = run(format!("http://127.0.0.1:{port}/x.tar.gz"), "");
-    assert_ne!(o.status.code(), Some(101), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_ne!(
+        o.status.code(),
+        Some(101),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(matches!(o.status.code(), Some(1) | Some(2)), "{o:?}");
-    let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    assert!(all.contains("redirects to file:///etc/passwd") && all.contains("refused"), "{all}");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        all.contains("redirects to file:///etc/passwd") && all.contains("refused"),
+        "{all}"
+    );
     // A redirect to a host the recipe does not list.
     let port = hostile(|_| {
         Ok(b"HTTP/1.1 301 Moved\r\nLocation: http://203.0.113.9/x.tar.gz\r\nContent-Length: 0\r\n\r\n".to_vec())
     });
     let (o, _) = run(format!("http://127.0.0.1:{port}/x.tar.gz"), "");
-    let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    assert!(all.contains("redirects to http://203.0.113.9/x.tar.gz"), "{all}");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        all.contains("redirects to http://203.0.113.9/x.tar.gz"),
+        "{all}"
+    );
     // An endless body (no Content-Length): cut at the recipe's size, the part removed.
     let port = hostile(|_| {
         let mut v = b"HTTP/1.0 200 OK\r\n\r\n".to_vec();
         v.extend(std::iter::repeat_n(0u8, 64 << 20));
         Ok(v)
     });
-    let (o, t) = run(format!("http://127.0.0.1:{port}/x.tar.gz"), &format!("size = {size}"));
-    let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let (o, t) = run(
+        format!("http://127.0.0.1:{port}/x.tar.gz"),
+        &format!("size = {size}"),
+    );
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(all.contains(&format!("more than {size} bytes")), "{all}");
     assert!(t.as_secs() < 30, "{t:?}");
     let parts: Vec<_> = walkdir::WalkDir::new(&cache)
@@ -1400,10 +1433,88 @@ fn hostile_download_servers_are_refused() {
         .filter(|e| e.path().extension().is_some_and(|x| x == "part"))
         .filter(|e| e.metadata().unwrap().len() > size)
         .collect();
-    assert!(parts.is_empty(), "an oversized download was kept: {parts:?}");
+    assert!(
+        parts.is_empty(),
+        "an oversized download was kept: {parts:?}"
+    );
     // A body that stops half way: the read times out (resumable), no hang.
     let port = hostile(|_| Err(4 << 20));
     let (o, t) = run(format!("http://127.0.0.1:{port}/x.tar.gz"), "");
     assert!(t.as_secs() < 60, "hung for {t:?}");
     assert_eq!(o.status.code(), Some(1), "{o:?}");
+}
+
+/// Issue 29: every `--system` and `/` check before anything runs, the same guard for
+/// `deploy`, `--source /` refused before it is read, and outputs confined to the prefix.
+#[test]
+fn paths_are_checked_before_anything_runs_and_outputs_stay_in_the_prefix() {
+    let d = tempfile::tempdir().unwrap();
+    let cache = d.path().join("cache");
+    let r = file_recipe(d.path());
+    for into in ["/", "/usr/lib"] {
+        let t = std::time::Instant::now();
+        let o = build_cmd(&r, "gfx1010", &cache)
+            .args(["--deploy-into", into])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{o:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("system path") && err.contains("--system"),
+            "{err}"
+        );
+        assert!(t.elapsed().as_secs() < 10, "refused only after building");
+        assert!(
+            !cache.join("build").exists(),
+            "something ran before the refusal"
+        );
+    }
+    let name = format!("rocm-patch-test-{}.so", std::process::id());
+    let lib = d.path().join(&name);
+    std::fs::write(&lib, b"x").unwrap();
+    let o = rp()
+        .args(["--state-dir"])
+        .arg(d.path().join("state"))
+        .args(["deploy", "lib"])
+        .arg(&lib)
+        .args(["--into", "/"])
+        .output()
+        .unwrap();
+    let leaked = std::path::Path::new("/").join(&name);
+    if leaked.exists() {
+        let _ = std::fs::remove_file(&leaked);
+        panic!("deploy wrote {} without --system", leaked.display());
+    }
+    assert_ne!(o.status.code(), Some(0), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("system path"),
+        "{o:?}"
+    );
+    // --source / is refused at once, never hashed.
+    let t = std::time::Instant::now();
+    let o = build_cmd(&r, "gfx1010", &cache)
+        .args(["--source", "/"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("root directory"),
+        "{o:?}"
+    );
+    assert!(t.elapsed().as_secs() < 10);
+    // An output that names a file outside the prefix is never verified or deployed.
+    edit(&r, "path = \"lib/libhiplib.so\"", "path = \"/etc/passwd\"");
+    let lib_dir = d.path().join("torch-lib");
+    std::fs::create_dir_all(&lib_dir).unwrap();
+    let o = build_deploying(&r, &cache, &lib_dir, &d.path().join("state"));
+    let v = json(&o);
+    assert_ne!(o.status.code(), Some(0), "{v:#}");
+    assert!(
+        serde_json::to_string(&v["outputs"])
+            .unwrap()
+            .contains("not a path inside the prefix"),
+        "{v:#}"
+    );
+    assert!(v["deploy"].is_null(), "{v:#}");
+    assert_eq!(std::fs::read_dir(&lib_dir).unwrap().count(), 0);
 }

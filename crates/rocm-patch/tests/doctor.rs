@@ -961,7 +961,11 @@ fn devices_and_fifos_are_named_for_what_they_are() {
     let d = tempfile::tempdir().unwrap();
     let root = rx5600xt(&d.path().join("root"));
     let fifo = d.path().join("fifo");
-    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
     for p in [Path::new("/dev/zero"), fifo.as_path()] {
         let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
             .env_clear()
@@ -976,7 +980,10 @@ fn devices_and_fifos_are_named_for_what_they_are() {
         assert!(err.contains("a device, FIFO or socket"), "{err}");
         assert!(!err.contains("no such file"), "{err}");
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        let e = v["python"][0]["error"].as_str().unwrap_or_default().to_string();
+        let e = v["python"][0]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         assert!(!e.contains("does not exist"), "{e}");
     }
     // /dev/kfd as a directory.
@@ -991,5 +998,11 @@ fn devices_and_fifos_are_named_for_what_they_are() {
         .unwrap()
         .clone();
     assert_eq!(kfd["accessible"], false, "{kfd}");
-    assert!(kfd["owner"].as_str().unwrap().contains("not a character device"), "{kfd}");
+    assert!(
+        kfd["owner"]
+            .as_str()
+            .unwrap()
+            .contains("not a character device"),
+        "{kfd}"
+    );
 }

@@ -756,7 +756,11 @@ fn groups_are_added_and_removed_exactly() {
         group_before
     );
     // usermod's `etc/group-` and `etc/gshadow-` backups are not left behind.
-    assert_eq!(tree_snapshot(&root), tree_before, "the tree is not as it was");
+    assert_eq!(
+        tree_snapshot(&root),
+        tree_before,
+        "the tree is not as it was"
+    );
 }
 
 #[test]

@@ -367,7 +367,10 @@ fn bounds_directories_and_hangs() {
     let (code, v, _) = probe(&["--device", "cuda", "--only", "alloc_small"], &[]);
     assert_eq!(code, 1, "{v:#}");
     assert_eq!(v["gpu_not_seen"], true, "{v:#}");
-    assert!(v["device_note"].as_str().unwrap().contains("sees no GPU"), "{v:#}");
+    assert!(
+        v["device_note"].as_str().unwrap().contains("sees no GPU"),
+        "{v:#}"
+    );
     // Four probes that hang: three time out, the fourth is not waited for.
     let d = tempfile::tempdir().unwrap();
     std::fs::write(

@@ -175,7 +175,16 @@ fn copy_local(
     let (mut f, len) = rp_machine::open_regular(src)
         .map_err(|e| BuildError::Refused(format!("{}: {e}", src.display())))?;
     let mut out = File::create(part).map_err(|e| BuildError::io(part, "cannot create", e))?;
-    copy_with_progress(&mut f, &mut out, 0, Some(len), policy.max_size, part, obs, cancel)
+    copy_with_progress(
+        &mut f,
+        &mut out,
+        0,
+        Some(len),
+        policy.max_size,
+        part,
+        obs,
+        cancel,
+    )
 }
 
 #[expect(clippy::too_many_arguments)]

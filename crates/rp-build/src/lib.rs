@@ -1153,11 +1153,35 @@ fn verify(req: &Request, v: &Vars, rep: &mut BuildReport) {
         };
         let path = Path::new(&v.prefix).join(&rel);
         o.path = path.display().to_string();
+        // An output lies in the prefix: never an absolute path, `..`, or a link out.
+        let relative = Path::new(&rel).components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        });
+        if !relative {
+            o.problem = Some(format!(
+                "output {rel} is not a path inside the prefix: not checked, not deployed"
+            ));
+            continue;
+        }
         if std::fs::symlink_metadata(&path).is_err() {
             o.problem = Some(format!("{} was not installed", path.display()));
             continue;
         }
         let real = path.canonicalize().unwrap_or(path.clone());
+        let prefix_real = Path::new(&v.prefix)
+            .canonicalize()
+            .unwrap_or_else(|_| PathBuf::from(&v.prefix));
+        if !real.starts_with(&prefix_real) {
+            o.problem = Some(format!(
+                "{} leads out of the prefix (to {}): not checked, not deployed",
+                path.display(),
+                real.display()
+            ));
+            continue;
+        }
         match def.check.as_str() {
             "exists" => o.ok = true,
             "code" => {
@@ -1261,4 +1285,46 @@ pub fn deploy_steps(
         )));
     }
     Ok((steps, notes))
+}
+
+/// Most files a `--source` tree may hold (PyTorch with its submodules has about 120,000).
+pub const MAX_SOURCE_FILES: u64 = 1_000_000;
+/// Most bytes a `--source` tree may hold.
+pub const MAX_SOURCE_BYTES: u64 = 64 << 30;
+
+/// Refuse a `--source` tree that is not a project before anything reads it whole: the
+/// root directory, the build cache (or a tree holding it), or a tree over
+/// [`MAX_SOURCE_FILES`] files or [`MAX_SOURCE_BYTES`] bytes (counted, stopping at the
+/// limit: nothing is hashed).
+pub fn check_source(src: &Path, cache: &Path) -> Result<(), BuildError> {
+    let real = src
+        .canonicalize()
+        .map_err(|e| BuildError::io(src, "cannot open", e))?;
+    if real.parent().is_none() {
+        return Err(BuildError::Refused(
+            "the root directory is not a source tree".into(),
+        ));
+    }
+    if let Ok(c) = cache.canonicalize() {
+        if real.starts_with(&c) || c.starts_with(&real) {
+            return Err(BuildError::Refused(format!(
+                "it is, or holds, the build cache {}",
+                c.display()
+            )));
+        }
+    }
+    let (mut files, mut bytes) = (0u64, 0u64);
+    for e in walkdir::WalkDir::new(&real).follow_links(false) {
+        let Ok(e) = e else { continue };
+        if e.file_type().is_file() {
+            files += 1;
+            bytes += e.metadata().map(|m| m.len()).unwrap_or(0);
+            if files > MAX_SOURCE_FILES || bytes > MAX_SOURCE_BYTES {
+                return Err(BuildError::Refused(format!(
+                    "more than {MAX_SOURCE_FILES} files or {MAX_SOURCE_BYTES} bytes: not a project's source tree"
+                )));
+            }
+        }
+    }
+    Ok(())
 }

@@ -172,7 +172,8 @@ mod tests {
         h.set_size(size);
         h.set_mode(0o644);
         h.set_cksum();
-        b.append_data(&mut h, "top/zeros", std::io::repeat(0).take(size)).unwrap();
+        b.append_data(&mut h, "top/zeros", std::io::repeat(0).take(size))
+            .unwrap();
         b.into_inner().unwrap().finish().unwrap();
         assert!(std::fs::metadata(&tgz).unwrap().len() < 1 << 20);
         let e = unpack(&tgz, &d.path().join("out"), 1, &NO).unwrap_err();

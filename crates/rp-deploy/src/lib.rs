@@ -369,9 +369,31 @@ fn no_link_below(into: &Path, path: &Path) -> Result<(), DeployError> {
 }
 
 fn is_system(p: &Path) -> bool {
-    SYSTEM_PREFIXES
-        .iter()
-        .any(|s| p.starts_with(s) && !p.starts_with("/usr/local/home"))
+    // The root itself holds every system tree.
+    p == Path::new("/")
+        || SYSTEM_PREFIXES
+            .iter()
+            .any(|s| p.starts_with(s) && !p.starts_with("/usr/local/home"))
+}
+
+/// The check every command that deploys makes before it does anything else (a build
+/// before its hour of compiling): the target tree exists, and a system tree (`/`, `/usr`,
+/// `/opt`, …) is named with `--system`.
+pub fn check_into(into: &Path, system: bool) -> Result<PathBuf, DeployError> {
+    let real = ctx(into.canonicalize(), into, "cannot open the target tree")?;
+    if !real.is_dir() {
+        return Err(DeployError::Refused(format!(
+            "{} is not a directory",
+            real.display()
+        )));
+    }
+    if is_system(&real) && !system {
+        return Err(DeployError::Refused(format!(
+            "{} is a system path: pass --system (and run with the permission to write there)",
+            real.display()
+        )));
+    }
+    Ok(real)
 }
 
 fn writable(dir: &Path) -> bool {
@@ -514,24 +536,8 @@ pub fn transact(
     let _lock = s.lock()?;
     let previous = journals_if_clean(&s)?;
     let seq = previous.last().map(|j| j.seq + 1).unwrap_or(1);
-    let into = ctx(
-        o.into.canonicalize(),
-        &o.into,
-        "cannot open the target tree",
-    )?;
-    if !into.is_dir() {
-        return Err(DeployError::Refused(format!(
-            "{} is not a directory",
-            into.display()
-        )));
-    }
+    let into = check_into(&o.into, o.system)?;
     let steps = steps_for(seq)?;
-    if is_system(&into) && !o.system {
-        return Err(DeployError::Refused(format!(
-            "{} is a system path: pass --system (and run with the permission to write there)",
-            into.display()
-        )));
-    }
     if !o.allow_special_modes {
         for st in &steps {
             if let Step::File {

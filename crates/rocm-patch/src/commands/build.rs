@@ -219,6 +219,15 @@ pub(crate) fn run(
             }
         }
     }
+    if let Some(into) = &args.deploy_into {
+        rp_deploy::check_into(into, args.system)
+            .map_err(|e| anyhow::anyhow!("--deploy-into {}: {e}", into.display()))?;
+    }
+    if let Some(src) = &args.source {
+        let cache = cache_dir(args.cache_dir.clone())?;
+        rp_build::check_source(src, &cache)
+            .map_err(|e| anyhow::anyhow!("--source {}: {e}", src.display()))?;
+    }
     if args.deploy_into.is_some() && !recipe.recipe.outputs.iter().any(|o| o.deploy) {
         anyhow::bail!(
             "--deploy-into: recipe {} marks no output for deploying",

@@ -36,16 +36,12 @@ pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
     }
     Ok(if report.files.iter().any(|f| f.error.is_some()) {
         exit::TOOL_ERROR
-    } else if report
-        .coverage
-        .as_ref()
-        .is_some_and(|c| {
-            !c.missing.is_empty()
+    } else if report.coverage.as_ref().is_some_and(|c| {
+        !c.missing.is_empty()
                 || !c.partial.is_empty()
                 // Nothing with GPU code at all: nothing runs on the GPU named.
                 || c.covered.is_empty()
-        })
-    {
+    }) {
         exit::FINDING
     } else {
         exit::OK

@@ -64,8 +64,7 @@ pub(crate) fn man(args: ManArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
             let tmp = dir.join(format!(".{name}.rocm-patch-new"));
             let _ = std::fs::remove_file(&tmp);
             super::write_new(&tmp, text)?;
-            std::fs::rename(&tmp, &path)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            std::fs::rename(&tmp, &path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         } else {
             super::write_new(&path, text)?;
         }

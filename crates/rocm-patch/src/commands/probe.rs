@@ -121,7 +121,8 @@ pub(crate) fn run(args: ProbeArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     // `--device cuda` and torch sees no GPU: every probe skips, which is no pass.
     let cuda_unseen = wants_gpu && report.cuda_available == Some(false);
     if cuda_unseen
-        || (report.device == rp_report::ProbeDevice::Cpu && !matches!(args.device, ProbeDevice::Cpu))
+        || (report.device == rp_report::ProbeDevice::Cpu
+            && !matches!(args.device, ProbeDevice::Cpu))
     {
         let (failed, note) = cpu_note(
             &report.torch,

@@ -269,7 +269,11 @@ pub fn human(r: &DoctorReport, color: bool, out: &mut dyn Write) -> io::Result<(
                         out,
                         "      kpack: {} {} GPU code in archives; {} found{}",
                         super::count(t.kpack_libraries.len(), "library", "libraries"),
-                        if t.kpack_libraries.len() == 1 { "keeps its" } else { "keep their" },
+                        if t.kpack_libraries.len() == 1 {
+                            "keeps its"
+                        } else {
+                            "keep their"
+                        },
                         super::count(t.kpack_archives.len(), "archive", "archives"),
                         if t.kpack_archives.is_empty() {
                             String::new()

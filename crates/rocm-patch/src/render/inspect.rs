@@ -301,4 +301,3 @@ pub(crate) fn shown(p: &str) -> std::borrow::Cow<'_, str> {
             .collect(),
     )
 }
-
