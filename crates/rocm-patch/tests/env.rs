@@ -612,3 +612,26 @@ fn a_huge_config_is_linear() {
         t.elapsed()
     );
 }
+
+/// Issue 26: the kpack loader's variables are shown by `env` and `run`.
+#[test]
+fn kpack_variables_are_shown() {
+    let c = Ctx::new();
+    let root = &machines(&c.base)[0].1;
+    let env = [
+        ("ROCM_KPACK_DISABLE", "1"),
+        ("ROCM_KPACK_PATH", "/opt/k/torch_gfx1010.kpack"),
+    ];
+    let o = c.run(root, &["env"], &env);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("ROCM_KPACK_DISABLE=1 is set in your environment: the HIP runtime loads no kpack'd GPU code"),
+        "{err}"
+    );
+    assert!(err.contains("ROCM_KPACK_PATH=/opt/k/torch_gfx1010.kpack"), "{err}");
+    let o = c.run(root, &["run", "--", "true"], &env);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("ROCM_KPACK_DISABLE=1"), "{o:?}");
+    // `0` is the loader's "not set".
+    let o = c.run(root, &["env"], &[("ROCM_KPACK_DISABLE", "0")]);
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("ROCM_KPACK_DISABLE"), "{o:?}");
+}
