@@ -628,10 +628,19 @@ fn kpack_variables_are_shown() {
         err.contains("ROCM_KPACK_DISABLE=1 is set in your environment: the HIP runtime loads no kpack'd GPU code"),
         "{err}"
     );
-    assert!(err.contains("ROCM_KPACK_PATH=/opt/k/torch_gfx1010.kpack"), "{err}");
+    assert!(
+        err.contains("ROCM_KPACK_PATH=/opt/k/torch_gfx1010.kpack"),
+        "{err}"
+    );
     let o = c.run(root, &["run", "--", "true"], &env);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("ROCM_KPACK_DISABLE=1"), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("ROCM_KPACK_DISABLE=1"),
+        "{o:?}"
+    );
     // `0` is the loader's "not set".
     let o = c.run(root, &["env"], &[("ROCM_KPACK_DISABLE", "0")]);
-    assert!(!String::from_utf8_lossy(&o.stderr).contains("ROCM_KPACK_DISABLE"), "{o:?}");
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("ROCM_KPACK_DISABLE"),
+        "{o:?}"
+    );
 }
