@@ -75,7 +75,9 @@ def tree(out, libs, codedir):
     """Per processor, the first LIBS code objects of CODEDIR (Tensile's *_gfxNNN.co); library
     i gets the i-th of each processor. Layouts written under OUT:
       kpack-zstd/, kpack-none/: site-packages/torch/lib/libbench_i.so (kpack'd host libraries)
-          and site-packages/torch/.kpack/torch-<gfx>.kpack (one archive per processor)
+          and site-packages/torch/.kpack/torch_<gfx>.kpack (one archive per processor; named,
+          keyed (`lib/libbench_i.so#0`) and referenced (`../.kpack/torch_@GFXARCH@.kpack`) as
+          AMD's splitter does: fixtures/kpack)
       plain-ccob/, plain-bundle/: site-packages/torch/lib/libbench_i.so with the code objects in
           .hip_fatbin as one compressed (CCOB, clang-offload-bundler-19 -compress) or plain bundle
     """
@@ -93,10 +95,10 @@ def tree(out, libs, codedir):
         lib.mkdir(parents=True, exist_ok=True)
     for i in range(libs):
         name = f"libbench_{i}.so"
-        key = f"torch/lib/{name}"
+        key = f"lib/{name}"
         ref = work / "ref"
         ref.write_bytes(mp({"kernel_name": key,
-                            "kpack_search_paths": [f"../.kpack/torch-{a}.kpack" for a in arches]}))
+                            "kpack_search_paths": ["../.kpack/torch_@GFXARCH@.kpack"]}))
         for layout in ("kpack-zstd", "kpack-none"):
             run("objcopy", "--add-section", f".rocm_kpack_ref={ref}", str(work / "host.so"),
                 str(out / layout / "site-packages/torch/lib" / name))
@@ -114,8 +116,8 @@ def tree(out, libs, codedir):
         kp = out / layout / "site-packages/torch/.kpack"
         kp.mkdir(parents=True, exist_ok=True)
         for a in arches:
-            kernels = [(f"torch/lib/libbench_{i}.so", a, by_arch[a][i].read_bytes()) for i in range(libs)]
-            (kp / f"torch-{a}.kpack").write_bytes(archive(kernels, scheme, a, [a]))
+            kernels = [(f"lib/libbench_{i}.so#0", a, by_arch[a][i].read_bytes()) for i in range(libs)]
+            (kp / f"torch_{a}.kpack").write_bytes(archive(kernels, scheme, a, [a]))
     print(f"{libs} libraries x {len(arches)} processors ({' '.join(arches)}): "
           f"{libs * len(arches)} code objects, {total} bytes")
 

@@ -42,6 +42,9 @@ pub struct Options {
     /// The runtime's kpack variables in force (`ROCM_KPACK_PATH`, `…_PREFIX`,
     /// `…_DISABLE`): archives are searched as the runtime would search them.
     pub kpack_env: KpackEnv,
+    /// Check the batch-norm kernels of each `libMIOpen*.so*` (rp-miopen; tens of
+    /// milliseconds a library: `inspect` does, doctor keeps its own cached check).
+    pub miopen: bool,
 }
 
 const DEFAULT_IN_MEMORY: u64 = 64 << 20;
@@ -76,7 +79,9 @@ pub fn inspect(paths: &[PathBuf], opts: &Options) -> InspectReport {
         )
         .collect();
     reports.extend(per_file.into_iter().flatten());
-    miopen_checks(&explicit, &found, opts, &mut reports);
+    if opts.miopen {
+        miopen_checks(&explicit, &found, opts, &mut reports);
+    }
     reports.sort_by(|a, b| a.path.cmp(&b.path));
     reports.dedup_by(|a, b| a.path == b.path);
     kpack::resolve(

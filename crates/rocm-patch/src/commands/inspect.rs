@@ -24,6 +24,7 @@ pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
         confine: None,
         // The variables of this shell: the runtime would search the same archives.
         kpack_env: rp_inspect::KpackEnv::from_process(),
+        miopen: true,
     };
     let report = rp_inspect::inspect(&args.paths, &opts);
     super::emit(out, args.json, &report, |r, o| {
