@@ -548,7 +548,7 @@ fn start_record() {
         push_str(b, &exe);
         b.push_str(",\"policy\":");
         push_str(b, if seed { "seed" } else { "none" });
-        b.push_str(",\"format\":1,\"clock\":\"");
+        b.push_str(",\"format\":2,\"clock\":\"");
         b.push_str(CLOCK);
         b.push('"');
         b.push_str(",\"env\":{");
