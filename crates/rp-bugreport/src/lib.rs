@@ -256,7 +256,7 @@ impl Redactor {
             // 40 or more base64 characters with upper and lower case and digits: AWS
             // secret keys, key material, other tokens.
             rule(
-                r"(?:^|[^A-Za-z0-9+/_-])([A-Za-z0-9+/]{40,}={0,2})(?:$|[^A-Za-z0-9+/=_-])",
+                r"(?:^|[^A-Za-z0-9+/_])([A-Za-z0-9+/]{40,}={0,2})(?:$|[^A-Za-z0-9+/=_])",
                 "long random strings (keys)",
                 "secret",
                 1,

@@ -66,8 +66,7 @@ pub fn human(r: &TraceReport, out: &mut dyn Write) -> io::Result<()> {
             writeln!(out, "        error: {e}")?;
         }
     }
-    if r
-        .fatbins
+    if r.fatbins
         .iter()
         .any(|f| f.kpack.is_some() && f.runs_here != Some(true))
     {
