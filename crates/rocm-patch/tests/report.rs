@@ -376,3 +376,52 @@ fn no_planted_secret_survives_in_markdown_or_json() {
         );
     }
 }
+
+/// On a terminal, a wait over 2 s says what the command waits for: here a log read from
+/// a pipe (`--log <(journalctl …)`) that takes 3 s to come. The line is erased before the
+/// report is written; without a terminal nothing is added to stderr.
+#[test]
+fn a_long_wait_shows_progress_on_a_terminal() {
+    let st = setup(1);
+    let fifo = st.root.parent().unwrap().join("log.fifo");
+    let o = Command::new("mkfifo").arg(&fifo).output().unwrap();
+    assert!(o.status.success());
+    let feed = |fifo: PathBuf| {
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(3));
+            std::fs::write(&fifo, "HIP error: invalid device function\n").unwrap();
+        })
+    };
+    let out = st.root.parent().unwrap().join("r.md");
+    let cmd = format!(
+        "'{}' report --sysroot '{}' --user alice --python '{}' --log '{}' -o '{}'",
+        env!("CARGO_BIN_EXE_rocm-patch"),
+        s(&st.root),
+        s(&st.venv),
+        s(&fifo),
+        s(&out)
+    );
+    let writer = feed(fifo.clone());
+    let o = Command::new("script")
+        .args(["-qefc", &cmd, "/dev/null"])
+        .env_remove("RP_PROGRESS_AFTER_MS")
+        .output()
+        .unwrap();
+    writer.join().unwrap();
+    let tty = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{tty}");
+    assert!(
+        tty.contains("\r\x1b[Krocm-patch: reading the logs (2 s)"),
+        "{tty:?}"
+    );
+    assert!(tty.contains("\r\x1b[K"), "{tty:?}");
+    let md = std::fs::read_to_string(&out).unwrap();
+    assert!(md.contains("invalid device function"), "{md}");
+    assert!(!md.contains("reading the logs"));
+    // No terminal: stderr stays empty.
+    let writer = feed(fifo.clone());
+    let (code, _, err) = report_in(&st, &[], &[], &fifo);
+    writer.join().unwrap();
+    assert_eq!(code, 0);
+    assert!(err.is_empty(), "{err}");
+}
