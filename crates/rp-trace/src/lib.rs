@@ -1047,5 +1047,149 @@ mod tests {
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
         assert_eq!(f, ["tr.jsonl", "tr.jsonl.123", "tr.jsonl.99"]);
+        // A process image that replaced a traced one (exec) writes `.<pid>.<n>`.
+        std::fs::write(d.path().join("tr.jsonl.123.1"), "").unwrap();
+        std::fs::write(d.path().join("tr.jsonl.123.x"), "").unwrap();
+        assert_eq!(files(&base).len(), 4);
+    }
+
+    /// Lines that span the read buffer, zeros inside and after records, and a line
+    /// longer than the limit: every record is read once, the limit holds, and the end of
+    /// the content is where the last record ends.
+    #[test]
+    fn streaming_reads_lines_across_buffers_and_skips_zeros() {
+        let mut data = Vec::new();
+        let mut n = 0;
+        while data.len() < 3 * BUF {
+            data.extend_from_slice(
+                format!("{{\"t\":{n},\"tid\":1,\"ev\":\"free\",\"api\":\"hipFree\",\"ptr\":0,\"ret\":0}}\n")
+                    .as_bytes(),
+            );
+            n += 1;
+        }
+        // A record whose copy was cut short by a kill: zeros inside it.
+        data.extend_from_slice(b"{\"t\":1,\"tid\":1,\"ev\":\"fr\0\0ee\"}\n");
+        // A line over the limit, then the zeros a dead writer leaves.
+        data.extend(std::iter::repeat_n(b'x', MAX_LINE + 10));
+        data.push(b'\n');
+        let content = data.len() as u64;
+        data.extend(std::iter::repeat_n(0u8, 2 * BUF + 17));
+        let mut lines = 0;
+        let mut longest = 0;
+        let end = stream(&data[..], None, &mut |_, _, l| {
+            lines += 1;
+            longest = longest.max(l.len());
+        })
+        .unwrap();
+        assert_eq!(end, content);
+        assert_eq!(
+            lines,
+            n + 3,
+            "records, the zeroed one, the long one, the zeros"
+        );
+        assert_eq!(longest, MAX_LINE + 1);
+        let p = parse(Path::new("z"), &data);
+        assert_eq!(p.records, n as u64 + 1);
+        assert_eq!(p.bad_lines, 1);
+        let r = summarize(&[p], None);
+        assert_eq!(r.frees, n as u64 + 1);
+    }
+
+    /// A forked child inherits its parent's kernel ids: its launches are named from the
+    /// parent's registration; a kernel registered nowhere says so.
+    #[test]
+    fn a_childs_launches_are_named_from_its_parents_registrations() {
+        let parent = concat!(
+            "{\"t\":1,\"tid\":1,\"ev\":\"start\",\"pid\":100,\"ppid\":1,\"policy\":\"none\",\"format\":2,\"clock\":\"ns\",\"env\":{\"ROCM_KPACK_DEBUG\":\"1\"}}\n",
+            "{\"t\":2,\"tid\":1,\"ev\":\"fatbin\",\"fatbin\":0,\"magic\":\"HIPF\",\"lib\":\"/l/libk.so\",\"targets\":[\"gfx1030\"]}\n",
+            "{\"t\":3,\"tid\":1,\"ev\":\"kernel\",\"k\":0,\"api\":\"__hipRegisterFunction\",\"name\":\"_Z1kv\",\"fatbin\":0}\n",
+            "{\"t\":4,\"tid\":1,\"ev\":\"launch\",\"api\":\"hipLaunchKernel\",\"k\":0,\"grid\":[1,1,1],\"block\":[1,1,1],\"shared\":0}\n",
+            "{\"t\":5,\"tid\":1,\"ev\":\"exit\"}\n",
+        );
+        let child = concat!(
+            "{\"t\":10,\"tid\":2,\"ev\":\"start\",\"pid\":101,\"ppid\":100,\"policy\":\"none\",\"format\":2,\"clock\":\"ns\",\"env\":{}}\n",
+            "{\"t\":11,\"tid\":2,\"ev\":\"launch\",\"api\":\"hipLaunchKernel\",\"k\":0,\"grid\":[2,1,1],\"block\":[1,1,1],\"shared\":0}\n",
+            "{\"t\":12,\"tid\":2,\"ev\":\"launch\",\"api\":\"hipLaunchKernel\",\"k\":7,\"grid\":[3,1,1],\"block\":[1,1,1],\"shared\":0}\n",
+        );
+        let procs = [
+            parse(Path::new("tr"), parent.as_bytes()),
+            parse(Path::new("tr.101"), child.as_bytes()),
+        ];
+        let r = summarize(&procs, Some("gfx1030"));
+        assert_eq!(r.launches, 3);
+        assert_eq!(r.kernels[0].name, "_Z1kv");
+        assert_eq!(r.kernels[0].lib.as_deref(), Some("/l/libk.so"));
+        assert_eq!(r.kernels[0].launches, 2);
+        assert_eq!(
+            r.last_launches.last().unwrap().kernel,
+            "kernel #7 (its registration was not recorded)"
+        );
+        assert_eq!(r.last_launches[1].grid, [2, 1, 1]);
+        assert_eq!(r.last_launches[1].lib.as_deref(), Some("/l/libk.so"));
+        assert!(r.ended_abnormally);
+        assert!(
+            r.notes.iter().any(|n| n
+                == "ROCM_KPACK_DEBUG=1 was in force (in 1 of 2 processes): the kpack loader logged every archive and kernel lookup to stderr"),
+            "{:?}",
+            r.notes
+        );
+    }
+
+    /// Per-process state stays bounded: more allocation kinds than the limit are not
+    /// kept, and the summary says so.
+    #[test]
+    fn per_process_state_is_bounded() {
+        let mut data = String::new();
+        for i in 0..(MAX_KINDS + 50) {
+            data.push_str(&format!(
+                "{{\"t\":{i},\"tid\":1,\"ev\":\"alloc\",\"api\":\"hipExtMallocWithFlags\",\"size\":1,\"flag_names\":\"0x{i:x}\",\"ret\":0}}\n"
+            ));
+        }
+        for i in 0..(MAX_ADDRS as u64 + 10) {
+            data.push_str(&format!(
+                "{{\"t\":1,\"tid\":1,\"ev\":\"launch\",\"api\":\"hipLaunchKernel\",\"fn\":{i},\"grid\":[1,1,1],\"block\":[1,1,1]}}\n"
+            ));
+        }
+        let p = parse(Path::new("b"), data.as_bytes());
+        assert_eq!(p.st.allocs.len(), MAX_KINDS);
+        assert_eq!(p.st.addrs.len(), MAX_ADDRS);
+        let r = summarize(&[p], None);
+        assert_eq!(r.launches, MAX_ADDRS as u64 + 10);
+        assert!(
+            r.notes.iter().any(|n| n.starts_with(
+                "more allocation kinds, unregistered kernel addresses than the summary keeps"
+            )),
+            "{:?}",
+            r.notes
+        );
+    }
+
+    /// A record file of a format 2 writer that died is cut to its records once no
+    /// process holds its lock; while one does, it is left alone.
+    #[test]
+    fn a_dead_writers_file_is_cut_and_a_live_ones_is_not() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("tr.jsonl");
+        let recs = "{\"t\":1,\"tid\":1,\"ev\":\"start\",\"pid\":5,\"format\":2,\"clock\":\"ns\"}\n{\"t\":2,\"tid\":1,\"ev\":\"free\"}\n";
+        let mut data = recs.as_bytes().to_vec();
+        data.extend(std::iter::repeat_n(0u8, 65536));
+        std::fs::write(&f, &data).unwrap();
+        // A live writer: holds the lock.
+        let w = std::fs::File::open(&f).unwrap();
+        w.lock().unwrap();
+        let p = read(&f).unwrap();
+        assert_eq!((p.records, p.cut), (2, None));
+        assert_eq!(std::fs::metadata(&f).unwrap().len(), data.len() as u64);
+        drop(w);
+        let p = read(&f).unwrap();
+        assert_eq!(p.cut, Some((data.len() as u64, recs.len() as u64)));
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), recs);
+        // A format 1 writer never locked: its file is never cut.
+        let old = d.path().join("old.jsonl");
+        let mut data = b"{\"t\":1,\"tid\":1,\"ev\":\"start\",\"format\":1}\n".to_vec();
+        data.extend(std::iter::repeat_n(0u8, 4096));
+        std::fs::write(&old, &data).unwrap();
+        assert_eq!(read(&old).unwrap().cut, None);
+        assert_eq!(std::fs::metadata(&old).unwrap().len(), data.len() as u64);
     }
 }
