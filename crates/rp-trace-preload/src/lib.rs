@@ -10,9 +10,13 @@
 //! - Exported symbols carry the runtime's version tags (`hipMalloc@@hip_4.2`, …; hip.map
 //!   and the `.symver` lines below), so versioned references bind here.
 //! - Records go into a shared file mapping of `RP_TRACE_FILE` (a child process gets
-//!   `RP_TRACE_FILE.<pid>`): a record is in the page cache as soon as it is copied, so a
-//!   process killed by a GPU fault leaves every record up to its last call, at the cost
-//!   of a copy, not a system call. Launches are recorded before the call.
+//!   `RP_TRACE_FILE.<pid>`, a process image that replaced a traced one `….<pid>.<n>`): a
+//!   record is in the page cache as soon as it is copied, so a process killed by a GPU
+//!   fault leaves every record up to its last call, at the cost of a copy, not a system
+//!   call. Launches are recorded before the call. The file grows by use (64 KiB first,
+//!   then ahead of the records by as much as was written, up to 8 MiB; the mapping
+//!   reserves `RP_TRACE_MAX`, 4 GiB by default); the process holds an exclusive `flock`
+//!   on it while it lives, and a reader cuts a file no process holds to its records.
 //! - `RP_TRACE_POLICY=seed` applies the seed project's allocation policy: pinned host
 //!   memory requested non-coherent, device memory requested as plain coarse-grained; each
 //!   changed call records the flags asked for and the flags applied.
