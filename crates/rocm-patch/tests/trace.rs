@@ -660,6 +660,16 @@ fn a_fork_storm_of_200_children_is_summarised_in_under_10_s() {
     assert_eq!(v["kernels"][0]["name"], "_Z6kernelv");
     assert_eq!(v["kernels"][0]["launches"], 401);
     assert_eq!(v["ended_abnormally"], true);
+    // One note for the 200 cuts, not 200.
+    let notes = v["notes"].to_string();
+    assert!(
+        notes.contains("200 processes did not end their records"),
+        "{notes}"
+    );
+    assert_eq!(
+        notes.matches("was cut").count() + notes.matches("were cut").count(),
+        1
+    );
 }
 
 /// Peak memory of `trace --read`, in KiB (GNU time's %M).

@@ -746,6 +746,7 @@ pub fn summarize(procs: &[ProcessTrace], gpu: Option<&str>) -> TraceReport {
     let mut errors: BTreeMap<(String, i32), u64> = BTreeMap::new();
     let mut kpack_env: BTreeMap<(String, String), u64> = BTreeMap::new();
     let mut capped: Vec<&'static str> = Vec::new();
+    let mut cuts: Vec<(&std::ffi::OsStr, u64, u64)> = Vec::new();
     let mut fatbin_base = 0u32;
     for (i, (p, clock)) in procs.iter().zip(&clocks).enumerate() {
         let st = &p.st;
@@ -849,11 +850,21 @@ pub fn summarize(procs: &[ProcessTrace], gpu: Option<&str>) -> TraceReport {
             cap(&mut capped, c);
         }
         if let Some((from, to)) = p.cut {
-            r.notes.push(format!(
-                "{}: the process did not end its record (it crashed, was killed or exec'd); the file was cut from {from} to {to} bytes, its records",
-                p.file.file_name().unwrap_or_default().to_string_lossy()
-            ));
+            cuts.push((p.file.file_name().unwrap_or_default(), from, to));
         }
+    }
+    match cuts.as_slice() {
+        [] => {}
+        [(name, from, to)] => r.notes.push(format!(
+            "{}: the process did not end its record (it crashed, was killed, left with _exit or exec'd); the file was cut from {from} to {to} bytes, its records",
+            name.to_string_lossy()
+        )),
+        all => r.notes.push(format!(
+            "{} processes did not end their records (they crashed, were killed, left with _exit or exec'd); their files were cut from {} to {} bytes in all, their records",
+            all.len(),
+            all.iter().map(|c| c.1).sum::<u64>(),
+            all.iter().map(|c| c.2).sum::<u64>()
+        )),
     }
     let with_start = procs.iter().filter(|p| p.st.format.is_some()).count() as u64;
     for ((k, v), n) in &kpack_env {
