@@ -496,7 +496,8 @@ fn compressed_bundles_and_kpack_wrappers_are_read() {
 /// A stand-in runtime with a kernel registration, and a program that registers a kernel,
 /// launches it, then either makes N rounds of calls (`calls N`), forks N children that
 /// each launch it twice and leave with `_exit` (`fork N`: no atexit, as after a crash,
-/// a kill or an exec), or dies by SIGKILL after a few calls (`kill`).
+/// a kill or an exec), dies by SIGKILL after N rounds (`kill N`), or replaces itself with
+/// `calls N` (`exec N`).
 const STORM_STANDIN: &str = r#"
 #include <stddef.h>
 typedef struct { unsigned x, y, z; } dim3;
@@ -533,6 +534,7 @@ int main(int argc, char** argv) {
   round_();
   if (argv[1][0] == 'c') { for (long i = 0; i < n; i++) round_(); return 0; }
   if (argv[1][0] == 'k') { for (long i = 0; i < n; i++) round_(); raise(SIGKILL); }
+  if (argv[1][0] == 'e') { char* again[] = {argv[0], "calls", argv[2], 0}; execv(argv[0], again); return 9; }
   for (long i = 0; i < n; i++) {
     pid_t c = fork();
     if (c == 0) { round_(); round_(); _exit(0); }
@@ -805,4 +807,37 @@ fn reading_records_shows_progress_on_a_terminal() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+/// A traced process that replaces itself (exec): the image before leaves its record
+/// unfinished, and it is cut to its records; the image after writes `FILE.<pid>`; both
+/// are summarised.
+#[test]
+fn an_exec_leaves_two_records_both_summarised() {
+    let d = tempfile::tempdir().unwrap();
+    let prog = storm_prog(d.path());
+    let rec = d.path().join("e.jsonl");
+    let o = run(rp()
+        .args(["trace", "--json", "-o"])
+        .arg(&rec)
+        .arg("--")
+        .arg(&prog)
+        .args(["exec", "5"]));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let files = v["files"].as_array().unwrap();
+    assert_eq!(files.len(), 2, "{files:?}");
+    for f in files {
+        let f = Path::new(f.as_str().unwrap());
+        assert!(just_records(f), "{} not cut to its records", f.display());
+        assert!(std::fs::metadata(f).unwrap().len() < 64 << 10);
+    }
+    // One round before the exec; one and five after.
+    assert_eq!(v["launches"], 7);
+    assert_eq!(v["kernels"][0]["name"], "_Z6kernelv");
 }
