@@ -4,12 +4,18 @@
 # a C program calls hipMalloc, hipLaunchKernel and hipFree N times each, directly and
 # through librp_trace_preload.so (recording every call), and reports ns per call.
 # Usage: scripts/bench-trace.sh [N]   (default 1000000; one run each, as the issue asks)
+# Env: RP_TRACE_LIB measures that interposer instead of building this one (a before/after
+# comparison).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000000}
 target=${CARGO_TARGET_DIR:-target}
-cargo build -q --release -p rp-trace-preload
-lib="$target/release/librp_trace_preload.so"
+if [ -n "${RP_TRACE_LIB:-}" ]; then
+  lib=$RP_TRACE_LIB
+else
+  cargo build -q --release -p rp-trace-preload
+  lib="$target/release/librp_trace_preload.so"
+fi
 w=$(mktemp -d)
 trap 'rm -rf "$w"' EXIT
 cat > "$w/standin.c" <<'C'

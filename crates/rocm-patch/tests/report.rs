@@ -37,12 +37,13 @@ fn setup(kern_lines: usize) -> Setup {
             i % 10
         ));
     }
-    kern.push_str(&format!("Dec  3 07:10:00 {HOST} kernel: amdgpu 0000:03:00.0: serial {SERIAL}, unique id {UNIQUE_ID:#x}\n"));
+    // Lines explain recognises (ring timeouts) carrying identifying values: kept, redacted.
+    kern.push_str(&format!("Dec  3 07:10:00 {HOST} kernel: amdgpu 0000:03:00.0: amdgpu: ring sdma0 timeout, serial {SERIAL}, unique id {UNIQUE_ID:#x}\n"));
     kern.push_str(&format!(
-        "Dec  3 07:10:01 {HOST} kernel: amdgpu 0000:03:00.0: peer {MAC}\n"
+        "Dec  3 07:10:01 {HOST} kernel: amdgpu 0000:03:00.0: amdgpu: ring kiq_2.1.0 timeout, peer {MAC}\n"
     ));
     kern.push_str(&format!(
-        "Dec  3 07:10:02 {HOST} kernel: [drm] amdgpu kfd at {IPV4} {IPV6} for alice\n"
+        "Dec  3 07:10:02 {HOST} kernel: [drm] amdgpu: ring comp_1.0.0 timeout at {IPV4} {IPV6} for alice\n"
     ));
     let root = Machine::new(&root)
         .cpu_node(0, 12)
@@ -85,8 +86,18 @@ fn setup(kern_lines: usize) -> Setup {
 }
 
 fn report(st: &Setup, extra: &[&str]) -> (i32, String, String) {
+    report_in(st, extra, &[], &st.log)
+}
+
+fn report_in(
+    st: &Setup,
+    extra: &[&str],
+    env: &[(&str, String)],
+    log: &Path,
+) -> (i32, String, String) {
     let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
         .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(&st.root)
         .args([
             "report",
@@ -98,7 +109,7 @@ fn report(st: &Setup, extra: &[&str]) -> (i32, String, String) {
         ])
         .arg(&st.venv)
         .arg("--log")
-        .arg(&st.log)
+        .arg(log)
         .args(extra)
         .output()
         .unwrap();
@@ -261,4 +272,156 @@ fn refusals_leave_everything_alone() {
     assert!(std::fs::read_to_string(&fresh)
         .unwrap()
         .starts_with("# rocm-patch report"));
+}
+
+/// One secret of each kind the redaction knows, planted where a report reads: the
+/// environment (variables the profile and doctor show), a log explain recognises, the
+/// kernel log, and the log's file name. None survives in Markdown or JSON; without
+/// redaction each is there (so each was planted where the report looks). Kernel-log and
+/// log lines that explain does not recognise are left out whatever they carry.
+#[test]
+fn no_planted_secret_survives_in_markdown_or_json() {
+    let st = setup(2);
+    const GHP: &str = "ghp_Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0FeDcBa";
+    const PAT: &str = "github_pat_11AAAAAAA0bcdefghijkLMNOPqrstuvwxyz0123456789";
+    const HF: &str = "hf_QwErTyUiOpAsDfGhJkLzXcVbNm0123456789";
+    const AKIA: &str = "AKIAZ7XQ3MPLE4EXAMPL";
+    const AWS_SECRET: &str = "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";
+    const PASSWORD: &str = "Tr0ub4dor-and-3";
+    const URL_PW: &str = "urlpass-77";
+    const EMAIL: &str = "carol.smith@example.org";
+    const SSH_KEY: &str = "AAAAC3NzaC1lZDI1NTE5AAAAIGv3kq8Zp";
+    const KEY_BODY: &str = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW";
+    const OTHER_HOME: &str = "/home/dave";
+    const MAC_HOME: &str = "/Users/erin";
+    let secrets = [
+        GHP, PAT, HF, AKIA, AWS_SECRET, PASSWORD, URL_PW, EMAIL, SSH_KEY, KEY_BODY, OTHER_HOME,
+        MAC_HOME, "/root/",
+    ];
+    // A log explain recognises (a memory fault, a HIP error) carrying all of them, in a
+    // file whose name carries some too.
+    let dir = st.root.parent().unwrap().join(format!("{EMAIL} {GHP}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join(format!("{HF}.log"));
+    std::fs::write(
+        &log,
+        format!(
+            "Memory access fault by GPU node-1 (Agent handle: 0x55d0) on address 0x7f00. Reason: Page not present. HF_TOKEN={HF} GITHUB_TOKEN={PAT} {AKIA} {AWS_SECRET} password={PASSWORD} https://carol:{URL_PW}@git.example.org {EMAIL} ssh-ed25519 {SSH_KEY} {OTHER_HOME}/x {MAC_HOME}/y /root/z\n\
+             hipErrorNoBinaryForGpu: -----BEGIN OPENSSH PRIVATE KEY----- {KEY_BODY}\n\
+             an unrecognised line: the password is {PASSWORD}, not recognised: left out\n"
+        ),
+    )
+    .unwrap();
+    // The kernel log: one recognised line with a secret, unrecognised ones with more.
+    let kern = st.root.join("var/log/kern.log");
+    let mut k = std::fs::read_to_string(&kern).unwrap();
+    k.push_str(&format!(
+        "Dec  3 07:11:00 h kernel: amdgpu 0000:03:00.0: amdgpu: ring comp_1.0.0 timeout, token={GHP} owner {EMAIL}\n\
+         Dec  3 07:11:01 h kernel: amdgpu 0000:03:00.0: amdgpu: loaded firmware from {OTHER_HOME}/fw for {AKIA}\n"
+    ));
+    std::fs::write(&kern, k).unwrap();
+    // The environment: variables the profile reports.
+    let env = [
+        ("MIOPEN_USER_DB_PATH", format!("{OTHER_HOME}/.miopen-{GHP}")),
+        ("ROCM_KPACK_PATH", format!("{MAC_HOME}/k/{HF}.kpack")),
+        ("HIP_VISIBLE_DEVICES", "0".to_string()),
+        (
+            "HSA_TOOLS_LIB",
+            format!("https://u:{URL_PW}@example.org/{EMAIL}"),
+        ),
+        (
+            "MIOPEN_CUSTOM_CACHE_DIR",
+            format!("/root/cache-{AWS_SECRET}"),
+        ),
+    ];
+    let (code, md, err) = report_in(&st, &[], &env, &log);
+    assert_eq!(code, 0, "{err}");
+    let (code, json, _) = report_in(&st, &["--json"], &env, &log);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    for secret in secrets {
+        assert!(!md.contains(secret), "{secret} survived in Markdown:\n{md}");
+        assert!(!json.contains(secret), "{secret} survived in JSON:\n{json}");
+    }
+    for kind in [
+        "GitHub tokens",
+        "Hugging Face tokens",
+        "AWS keys",
+        "values of key=, token=, password=, secret=",
+        "credentials in URLs",
+        "e-mail addresses",
+        "SSH and PGP keys",
+        "home directories",
+        "long random strings (keys)",
+    ] {
+        assert!(
+            v["redacted"].as_array().unwrap().iter().any(|k| k == kind),
+            "{kind}: {}",
+            v["redacted"]
+        );
+        assert!(md.contains(kind), "{kind} not said:\n{md}");
+    }
+    // The recognised lines are there, in their shape; the others are not.
+    assert!(md.contains("Memory access fault by GPU node-1"), "{md}");
+    assert!(md.contains("ring comp_1.0.0 timeout, token=<"), "{md}");
+    assert!(!md.contains("loaded firmware") && !json.contains("loaded firmware"));
+    assert!(!md.contains("an unrecognised line") && !json.contains("an unrecognised line"));
+    // Without redaction every planted value is in the report: each was planted where
+    // the report reads.
+    let (_, plain, _) = report_in(&st, &["--no-redact", "--json"], &env, &log);
+    for secret in secrets {
+        assert!(
+            plain.contains(secret),
+            "{secret} was not in the report at all"
+        );
+    }
+}
+
+/// On a terminal, a wait over 2 s says what the command waits for: here a log read from
+/// a pipe (`--log <(journalctl …)`) that takes 3 s to come. The line is erased before the
+/// report is written; without a terminal nothing is added to stderr.
+#[test]
+fn a_long_wait_shows_progress_on_a_terminal() {
+    let st = setup(1);
+    let fifo = st.root.parent().unwrap().join("log.fifo");
+    let o = Command::new("mkfifo").arg(&fifo).output().unwrap();
+    assert!(o.status.success());
+    let feed = |fifo: PathBuf| {
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(3));
+            std::fs::write(&fifo, "HIP error: invalid device function\n").unwrap();
+        })
+    };
+    let out = st.root.parent().unwrap().join("r.md");
+    let cmd = format!(
+        "'{}' report --sysroot '{}' --user alice --python '{}' --log '{}' -o '{}'",
+        env!("CARGO_BIN_EXE_rocm-patch"),
+        s(&st.root),
+        s(&st.venv),
+        s(&fifo),
+        s(&out)
+    );
+    let writer = feed(fifo.clone());
+    let o = Command::new("script")
+        .args(["-qefc", &cmd, "/dev/null"])
+        .env_remove("RP_PROGRESS_AFTER_MS")
+        .output()
+        .unwrap();
+    writer.join().unwrap();
+    let tty = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{tty}");
+    assert!(
+        tty.contains("\r\x1b[Krocm-patch: reading the logs (2 s)"),
+        "{tty:?}"
+    );
+    assert!(tty.contains("\r\x1b[K"), "{tty:?}");
+    let md = std::fs::read_to_string(&out).unwrap();
+    assert!(md.contains("invalid device function"), "{md}");
+    assert!(!md.contains("reading the logs"));
+    // No terminal: stderr stays empty.
+    let writer = feed(fifo.clone());
+    let (code, _, err) = report_in(&st, &[], &[], &fifo);
+    writer.join().unwrap();
+    assert_eq!(code, 0);
+    assert!(err.is_empty(), "{err}");
 }

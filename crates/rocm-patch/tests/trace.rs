@@ -492,3 +492,352 @@ fn compressed_bundles_and_kpack_wrappers_are_read() {
         assert!(f["kpack"].is_string() || f["error"].is_string(), "{f}");
     }
 }
+
+/// A stand-in runtime with a kernel registration, and a program that registers a kernel,
+/// launches it, then either makes N rounds of calls (`calls N`), forks N children that
+/// each launch it twice and leave with `_exit` (`fork N`: no atexit, as after a crash,
+/// a kill or an exec), dies by SIGKILL after N rounds (`kill N`), or replaces itself with
+/// `calls N` (`exec N`).
+const STORM_STANDIN: &str = r#"
+#include <stddef.h>
+typedef struct { unsigned x, y, z; } dim3;
+static char heap[64];
+int hipMalloc(void** p, size_t n) { *p = heap; return 0; }
+int hipFree(void* p) { return 0; }
+int hipLaunchKernel(const void* f, dim3 g, dim3 b, void** a, size_t s, void* st) { return 0; }
+void __hipRegisterFunction(void** m, const void* h, char* d, const char* n, unsigned t,
+  void* tid, void* bid, dim3* bd, dim3* gd, int* w) {}
+"#;
+
+const STORM_MAP: &str =
+    "hip_4.2 { global: hipMalloc; hipFree; hipLaunchKernel; __hipRegisterFunction; local: *; };\n";
+
+const STORM: &str = r#"
+#include <signal.h>
+#include <stdlib.h>
+#include <stddef.h>
+#include <unistd.h>
+#include <sys/wait.h>
+typedef struct { unsigned x, y, z; } dim3;
+int hipMalloc(void**, size_t); int hipFree(void*);
+int hipLaunchKernel(const void*, dim3, dim3, void**, size_t, void*);
+void __hipRegisterFunction(void**, const void*, char*, const char*, unsigned, void*, void*,
+  dim3*, dim3*, int*);
+static void kernel(void) {}
+static void round_(void) {
+  void* p; dim3 g = {1, 1, 1}, b = {64, 1, 1};
+  hipMalloc(&p, 64); hipLaunchKernel((const void*)kernel, g, b, 0, 0, 0); hipFree(p);
+}
+int main(int argc, char** argv) {
+  long n = atol(argv[2]);
+  __hipRegisterFunction(0, (const void*)kernel, 0, "_Z6kernelv", 0, 0, 0, 0, 0, 0);
+  round_();
+  if (argv[1][0] == 'c') { for (long i = 0; i < n; i++) round_(); return 0; }
+  if (argv[1][0] == 'k') { for (long i = 0; i < n; i++) round_(); raise(SIGKILL); }
+  if (argv[1][0] == 'e') { char* again[] = {argv[0], "calls", argv[2], 0}; execv(argv[0], again); return 9; }
+  for (long i = 0; i < n; i++) {
+    pid_t c = fork();
+    if (c == 0) { round_(); round_(); _exit(0); }
+    if (c > 0) waitpid(c, 0, 0);
+  }
+  return 0;
+}
+"#;
+
+fn storm_prog(d: &Path) -> PathBuf {
+    std::fs::write(d.join("s.c"), STORM_STANDIN).unwrap();
+    std::fs::write(d.join("s.map"), STORM_MAP).unwrap();
+    std::fs::write(d.join("storm.c"), STORM).unwrap();
+    let o = run(Command::new("cc").current_dir(d).args([
+        "-shared",
+        "-fPIC",
+        "-O1",
+        "-Wl,--version-script=s.map",
+        "-Wl,-soname,libhipstorm.so",
+        "s.c",
+        "-o",
+        "libhipstorm.so",
+    ]));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run(Command::new("cc").current_dir(d).args([
+        "-O1",
+        "storm.c",
+        "-o",
+        "storm",
+        "-L.",
+        "-lhipstorm",
+        "-Wl,-rpath,$ORIGIN",
+    ]));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    d.join("storm")
+}
+
+/// Whether a record file holds exactly its records: it ends with a newline and has no
+/// zeros.
+fn just_records(p: &Path) -> bool {
+    let b = std::fs::read(p).unwrap();
+    b.last() == Some(&b'\n') && !b.contains(&0)
+}
+
+/// A process killed by SIGKILL leaves its records and at most a few MiB more (the file
+/// grows by use; it was 1 GiB, sparse), and the next reader cuts the file to its records
+/// and says so; nothing of the summary is lost.
+#[test]
+fn a_killed_process_leaves_a_small_record_that_the_reader_cuts() {
+    let d = tempfile::tempdir().unwrap();
+    let prog = storm_prog(d.path());
+    let rec = d.path().join("k.jsonl");
+    let o = run(Command::new(&prog)
+        .args(["kill", "1000"])
+        .env("LD_PRELOAD", preload())
+        .env("RP_TRACE_FILE", &rec));
+    assert_eq!(o.status.signal(), Some(9));
+    let left = std::fs::metadata(&rec).unwrap().len();
+    assert!(left < 16 << 20, "a killed process left {left} bytes");
+    let o = run(rp().args(["trace", "--json", "--read"]).arg(&rec));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+    assert!(just_records(&rec), "not cut to its records");
+    let now = std::fs::metadata(&rec).unwrap().len();
+    assert!(now <= left);
+    assert_eq!(v["launches"], 1001);
+    assert_eq!(v["ended_abnormally"], true);
+    assert_eq!(v["kernels"][0]["name"], "_Z6kernelv");
+    assert_eq!(v["allocations"][0]["count"], 1001);
+    assert_eq!(v["frees"], 1001);
+    assert!(left > now, "{left} bytes, not cut");
+    let notes = v["notes"].to_string();
+    assert!(
+        notes.contains(&format!("the file was cut from {left} to {now} bytes")),
+        "{notes}"
+    );
+    // Read again: the same summary, nothing more to cut.
+    let again = run(rp().args(["trace", "--json", "--read"]).arg(&rec));
+    let w: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(w["launches"], v["launches"]);
+    assert_eq!(w["records"], v["records"]);
+    assert!(!w["notes"].to_string().contains("was cut"));
+}
+
+/// 200 forked children that leave with `_exit`: traced end to end in under 10 s (it took
+/// over 60 s with a 1 GiB sparse file per process), each file cut to its records, and a
+/// child's launches of a kernel its parent registered carry the kernel's name.
+#[test]
+fn a_fork_storm_of_200_children_is_summarised_in_under_10_s() {
+    let d = tempfile::tempdir().unwrap();
+    let prog = storm_prog(d.path());
+    let rec = d.path().join("storm.jsonl");
+    let t = std::time::Instant::now();
+    let o = run(rp()
+        .args(["trace", "--json", "-o"])
+        .arg(&rec)
+        .arg("--")
+        .arg(&prog)
+        .args(["fork", "200"]));
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(secs < 10.0, "{secs:.1} s");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let files = v["files"].as_array().unwrap();
+    assert_eq!(files.len(), 201);
+    let mut bytes = 0;
+    for f in files {
+        let f = Path::new(f.as_str().unwrap());
+        assert!(just_records(f), "{} not cut to its records", f.display());
+        bytes += std::fs::metadata(f).unwrap().len();
+    }
+    assert!(bytes < 201 * 16 * 1024, "{bytes} bytes of records");
+    assert_eq!(v["launches"], 1 + 200 * 2);
+    assert_eq!(
+        v["kernels"].as_array().unwrap().len(),
+        1,
+        "{:#}",
+        v["kernels"]
+    );
+    assert_eq!(v["kernels"][0]["name"], "_Z6kernelv");
+    assert_eq!(v["kernels"][0]["launches"], 401);
+    assert_eq!(v["ended_abnormally"], true);
+    // One note for the 200 cuts, not 200.
+    let notes = v["notes"].to_string();
+    assert!(
+        notes.contains("200 processes did not end their records"),
+        "{notes}"
+    );
+    assert_eq!(
+        notes.matches("was cut").count() + notes.matches("were cut").count(),
+        1
+    );
+}
+
+/// Peak memory of `trace --read`, in KiB (GNU time's %M).
+fn peak_rss_of(args: &[&std::ffi::OsStr]) -> (std::process::Output, u64) {
+    let o = run(Command::new("/usr/bin/time")
+        .args(["-f", "%M"])
+        .arg(env!("CARGO_BIN_EXE_rocm-patch"))
+        .args(args));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let kib = err
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no %M: {err}"));
+    (o, kib)
+}
+
+/// A record of 900,000 calls (about 90 MB) is summarised in bounded memory: the reader
+/// streams it (it kept every record, about six times the file).
+#[test]
+fn a_long_record_is_summarised_in_bounded_memory() {
+    let d = tempfile::tempdir().unwrap();
+    let prog = storm_prog(d.path());
+    let rec = d.path().join("long.jsonl");
+    let o = run(Command::new(&prog)
+        .args(["calls", "300000"])
+        .env("LD_PRELOAD", preload())
+        .env("RP_TRACE_FILE", &rec));
+    assert_eq!(o.status.code(), Some(0));
+    let size = std::fs::metadata(&rec).unwrap().len();
+    assert!(size > 80 << 20, "{size} bytes");
+    let (o, kib) = peak_rss_of(&[
+        "trace".as_ref(),
+        "--json".as_ref(),
+        "--read".as_ref(),
+        rec.as_os_str(),
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    let v: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(v["launches"], 300_001);
+    assert!(v["records"].as_u64().unwrap() >= 900_003);
+    assert!(
+        kib < 64 * 1024,
+        "peak RSS {kib} KiB for a {size}-byte record"
+    );
+}
+
+/// The summary says which kpack loader variables were in force in the traced processes,
+/// and what each does; from the record alone too.
+#[test]
+fn the_summary_shows_the_kpack_variables_in_force() {
+    let d = tempfile::tempdir().unwrap();
+    let prog = storm_prog(d.path());
+    let rec = d.path().join("kp.jsonl");
+    let o = run(rp()
+        .args(["trace", "-o"])
+        .arg(&rec)
+        .arg("--")
+        .arg(&prog)
+        .args(["calls", "1"])
+        .env(
+            "ROCM_KPACK_PATH",
+            "/opt/kp/torch_gfx1010.kpack:/opt/kp/extra.kpack",
+        )
+        .env("ROCM_KPACK_DEBUG", "1")
+        .env_remove("ROCM_KPACK_DISABLE"));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("note: ROCM_KPACK_PATH=/opt/kp/torch_gfx1010.kpack:/opt/kp/extra.kpack was in force: kpack'd libraries read GPU code only from these archives"),
+        "{text}"
+    );
+    assert!(
+        text.contains("note: ROCM_KPACK_DEBUG=1 was in force: the kpack loader logged every archive and kernel lookup to stderr"),
+        "{text}"
+    );
+    assert!(!text.contains("ROCM_KPACK_DISABLE"), "{text}");
+    // From the record, read later in a shell without them.
+    let o = run(rp()
+        .args(["trace", "--json", "--read"])
+        .arg(&rec)
+        .env_remove("ROCM_KPACK_PATH")
+        .env_remove("ROCM_KPACK_DEBUG"));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let notes: Vec<&str> = v["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert!(
+        notes.iter().any(|n| n.starts_with(
+            "ROCM_KPACK_PATH=/opt/kp/torch_gfx1010.kpack:/opt/kp/extra.kpack was in force"
+        )),
+        "{notes:?}"
+    );
+}
+
+/// On a terminal, reading records that takes longer than the threshold (2 s;
+/// `RP_PROGRESS_AFTER_MS` sets it, here 0) shows a progress line on stderr, erased when
+/// done; without a terminal nothing is added.
+#[test]
+fn reading_records_shows_progress_on_a_terminal() {
+    let d = tempfile::tempdir().unwrap();
+    let prog = storm_prog(d.path());
+    let rec = d.path().join("p.jsonl");
+    let o = run(Command::new(&prog)
+        .args(["calls", "1000"])
+        .env("LD_PRELOAD", preload())
+        .env("RP_TRACE_FILE", &rec));
+    assert_eq!(o.status.code(), Some(0));
+    let cmd = format!(
+        "'{}' trace --read '{}' > /dev/null",
+        env!("CARGO_BIN_EXE_rocm-patch"),
+        rec.display()
+    );
+    let o = run(Command::new("script")
+        .args(["-qefc", &cmd, "/dev/null"])
+        .env("RP_PROGRESS_AFTER_MS", "0"));
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let tty = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        tty.contains("\r\x1b[Krocm-patch: reading trace records: ") && tty.ends_with("\r\x1b[K"),
+        "{tty:?}"
+    );
+    assert!(tty.contains(" of 1 files, 0 of 0 MiB ("), "{tty:?}");
+    let o = run(rp()
+        .args(["trace", "--read"])
+        .arg(&rec)
+        .env("RP_PROGRESS_AFTER_MS", "0"));
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// A traced process that replaces itself (exec): the image before leaves its record
+/// unfinished, and it is cut to its records; the image after writes `FILE.<pid>`; both
+/// are summarised.
+#[test]
+fn an_exec_leaves_two_records_both_summarised() {
+    let d = tempfile::tempdir().unwrap();
+    let prog = storm_prog(d.path());
+    let rec = d.path().join("e.jsonl");
+    let o = run(rp()
+        .args(["trace", "--json", "-o"])
+        .arg(&rec)
+        .arg("--")
+        .arg(&prog)
+        .args(["exec", "5"]));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let files = v["files"].as_array().unwrap();
+    assert_eq!(files.len(), 2, "{files:?}");
+    for f in files {
+        let f = Path::new(f.as_str().unwrap());
+        assert!(just_records(f), "{} not cut to its records", f.display());
+        assert!(std::fs::metadata(f).unwrap().len() < 64 << 10);
+    }
+    // One round before the exec; one and five after.
+    assert_eq!(v["launches"], 7);
+    assert_eq!(v["kernels"][0]["name"], "_Z6kernelv");
+}

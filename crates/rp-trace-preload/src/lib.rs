@@ -10,9 +10,13 @@
 //! - Exported symbols carry the runtime's version tags (`hipMalloc@@hip_4.2`, …; hip.map
 //!   and the `.symver` lines below), so versioned references bind here.
 //! - Records go into a shared file mapping of `RP_TRACE_FILE` (a child process gets
-//!   `RP_TRACE_FILE.<pid>`): a record is in the page cache as soon as it is copied, so a
-//!   process killed by a GPU fault leaves every record up to its last call, at the cost
-//!   of a copy, not a system call. Launches are recorded before the call.
+//!   `RP_TRACE_FILE.<pid>`, a process image that replaced a traced one `….<pid>.<n>`): a
+//!   record is in the page cache as soon as it is copied, so a process killed by a GPU
+//!   fault leaves every record up to its last call, at the cost of a copy, not a system
+//!   call. Launches are recorded before the call. The file grows by use (64 KiB first,
+//!   then ahead of the records by as much as was written, up to 8 MiB; the mapping
+//!   reserves `RP_TRACE_MAX`, 4 GiB by default); the process holds an exclusive `flock`
+//!   on it while it lives, and a reader cuts a file no process holds to its records.
 //! - `RP_TRACE_POLICY=seed` applies the seed project's allocation policy: pinned host
 //!   memory requested non-coherent, device memory requested as plain coarse-grained; each
 //!   changed call records the flags asked for and the flags applied.
@@ -56,13 +60,26 @@ pub struct Dim3 {
 
 // ---- the record file -----------------------------------------------------------------
 
-/// The largest trace (sparse: only what is written takes space).
-const DEFAULT_CAP: usize = 1 << 30;
+/// The largest trace (`RP_TRACE_MAX`): address space reserved for the mapping; the file
+/// itself grows by use.
+const DEFAULT_CAP: usize = 4 << 30;
+/// The file's first length: a process that records little keeps a small file.
+const INITIAL: usize = 64 << 10;
+/// Room kept at the end of the mapping for the record that says the trace is full.
+const TAIL: usize = 4096;
+/// The unit the file grows by is a multiple of this.
+const GROW_UNIT: usize = 64 << 10;
 
 struct Sink {
     base: *mut u8,
+    /// The mapping's length (the most the file may grow to).
     cap: usize,
+    /// Bytes reserved so far (the next record's offset).
     pos: AtomicUsize,
+    /// The file's length now: pages below it may be written.
+    len: AtomicUsize,
+    /// Serialises growth and the cut at exit.
+    grow: std::sync::Mutex<bool>,
     fd: c_int,
 }
 
@@ -83,6 +100,13 @@ fn env(name: &str) -> Option<String> {
 }
 
 /// Open the trace file, or disable tracing. Called once per process.
+///
+/// The file starts at [`INITIAL`] bytes and grows ahead of the records (a helper thread
+/// keeps it ahead; a writer that outruns it grows it itself), so a process that dies
+/// leaves its records and at most a few MiB of zeros, which the next reader cuts off.
+/// The process holds an exclusive `flock` on the file while it lives: a reader that
+/// cannot take it knows a writer may still be appending, and leaves the file's length
+/// alone.
 fn open_sink() -> Option<Sink> {
     let base = env("RP_TRACE_FILE")?;
     let cap = env("RP_TRACE_MAX")
@@ -104,17 +128,26 @@ fn open_sink() -> Option<Sink> {
     };
     let mut fd = open(&base);
     if fd < 0 {
-        // Taken (a child of the traced process, or a second run): one file per process.
+        // Taken (a child of the traced process, or a second run): one file per process;
+        // a process image that replaced a traced one (exec) takes `.<pid>.<n>`.
         // SAFETY: getpid has no preconditions.
         let pid = unsafe { libc::getpid() };
         fd = open(&format!("{base}.{pid}"));
+        let mut n = 1;
+        while fd < 0 && n < 64 {
+            fd = open(&format!("{base}.{pid}.{n}"));
+            n += 1;
+        }
     }
     if fd < 0 {
         return None;
     }
-    // SAFETY: fd is ours; the mapping is shared, read-write, and as long as the file.
+    let initial = INITIAL.min(cap);
+    // SAFETY: fd is ours; the mapping is shared, read-write, and reserves `cap` bytes of
+    // address space; only pages below the file's length are ever touched.
     unsafe {
-        if libc::ftruncate(fd, cap as libc::off_t) != 0 {
+        libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB);
+        if libc::ftruncate(fd, initial as libc::off_t) != 0 {
             libc::close(fd);
             return None;
         }
@@ -137,23 +170,29 @@ fn open_sink() -> Option<Sink> {
             base: p.cast(),
             cap,
             pos: AtomicUsize::new(0),
+            len: AtomicUsize::new(initial),
+            grow: std::sync::Mutex::new(false),
             fd,
         })
     }
 }
 
-/// How far ahead of the cursor the helper keeps pages mapped and writable.
-const AHEAD: usize = 8 << 20;
-/// The unit it populates.
+/// How far ahead of the cursor the file is kept: as much as has been written, between
+/// 64 KiB and 8 MiB.
+fn ahead(pos: usize) -> usize {
+    pos.clamp(GROW_UNIT, 8 << 20)
+}
+
+/// The unit the helper populates.
 const CHUNK: usize = 2 << 20;
 /// MADV_POPULATE_WRITE (Linux 5.14, include/uapi/asm-generic/mman-common.h).
 const MADV_POPULATE_WRITE: c_int = 23;
 
-/// A helper thread that populates the file's pages ahead of the cursor
-/// (MADV_POPULATE_WRITE: no data changes), so the recording threads do not take a page
-/// fault every few dozen records (without it, on an older kernel, they fault as before),
-/// and writes `clock` records (at 10 ms, 100 ms, then every second) for the reader's
-/// conversion of timestamps.
+/// A helper thread that grows the file ahead of the cursor and populates its pages
+/// (MADV_POPULATE_WRITE: no data changes), so the recording threads neither grow the file
+/// nor take a page fault every few dozen records (without it, on an older kernel, they
+/// fault as before), and writes `clock` records (at 10 ms, 100 ms, then every second) for
+/// the reader's conversion of timestamps.
 fn start_prefault(s: &'static Sink) {
     let _ = std::thread::Builder::new()
         .name("rp-trace-prefault".into())
@@ -168,14 +207,16 @@ fn start_prefault(s: &'static Sink) {
                     next_clock =
                         (next_clock * 10).min(start.elapsed() + std::time::Duration::from_secs(1));
                 }
-                if !populate {
-                    std::thread::sleep(std::time::Duration::from_millis(5));
-                    continue;
+                let pos = s.pos.load(Ordering::Relaxed);
+                if pos >= s.cap {
+                    return; // full or finished
                 }
-                let want = (s.pos.load(Ordering::Relaxed) + AHEAD).min(s.cap);
-                while done < want {
-                    let len = CHUNK.min(s.cap - done);
-                    // SAFETY: a range inside our mapping; populating does not change it.
+                s.ensure(pos + ahead(pos));
+                let want = s.len.load(Ordering::Acquire);
+                while populate && done < want {
+                    let len = CHUNK.min(want - done);
+                    // SAFETY: a range inside our mapping and below the file's length;
+                    // populating does not change it.
                     let r =
                         unsafe { libc::madvise(s.base.add(done).cast(), len, MADV_POPULATE_WRITE) };
                     if r != 0 {
@@ -183,9 +224,6 @@ fn start_prefault(s: &'static Sink) {
                         break;
                     }
                     done += len;
-                }
-                if done >= s.cap {
-                    populate = false;
                 }
                 std::thread::sleep(std::time::Duration::from_millis(1));
             }
@@ -222,22 +260,82 @@ fn sink() -> Option<&'static Sink> {
     }
 }
 
+/// The record written in the tail when the trace reaches its size limit.
+const FULL: &[u8] = b"{\"t\":0,\"tid\":0,\"ev\":\"disabled\",\"why\":\"the record reached its size limit (RP_TRACE_MAX); later calls were not recorded\"}\n";
+
 impl Sink {
     fn append(&self, bytes: &[u8]) {
         let at = self.pos.fetch_add(bytes.len(), Ordering::Relaxed);
-        if at + bytes.len() > self.cap {
-            return; // full: later records are dropped (the reader says so)
+        let end = at + bytes.len();
+        if end > self.cap - TAIL {
+            // Full: the record that crosses the limit says so in the tail, later ones are
+            // dropped.
+            if at <= self.cap - TAIL && self.ensure(at + FULL.len()) {
+                // SAFETY: [at, at+FULL) lies in the tail, reserved by this crossing.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(FULL.as_ptr(), self.base.add(at), FULL.len())
+                };
+            }
+            return;
         }
-        // SAFETY: [at, at+len) was reserved for this record and lies inside the mapping.
+        if end > self.len.load(Ordering::Acquire) && !self.ensure(end) {
+            return;
+        }
+        // SAFETY: [at, end) was reserved for this record and lies below the file's length.
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.base.add(at), bytes.len()) };
     }
 
+    /// Grow the file to at least `end` bytes (doubling, at most 64 MiB at a time); false
+    /// when it cannot grow (a full disk, or the file already cut at exit).
+    #[cold]
+    fn ensure(&self, end: usize) -> bool {
+        let end = end.min(self.cap);
+        if end <= self.len.load(Ordering::Acquire) {
+            return true;
+        }
+        let Ok(finished) = self.grow.lock() else {
+            return false;
+        };
+        let len = self.len.load(Ordering::Acquire);
+        if end <= len {
+            return true;
+        }
+        if *finished {
+            return false;
+        }
+        let want = end.max(len.saturating_mul(2).min(len + (64 << 20)));
+        let want = want
+            .div_ceil(GROW_UNIT)
+            .saturating_mul(GROW_UNIT)
+            .min(self.cap);
+        // SAFETY: our descriptor; growing a file leaves its mapped pages as they are.
+        if unsafe { libc::ftruncate(self.fd, want as libc::off_t) } != 0 {
+            return false;
+        }
+        self.len.store(want, Ordering::Release);
+        true
+    }
+
     /// Cut the file to what was written (at exit; a killed process leaves zeros after
-    /// its last record, which the reader skips).
+    /// its last record, which the next reader cuts off). Records reserved after this are
+    /// dropped: the cursor jumps past the mapping, so no writer touches a page beyond the
+    /// cut.
     fn finish(&self) {
-        let len = self.pos.load(Ordering::Acquire).min(self.cap);
-        // SAFETY: our descriptor.
-        unsafe { libc::ftruncate(self.fd, len as libc::off_t) };
+        let Ok(mut finished) = self.grow.lock() else {
+            return;
+        };
+        *finished = true;
+        let end = self.pos.fetch_add(self.cap, Ordering::AcqRel).min(self.cap);
+        let len = self.len.load(Ordering::Acquire);
+        // The full-record may lie past `cap - TAIL`; keep it.
+        let keep = if end > self.cap - TAIL {
+            (self.cap - TAIL + FULL.len()).min(len)
+        } else {
+            end
+        };
+        // SAFETY: our descriptor; every reserved record lies below `keep`.
+        unsafe { libc::ftruncate(self.fd, keep as libc::off_t) };
+        self.len.store(keep, Ordering::Release);
     }
 }
 
@@ -252,9 +350,18 @@ extern "C" fn at_exit() {
 }
 
 extern "C" fn after_fork_in_child() {
-    // The parent's mapping and cursor are not ours: the child opens its own file.
-    SINK.store(null_mut(), Ordering::Release);
+    // The parent's mapping and cursor are not ours: the child opens its own file. Its
+    // copy of the parent's descriptor would hold the parent's lock for as long as the
+    // child lives; it is closed, and the parent's mapping unmapped.
+    let old = SINK.swap(null_mut(), Ordering::AcqRel);
     STATE.store(UNINIT, Ordering::Release);
+    // SAFETY: the parent's sink, leaked and never freed; only this thread runs here.
+    if let Some(s) = unsafe { old.as_ref() } {
+        unsafe {
+            libc::close(s.fd);
+            libc::munmap(s.base.cast(), s.cap);
+        }
+    }
 }
 
 /// Runs when the library is loaded.
@@ -430,17 +537,34 @@ fn start_record() {
     let exe = std::fs::read_link("/proc/self/exe")
         .map(|p| p.display().to_string())
         .unwrap_or_default();
-    // SAFETY: getpid has no preconditions.
-    let pid = unsafe { libc::getpid() };
+    // SAFETY: getpid and getppid have no preconditions.
+    let (pid, ppid) = unsafe { (libc::getpid(), libc::getppid()) };
     let seed = POLICY_SEED.load(Ordering::Relaxed) == 1;
+    // The kpack loader's variables as this process has them when it first calls the
+    // runtime (rocm-kpack runtime/src/loader.cpp reads them then).
+    let kpack: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.to_string_lossy().into_owned())))
+        .filter(|(k, _)| k.starts_with("ROCM_KPACK_"))
+        .take(16)
+        .collect();
     record("start", |b| {
-        let _ = write!(b, ",\"pid\":{pid},\"exe\":");
+        let _ = write!(b, ",\"pid\":{pid},\"ppid\":{ppid},\"exe\":");
         push_str(b, &exe);
         b.push_str(",\"policy\":");
         push_str(b, if seed { "seed" } else { "none" });
-        b.push_str(",\"format\":1,\"clock\":\"");
+        b.push_str(",\"format\":2,\"clock\":\"");
         b.push_str(CLOCK);
         b.push('"');
+        b.push_str(",\"env\":{");
+        for (i, (k, v)) in kpack.iter().enumerate() {
+            if i > 0 {
+                b.push(',');
+            }
+            push_str(b, k);
+            b.push(':');
+            push_str(b, &v.chars().take(4096).collect::<String>());
+        }
+        b.push('}');
     });
     clock_record();
 }

@@ -9,6 +9,7 @@ use rp_report::{BugReport, LibraryCoverage, SystemVersions};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub(crate) fn run(args: ReportArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
@@ -21,6 +22,19 @@ pub(crate) fn run(args: ReportArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
             anyhow::bail!("{}: already exists, left alone", o.display());
         }
     }
+    // What the command waits for, shown on a terminal after 2 s.
+    let stage = Arc::new(Mutex::new("reading the machine"));
+    let wait = {
+        let stage = stage.clone();
+        super::trace::Waiting::start(move || {
+            stage.lock().map(|s| s.to_string()).unwrap_or_default()
+        })
+    };
+    let set_stage = |s: &'static str| {
+        if let Ok(mut g) = stage.lock() {
+            *g = s;
+        }
+    };
     let root = super::sysroot(&args.sysroot, args.timeout_ms)?;
     let env = super::env_map();
     let cwd = std::env::current_dir()?;
@@ -72,6 +86,7 @@ pub(crate) fn run(args: ReportArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         .into_iter()
         .collect();
     let libraries = libraries(&machine, &targets);
+    set_stage("resolving the profile");
     let (profile, profile_error) = match rp_env::resolve(&rp_env::Options {
         sysroot: args.sysroot.clone(),
         env: env.clone(),
@@ -87,8 +102,13 @@ pub(crate) fn run(args: ReportArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         Ok(r) => (Some(r), None),
         Err(e) => (None, Some(e.to_string())),
     };
-    let (kernel_log, kernel_log_from) = rp_bugreport::kernel_log(&root, 60);
-    let logs = (!args.log.is_empty()).then(|| explain(&args.log, &machine, &env));
+    set_stage("reading the kernel log");
+    let classifier = rp_explain::Classifier::new();
+    let (all_lines, kernel_log_from) = rp_bugreport::kernel_log(&root, usize::MAX);
+    let kernel_log = recognised(&classifier, all_lines, 60);
+    set_stage("reading the logs");
+    let logs = (!args.log.is_empty()).then(|| explain(&classifier, &args.log, &machine, &env));
+    set_stage("running the probe (torch)");
     let (probe, probe_error) = if args.probe {
         match run_probe(&args.python) {
             Ok(r) => (Some(r), None),
@@ -113,6 +133,7 @@ pub(crate) fn run(args: ReportArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         redacted: Vec::new(),
         redaction: !args.no_redact,
     };
+    drop(wait);
     let redactor = (!args.no_redact).then(|| Redactor::for_machine(&root, &machine));
     if let Some(r) = &redactor {
         let mut value = serde_json::to_value(&report)?;
@@ -201,7 +222,23 @@ fn libraries(m: &rp_machine::MachineSnapshot, targets: &[String]) -> Vec<Library
     out
 }
 
+/// The last `max` kernel-log lines that explain recognises (a signature of the knowledge
+/// base matches them); the others are left out of a report, whatever they carry.
+fn recognised(c: &rp_explain::Classifier, lines: Vec<String>, max: usize) -> Vec<String> {
+    let ctx = rp_explain::Context::default();
+    let mut kept: Vec<String> = lines
+        .into_iter()
+        .filter(|l| {
+            let r = rp_explain::explain(c, vec![(String::new(), Ok(l.as_bytes()))], &ctx);
+            !r.events.is_empty()
+        })
+        .collect();
+    let skip = kept.len().saturating_sub(max);
+    kept.split_off(skip)
+}
+
 fn explain(
+    c: &rp_explain::Classifier,
     files: &[PathBuf],
     m: &rp_machine::MachineSnapshot,
     env: &BTreeMap<String, String>,
@@ -215,7 +252,7 @@ fn explain(
             (p.display().to_string(), r)
         })
         .collect();
-    rp_explain::explain(&rp_explain::Classifier::new(), inputs, &ctx)
+    rp_explain::explain(c, inputs, &ctx)
 }
 
 fn run_probe(pythons: &[PathBuf]) -> anyhow::Result<rp_report::ProbeReport> {

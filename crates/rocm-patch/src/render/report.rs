@@ -220,7 +220,7 @@ pub fn markdown(r: &BugReport, max: usize, out: &mut dyn Write) -> io::Result<()
     // Kernel log.
     let kl = if r.kernel_log.is_empty() {
         format!(
-            "No amdgpu lines found{}.\n",
+            "No amdgpu line that `rocm-patch explain` recognises found{}.\n",
             if r.kernel_log_from.is_empty() {
                 " (no readable kernel log in /var/log)".to_string()
             } else {
@@ -233,7 +233,13 @@ pub fn markdown(r: &BugReport, max: usize, out: &mut dyn Write) -> io::Result<()
     sections.push(Section {
         title: "Kernel log".into(),
         shown: String::new(),
-        details: Some((format!("{} amdgpu/KFD/DRM lines", r.kernel_log.len()), kl)),
+        details: Some((
+            format!(
+                "{} amdgpu/KFD/DRM lines that `rocm-patch explain` recognises (the others are left out)",
+                r.kernel_log.len()
+            ),
+            kl,
+        )),
     });
 
     if let Some(l) = &r.logs {
