@@ -4,13 +4,16 @@
 //! and CRs (a lone CR splits progress-bar segments), and matched against the knowledge
 //! base's signatures (rp-kb data/signatures.toml) with one `RegexSet`. Repeats of the same
 //! message are folded. A memory fault counts as `override-foreign-isa` when an override is
-//! in force: seen anywhere in the log, in the environment, or given with `--env`.
+//! in force: seen anywhere in the log, in the environment, or given with `--env`. Likewise
+//! "no GPU" counts as `gpu-hidden` when a device-visibility variable shows in the log, and a
+//! DPP broadcast rejected inside MIOpen's runtime compile as `miopen-batchnorm-dpp-gfx101x`.
+//! A cause's fix is its knowledge-base steps (doctor's shape), rendered one per line.
 //! Nothing here prints.
 #![deny(missing_docs)]
 
 use regex::bytes::{Regex, RegexSet, RegexSetBuilder};
 use rp_kb::Signature;
-use rp_report::{CauseReport, ExplainEvent, ExplainReport, SCHEMA};
+use rp_report::{CauseReport, ExplainEvent, ExplainReport, FixStep, SCHEMA};
 use std::collections::HashMap;
 use std::io::BufRead;
 
@@ -36,6 +39,7 @@ pub struct Classifier {
     sigs: Vec<&'static Signature>,
     ansi: Regex,
     override_re: Regex,
+    visibility_re: Regex,
     number: Regex,
     runtime_target: Regex,
     torch_build: Regex,
@@ -72,6 +76,10 @@ impl Classifier {
                 r#"(?-u)(HSA_OVERRIDE_GFX_VERSION(?:_\d+)?)\s*[=:]\s*["']?(\d+\.\d+\.\d+)"#,
             )
             .expect("override pattern"),
+            visibility_re: Regex::new(
+                r#"(?-u)\b((?:HIP|ROCR|CUDA)_VISIBLE_DEVICES|GPU_DEVICE_ORDINAL)\b\s*[=:]\s*["']?([0-9,]*)"#,
+            )
+            .expect("visibility pattern"),
             number: Regex::new(r"(?-u)0x[0-9a-fA-F]+|\d+").expect("number pattern"),
             // What the runtime reports as the GPU's target: rocminfo's `Name: gfx…` and
             // the ISA name, torch's `gcnArchName`.
@@ -107,6 +115,8 @@ struct State<'a> {
     index: HashMap<(String, String), usize>,
     dropped: u64,
     evidence: Vec<String>,
+    /// Where a device-visibility variable was seen set.
+    visibility: Vec<String>,
     lines: u64,
 }
 
@@ -168,6 +178,19 @@ impl State<'_> {
                 );
                 if self.evidence.len() < 20 && !self.evidence.contains(&e) {
                     self.evidence.push(e);
+                }
+            }
+            if self.visibility.len() < 20 && (has(b"VISIBLE_DEVICES") || has(b"GPU_DEVICE_ORDINAL"))
+            {
+                if let Some(m) = self.c.visibility_re.captures(seg) {
+                    let e = format!(
+                        "{file}:{no}: {}={}",
+                        String::from_utf8_lossy(&m[1]),
+                        String::from_utf8_lossy(&m[2])
+                    );
+                    if !self.visibility.contains(&e) {
+                        self.visibility.push(e);
+                    }
                 }
             }
             let hits: Vec<usize> = self.c.set.matches(seg).into_iter().collect();
@@ -250,6 +273,44 @@ fn feed(st: &mut State<'_>, name: &str, mut r: impl BufRead) -> std::io::Result<
     Ok(())
 }
 
+/// A cause's fix as steps (doctor's shape), `{gpu}` filled (or `<your gfx target>`).
+pub fn cause_steps(cause: &str, gpu: Option<&str>) -> Vec<FixStep> {
+    let g = gpu.unwrap_or("<your gfx target>");
+    let fill = |s: &Option<String>| s.as_ref().map(|t| t.replace("{gpu}", g));
+    rp_kb::kb()
+        .cause(cause)
+        .steps
+        .iter()
+        .map(|s| FixStep {
+            command: fill(&s.command),
+            note: fill(&s.note),
+            needs_root: s.needs_root,
+            alternative: s.alternative,
+        })
+        .collect()
+}
+
+/// Steps as text, one a line: `$ command  # note`, a lone note, `or instead:` before an
+/// alternative.
+fn render_steps(steps: &[FixStep]) -> String {
+    let mut out = String::new();
+    for s in steps {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        if s.alternative {
+            out.push_str("or instead: ");
+        }
+        match (&s.command, &s.note) {
+            (Some(c), Some(n)) => out.push_str(&format!("$ {c}  # {n}")),
+            (Some(c), None) => out.push_str(&format!("$ {c}")),
+            (None, Some(n)) => out.push_str(n),
+            (None, None) => {}
+        }
+    }
+    out
+}
+
 fn fill_fix(cause: &str, gpu: Option<&str>, ctx: &Context) -> String {
     let kb = rp_kb::kb();
     let c = kb.cause(cause);
@@ -259,6 +320,11 @@ fn fill_fix(cause: &str, gpu: Option<&str>, ctx: &Context) -> String {
     let mut fix = c
         .fix
         .replace("{gpu}", gpu.as_deref().unwrap_or("<your gfx target>"));
+    let steps = render_steps(&cause_steps(cause, gpu.as_deref()));
+    if !steps.is_empty() {
+        fix.push('\n');
+        fix.push_str(&steps);
+    }
     if let Some(g) = gpu.as_deref() {
         if matches!(
             cause,
@@ -291,6 +357,7 @@ pub fn explain<R: BufRead>(
         index: HashMap::new(),
         dropped: 0,
         evidence: Vec::new(),
+        visibility: Vec::new(),
         lines: 0,
     };
     let mut errors = Vec::new();
@@ -348,10 +415,23 @@ pub fn explain<R: BufRead>(
         evidence.extend(inferred);
     }
     let mut events = st.events;
+    // No GPU while a visibility variable is set: the variable hid it.
+    let hidden = !st.visibility.is_empty();
+    // A DPP broadcast rejected while MIOpen compiled a kernel at run time: that kernel is
+    // batch-norm's reduction (the only MIOpen source using row_bcast on GFX10).
+    let miopen = events
+        .iter()
+        .any(|e| e.cause == "miopen-failure" || e.cause == "miopen-batchnorm-dpp-gfx101x");
     for e in &mut events {
         let gpu = std::mem::take(&mut e.fix);
         if e.cause == "memory-access-fault" && !evidence.is_empty() {
             e.cause = "override-foreign-isa".into();
+        }
+        if hidden && NO_GPU_SIGNATURES.contains(&e.signature.as_str()) {
+            e.cause = "gpu-hidden".into();
+        }
+        if miopen && DPP_BROADCAST_SIGNATURES.contains(&e.signature.as_str()) {
+            e.cause = "miopen-batchnorm-dpp-gfx101x".into();
         }
         e.fix = fill_fix(&e.cause, (!gpu.is_empty()).then_some(gpu.as_str()), ctx);
     }
@@ -389,6 +469,15 @@ pub fn explain<R: BufRead>(
         trace_evidence: Vec::new(),
     }
 }
+
+/// Signatures that say "no GPU at all".
+const NO_GPU_SIGNATURES: &[&str] = &["hip-no-device", "torch-no-hip-gpus"];
+/// Signatures of a DPP row broadcast the target lacks.
+const DPP_BROADCAST_SIGNATURES: &[&str] = &[
+    "llvm-dpp-broadcast-gfx10",
+    "asm-row-bcast",
+    "llvm-not-a-valid-operand",
+];
 
 /// Exit-worthy: something recognised that is not benign.
 pub fn has_problem(r: &ExplainReport) -> bool {
