@@ -8,16 +8,18 @@ format into a log line (`%d`, `%s`, `0x%x` filled) behind the catalog's `prefix`
 that `explain` classifies it.
 
 Usage: scripts/harvest-catalogs.py SOURCE GIT_DIR [REPO]
+  e.g. scripts/harvest-catalogs.py kernel /work/.mirror/freebsd+drm-kmod/repo freebsd/drm-kmod
   SOURCE   clr | rocr | miopen | rocblas | kernel
   GIT_DIR  a clone (or bare mirror) of the source; HEAD is read
 The catalog is written to stdout.
 
-`kernel` reads the files named in KERNEL_FILES from a Linux clone: every dev_err, dev_warn,
-DRM_ERROR, DRM_WARN, drm_err, drm_warn, pr_err, pr_warn format under
-drivers/gpu/drm/amd/{amdgpu,amdkfd} (the compute side: display/ and pm/ are left out) and the
-firmware loader. The kernel is too large to clone here; crates/rp-kb/data/catalogs/amdgpu.toml
-was read through the source index at the commits it names, with the same rules applied by
-hand, and this mode reproduces it from a clone.
+`kernel` reads drivers/gpu/drm/amd/amdgpu/*.c from a tree that carries it: every dev_err,
+dev_warn, DRM_ERROR, DRM_WARN, drm_err, drm_warn, pr_err, pr_warn format (display/ and pm/
+are separate directories, left out). Linux itself (8.6 GB) cannot be fetched here, so
+catalogs/amdgpu.toml is harvested from freebsd/drm-kmod, which carries Linux's amdgpu
+directory as ported (KMS 3.58). drm-kmod has no amdkfd: catalogs/amdkfd.toml was read from
+torvalds/linux through the public source index, file by file, at the commits it names, with
+the same rules applied by hand (plus the firmware loader and the driver core's probe line).
 """
 import re
 import subprocess
@@ -212,7 +214,13 @@ def main():
                                 "drm_warn", "pr_err", "pr_warn", "dev_err_once", "dev_warn_once",
                                 "DRM_DEV_ERROR", "dev_err_ratelimited", "pr_err_ratelimited"],
                                lvl_by_word)
-        emit("amdgpu", "torvalds/linux", commit, "amdgpu 0000:03:00.0: amdgpu: ", "", logs)
+        # dev_info lines are not harvested; display/ and pm/ live outside amdgpu/.
+        repo = sys.argv[3] if len(sys.argv) > 3 else "torvalds/linux"
+        logs = [e for e in logs if e[2].startswith("drivers/gpu/drm/amd/amdgpu/")]
+        emit("amdgpu", repo, commit, "amdgpu 0000:03:00.0: amdgpu: ",
+             "every dev_err/dev_warn/DRM_ERROR/DRM_WARN/drm_err/drm_warn/pr_err/pr_warn format "
+             "under drivers/gpu/drm/amd/amdgpu/ (display/ and pm/ are separate directories, "
+             "not harvested)", logs)
     else:
         sys.exit(f"unknown source {src}")
 

@@ -17,6 +17,11 @@ use rp_report::{CauseReport, ExplainEvent, ExplainReport, FixStep, SCHEMA};
 use std::collections::HashMap;
 use std::io::BufRead;
 
+/// Signatures whose pattern begins with this (the amdgpu driver's prefix or tag) are only
+/// tried on lines that contain `amdgpu`, `AMDGPU`, `[drm`, `drmn` or `kfd`: a second set, so
+/// the many driver-family patterns cost nothing on other lines.
+pub const AMDGPU_GATE: &str = r"(?i)(?:amdgpu|\[drm|drmn\d|kfd)";
+
 /// Longest line kept; the rest of a longer line is skipped (binary garbage, minified
 /// dumps) so memory stays bounded.
 pub const MAX_LINE: usize = 64 * 1024;
@@ -32,9 +37,45 @@ pub struct Context {
     pub overrides: Vec<String>,
 }
 
+/// Literals looked for on every line, each a prebuilt searcher (building one per call
+/// costs more than the search).
+#[derive(Clone, Copy)]
+enum Lit {
+    Gfx,
+    Rocm,
+    Radeon,
+    Override,
+    Visible,
+    Ordinal,
+    Amdgpu,
+    AmdgpuUpper,
+    Drm,
+    Drmn,
+    Kfd,
+}
+const LITS: [&[u8]; 11] = [
+    b"gfx",
+    b"+rocm",
+    b"Radeon",
+    b"HSA_OVERRIDE_GFX_VERSION",
+    b"VISIBLE_DEVICES",
+    b"GPU_DEVICE_ORDINAL",
+    b"amdgpu",
+    b"AMDGPU",
+    b"[drm",
+    b"drmn",
+    b"kfd",
+];
+/// A line with one of these is tried against the amdgpu-gated set.
+const GATE_LITS: [Lit; 5] = [Lit::Amdgpu, Lit::AmdgpuUpper, Lit::Drm, Lit::Drmn, Lit::Kfd];
+
 /// Compiled signatures.
 pub struct Classifier {
+    lits: Vec<memchr::memmem::Finder<'static>>,
     set: RegexSet,
+    /// The amdgpu signatures (patterns that begin with [`AMDGPU_GATE`]), tried only on
+    /// lines that name the driver; their indices in `res`/`sigs` follow the main set's.
+    gated: RegexSet,
     res: Vec<Regex>,
     sigs: Vec<&'static Signature>,
     ansi: Regex,
@@ -50,22 +91,34 @@ impl Classifier {
     /// Compile the knowledge base's signatures.
     pub fn new() -> Classifier {
         let kb = rp_kb::kb();
-        let sigs: Vec<&'static Signature> = kb.signatures().iter().collect();
+        // Main signatures first, then the amdgpu-gated ones: one index space for both sets.
+        let (gated_sigs, main_sigs): (Vec<&'static Signature>, Vec<&'static Signature>) = kb
+            .signatures()
+            .iter()
+            .partition(|s| s.pattern.starts_with(AMDGPU_GATE));
+        let n_main = main_sigs.len();
+        let sigs: Vec<&'static Signature> = main_sigs.into_iter().chain(gated_sigs).collect();
         // Matched on bytes with ASCII-only classes and case folding: log messages are
         // ASCII, and Unicode classes make the matcher about 100x slower on lines that
         // are not (a UTF-8 character every 60 bytes, or binary garbage).
         let pats: Vec<String> = sigs.iter().map(|s| format!("(?-u){}", s.pattern)).collect();
         // The patterns are embedded data checked by tests: failing here is a build defect.
-        let set = RegexSetBuilder::new(&pats)
-            .dfa_size_limit(64 << 20)
-            .build()
-            .expect("signature patterns compile");
+        let build = |p: &[String]| {
+            RegexSetBuilder::new(p)
+                .dfa_size_limit(64 << 20)
+                .build()
+                .expect("signature patterns compile")
+        };
+        let set = build(&pats[..n_main]);
+        let gated = build(&pats[n_main..]);
         let res = pats
             .iter()
             .map(|p| Regex::new(p).expect("signature pattern compiles"))
             .collect();
         Classifier {
+            lits: LITS.iter().map(|l| memchr::memmem::Finder::new(*l)).collect(),
             set,
+            gated,
             res,
             sigs,
             ansi: Regex::new(
@@ -136,8 +189,8 @@ impl State<'_> {
             }
             // Each side pattern only where its literal occurs (a memchr scan is far
             // cheaper than a regex over every line).
-            let has = |lit: &[u8]| memchr::memmem::find(seg, lit).is_some();
-            if self.runtime_targets.len() < 20 && has(b"gfx") {
+            let has = |lit: Lit| self.c.lits[lit as usize].find(seg).is_some();
+            if self.runtime_targets.len() < 20 && has(Lit::Gfx) {
                 if let Some(m) = self.c.runtime_target.captures(seg) {
                     let t = String::from_utf8_lossy(&m[1]).into_owned();
                     if !self.runtime_targets.iter().any(|(x, _)| *x == t) {
@@ -145,7 +198,7 @@ impl State<'_> {
                     }
                 }
             }
-            if self.torch_builds.len() < 20 && has(b"+rocm") {
+            if self.torch_builds.len() < 20 && has(Lit::Rocm) {
                 if let Some(m) = self.c.torch_build.captures(seg) {
                     let v = format!(
                         "{}+rocm{}.{}",
@@ -159,7 +212,7 @@ impl State<'_> {
                     }
                 }
             }
-            if self.gpu_names.len() < 8 && has(b"Radeon") {
+            if self.gpu_names.len() < 8 && has(Lit::Radeon) {
                 if let Some(m) = self.c.gpu_name.find(seg) {
                     let n = String::from_utf8_lossy(m.as_bytes()).trim().to_string();
                     if !self.gpu_names.contains(&n) {
@@ -167,7 +220,7 @@ impl State<'_> {
                     }
                 }
             }
-            if let Some(m) = has(b"HSA_OVERRIDE_GFX_VERSION")
+            if let Some(m) = has(Lit::Override)
                 .then(|| self.c.override_re.captures(seg))
                 .flatten()
             {
@@ -180,8 +233,7 @@ impl State<'_> {
                     self.evidence.push(e);
                 }
             }
-            if self.visibility.len() < 20 && (has(b"VISIBLE_DEVICES") || has(b"GPU_DEVICE_ORDINAL"))
-            {
+            if self.visibility.len() < 20 && (has(Lit::Visible) || has(Lit::Ordinal)) {
                 if let Some(m) = self.c.visibility_re.captures(seg) {
                     let e = format!(
                         "{file}:{no}: {}={}",
@@ -193,7 +245,11 @@ impl State<'_> {
                     }
                 }
             }
-            let hits: Vec<usize> = self.c.set.matches(seg).into_iter().collect();
+            let mut hits: Vec<usize> = self.c.set.matches(seg).into_iter().collect();
+            if GATE_LITS.iter().any(|&l| has(l)) {
+                let base = self.c.set.len();
+                hits.extend(self.c.gated.matches(seg).into_iter().map(|i| base + i));
+            }
             if hits.is_empty() {
                 continue;
             }

@@ -61,3 +61,48 @@ fn at_least_thirty_logs_cover_every_cause() {
         );
     }
 }
+
+/// Informational driver lines from the same public logs (ROCm/legacy-rocm-build#6018 and
+/// #1399, geerlingguy/raspberry-pi-pcie-devices#331, ROCm/ROCm#2685's rocminfo) stay
+/// unexplained or benign: the family signatures need an error word.
+#[test]
+fn informational_driver_lines_stay_quiet() {
+    let log = "\
+[74127.396641] [drm] PCIE GART of 512M enabled (table at 0x00000083FFD00000).
+[74127.396721] amdgpu 0000:c5:00.0: amdgpu: [drm] AMDGPU device coredump file has been created
+[74127.396724] amdgpu 0000:c5:00.0: amdgpu: [drm] Check your /sys/class/drm/card1/device/devcoredump/data
+[74127.396727] amdgpu 0000:c5:00.0: amdgpu: SMU is resuming...
+[74127.397656] amdgpu 0000:c5:00.0: amdgpu: SMU is resumed successfully!
+[74127.404264] amdgpu 0000:c5:00.0: amdgpu: [drm] DMUB hardware initialized: version=0x08005700
+[74128.026595] amdgpu 0000:c5:00.0: amdgpu: ring gfx_0.0.0 uses VM inv eng 0 on hub 0
+[74128.026603] amdgpu 0000:c5:00.0: amdgpu: ring comp_1.0.0 uses VM inv eng 1 on hub 0
+[104818.326541] amdgpu: Started evicting pasid 0x8002
+[104818.326582] amdgpu: Finished evicting pasid 0x8002
+[104818.428097] amdgpu: Started restoring pasid 0x8002
+[    4.668343] amdgpu 0000:01:00.0: amdgpu: Fetched VBIOS from ROM
+[    4.668373] amdgpu: ATOM BIOS: 113-D0910802-101
+[    4.668493] [drm] UVD is enabled in VM mode
+[    4.668505] [drm] UVD ENC is enabled in VM mode
+[    4.668520] [drm] VCE enabled in VM mode
+[    4.668564] [drm] GPU posting now...
+[    4.812740] [drm] vm size is 64 GB, 2 levels, block size is 10-bit, fragment size is 9-bit
+[Mon Dec 18 08:34:36 2023] amdgpu 0000:c7:00.0: amdgpu: Will use PSP to load VCN firmware
+[    4.826045] amdgpu 0000:01:00.0: amdgpu: amdgpu: finishing device.
+  Marketing Name:          AMD Radeon RX 6600M
+  Packet Processor uCode:: 115
+  SDMA engine uCode::      76
+";
+    let r = explain(
+        &Classifier::new(),
+        vec![("info".to_string(), Ok(log.as_bytes()))],
+        &Context::default(),
+    );
+    let loud: Vec<String> = r
+        .causes
+        .iter()
+        .filter(|c| !c.benign)
+        .map(|c| c.id.clone())
+        .collect();
+    let evs: Vec<String> = r.events.iter().map(|e| e.text.clone()).collect();
+    assert!(loud.is_empty(), "{loud:?} from {evs:#?}");
+}

@@ -90,6 +90,7 @@ pub const PROFILES_TOML: &str = include_str!("../data/profiles.toml");
 /// (scripts/harvest-catalogs.py). Test data for the signature coverage, not loaded by `kb()`.
 pub const CATALOGS: &[(&str, &str)] = &[
     ("amdgpu", include_str!("../data/catalogs/amdgpu.toml")),
+    ("amdkfd", include_str!("../data/catalogs/amdkfd.toml")),
     ("hip", include_str!("../data/catalogs/hip.toml")),
     ("rocr", include_str!("../data/catalogs/rocr.toml")),
     ("miopen", include_str!("../data/catalogs/miopen.toml")),
