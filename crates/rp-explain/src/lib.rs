@@ -17,6 +17,10 @@ use rp_report::{CauseReport, ExplainEvent, ExplainReport, FixStep, SCHEMA};
 use std::collections::HashMap;
 use std::io::BufRead;
 
+/// The gated signature that says an amdgpu line reports a failure: a condition for the
+/// gated fallback families (`amdgpu-ras`, `amdgpu-ring`, …), never an event itself.
+pub const FAILURE_WORD: &str = "amdgpu-failure-word";
+
 /// Signatures whose pattern begins with this (the amdgpu driver's prefix or tag) are only
 /// tried on lines that contain `amdgpu`, `AMDGPU`, `[drm`, `drmn` or `kfd`: a second set, so
 /// the many driver-family patterns cost nothing on other lines.
@@ -254,11 +258,21 @@ impl State<'_> {
                 continue;
             }
             let specific = hits.iter().any(|&i| !self.c.sigs[i].fallback);
+            // The amdgpu families: only with a failure word on the line, and only the first
+            // family listed (a line names one block).
+            let failure = hits.iter().any(|&i| self.c.sigs[i].id == FAILURE_WORD);
+            let mut family_seen = false;
             let mut causes_here = Vec::new();
             for i in hits {
                 let sig = self.c.sigs[i];
-                if sig.fallback && specific {
+                if sig.fallback && specific || sig.id == FAILURE_WORD {
                     continue;
+                }
+                if sig.fallback && i >= self.c.set.len() {
+                    if !failure || family_seen {
+                        continue;
+                    }
+                    family_seen = true;
                 }
                 // One event per cause per line: the first (most specific listed) signature.
                 if causes_here.contains(&sig.cause) {
