@@ -106,3 +106,34 @@ fn informational_driver_lines_stay_quiet() {
     let evs: Vec<String> = r.events.iter().map(|e| e.text.clone()).collect();
     assert!(loud.is_empty(), "{loud:?} from {evs:#?}");
 }
+
+/// Every cause has its why, its fix as steps (doctor's shape, `{gpu}` filled) and a primary
+/// reference; the batch-norm cause keeps the id the doctor check uses.
+#[test]
+fn every_cause_has_why_steps_and_reference() {
+    for c in rp_kb::kb().causes() {
+        assert!(
+            !c.explanation.is_empty() && !c.reference.is_empty(),
+            "{}",
+            c.id
+        );
+        let steps = rp_explain::cause_steps(&c.id, Some("gfx1010"));
+        assert!(!steps.is_empty(), "{} has no steps", c.id);
+        for s in &steps {
+            assert!(s.command.is_some() || s.note.is_some(), "{}", c.id);
+            let text = format!("{:?}{:?}", s.command, s.note);
+            assert!(!text.contains("{gpu}"), "{}: {text}", c.id);
+        }
+    }
+    let bn = rp_explain::cause_steps("miopen-batchnorm-dpp-gfx101x", Some("gfx1010"));
+    assert!(bn[0]
+        .command
+        .as_deref()
+        .unwrap()
+        .starts_with("rocm-patch build miopen --gpu gfx1010 --deploy-into"));
+    assert!(bn.iter().any(|s| s.alternative
+        && s.note
+            .as_deref()
+            .unwrap()
+            .contains("torch.backends.cudnn.enabled = False")));
+}
