@@ -54,17 +54,17 @@ for i in range(5000):
     lines.append(r.choice(errors) if i % 50 == 0 else r.choice(benign))
 fill("mixed.log", ("\n".join(lines) + "\n").encode())
 PY
-echo "| input (${mib} MiB) | wall | throughput | CPU (user+sys) | per CPU-second |"
-echo "|---|---|---|---|---|"
+echo "| input (${mib} MiB) | wall | throughput | CPU (user+sys) | per CPU-second | peak RSS |"
+echo "|---|---|---|---|---|---|"
 for f in pipe.log utf8.log random.bin mixed.log; do
   size=$(( $(stat -c %s "$tmp/$f") >> 20 ))
   if [ "$f" = pipe.log ]; then
-    t=$( { /usr/bin/time -f "%e %U %S" "$RP_EXPLAIN_BIN" <"$tmp/$f" >/dev/null; } 2>&1 | tail -n1)
+    t=$( { /usr/bin/time -f "%e %U %S %M" "$RP_EXPLAIN_BIN" <"$tmp/$f" >/dev/null; } 2>&1 | tail -n1)
   else
-    t=$( { /usr/bin/time -f "%e %U %S" "$RP_EXPLAIN_BIN" "$tmp/$f" >/dev/null; } 2>&1 | tail -n1)
+    t=$( { /usr/bin/time -f "%e %U %S %M" "$RP_EXPLAIN_BIN" "$tmp/$f" >/dev/null; } 2>&1 | tail -n1)
   fi
-  read -r wall user sys <<<"$t"
+  read -r wall user sys rss <<<"$t"
   cpu=$(awk "BEGIN {printf \"%.2f\", $user + $sys}")
-  echo "| $f | ${wall} s | $(awk "BEGIN {printf \"%.0f\", $size / $wall}") MiB/s | ${cpu} s | $(awk "BEGIN {printf \"%.0f\", $size / $cpu}") MiB/s |"
+  echo "| $f | ${wall} s | $(awk "BEGIN {printf \"%.0f\", $size / $wall}") MiB/s | ${cpu} s | $(awk "BEGIN {printf \"%.0f\", $size / $cpu}") MiB/s | ${rss} KiB |"
 done
 echo "(machine: $(nproc) cores, $(uname -m); load $(cut -d' ' -f1-3 /proc/loadavg))"
