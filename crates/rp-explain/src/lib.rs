@@ -77,9 +77,13 @@ const GATE_LITS: [Lit; 5] = [Lit::Amdgpu, Lit::AmdgpuUpper, Lit::Drm, Lit::Drmn,
 pub struct Classifier {
     lits: Vec<memchr::memmem::Finder<'static>>,
     set: RegexSet,
-    /// The amdgpu signatures (patterns that begin with [`AMDGPU_GATE`]), tried only on
-    /// lines that name the driver; their indices in `res`/`sigs` follow the main set's.
+    /// The amdgpu signatures (patterns that begin with [`AMDGPU_GATE`]) but the families,
+    /// tried only on lines that name the driver; their indices in `res`/`sigs` follow the
+    /// main set's.
     gated: RegexSet,
+    /// The amdgpu families (gated fallbacks), tried only when the gated set found the
+    /// failure word and nothing specific; indices follow the gated set's.
+    families: RegexSet,
     res: Vec<Regex>,
     sigs: Vec<&'static Signature>,
     ansi: Regex,
@@ -95,13 +99,22 @@ impl Classifier {
     /// Compile the knowledge base's signatures.
     pub fn new() -> Classifier {
         let kb = rp_kb::kb();
-        // Main signatures first, then the amdgpu-gated ones: one index space for both sets.
+        // Main signatures first, then the amdgpu-gated ones, then the amdgpu families: one
+        // index space for the three sets.
         let (gated_sigs, main_sigs): (Vec<&'static Signature>, Vec<&'static Signature>) = kb
             .signatures()
             .iter()
             .partition(|s| s.pattern.starts_with(AMDGPU_GATE));
-        let n_main = main_sigs.len();
-        let sigs: Vec<&'static Signature> = main_sigs.into_iter().chain(gated_sigs).collect();
+        let (family_sigs, gated_sigs): (Vec<&'static Signature>, Vec<&'static Signature>) =
+            gated_sigs
+                .into_iter()
+                .partition(|s| s.fallback && s.id != FAILURE_WORD);
+        let (n_main, n_gated) = (main_sigs.len(), gated_sigs.len());
+        let sigs: Vec<&'static Signature> = main_sigs
+            .into_iter()
+            .chain(gated_sigs)
+            .chain(family_sigs)
+            .collect();
         // Matched on bytes with ASCII-only classes and case folding: log messages are
         // ASCII, and Unicode classes make the matcher about 100x slower on lines that
         // are not (a UTF-8 character every 60 bytes, or binary garbage).
@@ -114,7 +127,8 @@ impl Classifier {
                 .expect("signature patterns compile")
         };
         let set = build(&pats[..n_main]);
-        let gated = build(&pats[n_main..]);
+        let gated = build(&pats[n_main..n_main + n_gated]);
+        let families = build(&pats[n_main + n_gated..]);
         let res = pats
             .iter()
             .map(|p| Regex::new(p).expect("signature pattern compiles"))
@@ -123,6 +137,7 @@ impl Classifier {
             lits: LITS.iter().map(|l| memchr::memmem::Finder::new(*l)).collect(),
             set,
             gated,
+            families,
             res,
             sigs,
             ansi: Regex::new(
@@ -253,6 +268,11 @@ impl State<'_> {
             if GATE_LITS.iter().any(|&l| has(l)) {
                 let base = self.c.set.len();
                 hits.extend(self.c.gated.matches(seg).into_iter().map(|i| base + i));
+                let failure = hits.iter().any(|&i| self.c.sigs[i].id == FAILURE_WORD);
+                if failure && hits.iter().all(|&i| self.c.sigs[i].fallback) {
+                    let base = base + self.c.gated.len();
+                    hits.extend(self.c.families.matches(seg).into_iter().map(|i| base + i));
+                }
             }
             if hits.is_empty() {
                 continue;
