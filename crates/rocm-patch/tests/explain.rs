@@ -321,9 +321,78 @@ fn the_log_itself_shows_the_override() {
     for (line, cause) in [
         ("[ 249.9] amdgpu 0000:0c:00.0: amdgpu: IH ring buffer overflow (0x000844C0, 0x00004A00, 0x000044D0)", "gpu-hang"),
         ("[73314.8] amdgpu 0000:c5:00.0: amdgpu: MES failed to respond to msg=REMOVE_QUEUE", "gpu-hang"),
-        ("batchnorm.s:12:3: error: dpp variant of this instruction is not supported", "unsupported-instruction"),
+        ("batchnorm.s:12:3: error: dpp variant of this instruction is not supported", "isa-feature-missing"),
     ] {
         let v = run(&format!("{line}\n"));
         assert_eq!(v["primary_cause"], cause, "{line}: {v:#}");
     }
+}
+
+/// Issue 28: the real logs of fixtures/logs (public issue threads, sources in SOURCES.md)
+/// through the CLI, each with its expected primary cause, and the JSON carries the cause's
+/// fix as steps.
+#[test]
+fn real_logs_get_their_causes() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/logs");
+    let expected = std::fs::read_to_string(dir.join("EXPECTED")).unwrap();
+    let mut wrong = Vec::new();
+    let mut n = 0;
+    for l in expected
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let (file, cause) = l.split_once(' ').unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+            .env_clear()
+            .args(["explain", "--no-machine", "--json"])
+            .arg(dir.join(file))
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        n += 1;
+        if v["primary_cause"] != cause.trim() {
+            wrong.push(format!(
+                "{file}: expected {cause}, got {}",
+                v["primary_cause"]
+            ));
+        }
+        let fix = v["causes"][0]["fix"].as_str().unwrap_or_default();
+        if !fix.contains('\n') {
+            wrong.push(format!("{file}: the fix has no steps: {fix}"));
+        }
+    }
+    assert!(n >= 30, "{n} logs");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// Issue 28's messages, one a line, and the two inferences: "no GPU" with a visibility
+/// variable in the log is a hidden GPU; a DPP broadcast rejected inside MIOpen's runtime
+/// compile is the batch-norm bug even when only "miopenStatusUnknownError" says MIOpen.
+#[test]
+fn issue_28_messages() {
+    for (log, cause) in [
+        ("[  114.3] amdgpu 0000:83:00.0: amdgpu: KFD node 0 ih_fifo overflow", "gpu-hang"),
+        ("[  114.303173] amdgpu: failed to add hardware queue to MES, doorbell=0x1202", "gpu-hang"),
+        ("error: Illegal instruction detected: Invalid dpp_ctrl value: broadcasts are not supported on GFX10+", "isa-feature-missing"),
+        ("kfd kfd: amdgpu: skipped device 1002:67df, PCI rejects atomics 730<0\nRuntimeError: No HIP GPUs are available", "pcie-atomics-missing"),
+        ("[    3.1] amdgpu 0000:03:00.0: Direct firmware load for amdgpu/navi10_gpu_info.bin failed with error -2\n[    3.2] amdgpu 0000:03:00.0: amdgpu: Fatal error during GPU init", "firmware-missing"),
+        ("[    3.2] amdgpu 0000:03:00.0: amdgpu: Fatal error during GPU init", "driver-init-failed"),
+        ("python3[4242]: segfault at 20 ip 00007f44bdeb40a7 sp 00007f417aa34010 error 4 in libamdhip64.so.6[7f44bde00000+3f3000]", "runtime-crash"),
+        ("RuntimeError: HIP error: invalid device ordinal\nhipErrorInvalidDevice", "gpu-hidden"),
+        ("$ export HIP_VISIBLE_DEVICES=2\nRuntimeError: No HIP GPUs are available", "gpu-hidden"),
+        ("RuntimeError: No HIP GPUs are available", "kfd-inaccessible"),
+        ("MIOpen Error: /long_pathname_so_that_rpms_can_package_the_debug_info/src/extlibs/MIOpen/src/hipoc/hipoc_program.cpp:300: Code object build failed. Source: MIOpenBatchNormFwdTrainSpatial.cl", "miopen-batchnorm-dpp-gfx101x"),
+        ("\x1b[33mMIOpen(HIP): Warning [BuildHip] <inline asm>:14:20: error: not a valid operand.\x1b[0m\r\nv_add_f32 v4 v4 v4 row_bcast:15 row_mask:0xa\r\nRuntimeError: miopenStatusUnknownError\r\n", "miopen-batchnorm-dpp-gfx101x"),
+    ] {
+        let (_, v) = explain(log.as_bytes(), &[], &[]);
+        assert_eq!(v["primary_cause"], cause, "{log}: {v:#}");
+    }
+    // The batch-norm cause's fix: build and deploy, or turn MIOpen off.
+    let (_, v) = explain(b"Source: MIOpenBatchNormFwdTrainSpatial.cl\n", &[], &[]);
+    let fix = v["causes"][0]["fix"].as_str().unwrap().to_string();
+    assert!(
+        fix.contains("rocm-patch build miopen --gpu")
+            && fix.contains("torch.backends.cudnn.enabled = False"),
+        "{fix}"
+    );
 }

@@ -4,15 +4,27 @@
 //! and CRs (a lone CR splits progress-bar segments), and matched against the knowledge
 //! base's signatures (rp-kb data/signatures.toml) with one `RegexSet`. Repeats of the same
 //! message are folded. A memory fault counts as `override-foreign-isa` when an override is
-//! in force: seen anywhere in the log, in the environment, or given with `--env`.
+//! in force: seen anywhere in the log, in the environment, or given with `--env`. Likewise
+//! "no GPU" counts as `gpu-hidden` when a device-visibility variable shows in the log, and a
+//! DPP broadcast rejected inside MIOpen's runtime compile as `miopen-batchnorm-dpp-gfx101x`.
+//! A cause's fix is its knowledge-base steps (doctor's shape), rendered one per line.
 //! Nothing here prints.
 #![deny(missing_docs)]
 
 use regex::bytes::{Regex, RegexSet, RegexSetBuilder};
 use rp_kb::Signature;
-use rp_report::{CauseReport, ExplainEvent, ExplainReport, SCHEMA};
+use rp_report::{CauseReport, ExplainEvent, ExplainReport, FixStep, SCHEMA};
 use std::collections::HashMap;
 use std::io::BufRead;
+
+/// The gated signature that says an amdgpu line reports a failure: a condition for the
+/// gated fallback families (`amdgpu-ras`, `amdgpu-ring`, …), never an event itself.
+pub const FAILURE_WORD: &str = "amdgpu-failure-word";
+
+/// Signatures whose pattern begins with this (the amdgpu driver's prefix or tag) are only
+/// tried on lines that contain `amdgpu`, `AMDGPU`, `[drm`, `drmn` or `kfd`: a second set, so
+/// the many driver-family patterns cost nothing on other lines.
+pub const AMDGPU_GATE: &str = r"(?i)(?:amdgpu|\[drm|drmn\d|kfd)";
 
 /// Longest line kept; the rest of a longer line is skipped (binary garbage, minified
 /// dumps) so memory stays bounded.
@@ -29,13 +41,54 @@ pub struct Context {
     pub overrides: Vec<String>,
 }
 
+/// Literals looked for on every line, each a prebuilt searcher (building one per call
+/// costs more than the search).
+#[derive(Clone, Copy)]
+enum Lit {
+    Gfx,
+    Rocm,
+    Radeon,
+    Override,
+    Visible,
+    Ordinal,
+    Amdgpu,
+    AmdgpuUpper,
+    Drm,
+    Drmn,
+    Kfd,
+}
+const LITS: [&[u8]; 11] = [
+    b"gfx",
+    b"+rocm",
+    b"Radeon",
+    b"HSA_OVERRIDE_GFX_VERSION",
+    b"VISIBLE_DEVICES",
+    b"GPU_DEVICE_ORDINAL",
+    b"amdgpu",
+    b"AMDGPU",
+    b"[drm",
+    b"drmn",
+    b"kfd",
+];
+/// A line with one of these is tried against the amdgpu-gated set.
+const GATE_LITS: [Lit; 5] = [Lit::Amdgpu, Lit::AmdgpuUpper, Lit::Drm, Lit::Drmn, Lit::Kfd];
+
 /// Compiled signatures.
 pub struct Classifier {
+    lits: Vec<memchr::memmem::Finder<'static>>,
     set: RegexSet,
+    /// The amdgpu signatures (patterns that begin with [`AMDGPU_GATE`]) but the families,
+    /// tried only on lines that name the driver; their indices in `res`/`sigs` follow the
+    /// main set's.
+    gated: RegexSet,
+    /// The amdgpu families (gated fallbacks), tried only when the gated set found the
+    /// failure word and nothing specific; indices follow the gated set's.
+    families: RegexSet,
     res: Vec<Regex>,
     sigs: Vec<&'static Signature>,
     ansi: Regex,
     override_re: Regex,
+    visibility_re: Regex,
     number: Regex,
     runtime_target: Regex,
     torch_build: Regex,
@@ -46,22 +99,45 @@ impl Classifier {
     /// Compile the knowledge base's signatures.
     pub fn new() -> Classifier {
         let kb = rp_kb::kb();
-        let sigs: Vec<&'static Signature> = kb.signatures().iter().collect();
+        // Main signatures first, then the amdgpu-gated ones, then the amdgpu families: one
+        // index space for the three sets.
+        let (gated_sigs, main_sigs): (Vec<&'static Signature>, Vec<&'static Signature>) = kb
+            .signatures()
+            .iter()
+            .partition(|s| s.pattern.starts_with(AMDGPU_GATE));
+        let (family_sigs, gated_sigs): (Vec<&'static Signature>, Vec<&'static Signature>) =
+            gated_sigs
+                .into_iter()
+                .partition(|s| s.fallback && s.id != FAILURE_WORD);
+        let (n_main, n_gated) = (main_sigs.len(), gated_sigs.len());
+        let sigs: Vec<&'static Signature> = main_sigs
+            .into_iter()
+            .chain(gated_sigs)
+            .chain(family_sigs)
+            .collect();
         // Matched on bytes with ASCII-only classes and case folding: log messages are
         // ASCII, and Unicode classes make the matcher about 100x slower on lines that
         // are not (a UTF-8 character every 60 bytes, or binary garbage).
         let pats: Vec<String> = sigs.iter().map(|s| format!("(?-u){}", s.pattern)).collect();
         // The patterns are embedded data checked by tests: failing here is a build defect.
-        let set = RegexSetBuilder::new(&pats)
-            .dfa_size_limit(64 << 20)
-            .build()
-            .expect("signature patterns compile");
+        let build = |p: &[String]| {
+            RegexSetBuilder::new(p)
+                .dfa_size_limit(64 << 20)
+                .build()
+                .expect("signature patterns compile")
+        };
+        let set = build(&pats[..n_main]);
+        let gated = build(&pats[n_main..n_main + n_gated]);
+        let families = build(&pats[n_main + n_gated..]);
         let res = pats
             .iter()
             .map(|p| Regex::new(p).expect("signature pattern compiles"))
             .collect();
         Classifier {
+            lits: LITS.iter().map(|l| memchr::memmem::Finder::new(*l)).collect(),
             set,
+            gated,
+            families,
             res,
             sigs,
             ansi: Regex::new(
@@ -72,6 +148,10 @@ impl Classifier {
                 r#"(?-u)(HSA_OVERRIDE_GFX_VERSION(?:_\d+)?)\s*[=:]\s*["']?(\d+\.\d+\.\d+)"#,
             )
             .expect("override pattern"),
+            visibility_re: Regex::new(
+                r#"(?-u)\b((?:HIP|ROCR|CUDA)_VISIBLE_DEVICES|GPU_DEVICE_ORDINAL)\b\s*[=:]\s*["']?([0-9,]*)"#,
+            )
+            .expect("visibility pattern"),
             number: Regex::new(r"(?-u)0x[0-9a-fA-F]+|\d+").expect("number pattern"),
             // What the runtime reports as the GPU's target: rocminfo's `Name: gfx…` and
             // the ISA name, torch's `gcnArchName`.
@@ -107,6 +187,8 @@ struct State<'a> {
     index: HashMap<(String, String), usize>,
     dropped: u64,
     evidence: Vec<String>,
+    /// Where a device-visibility variable was seen set.
+    visibility: Vec<String>,
     lines: u64,
 }
 
@@ -126,8 +208,8 @@ impl State<'_> {
             }
             // Each side pattern only where its literal occurs (a memchr scan is far
             // cheaper than a regex over every line).
-            let has = |lit: &[u8]| memchr::memmem::find(seg, lit).is_some();
-            if self.runtime_targets.len() < 20 && has(b"gfx") {
+            let has = |lit: Lit| self.c.lits[lit as usize].find(seg).is_some();
+            if self.runtime_targets.len() < 20 && has(Lit::Gfx) {
                 if let Some(m) = self.c.runtime_target.captures(seg) {
                     let t = String::from_utf8_lossy(&m[1]).into_owned();
                     if !self.runtime_targets.iter().any(|(x, _)| *x == t) {
@@ -135,7 +217,7 @@ impl State<'_> {
                     }
                 }
             }
-            if self.torch_builds.len() < 20 && has(b"+rocm") {
+            if self.torch_builds.len() < 20 && has(Lit::Rocm) {
                 if let Some(m) = self.c.torch_build.captures(seg) {
                     let v = format!(
                         "{}+rocm{}.{}",
@@ -149,7 +231,7 @@ impl State<'_> {
                     }
                 }
             }
-            if self.gpu_names.len() < 8 && has(b"Radeon") {
+            if self.gpu_names.len() < 8 && has(Lit::Radeon) {
                 if let Some(m) = self.c.gpu_name.find(seg) {
                     let n = String::from_utf8_lossy(m.as_bytes()).trim().to_string();
                     if !self.gpu_names.contains(&n) {
@@ -157,7 +239,7 @@ impl State<'_> {
                     }
                 }
             }
-            if let Some(m) = has(b"HSA_OVERRIDE_GFX_VERSION")
+            if let Some(m) = has(Lit::Override)
                 .then(|| self.c.override_re.captures(seg))
                 .flatten()
             {
@@ -170,16 +252,47 @@ impl State<'_> {
                     self.evidence.push(e);
                 }
             }
-            let hits: Vec<usize> = self.c.set.matches(seg).into_iter().collect();
+            if self.visibility.len() < 20 && (has(Lit::Visible) || has(Lit::Ordinal)) {
+                if let Some(m) = self.c.visibility_re.captures(seg) {
+                    let e = format!(
+                        "{file}:{no}: {}={}",
+                        String::from_utf8_lossy(&m[1]),
+                        String::from_utf8_lossy(&m[2])
+                    );
+                    if !self.visibility.contains(&e) {
+                        self.visibility.push(e);
+                    }
+                }
+            }
+            let mut hits: Vec<usize> = self.c.set.matches(seg).into_iter().collect();
+            if GATE_LITS.iter().any(|&l| has(l)) {
+                let base = self.c.set.len();
+                hits.extend(self.c.gated.matches(seg).into_iter().map(|i| base + i));
+                let failure = hits.iter().any(|&i| self.c.sigs[i].id == FAILURE_WORD);
+                if failure && hits.iter().all(|&i| self.c.sigs[i].fallback) {
+                    let base = base + self.c.gated.len();
+                    hits.extend(self.c.families.matches(seg).into_iter().map(|i| base + i));
+                }
+            }
             if hits.is_empty() {
                 continue;
             }
             let specific = hits.iter().any(|&i| !self.c.sigs[i].fallback);
+            // The amdgpu families: only with a failure word on the line, and only the first
+            // family listed (a line names one block).
+            let failure = hits.iter().any(|&i| self.c.sigs[i].id == FAILURE_WORD);
+            let mut family_seen = false;
             let mut causes_here = Vec::new();
             for i in hits {
                 let sig = self.c.sigs[i];
-                if sig.fallback && specific {
+                if sig.fallback && specific || sig.id == FAILURE_WORD {
                     continue;
+                }
+                if sig.fallback && i >= self.c.set.len() {
+                    if !failure || family_seen {
+                        continue;
+                    }
+                    family_seen = true;
                 }
                 // One event per cause per line: the first (most specific listed) signature.
                 if causes_here.contains(&sig.cause) {
@@ -250,6 +363,44 @@ fn feed(st: &mut State<'_>, name: &str, mut r: impl BufRead) -> std::io::Result<
     Ok(())
 }
 
+/// A cause's fix as steps (doctor's shape), `{gpu}` filled (or `<your gfx target>`).
+pub fn cause_steps(cause: &str, gpu: Option<&str>) -> Vec<FixStep> {
+    let g = gpu.unwrap_or("<your gfx target>");
+    let fill = |s: &Option<String>| s.as_ref().map(|t| t.replace("{gpu}", g));
+    rp_kb::kb()
+        .cause(cause)
+        .steps
+        .iter()
+        .map(|s| FixStep {
+            command: fill(&s.command),
+            note: fill(&s.note),
+            needs_root: s.needs_root,
+            alternative: s.alternative,
+        })
+        .collect()
+}
+
+/// Steps as text, one a line: `$ command  # note`, a lone note, `or instead:` before an
+/// alternative.
+fn render_steps(steps: &[FixStep]) -> String {
+    let mut out = String::new();
+    for s in steps {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        if s.alternative {
+            out.push_str("or instead: ");
+        }
+        match (&s.command, &s.note) {
+            (Some(c), Some(n)) => out.push_str(&format!("$ {c}  # {n}")),
+            (Some(c), None) => out.push_str(&format!("$ {c}")),
+            (None, Some(n)) => out.push_str(n),
+            (None, None) => {}
+        }
+    }
+    out
+}
+
 fn fill_fix(cause: &str, gpu: Option<&str>, ctx: &Context) -> String {
     let kb = rp_kb::kb();
     let c = kb.cause(cause);
@@ -259,6 +410,11 @@ fn fill_fix(cause: &str, gpu: Option<&str>, ctx: &Context) -> String {
     let mut fix = c
         .fix
         .replace("{gpu}", gpu.as_deref().unwrap_or("<your gfx target>"));
+    let steps = render_steps(&cause_steps(cause, gpu.as_deref()));
+    if !steps.is_empty() {
+        fix.push('\n');
+        fix.push_str(&steps);
+    }
     if let Some(g) = gpu.as_deref() {
         if matches!(
             cause,
@@ -291,6 +447,7 @@ pub fn explain<R: BufRead>(
         index: HashMap::new(),
         dropped: 0,
         evidence: Vec::new(),
+        visibility: Vec::new(),
         lines: 0,
     };
     let mut errors = Vec::new();
@@ -348,10 +505,23 @@ pub fn explain<R: BufRead>(
         evidence.extend(inferred);
     }
     let mut events = st.events;
+    // No GPU while a visibility variable is set: the variable hid it.
+    let hidden = !st.visibility.is_empty();
+    // A DPP broadcast rejected while MIOpen compiled a kernel at run time: that kernel is
+    // batch-norm's reduction (the only MIOpen source using row_bcast on GFX10).
+    let miopen = events
+        .iter()
+        .any(|e| e.cause == "miopen-failure" || e.cause == "miopen-batchnorm-dpp-gfx101x");
     for e in &mut events {
         let gpu = std::mem::take(&mut e.fix);
         if e.cause == "memory-access-fault" && !evidence.is_empty() {
             e.cause = "override-foreign-isa".into();
+        }
+        if hidden && NO_GPU_SIGNATURES.contains(&e.signature.as_str()) {
+            e.cause = "gpu-hidden".into();
+        }
+        if miopen && DPP_BROADCAST_SIGNATURES.contains(&e.signature.as_str()) {
+            e.cause = "miopen-batchnorm-dpp-gfx101x".into();
         }
         e.fix = fill_fix(&e.cause, (!gpu.is_empty()).then_some(gpu.as_str()), ctx);
     }
@@ -389,6 +559,15 @@ pub fn explain<R: BufRead>(
         trace_evidence: Vec::new(),
     }
 }
+
+/// Signatures that say "no GPU at all".
+const NO_GPU_SIGNATURES: &[&str] = &["hip-no-device", "torch-no-hip-gpus"];
+/// Signatures of a DPP row broadcast the target lacks.
+const DPP_BROADCAST_SIGNATURES: &[&str] = &[
+    "llvm-dpp-broadcast-gfx10",
+    "asm-row-bcast",
+    "llvm-not-a-valid-operand",
+];
 
 /// Exit-worthy: something recognised that is not benign.
 pub fn has_problem(r: &ExplainReport) -> bool {

@@ -356,8 +356,11 @@ pub struct Cause {
     pub title: String,
     /// Why it happens.
     pub explanation: String,
-    /// What to do; `{gpu}` is filled when known.
+    /// What to do, in one line; `{gpu}` is filled when known.
     pub fix: String,
+    /// What to do, step by step (doctor's shape); `{gpu}` is filled when known.
+    #[serde(default, rename = "step")]
+    pub steps: Vec<rp_report::FixStep>,
     /// Source.
     #[serde(rename = "ref")]
     pub reference: String,
