@@ -13,7 +13,7 @@ fn kfx(rel: &str) -> PathBuf {
     fixture(&format!("kpack/{rel}"))
 }
 
-fn cov<'a>(v: &'a serde_json::Value) -> &'a serde_json::Value {
+fn cov(v: &serde_json::Value) -> &serde_json::Value {
     &v["coverage"]
 }
 

@@ -153,6 +153,7 @@ fn override_foreign_isa_points_to_native_code_and_the_startup_file() {
         line: 12,
         name: var.into(),
         value: "10.3.0".into(),
+        ..rp_report::EnvSetting::default()
     });
     let f = find(&m, "override-foreign-isa");
     assert_eq!(f.severity, Severity::Error);

@@ -98,7 +98,7 @@ fn every_case_of_amds_loader_is_answered_alike() {
         let env =
             KpackEnv::from_vars(|k| c.env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()));
         let rep = inspect(
-            &[c.lib.clone()],
+            std::slice::from_ref(&c.lib),
             &Options {
                 kpack_env: env,
                 ..Options::default()
