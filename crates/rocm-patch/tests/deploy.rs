@@ -805,7 +805,8 @@ fn symlinked_parents_never_lead_out_of_the_tree() {
             assert_eq!(snapshot(&tree), tree_before, "{step}");
         }
     }
-    // --into / with a target under /usr: refused without --system, nothing written.
+    // --into / with a target under /usr: refused without --system (the root itself is a
+    // system tree: refused before the plan's targets are read), nothing written.
     let plan = d.path().join("plan.toml");
     write(
         &plan,
@@ -820,10 +821,7 @@ fn symlinked_parents_never_lead_out_of_the_tree() {
         &["deploy", "plan", plan.to_str().unwrap(), "--into", "/"],
     );
     let e = err(&o);
-    assert!(
-        e.contains("/usr/lib/rocm-patch-test-never") && e.contains("is a system path"),
-        "{e}"
-    );
+    assert!(e.contains("/ is a system path"), "{e}");
     assert!(!Path::new("/usr/lib/rocm-patch-test-never").exists());
 }
 
