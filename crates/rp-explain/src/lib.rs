@@ -264,8 +264,14 @@ impl State<'_> {
                     }
                 }
             }
-            let mut hits: Vec<usize> = self.c.set.matches(seg).into_iter().collect();
-            if GATE_LITS.iter().any(|&l| has(l)) {
+            // Which signatures match is only asked of a line that matches one: most lines
+            // match none, and the yes/no search stops early and needs no overlapping scan.
+            let mut hits: Vec<usize> = if self.c.set.is_match(seg) {
+                self.c.set.matches(seg).into_iter().collect()
+            } else {
+                Vec::new()
+            };
+            if GATE_LITS.iter().any(|&l| has(l)) && self.c.gated.is_match(seg) {
                 let base = self.c.set.len();
                 hits.extend(self.c.gated.matches(seg).into_iter().map(|i| base + i));
                 let failure = hits.iter().any(|&i| self.c.sigs[i].id == FAILURE_WORD);
