@@ -126,8 +126,12 @@ impl Classifier {
                 .build()
                 .expect("signature patterns compile")
         };
-        let set = build(&pats[..n_main]);
-        let gated = build(&pats[n_main..n_main + n_gated]);
+        // The sets run without a literal prefilter (a leading `(?s:.)*?` leaves the
+        // literal extractor nothing to use): on log lines the signatures' common words keep
+        // finding candidates that the DFA then rejects, and one DFA pass is cheaper.
+        let unfiltered: Vec<String> = pats.iter().map(|p| format!("(?s-u:.)*?(?:{p})")).collect();
+        let set = build(&unfiltered[..n_main]);
+        let gated = build(&unfiltered[n_main..n_main + n_gated]);
         let families = build(&pats[n_main + n_gated..]);
         let res = pats
             .iter()
