@@ -77,10 +77,13 @@ const GATE_LITS: [Lit; 5] = [Lit::Amdgpu, Lit::AmdgpuUpper, Lit::Drm, Lit::Drmn,
 pub struct Classifier {
     lits: Vec<memchr::memmem::Finder<'static>>,
     set: RegexSet,
-    /// The amdgpu signatures (patterns that begin with [`AMDGPU_GATE`]) but the families,
+    /// How many amdgpu signatures (patterns that begin with [`AMDGPU_GATE`]) but the families
     /// tried only on lines that name the driver; their indices in `res`/`sigs` follow the
     /// main set's.
-    gated: RegexSet,
+    n_gated: usize,
+    /// The main and the gated signatures in one set (same indices): a line that names the
+    /// driver is searched once, not twice.
+    both: RegexSet,
     /// The amdgpu families (gated fallbacks), tried only when the gated set found the
     /// failure word and nothing specific; indices follow the gated set's.
     families: RegexSet,
@@ -131,7 +134,7 @@ impl Classifier {
         // finding candidates that the DFA then rejects, and one DFA pass is cheaper.
         let unfiltered: Vec<String> = pats.iter().map(|p| format!("(?s-u:.)*?(?:{p})")).collect();
         let set = build(&unfiltered[..n_main]);
-        let gated = build(&unfiltered[n_main..n_main + n_gated]);
+        let both = build(&unfiltered[..n_main + n_gated]);
         let families = build(&pats[n_main + n_gated..]);
         let res = pats
             .iter()
@@ -140,7 +143,8 @@ impl Classifier {
         Classifier {
             lits: LITS.iter().map(|l| memchr::memmem::Finder::new(*l)).collect(),
             set,
-            gated,
+            n_gated,
+            both,
             families,
             res,
             sigs,
@@ -270,17 +274,18 @@ impl State<'_> {
             }
             // Which signatures match is only asked of a line that matches one: most lines
             // match none, and the yes/no search stops early and needs no overlapping scan.
-            let mut hits: Vec<usize> = if self.c.set.is_match(seg) {
-                self.c.set.matches(seg).into_iter().collect()
+            let driver = GATE_LITS.iter().any(|&l| has(l));
+            let one = if driver { &self.c.both } else { &self.c.set };
+            let mut hits: Vec<usize> = if one.is_match(seg) {
+                one.matches(seg).into_iter().collect()
             } else {
                 Vec::new()
             };
-            if GATE_LITS.iter().any(|&l| has(l)) && self.c.gated.is_match(seg) {
+            if driver && !hits.is_empty() {
                 let base = self.c.set.len();
-                hits.extend(self.c.gated.matches(seg).into_iter().map(|i| base + i));
                 let failure = hits.iter().any(|&i| self.c.sigs[i].id == FAILURE_WORD);
                 if failure && hits.iter().all(|&i| self.c.sigs[i].fallback) {
-                    let base = base + self.c.gated.len();
+                    let base = base + self.c.n_gated;
                     hits.extend(self.c.families.matches(seg).into_iter().map(|i| base + i));
                 }
             }
