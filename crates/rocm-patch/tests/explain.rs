@@ -396,3 +396,57 @@ fn issue_28_messages() {
         "{fix}"
     );
 }
+
+/// Issue 29: explain rates an override as doctor does (`11.0.0` on a gfx1103 7840U is
+/// risky, not foreign ISA), and uses an override that only a startup file sets.
+#[test]
+fn overrides_are_rated_as_doctor_rates_them_and_startup_files_count() {
+    let fault = "Memory access fault by GPU node-1 (Agent handle: 0x55724b0d00b0) on address 0x7fca1be00000. Reason: Page not present or supervisor privilege.\n";
+    let d = tempfile::tempdir().unwrap();
+    // A Ryzen 7 7840U (Phoenix, GC 11.0.3 → gfx1103).
+    let phoenix = AmdGpu {
+        gfx_target_version: 110003,
+        device: 0x15bf,
+        revision: 0xc4,
+        asic: "ip discovery",
+        simd_count: 24,
+        ..AmdGpu::raphael_igpu(1, 0xc1)
+    };
+    let root = Machine::new(&d.path().join("apu"))
+        .cpu_node(0, 16)
+        .amd_gpu(&phoenix)
+        .driver_ok()
+        .finish();
+    let sysroot = format!("--sysroot={}", root.display());
+    let log = format!("+ export HSA_OVERRIDE_GFX_VERSION=11.0.0\n{fault}");
+    let (_, v) = explain(log.as_bytes(), &[], &[&sysroot]);
+    assert_ne!(v["primary_cause"], "override-foreign-isa", "{v:#}");
+    assert_eq!(v["primary_cause"], "memory-access-fault", "{v:#}");
+    // The same override on an RX 5600 XT is foreign ISA; here it comes from ~/.bashrc
+    // alone (nothing in the log or the environment).
+    // The tree's passwd gives this process's uid a home there (explain reads the startup
+    // files of the user it runs as).
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
+    let root = Machine::new(&d.path().join("rdna1"))
+        .cpu_node(0, 12)
+        .amd_gpu(&AmdGpu::rx5600xt(1, 3))
+        .driver_ok()
+        .file(
+            "home/me/.bashrc",
+            "export HSA_OVERRIDE_GFX_VERSION=10.3.0\n",
+        )
+        .file(
+            "etc/passwd",
+            &format!("me:x:{uid}:{uid}::/home/me:/bin/bash\n"),
+        )
+        .finish();
+    let sysroot = format!("--sysroot={}", root.display());
+    let (_, v) = explain(fault.as_bytes(), &[], &[&sysroot]);
+    assert_eq!(v["primary_cause"], "override-foreign-isa", "{v:#}");
+    let ev = serde_json::to_string(&v["override_evidence"]).unwrap();
+    assert!(
+        ev.contains(".bashrc:1 sets HSA_OVERRIDE_GFX_VERSION=10.3.0"),
+        "{ev}"
+    );
+}

@@ -472,9 +472,40 @@ pub fn explain<R: BufRead>(
             Err(e) => errors.push(format!("{name}: {e}")),
         }
     }
-    let mut evidence = st.evidence;
+    // Override evidence counts where it makes a GPU of the machine (or named in the log)
+    // run code it cannot execute; one its knowledge base rates equivalent or risky for
+    // the GPU (`11.0.0` on gfx1103) is not a foreign-ISA fault (issue 29: explain said
+    // foreign where doctor said risky). With no GPU known, every override counts.
+    let known: Vec<String> = if ctx.gpus.is_empty() {
+        st.gpu_names
+            .iter()
+            .filter_map(|n| rp_kb::kb().target_by_marketing_name(n))
+            .collect()
+    } else {
+        ctx.gpus.iter().map(|(t, _)| t.clone()).collect()
+    };
+    let foreign = |text: &str| -> bool {
+        let Some(m) = c.override_re.captures(text.as_bytes()) else {
+            return true;
+        };
+        let value = String::from_utf8_lossy(&m[2]).into_owned();
+        let Some(code) = rp_kb::parse_override(&value).and_then(rp_kb::gfx_name_from_version)
+        else {
+            return true;
+        };
+        known.is_empty()
+            || known.iter().any(|t| {
+                matches!(
+                    rp_kb::kb().override_compat(t, &code),
+                    rp_kb::OverrideCompat::Foreign
+                )
+            })
+    };
+    let mut evidence: Vec<String> = st.evidence.into_iter().filter(|e| foreign(e)).collect();
     for o in &ctx.overrides {
-        evidence.push(format!("environment: {o}"));
+        if foreign(o) {
+            evidence.push(o.clone());
+        }
     }
     // What the log itself shows: the GPU it ran on (from the machine, or named in the
     // log) against the target the runtime reported, or a torch build that carries no

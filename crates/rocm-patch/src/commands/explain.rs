@@ -11,24 +11,35 @@ pub(crate) fn run(args: ExplainArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
     for (k, v) in &args.env {
         env.insert(k.clone(), v.clone());
     }
-    let gpus = if args.no_machine {
-        Vec::new()
+    let (gpus, set_in_files) = if args.no_machine {
+        (Vec::new(), Vec::new())
     } else {
         let root = super::sysroot(
             args.sysroot.as_deref().unwrap_or(Path::new("/")),
             args.timeout_ms,
         )?;
-        rp_machine::snapshot(
+        let m = rp_machine::snapshot(
             &root,
             &rp_machine::Options {
                 env: env.clone(),
                 cwd: std::env::current_dir()?,
                 ..Default::default()
             },
-        )?
-        .gpus
+        )?;
+        (m.gpus, m.environment.set_in_files)
     };
-    let ctx = context(&gpus, &env);
+    let mut ctx = context(&gpus, &env);
+    // An override only a startup file sets is in force in every new shell (issue 29:
+    // explain on a tree whose override was only in .bashrc did not use it).
+    for s in set_in_files
+        .iter()
+        .filter(|s| s.name.starts_with("HSA_OVERRIDE_GFX_VERSION"))
+    {
+        ctx.overrides.push(format!(
+            "{}:{} sets {}={} (every new shell has it)",
+            s.file, s.line, s.name, s.value
+        ));
+    }
     let stdin_only = args.files.is_empty();
     let reads_stdin = stdin_only || args.files.iter().any(|p| p.as_os_str() == "-");
     if reads_stdin && std::io::stdin().is_terminal() {
@@ -144,7 +155,7 @@ pub(crate) fn context(
         overrides: env
             .iter()
             .filter(|(k, _)| k.starts_with("HSA_OVERRIDE_GFX_VERSION"))
-            .map(|(k, v)| format!("{k}={v}"))
+            .map(|(k, v)| format!("environment: {k}={v}"))
             .collect(),
     }
 }
