@@ -614,10 +614,20 @@ fn holds(f: &FileReport, k: &rp_report::KpackRef, archive: &str, arch: &str, key
 /// architecture) would fail.
 pub fn unit_load(f: &FileReport, archs: &[String], unit: u64) -> Option<UnitLoad> {
     let k = f.kpack_ref.as_ref()?;
+    Some(load_from(f, k, &pool(k, archs), archs, unit))
+}
+
+/// [`unit_load`] with the archive pool built once for all of a library's units.
+fn load_from(
+    f: &FileReport,
+    k: &rp_report::KpackRef,
+    pool: &[&KpackSearch],
+    archs: &[String],
+    unit: u64,
+) -> UnitLoad {
     if k.disabled {
-        return Some(UnitLoad::Disabled);
+        return UnitLoad::Disabled;
     }
-    let pool = pool(k, archs);
     let key = format!("{}#{unit}", k.kernel_name);
     let mut tried = Vec::new();
     let mut first_candidate_fails: Option<bool> = None;
@@ -633,28 +643,29 @@ pub fn unit_load(f: &FileReport, archs: &[String], unit: u64) -> Option<UnitLoad
                     first_candidate_fails.get_or_insert(!ok);
                 }
                 if ok {
-                    return Some(UnitLoad::Found {
+                    return UnitLoad::Found {
                         archive,
                         arch: t,
                         old_loader_fails: first_candidate_fails == Some(true),
-                    });
+                    };
                 }
                 tried.push(archive);
             }
         }
     }
-    Some(if tried.is_empty() {
+    if tried.is_empty() {
         UnitLoad::NoArchive
     } else {
         tried.dedup();
         UnitLoad::KernelMissing { tried }
-    })
+    }
 }
 
 /// Steps 2–3 of the module docs for one GPU, every unit.
 pub(crate) fn verdict(f: &FileReport, gpu: &TargetId) -> Option<Verdict> {
     let k = f.kpack_ref.as_ref()?;
     let archs = runtime_archs(gpu);
+    let pool = pool(k, &archs);
     let units: Vec<u64> = if k.units.is_empty() {
         vec![0]
     } else {
@@ -675,7 +686,7 @@ pub(crate) fn verdict(f: &FileReport, gpu: &TargetId) -> Option<Verdict> {
     let mut matched_arch = None;
     for &n in &units {
         let key = format!("{}#{n}", k.kernel_name);
-        match unit_load(f, &archs, n)? {
+        match load_from(f, k, &pool, &archs, n) {
             UnitLoad::Disabled => {
                 return Some(Verdict::Missing(
                     "ROCM_KPACK_DISABLE is set: the runtime loads no kpack'd device code".into(),
