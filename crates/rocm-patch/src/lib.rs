@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod commands;
+mod progress;
 pub mod render;
 
 use clap::Parser;

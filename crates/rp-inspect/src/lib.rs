@@ -45,6 +45,18 @@ pub struct Options {
     /// Check the batch-norm kernels of each `libMIOpen*.so*` (rp-miopen; tens of
     /// milliseconds a library: `inspect` does, doctor keeps its own cached check).
     pub miopen: bool,
+    /// Counters a caller may watch while [`inspect`] runs (a progress line).
+    pub progress: Option<std::sync::Arc<Progress>>,
+}
+
+/// How far an [`inspect`] has come: files found (known once the walk is over) and files
+/// read.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Files to read; 0 while the directories are still walked.
+    pub files: std::sync::atomic::AtomicUsize,
+    /// Files read.
+    pub done: std::sync::atomic::AtomicUsize,
 }
 
 const DEFAULT_IN_MEMORY: u64 = 64 << 20;
@@ -69,13 +81,23 @@ pub fn inspect(paths: &[PathBuf], opts: &Options) -> InspectReport {
         0 => DEFAULT_IN_MEMORY,
         n => n - 1,
     };
+    use std::sync::atomic::Ordering::Relaxed;
+    if let Some(p) = &opts.progress {
+        p.files.store(explicit.len() + found.len(), Relaxed);
+    }
+    let counted = |r: Vec<FileReport>| {
+        if let Some(p) = &opts.progress {
+            p.done.fetch_add(1, Relaxed);
+        }
+        r
+    };
     let per_file: Vec<Vec<FileReport>> = explicit
         .par_iter()
-        .map(|p| inspect_path(p, true, &scan_opts, in_mem))
+        .map(|p| counted(inspect_path(p, true, &scan_opts, in_mem)))
         .chain(
             found
                 .par_iter()
-                .map(|p| inspect_path(p, false, &scan_opts, in_mem)),
+                .map(|p| counted(inspect_path(p, false, &scan_opts, in_mem))),
         )
         .collect();
     reports.extend(per_file.into_iter().flatten());

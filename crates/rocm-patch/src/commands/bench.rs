@@ -4,7 +4,9 @@ use crate::cli::{BenchArgs, ProbeDevice, TuneArgs};
 use crate::{exit, render};
 use rp_probe::bench::{self, Column};
 use rp_report::{BenchReport, ProbeStatus, TuneCandidate, TuneReport, TuneWritten};
+use crate::progress::Wait;
 use std::io::Write;
+use std::sync::{Arc, Mutex};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -35,10 +37,43 @@ fn check_repeat(n: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A progress line on stderr (human mode), so stdout keeps only the report.
-fn progress_line(json: bool, line: &str) {
-    if !json {
-        let _ = writeln!(std::io::stderr(), "{line}");
+/// Progress of a bench or tune run (human mode): a line on stderr for each step done, so
+/// stdout keeps only the report, and on a terminal a line for a wait of over 2 s that says
+/// what is being waited for.
+struct Progress {
+    json: bool,
+    /// What is running now.
+    now: Arc<Mutex<String>>,
+    wait: Wait,
+}
+
+impl Progress {
+    fn new(json: bool, first: &str) -> Progress {
+        let now = Arc::new(Mutex::new(first.to_string()));
+        let wait = {
+            let now = now.clone();
+            Wait::start(!json, move || {
+                now.lock().map(|s| s.clone()).unwrap_or_default()
+            })
+        };
+        Progress { json, now, wait }
+    }
+
+    /// Say what runs from now on.
+    fn running(&self, what: String) {
+        if let Ok(mut n) = self.now.lock() {
+            *n = what;
+        }
+    }
+
+    /// A step done: its line, and what runs next.
+    fn line(&self, line: &str, next: String) {
+        if !self.json {
+            self.wait.suspend(|| {
+                let _ = writeln!(std::io::stderr(), "{line}");
+            });
+        }
+        self.running(next);
     }
 }
 
@@ -163,10 +198,15 @@ pub(crate) fn bench(
             env: super::env::profile_changes(p, args.timeout_ms)?,
         });
     }
-    let json = args.json;
-    let mut report = bench::bench(&base, &columns, args.repeat, &mut |c, r, m| {
-        progress_line(json, &cell_line(c, r, m))
-    })?;
+    let progress = Progress::new(
+        args.json,
+        "bench: starting the worker (importing torch)",
+    );
+    let report = bench::bench(&base, &columns, args.repeat, &mut |c, r, m| {
+        progress.line(&cell_line(c, r, m), format!("bench: after {} ({c})", r.name))
+    });
+    drop(progress);
+    let mut report = report?;
     let sd = super::deploy::state_dir(state_dir).ok();
     after_run(
         &mut report,
@@ -184,7 +224,7 @@ pub(crate) fn bench(
             None => report.history_error = Some("no state directory (set --state-dir)".into()),
         }
     }
-    super::emit(out, json, &report, render::bench::report)?;
+    super::emit(out, args.json, &report, render::bench::report)?;
     let failed = report.gpu_not_seen
         || report.benches.iter().any(|r| {
             r.cells
@@ -334,12 +374,16 @@ pub(crate) fn tune(
             }),
         }
     }
+    let progress = Progress::new(json, "tune: starting");
     let mut is_rocm = None;
     let mut i = 0;
     while i < tried.len() {
         let (name, profile, find_mode, env) = tried[i].clone();
         i += 1;
-        progress_line(json, &format!("tune: probing {name}"));
+        progress.line(
+            &format!("tune: probing {name}"),
+            format!("tune: probing {name} (every probe under this profile)"),
+        );
         let opts = rp_probe::Options {
             env: env.clone(),
             profile: Some(name.clone()),
@@ -419,8 +463,7 @@ pub(crate) fn tune(
             });
         }
         cand.failed_probes = failed;
-        progress_line(
-            json,
+        progress.line(
             &format!(
                 "tune: {name}: {}",
                 if cand.correct {
@@ -429,6 +472,7 @@ pub(crate) fn tune(
                     "rejected"
                 }
             ),
+            format!("tune: after {name}"),
         );
         is_rocm.get_or_insert(p.hip.is_some());
         // On a ROCm torch, MIOpen's find modes on top of each correct profile.
@@ -481,9 +525,12 @@ pub(crate) fn tune(
         args.timeout,
         args.benches_dir.clone(),
     )?;
-    let mut b = bench::bench(&bench_base, &columns, args.repeat, &mut |c, r, m| {
-        progress_line(json, &cell_line(c, r, m))
-    })?;
+    progress.running("tune: benchmarking the correct profiles".into());
+    let b = bench::bench(&bench_base, &columns, args.repeat, &mut |c, r, m| {
+        progress.line(&cell_line(c, r, m), format!("tune: after {} ({c})", r.name))
+    });
+    drop(progress);
+    let mut b = b?;
     after_run(&mut b, args.device, args.timeout_ms, None, false);
     report.gpu = b.gpu.clone();
     for (col, g) in b.profiles.iter().zip(&b.geomean_ratio) {

@@ -2,7 +2,9 @@
 
 use crate::cli::{ProbeArgs, ProbeDevice};
 use crate::{exit, render};
+use crate::progress::Wait;
 use std::io::Write;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The longest per-probe timeout (a day).
@@ -98,22 +100,37 @@ pub(crate) fn run(args: ProbeArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     let wants_gpu = matches!(args.device, ProbeDevice::Cuda);
     let mut first = true;
     let mut io_err = None;
+    // On a terminal, a wait of over 2 s (importing torch, a slow probe) shows a line.
+    let state = Arc::new(Mutex::new((0usize, String::new())));
+    let wait = {
+        let state = state.clone();
+        Wait::start(!json, move || match state.lock().as_deref() {
+            Ok((0, _)) | Err(_) => "starting the probe worker (importing torch)".to_string(),
+            Ok((n, last)) => format!("probing: {n} done (last: {last}), running the next"),
+        })
+    };
     let report = rp_probe::probe(&opts, &mut |r| {
+        if let Ok(mut s) = state.lock() {
+            s.0 += 1;
+            s.1 = format!("{} {}", r.name, r.status);
+        }
         if json || io_err.is_some() {
             return;
         }
-        let res = (|| -> std::io::Result<()> {
+        let res = wait.suspend(|| -> std::io::Result<()> {
             if first {
                 render::probe::header(out)?;
                 first = false;
             }
             render::probe::row(r, out)?;
             out.flush()
-        })();
+        });
         if let Err(e) = res {
             io_err = Some(e);
         }
-    })?;
+    });
+    drop(wait);
+    let report = report?;
     if let Some(e) = io_err {
         return Err(e.into());
     }

@@ -26,7 +26,7 @@ pub(crate) fn run(args: ReportArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     let stage = Arc::new(Mutex::new("reading the machine"));
     let wait = {
         let stage = stage.clone();
-        super::trace::Waiting::start(move || {
+        crate::progress::Wait::start(true, move || {
             stage.lock().map(|s| s.to_string()).unwrap_or_default()
         })
     };

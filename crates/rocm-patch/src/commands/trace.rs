@@ -2,12 +2,11 @@
 
 use crate::cli::{TraceArgs, TracePolicy};
 use crate::{exit, render};
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// The interposer's file name.
 pub(crate) const PRELOAD: &str = "librp_trace_preload.so";
@@ -52,7 +51,7 @@ fn read_all(base: &Path) -> (Vec<rp_trace::ProcessTrace>, Vec<String>) {
     let n = files.len();
     let _wait = {
         let (done, bytes) = (done.clone(), bytes.clone());
-        Waiting::start(move || {
+        crate::progress::Wait::start(true, move || {
             format!(
                 "reading trace records: {} of {n} files, {} of {} MiB",
                 done.load(Ordering::Relaxed),
@@ -69,88 +68,6 @@ fn read_all(base: &Path) -> (Vec<rp_trace::ProcessTrace>, Vec<String>) {
         done.fetch_add(1, Ordering::Relaxed);
     }
     (procs, errs)
-}
-
-/// A line on stderr, on a terminal only, while a wait lasts longer than 2 s
-/// (`RP_PROGRESS_AFTER_MS` changes that): what is waited for and for how long, rewritten
-/// four times a second and erased when the wait ends (when the value is dropped).
-pub(crate) struct Waiting {
-    shared: Arc<(Mutex<bool>, Condvar)>,
-    shown: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-    label: Arc<dyn Fn() -> String + Send + Sync>,
-    start: Instant,
-    after: Duration,
-}
-
-impl Waiting {
-    pub(crate) fn start(label: impl Fn() -> String + Send + Sync + 'static) -> Waiting {
-        let after = std::env::var("RP_PROGRESS_AFTER_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .map(Duration::from_millis)
-            .unwrap_or(Duration::from_secs(2));
-        let label: Arc<dyn Fn() -> String + Send + Sync> = Arc::new(label);
-        let shared = Arc::new((Mutex::new(false), Condvar::new()));
-        let shown = Arc::new(AtomicBool::new(false));
-        let start = Instant::now();
-        let thread = std::io::stderr().is_terminal().then(|| {
-            let (shared, shown, label) = (shared.clone(), shown.clone(), label.clone());
-            std::thread::spawn(move || {
-                let (stop, cv) = &*shared;
-                let mut wait = after;
-                let Ok(mut stopped) = stop.lock() else { return };
-                loop {
-                    let Ok((s, _)) = cv.wait_timeout_while(stopped, wait, |s| !*s) else {
-                        return;
-                    };
-                    stopped = s;
-                    if *stopped {
-                        return;
-                    }
-                    show(&label(), start);
-                    shown.store(true, Ordering::Relaxed);
-                    wait = Duration::from_millis(250);
-                }
-            })
-        });
-        Waiting {
-            shared,
-            shown,
-            thread,
-            label,
-            start,
-            after,
-        }
-    }
-}
-
-/// The progress line, in place.
-fn show(label: &str, start: Instant) {
-    let _ = write!(
-        std::io::stderr(),
-        "\r\x1b[Krocm-patch: {label} ({} s)",
-        start.elapsed().as_secs()
-    );
-}
-
-impl Drop for Waiting {
-    fn drop(&mut self) {
-        let Some(t) = self.thread.take() else { return };
-        if let Ok(mut s) = self.shared.0.lock() {
-            *s = true;
-        }
-        self.shared.1.notify_all();
-        let _ = t.join();
-        // A wait that ended between two lines still shows its last state, once.
-        if !self.shown.load(Ordering::Relaxed) && self.start.elapsed() >= self.after {
-            show(&(self.label)(), self.start);
-            self.shown.store(true, Ordering::Relaxed);
-        }
-        if self.shown.load(Ordering::Relaxed) {
-            let _ = write!(std::io::stderr(), "\r\x1b[K");
-        }
-    }
 }
 
 pub(crate) fn run(args: TraceArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
