@@ -66,7 +66,12 @@ fn probe_shows_the_worker_start_after_two_seconds() {
         Some("starting the probe worker (importing torch) | 2s"),
         "{tty:?}"
     );
-    assert!(lines.iter().all(|l| l.ends_with(" | 2s") || l.ends_with(" | 3s")), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.ends_with(" | 2s") || l.ends_with(" | 3s")),
+        "{lines:?}"
+    );
     // The line is taken away before the error is printed.
     assert!(
         tty.contains("\x1b[2Krocm-patch: error: the worker exited"),
@@ -74,10 +79,16 @@ fn probe_shows_the_worker_start_after_two_seconds() {
     );
     // No terminal, or --json: only the error.
     let p = py.to_str().unwrap();
-    for args in [vec!["probe", "--python", p], vec!["probe", "--json", "--python", p]] {
+    for args in [
+        vec!["probe", "--python", p],
+        vec!["probe", "--json", "--python", p],
+    ] {
         let err = piped_stderr(&args);
         assert!(!err.contains("starting the probe worker"), "{err:?}");
-        assert!(err.starts_with("rocm-patch: error: the worker exited"), "{err:?}");
+        assert!(
+            err.starts_with("rocm-patch: error: the worker exited"),
+            "{err:?}"
+        );
     }
     let tty = on_terminal(&format!("probe --json --python '{p}'"), &[]);
     assert!(!tty.contains("starting the probe worker"), "{tty:?}");
@@ -127,7 +138,9 @@ fn inspect_shows_how_many_files_are_read() {
     );
     let lines = drawn(&tty);
     assert!(
-        lines.iter().any(|l| l.starts_with("inspect: ") && l.ends_with(" | 0s")),
+        lines
+            .iter()
+            .any(|l| l.starts_with("inspect: ") && l.ends_with(" | 0s")),
         "{tty:?}"
     );
     let tty = on_terminal(

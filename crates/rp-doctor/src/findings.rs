@@ -10,12 +10,13 @@ use rp_report::{
 
 fn mk(id: &str, vars: &[(&str, &str)], fix: Vec<FixStep>, subject: Option<String>) -> Finding {
     let spec = rp_kb::kb().finding(id);
+    let (why, reference) = rp_kb::fill_noted(&spec.why, &spec.reference, &spec.notes, vars);
     Finding {
         id: id.to_string(),
         severity: spec.severity,
         title: fill(&spec.title, vars),
-        why: fill(&spec.why, vars),
-        reference: fill(&spec.reference, vars),
+        why,
+        reference,
         fix,
         subject,
     }

@@ -558,8 +558,15 @@ pub fn explain<R: BufRead>(
     let miopen = events
         .iter()
         .any(|e| e.cause == "miopen-failure" || e.cause == "miopen-batchnorm-dpp-gfx101x");
+    // The GPU each event names (else the machine's), for the causes' GPU-specific notes.
+    let mut event_gpus: Vec<String> = Vec::with_capacity(events.len());
     for e in &mut events {
         let gpu = std::mem::take(&mut e.fix);
+        event_gpus.push(if gpu.is_empty() {
+            ctx.gpus.first().map(|g| g.0.clone()).unwrap_or_default()
+        } else {
+            gpu.clone()
+        });
         if e.cause == "memory-access-fault" && !evidence.is_empty() {
             e.cause = "override-foreign-isa".into();
         }
@@ -572,17 +579,23 @@ pub fn explain<R: BufRead>(
         e.fix = fill_fix(&e.cause, (!gpu.is_empty()).then_some(gpu.as_str()), ctx);
     }
     let mut causes: Vec<CauseReport> = Vec::new();
-    for e in &events {
+    for (e, gpu) in events.iter().zip(&event_gpus) {
         match causes.iter_mut().find(|c| c.id == e.cause) {
             Some(c) => c.events += 1,
             None => {
                 let k = kb.cause(&e.cause);
+                let (explanation, reference) = rp_kb::fill_noted(
+                    &k.explanation,
+                    &k.reference,
+                    &k.notes,
+                    &[("gpu", gpu.as_str())],
+                );
                 causes.push(CauseReport {
                     id: k.id.clone(),
                     title: k.title.clone(),
-                    explanation: k.explanation.clone(),
+                    explanation,
                     fix: e.fix.clone(),
-                    reference: k.reference.clone(),
+                    reference,
                     benign: k.benign,
                     events: 1,
                 });

@@ -149,11 +149,12 @@ pub fn brief(r: &DoctorReport) -> Vec<FindingBrief> {
 }
 
 fn step(r: &rp_kb::Remedy, action: FixAction, vars: &[(&str, &str)]) -> FixPlanStep {
+    let (why, reference) = rp_kb::fill_noted(&r.why, &r.reference, &r.notes, vars);
     FixPlanStep {
         action,
         title: rp_kb::fill(&r.title, vars),
-        why: r.why.clone(),
-        reference: r.reference.clone(),
+        why,
+        reference,
         state: FixStepState::Planned,
         ..Default::default()
     }
@@ -251,7 +252,9 @@ pub fn plan(
             ("gpu_name", gpu_name.as_str()),
         ];
         let mut p = match r.action {
-            RemedyAction::CommentStartupLines => comment_step(m, root, r, home.as_deref(), o),
+            RemedyAction::CommentStartupLines => {
+                comment_step(m, root, r, home.as_deref(), &vars, o)
+            }
             RemedyAction::NativeVenv => venv_step(m, r, &gpu, &vars, root, o),
             RemedyAction::AddGroups => groups_step(m, root, r, &user, &vars, o),
             RemedyAction::UserConfig => config_step(m, root, r, home.as_deref(), &vars)?,
@@ -295,9 +298,10 @@ fn comment_step(
     root: &SysRoot,
     r: &rp_kb::Remedy,
     home: Option<&Path>,
+    vars: &[(&str, &str)],
     o: &Options,
 ) -> Option<Planned> {
-    let mut s = step(r, FixAction::CommentStartupLines, &[]);
+    let mut s = step(r, FixAction::CommentStartupLines, vars);
     let mut edits: Vec<FileEdit> = Vec::new();
     for e in &m.environment.set_in_files {
         if !r.variables.iter().any(|v| covers(v, &e.name)) || !override_breaks(m, &e.name, &e.value)

@@ -12,9 +12,9 @@ use std::sync::OnceLock;
 mod machine;
 mod target_id;
 pub use machine::{
-    fill, parse_override, Asic, Cause, EnvVar, Family, FindingSpec, GcVersion, LibraryGap,
-    OverrideCompat, PackageIndex, Peak, ProbeSpec, Remedy, RemedyAction, Runs, RunsStatus,
-    Severity, Signature, Stack, StackStep, TuneSpec, Vendor, VenvSpec,
+    fill, fill_noted, parse_override, Asic, Cause, EnvVar, Family, FindingSpec, GcVersion,
+    LibraryGap, OverrideCompat, PackageIndex, Peak, ProbeSpec, Remedy, RemedyAction, Runs,
+    RunsStatus, Severity, Signature, Stack, StackStep, TargetNote, TuneSpec, Vendor, VenvSpec,
 };
 pub use target_id::{Feature, TargetId, TargetIdError};
 

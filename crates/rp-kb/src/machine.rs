@@ -252,6 +252,53 @@ pub struct FindingSpec {
     /// Source template.
     #[serde(rename = "ref")]
     pub reference: String,
+    /// Sentences that apply to some GPUs only.
+    #[serde(default, rename = "note")]
+    pub notes: Vec<TargetNote>,
+}
+
+/// A sentence (and its source) that applies only to some GPUs, and, where `code` is
+/// given, only when they run code built for one of those targets (an override): RDNA1's
+/// particulars are told to RDNA1 owners, not to an RX 580's or a 7840U's.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetNote {
+    /// The GPUs' processors (`gfx1010`).
+    pub targets: Vec<String>,
+    /// The code's processors; empty: any.
+    #[serde(default)]
+    pub code: Vec<String>,
+    /// Appended to the explanation (may be empty: a source only).
+    #[serde(default)]
+    pub why: String,
+    /// Appended to the source.
+    #[serde(rename = "ref")]
+    pub reference: String,
+}
+
+/// `why` and `reference` with the notes that apply to `vars`' `gpu` (and `code`)
+/// appended, every placeholder filled.
+pub fn fill_noted(
+    why: &str,
+    reference: &str,
+    notes: &[TargetNote],
+    vars: &[(&str, &str)],
+) -> (String, String) {
+    let var = |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| *v);
+    let (mut w, mut r) = (why.to_string(), reference.to_string());
+    let gpu = var("gpu").unwrap_or_default();
+    let code = var("code").unwrap_or_default();
+    for n in notes {
+        let applies = n.targets.iter().any(|t| t == gpu)
+            && (n.code.is_empty() || n.code.iter().any(|c| c == code));
+        if applies {
+            if !n.why.is_empty() {
+                w = format!("{w} {}", n.why);
+            }
+            r = format!("{r}; {}", n.reference);
+        }
+    }
+    (fill(&w, vars), fill(&r, vars))
 }
 
 /// Fill `{key}` placeholders.
@@ -286,9 +333,24 @@ pub struct ProbeSpec {
     pub exercises: String,
     /// What to do when it fails, where known.
     pub remedy: Option<String>,
+    /// The GPUs (processors) the remedy is for; empty: every GPU. A remedy made for one
+    /// family (RDNA1's patches) is not offered to another's owner.
+    #[serde(default)]
+    pub remedy_targets: Vec<String>,
     /// Source.
     #[serde(rename = "ref")]
     pub reference: String,
+}
+
+impl ProbeSpec {
+    /// The remedy for a run on `arch` (the device's ISA as the worker reports it,
+    /// `gfx1010:xnack-`; `None` when it is not an AMD GPU or unknown).
+    pub fn remedy_for(&self, arch: Option<&str>) -> Option<&str> {
+        let processor = arch.map(|a| a.split(':').next().unwrap_or(a));
+        let fits = self.remedy_targets.is_empty()
+            || processor.is_some_and(|p| self.remedy_targets.iter().any(|t| t == p));
+        self.remedy.as_deref().filter(|_| fits)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -364,6 +426,9 @@ pub struct Cause {
     /// Source.
     #[serde(rename = "ref")]
     pub reference: String,
+    /// Sentences that apply to some GPUs only (when explain knows the GPU).
+    #[serde(default, rename = "note")]
+    pub notes: Vec<TargetNote>,
 }
 
 /// A log-line signature.
@@ -432,6 +497,9 @@ pub struct Remedy {
     pub groups: Vec<String>,
     /// For user-config.
     pub profile: Option<String>,
+    /// Sentences that apply to some GPUs only.
+    #[serde(default, rename = "note")]
+    pub notes: Vec<TargetNote>,
 }
 
 /// A package index of the native-venv remedy.

@@ -474,7 +474,14 @@ pub fn probe(
     opts: &Options,
     progress: &mut dyn FnMut(&ProbeResult),
 ) -> Result<ProbeReport, ProbeError> {
-    let run = run_matrix(opts, &mut |r, _| progress(r))?;
+    let mut run = run_matrix(opts, &mut |r, _| progress(r))?;
+    // A remedy made for other GPUs is not offered (RDNA1's patches to an RX 580 owner).
+    let arch = run.ready.gpu.as_ref().and_then(|g| g.arch.clone());
+    for (r, _) in &mut run.results {
+        if let Some(spec) = rp_kb::kb().probe(&r.name) {
+            r.remedy = spec.remedy_for(arch.as_deref()).map(str::to_string);
+        }
+    }
     Ok(ProbeReport {
         schema: SCHEMA,
         python: run.ready.python,

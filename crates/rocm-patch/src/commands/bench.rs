@@ -1,13 +1,13 @@
 //! `rocm-patch bench` and `rocm-patch tune`.
 
 use crate::cli::{BenchArgs, ProbeDevice, TuneArgs};
+use crate::progress::Wait;
 use crate::{exit, render};
 use rp_probe::bench::{self, Column};
 use rp_report::{BenchReport, ProbeStatus, TuneCandidate, TuneReport, TuneWritten};
-use crate::progress::Wait;
 use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The longest per-benchmark timeout (a day).
@@ -198,12 +198,12 @@ pub(crate) fn bench(
             env: super::env::profile_changes(p, args.timeout_ms)?,
         });
     }
-    let progress = Progress::new(
-        args.json,
-        "bench: starting the worker (importing torch)",
-    );
+    let progress = Progress::new(args.json, "bench: starting the worker (importing torch)");
     let report = bench::bench(&base, &columns, args.repeat, &mut |c, r, m| {
-        progress.line(&cell_line(c, r, m), format!("bench: after {} ({c})", r.name))
+        progress.line(
+            &cell_line(c, r, m),
+            format!("bench: after {} ({c})", r.name),
+        )
     });
     drop(progress);
     let mut report = report?;

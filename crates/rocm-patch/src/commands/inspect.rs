@@ -1,10 +1,10 @@
 //! `rocm-patch inspect`.
 
 use crate::cli::InspectArgs;
+use crate::progress::Wait;
 use crate::{exit, render};
 use anyhow::Context;
 use rp_kb::TargetId;
-use crate::progress::Wait;
 use std::io::Write;
 use std::sync::atomic::Ordering::Relaxed;
 

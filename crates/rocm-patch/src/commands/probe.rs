@@ -1,8 +1,8 @@
 //! `rocm-patch probe`.
 
 use crate::cli::{ProbeArgs, ProbeDevice};
-use crate::{exit, render};
 use crate::progress::Wait;
+use crate::{exit, render};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
