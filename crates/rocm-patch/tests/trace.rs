@@ -841,3 +841,65 @@ fn an_exec_leaves_two_records_both_summarised() {
     assert_eq!(v["launches"], 7);
     assert_eq!(v["kernels"][0]["name"], "_Z6kernelv");
 }
+
+/// Issue 29: `cargo install` installs the binary alone (a cdylib is not installed). The
+/// binary carries the interposer it was built with and writes it to the user's cache
+/// when none lies beside it, so `trace` works from a lone copy; a second run reuses the
+/// cached file.
+#[test]
+fn a_binary_installed_alone_traces_with_its_built_in_interposer() {
+    let d = tempfile::tempdir().unwrap();
+    let prog = storm_prog(d.path());
+    let bin = d.path().join("bin/rocm-patch");
+    std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_rocm-patch"), &bin).unwrap();
+    let home = d.path().join("home");
+    let trace = |rec: &str| {
+        run(Command::new(&bin)
+            .args(["trace", "--json", "-o"])
+            .arg(d.path().join(rec))
+            .arg("--")
+            .arg(&prog)
+            .args(["exec", "5"])
+            .env_remove("RP_TRACE_LIB")
+            .env_remove("XDG_CACHE_HOME")
+            .env("HOME", &home))
+    };
+    let o = trace("a.jsonl");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["launches"], 7, "{v:#}");
+    let cached: Vec<PathBuf> = std::fs::read_dir(home.join(".cache/rocm-patch"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    let name = cached[0].file_name().unwrap().to_str().unwrap().to_string();
+    assert!(
+        name.starts_with("librp_trace_preload-") && name.ends_with(".so"),
+        "{name}"
+    );
+    let before = std::fs::metadata(&cached[0]).unwrap().modified().unwrap();
+    let o = trace("b.jsonl");
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        std::fs::metadata(&cached[0]).unwrap().modified().unwrap(),
+        before,
+        "the cached interposer was written again"
+    );
+    // A damaged cached copy is replaced, not loaded.
+    std::fs::write(&cached[0], b"not an ELF").unwrap();
+    let o = trace("c.jsonl");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(std::fs::metadata(&cached[0]).unwrap().len() > 100_000);
+}

@@ -11,7 +11,8 @@ use std::sync::Arc;
 /// The interposer's file name.
 pub(crate) const PRELOAD: &str = "librp_trace_preload.so";
 
-/// The interposer: `$RP_TRACE_LIB`, else beside this binary, else in `../lib/rocm-patch`.
+/// The interposer: `$RP_TRACE_LIB`, else beside this binary, else in `../lib/rocm-patch`,
+/// else the one built into this binary.
 fn preload_lib() -> anyhow::Result<PathBuf> {
     if let Some(p) = std::env::var_os("RP_TRACE_LIB").filter(|p| !p.is_empty()) {
         let p = PathBuf::from(p);
@@ -30,10 +31,33 @@ fn preload_lib() -> anyhow::Result<PathBuf> {
             return Ok(c);
         }
     }
-    anyhow::bail!(
-        "{PRELOAD} is not beside {} (build it with `cargo build --release -p rp-trace-preload` and copy it there, or set RP_TRACE_LIB)",
-        exe.display()
-    )
+    embedded_preload()
+}
+
+/// The interposer this binary was built with (build.rs), for an install that has none
+/// beside it (`cargo install` alone).
+static EMBEDDED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/librp_trace_preload.so"));
+
+/// The embedded interposer as a file in the user's cache
+/// (`~/.cache/rocm-patch/librp_trace_preload-<size>.so`), written when missing or
+/// different (atomically: a new file renamed over the old).
+fn embedded_preload() -> anyhow::Result<PathBuf> {
+    let dir = super::machine_cache_dir().ok_or_else(|| {
+        anyhow::anyhow!("{PRELOAD} is not beside this binary and there is no cache directory (HOME, XDG_CACHE_HOME) to write the built-in one to; set RP_TRACE_LIB")
+    })?;
+    let path = dir.join(format!("librp_trace_preload-{}.so", EMBEDDED.len()));
+    let same =
+        rp_machine::read_regular(&path, EMBEDDED.len() as u64 + 1).is_ok_and(|b| b == EMBEDDED);
+    if !same {
+        std::fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(&dir)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+        tmp.write_all(EMBEDDED)?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(&path)
+            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.error))?;
+    }
+    Ok(path)
 }
 
 /// Read every record file of a trace, with a progress line on a terminal when it takes
