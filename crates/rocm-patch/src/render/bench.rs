@@ -1,5 +1,6 @@
 //! Human text for `bench` and `tune`.
 
+use super::{Align, Table};
 use rp_report::{BenchCell, BenchReport, ProbeStatus, TuneReport};
 use std::io::{self, Write};
 
@@ -82,24 +83,24 @@ pub fn report(r: &BenchReport, out: &mut dyn Write) -> io::Result<()> {
             "peak: the knowledge base has no figures for this GPU, so no % of peak"
         )?;
     }
-    let w = 20usize;
-    write!(out, "\n{:<22} {:<8}", "BENCHMARK", "UNIT")?;
-    for p in &r.profiles {
-        write!(out, " {:>w$}", p)?;
+    let mut heads = vec![("BENCHMARK", Align::Left), ("UNIT", Align::Left)];
+    heads.extend(r.profiles.iter().map(|p| (p.as_str(), Align::Right)));
+    let mut t = Table::new("", &heads);
+    for row in &r.benches {
+        let mut cells = vec![
+            row.name.clone(),
+            row.unit.clone().unwrap_or_else(|| "-".into()),
+        ];
+        cells.extend(
+            row.cells
+                .iter()
+                .enumerate()
+                .map(|(i, c)| cell_text(c, i == 0)),
+        );
+        t.row(cells);
     }
     writeln!(out)?;
-    for row in &r.benches {
-        write!(
-            out,
-            "{:<22} {:<8}",
-            row.name,
-            row.unit.as_deref().unwrap_or("-")
-        )?;
-        for (i, c) in row.cells.iter().enumerate() {
-            write!(out, " {:>w$}", cell_text(c, i == 0))?;
-        }
-        writeln!(out)?;
-    }
+    t.write(out)?;
     writeln!(
         out,
         "\nRate (% of peak), and for each later column its median time against the first column's (2.00x = twice as slow). Median of the timed repetitions, device synchronised."
@@ -178,21 +179,41 @@ pub fn report(r: &BenchReport, out: &mut dyn Write) -> io::Result<()> {
                 .map(|h| format!(", HIP {h}"))
                 .unwrap_or_default()
         )?;
+        let mut t = Table::new(
+            "  ",
+            &[
+                ("BENCHMARK", Align::Left),
+                ("PROFILE", Align::Left),
+                ("THEN", Align::Right),
+                ("", Align::Left),
+                ("NOW", Align::Right),
+                ("UNIT", Align::Left),
+                ("CHANGE", Align::Right),
+                ("", Align::Left),
+            ],
+        )
+        .gap(" ");
         for ch in &c.changes {
-            writeln!(
-                out,
-                "  {:<22} {:<14} {:>8} -> {:>8} {:<8} {:+6.1}%{}  (since {} UTC, torch {})",
-                ch.name,
-                ch.profile,
+            t.row(vec![
+                ch.name.clone(),
+                ch.profile.clone(),
                 num(ch.then),
+                "->".into(),
                 num(ch.now),
-                ch.unit,
-                ch.change_percent,
-                if ch.within_spread { " (noise)" } else { "" },
-                super::deploy::utc(ch.since),
-                ch.torch
-            )?;
+                ch.unit.clone(),
+                format!(
+                    "{:+.1}%{}",
+                    ch.change_percent,
+                    if ch.within_spread { " (noise)" } else { "" }
+                ),
+                format!(
+                    " (since {} UTC, torch {})",
+                    super::deploy::utc(ch.since),
+                    ch.torch
+                ),
+            ]);
         }
+        t.write(out)?;
     }
     if let Some(n) = &r.compare_note {
         writeln!(out, "\n--compare: {n}")?;
@@ -210,10 +231,11 @@ pub fn report(r: &BenchReport, out: &mut dyn Write) -> io::Result<()> {
 
 /// `bench --list`.
 pub fn list(l: &rp_report::ProbeList, out: &mut dyn Write) -> io::Result<()> {
+    let mut t = Table::new("", &[("BENCHMARK", Align::Left), ("MEASURES", Align::Left)]).gap(" ");
     for p in &l.probes {
-        writeln!(out, "{:<22} {}", p.name, p.exercises)?;
+        t.row(vec![p.name.clone(), p.exercises.clone()]);
     }
-    Ok(())
+    t.write(out)
 }
 
 /// `tune` report.
@@ -222,11 +244,15 @@ pub fn tune(r: &TuneReport, out: &mut dyn Write) -> io::Result<()> {
         report(b, out)?;
         writeln!(out)?;
     }
-    writeln!(
-        out,
-        "{:<40} {:<9} {:>9}  NOTE",
-        "CANDIDATE", "CORRECT", "TIME"
-    )?;
+    let mut t = Table::new(
+        "",
+        &[
+            ("CANDIDATE", Align::Left),
+            ("CORRECT", Align::Left),
+            ("TIME", Align::Right),
+            ("NOTE", Align::Left),
+        ],
+    );
     for c in &r.candidates {
         let time = c
             .geomean_ratio
@@ -241,15 +267,14 @@ pub fn tune(r: &TuneReport, out: &mut dyn Write) -> io::Result<()> {
             (Some(n), _) => n.clone(),
             (None, b) => b.to_string(),
         };
-        writeln!(
-            out,
-            "{:<40} {:<9} {:>9}  {}",
-            c.name,
-            if c.correct { "yes" } else { "no" },
+        t.row(vec![
+            c.name.clone(),
+            if c.correct { "yes" } else { "no" }.into(),
             time,
-            note
-        )?;
+            note,
+        ]);
     }
+    t.write(out)?;
     writeln!(
         out,
         "\nTIME: geometric mean of median times against the first correct candidate (lower is faster)."
@@ -270,4 +295,42 @@ pub fn tune(r: &TuneReport, out: &mut dyn Write) -> io::Result<()> {
         (None, _) => writeln!(out, "\nNo candidate is both correct and measured.")?,
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use rp_report::{TuneCandidate, TuneReport};
+
+    /// Issue 29: a candidate name longer than the old 40-character column (a profile with
+    /// a find mode) keeps CORRECT, TIME and NOTE in line.
+    #[test]
+    fn tune_columns_stay_in_line() {
+        let c = |name: &str, ratio| TuneCandidate {
+            name: name.into(),
+            correct: true,
+            geomean_ratio: Some(ratio),
+            ..Default::default()
+        };
+        let r = TuneReport {
+            candidates: vec![
+                c("native", 1.0),
+                c("my-very-long-user-profile+MIOPEN_FIND_MODE=NORMAL", 12.5),
+            ],
+            best: Some("native".into()),
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        super::tune(&r, &mut out).unwrap();
+        let s = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = s.lines().take(3).collect();
+        let time_end = lines[0].find("TIME").unwrap() + "TIME".len();
+        assert_eq!(lines[1].find("1.00x").map(|i| i + 5), Some(time_end), "{s}");
+        assert_eq!(
+            lines[2].find("12.50x").map(|i| i + 6),
+            Some(time_end),
+            "{s}"
+        );
+        let correct = lines[0].find("CORRECT").unwrap();
+        assert_eq!(lines[2].find("yes"), Some(correct), "{s}");
+    }
 }

@@ -1,5 +1,6 @@
 //! Human text for deploy transactions and history.
 
+use super::{Align, Table};
 use rp_report::{HistoryReport, RecoverReport, TxReport};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -51,28 +52,33 @@ pub fn history(h: &HistoryReport, out: &mut dyn Write) -> io::Result<()> {
     if h.transactions.is_empty() {
         return writeln!(out, "no transactions in {}", h.state_dir);
     }
-    writeln!(
-        out,
-        "{:>4}  {:<16}  {:<12}  {:<24}  INTO / COMMAND",
-        "ID", "DATE (UTC)", "STATE", "CHANGES"
-    )?;
-    for t in &h.transactions {
-        writeln!(
-            out,
-            "{:>4}  {:<16}  {:<12}  {:<24}  {}",
-            t.id,
-            utc(t.created),
-            t.state,
-            counts(t),
-            t.into
-        )?;
-        writeln!(
-            out,
-            "{:>4}  {:<16}  {:<12}  {:<24}  {}",
-            "", "", "", "", t.command
-        )?;
+    let mut t = Table::new(
+        "",
+        &[
+            ("ID", Align::Right),
+            ("DATE (UTC)", Align::Left),
+            ("STATE", Align::Left),
+            ("CHANGES", Align::Left),
+            ("INTO / COMMAND", Align::Left),
+        ],
+    );
+    for x in &h.transactions {
+        t.row(vec![
+            x.id.to_string(),
+            utc(x.created),
+            x.state.to_string(),
+            counts(x),
+            x.into.clone(),
+        ]);
+        t.row(vec![
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            x.command.clone(),
+        ]);
     }
-    Ok(())
+    t.write(out)
 }
 
 /// What `recover` put back.
@@ -127,5 +133,61 @@ mod tests {
         assert_eq!(super::utc(0), "1970-01-01 00:00");
         assert_eq!(super::utc(951_782_400), "2000-02-29 00:00");
         assert_eq!(super::utc(1_796_298_180), "2026-12-03 11:43");
+    }
+}
+
+#[cfg(test)]
+mod history_tests {
+    use rp_report::{ChangeKind, HistoryReport, TxChange, TxReport};
+
+    /// Issue 29: a transaction with many kinds of change (a count line longer than the old
+    /// fixed column) keeps the INTO column in line with the header.
+    #[test]
+    fn history_columns_stay_in_line() {
+        let ch = |path: &str, change| TxChange {
+            path: path.into(),
+            change,
+            detail: None,
+        };
+        let h = HistoryReport {
+            state_dir: "/s".into(),
+            transactions: vec![
+                TxReport {
+                    id: "7".into(),
+                    created: 1_764_000_000,
+                    command: "rocm-patch deploy".into(),
+                    into: "/venv/lib".into(),
+                    changes: vec![
+                        ch("/a", ChangeKind::Add),
+                        ch("/b", ChangeKind::Replace),
+                        ch("/c", ChangeKind::Remove),
+                        ch("/d", ChangeKind::Symlink),
+                        ch("/e", ChangeKind::Mkdir),
+                    ],
+                    ..Default::default()
+                },
+                TxReport {
+                    id: "12345".into(),
+                    created: 1_764_000_000,
+                    command: "rocm-patch fix".into(),
+                    into: "/home/u".into(),
+                    changes: vec![ch("/f", ChangeKind::Add)],
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        super::history(&h, &mut out).unwrap();
+        let s = String::from_utf8(out).unwrap();
+        let col = s.lines().next().unwrap().find("INTO / COMMAND").unwrap();
+        for (l, want) in s.lines().skip(1).zip([
+            "/venv/lib",
+            "rocm-patch deploy",
+            "/home/u",
+            "rocm-patch fix",
+        ]) {
+            assert_eq!(l.find(want), Some(col), "{s}");
+        }
     }
 }

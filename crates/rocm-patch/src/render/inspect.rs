@@ -19,9 +19,17 @@ pub fn human(r: &InspectReport, verbose: bool, out: &mut dyn Write) -> io::Resul
     )?;
     if !r.targets.is_empty() {
         writeln!(out, "\nTargets (code objects per processor):")?;
-        for (t, n) in &r.targets {
-            writeln!(out, "  {t:<18} {n:>7}")?;
+        let mut t = super::Table::new(
+            "  ",
+            &[
+                ("TARGET", super::Align::Left),
+                ("CODE OBJECTS", super::Align::Right),
+            ],
+        );
+        for (target, n) in &r.targets {
+            t.row(vec![target.to_string(), n.to_string()]);
         }
+        t.write(out)?;
     }
     // Tensile and MIOpen files are summarised per directory below; -v lists them.
     let rows: Vec<_> = r
@@ -38,8 +46,8 @@ pub fn human(r: &InspectReport, verbose: bool, out: &mut dyn Write) -> io::Resul
             .iter()
             .map(|f| shown(&f.path).len())
             .max()
-            .unwrap_or(4)
-            .min(90);
+            .unwrap_or(0)
+            .max("PATH".len());
         writeln!(
             out,
             "  {:<w$}  {:<17}  {:>7}  TARGETS",
@@ -141,9 +149,15 @@ pub fn human(r: &InspectReport, verbose: bool, out: &mut dyn Write) -> io::Resul
                         Some(b) if c.archive.is_none() => format!("{mem} for {b}"),
                         _ => mem,
                     };
+                    let tw = f
+                        .code_objects
+                        .iter()
+                        .map(|c| c.target_id.len())
+                        .max()
+                        .unwrap_or(0);
                     writeln!(
                         out,
-                        "      {:<24} {} code object {cov}, {} bytes{ccob}{at}{mem}",
+                        "      {:<tw$} {} code object {cov}, {} bytes{ccob}{at}{mem}",
                         c.target_id, c.compression, c.size
                     )?;
                     if let Some(w) = &c.warning {
@@ -219,7 +233,8 @@ pub fn human(r: &InspectReport, verbose: bool, out: &mut dyn Write) -> io::Resul
                     (None, false) => format!(": {}", t.kernels.join(", ")),
                     _ => String::new(),
                 };
-                writeln!(out, "    {:<10} {}{detail}", t.target, t.verdict)?;
+                let w = m.targets.iter().map(|t| t.target.len()).max().unwrap_or(0);
+                writeln!(out, "    {:<w$} {}{detail}", t.target, t.verdict)?;
             }
         }
     }

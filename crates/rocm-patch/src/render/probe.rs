@@ -104,9 +104,18 @@ pub fn summary(r: &ProbeReport, out: &mut dyn Write) -> io::Result<()> {
 
 /// `probe --list`.
 pub fn list(l: &rp_report::ProbeList, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "{:<22} {:<12} EXERCISES", "PROBE", "GROUP")?;
+    let mut t = super::Table::new(
+        "",
+        &[
+            ("PROBE", super::Align::Left),
+            ("GROUP", super::Align::Left),
+            ("EXERCISES", super::Align::Left),
+        ],
+    )
+    .gap(" ");
     for p in &l.probes {
-        writeln!(out, "{:<22} {:<12} {}", p.name, p.group, p.exercises)?;
+        t.row(vec![p.name.clone(), p.group.clone(), p.exercises.clone()]);
     }
+    t.write(out)?;
     Ok(())
 }
