@@ -3,6 +3,15 @@
 use crate::{ProbeDevice, ProbeStatus};
 use serde::{Deserialize, Serialize};
 
+vocabulary! {
+    /// How a benchmark was timed.
+    BenchTimer { #[default] /** CUDA/HIP events, on the GPU. */ Events = "events", /** Python's `time.perf_counter`, on the CPU. */ PerfCounter = "perf_counter" }
+}
+vocabulary! {
+    /// The allocation policy a trace ran under (`trace --policy`).
+    TracePolicy { #[default] /** Allocation flags as the program asks. */ None = "none", /** Fine-grained (coherent) allocations forced: `--policy seed`. */ Seed = "seed" }
+}
+
 /// The GPU torch used, as the worker saw it.
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
 pub struct BenchGpu {
@@ -39,7 +48,7 @@ pub struct BenchMetrics {
     /// Achieved rate at the median, in `unit`.
     pub rate: Option<f64>,
     /// `events` (CUDA/HIP events) or `perf_counter`.
-    pub timer: String,
+    pub timer: BenchTimer,
     /// What the figure counts, or the first-call comparison.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -357,7 +366,7 @@ pub struct TraceReport {
     /// How it ended (null when the report was made from a file alone).
     pub exit: Option<TraceExit>,
     /// `none` or `seed`.
-    pub policy: String,
+    pub policy: TracePolicy,
     /// The GPU's target the fat binaries were checked against.
     pub gpu: Option<String>,
     /// Where that target came from.

@@ -18,7 +18,7 @@
 #![deny(missing_docs)]
 
 use rp_report::{
-    TraceAlloc, TraceError, TraceFatbin, TraceKernel, TraceLaunch, TraceReport, SCHEMA,
+    TraceAlloc, TraceError, TraceFatbin, TraceKernel, TraceLaunch, TracePolicy, TraceReport, SCHEMA,
 };
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -147,7 +147,7 @@ struct Last {
 /// What one process's records add up to: fixed in size whatever the number of calls.
 #[derive(Debug, Clone, Default)]
 struct State {
-    policy: Option<String>,
+    policy: Option<TracePolicy>,
     format: Option<u32>,
     kpack_env: Vec<(String, String)>,
     tsc: bool,
@@ -397,8 +397,8 @@ impl ProcessTrace {
         st.last_ev_exit = rec.ev == "exit";
         match rec.ev {
             "start" => {
-                if let Some(pol) = rec.policy {
-                    st.policy = Some(pol.to_string());
+                if let Some(pol) = rec.policy.and_then(|p| p.parse().ok()) {
+                    st.policy = Some(pol);
                 }
                 self.pid = rec.pid.or(self.pid);
                 self.ppid = rec.ppid.or(self.ppid);
@@ -721,7 +721,7 @@ impl Names<'_> {
 pub fn summarize(procs: &[ProcessTrace], gpu: Option<&str>) -> TraceReport {
     let mut r = TraceReport {
         schema: SCHEMA,
-        policy: "none".into(),
+        policy: TracePolicy::None,
         gpu: gpu.map(String::from),
         ..Default::default()
     };
@@ -756,8 +756,8 @@ pub fn summarize(procs: &[ProcessTrace], gpu: Option<&str>) -> TraceReport {
         if !p.exited && p.records > 0 {
             r.ended_abnormally = true;
         }
-        if let Some(pol) = &st.policy {
-            r.policy = pol.clone();
+        if let Some(pol) = st.policy {
+            r.policy = pol;
         }
         for (k, v) in &st.kpack_env {
             *kpack_env.entry((k.clone(), v.clone())).or_default() += 1;
@@ -973,8 +973,8 @@ pub fn evidence(reports: &[TraceReport]) -> Vec<String> {
             }
         }
     }
-    let seed = reports.iter().find(|r| r.policy == "seed");
-    let plain = reports.iter().find(|r| r.policy != "seed");
+    let seed = reports.iter().find(|r| r.policy == TracePolicy::Seed);
+    let plain = reports.iter().find(|r| r.policy != TracePolicy::Seed);
     if let (Some(s), Some(p)) = (seed, plain) {
         match (s.ended_abnormally, p.ended_abnormally) {
             (true, true) => out.push(
@@ -1031,7 +1031,7 @@ mod tests {
             "{ev:?}"
         );
         let mut seeded = r.clone();
-        seeded.policy = "seed".into();
+        seeded.policy = TracePolicy::Seed;
         let ev = evidence(&[r, seeded]);
         assert!(ev
             .iter()

@@ -2,7 +2,7 @@
 
 use crate::cli::BuildArgs;
 use crate::{exit, render};
-use rp_report::{RecipeList, SCHEMA};
+use rp_report::{BuildOutcome, RecipeList, StepState, SCHEMA};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -279,7 +279,11 @@ pub(crate) fn run(
     drop(guard);
     progress.clear();
     let mut rep = result?;
-    for s in rep.steps.iter_mut().filter(|s| s.state == "failed") {
+    for s in rep
+        .steps
+        .iter_mut()
+        .filter(|s| s.state == StepState::Failed)
+    {
         if let Some(log) = &s.log {
             s.explained = explain_log(log, &rep.gpu);
         }
@@ -303,7 +307,7 @@ pub(crate) fn run(
             }
         }
     }
-    if rep.outcome == "ok" {
+    if rep.outcome == BuildOutcome::Ok {
         if let Some(into) = &args.deploy_into {
             let r = rp_build::deploy_steps(&req, &rep, into)
                 .map_err(anyhow::Error::from)
@@ -322,7 +326,7 @@ pub(crate) fn run(
             match r {
                 Ok(tx) => rep.deploy = Some(tx),
                 Err(e) => {
-                    rep.outcome = "deploy-failed".into();
+                    rep.outcome = BuildOutcome::DeployFailed;
                     rep.error = Some(format!(
                         "deploy into {}: {e:#} (the build is kept in {})",
                         into.display(),
@@ -333,9 +337,5 @@ pub(crate) fn run(
         }
     }
     super::emit(out, args.json, &rep, render::build::report)?;
-    Ok(match rep.outcome.as_str() {
-        "ok" | "planned" => exit::OK,
-        "interrupted" => 130,
-        _ => exit::FINDING,
-    })
+    Ok(rep.outcome.exit_code())
 }

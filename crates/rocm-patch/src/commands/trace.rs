@@ -225,11 +225,7 @@ pub(crate) fn run(args: TraceArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         Ok(s) => s,
         Err(e) => {
             super::error_line(&format!("cannot run {program}: {e}"));
-            return Ok(if e.kind() == std::io::ErrorKind::NotFound {
-                127
-            } else {
-                126
-            });
+            return Ok(exit::cannot_start(&e));
         }
     };
     let (procs, errs) = read_all(&file);
@@ -272,7 +268,6 @@ pub(crate) fn run(args: TraceArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
             libc::signal(sig, libc::SIG_DFL);
             libc::raise(sig);
         }
-        return Ok((128 + sig) as u8);
     }
-    Ok(status.code().unwrap_or(1) as u8)
+    Ok(exit::passed_through(status.code(), status.signal()))
 }
