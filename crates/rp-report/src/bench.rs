@@ -396,3 +396,32 @@ pub struct TraceReport {
     /// Notes: tracing disabled, a full file, real functions missing.
     pub notes: Vec<String>,
 }
+
+impl BenchReport {
+    /// The exit status of `bench`: 1 when a benchmark did not pass (or was not skipped),
+    /// or the CPU was measured although the machine has a GPU; else 0.
+    pub fn exit_code(&self) -> u8 {
+        let failed = self.gpu_not_seen
+            || self.benches.iter().any(|r| {
+                r.cells
+                    .iter()
+                    .any(|c| !matches!(c.status, ProbeStatus::Pass | ProbeStatus::Skip))
+            });
+        if failed {
+            crate::exit::FINDING
+        } else {
+            crate::exit::OK
+        }
+    }
+}
+
+impl TuneReport {
+    /// The exit status of `tune`: 0 when a candidate was found best, else 1.
+    pub fn exit_code(&self) -> u8 {
+        if self.best.is_some() {
+            crate::exit::OK
+        } else {
+            crate::exit::FINDING
+        }
+    }
+}

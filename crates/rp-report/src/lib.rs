@@ -1337,3 +1337,34 @@ impl FixReport {
         }
     }
 }
+
+impl DoctorReport {
+    /// The exit status of `doctor`: 1 with an error finding, else 0 (2, a `--python`
+    /// that does not exist, is decided before the report).
+    pub fn exit_code(&self) -> u8 {
+        if self.findings.iter().any(|f| f.severity == Severity::Error) {
+            exit::FINDING
+        } else {
+            exit::OK
+        }
+    }
+}
+
+impl InspectReport {
+    /// The exit status of `inspect`: 2 when a file could not be read, 1 when a GPU was
+    /// named and a library lacks it (or nothing has GPU code at all), else 0.
+    pub fn exit_code(&self) -> u8 {
+        if self.files.iter().any(|f| f.error.is_some()) {
+            exit::TOOL_ERROR
+        } else if self.coverage.as_ref().is_some_and(|c| {
+            !c.missing.is_empty()
+                || !c.partial.is_empty()
+                // Nothing with GPU code at all: nothing runs on the GPU named.
+                || c.covered.is_empty()
+        }) {
+            exit::FINDING
+        } else {
+            exit::OK
+        }
+    }
+}
