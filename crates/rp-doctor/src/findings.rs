@@ -215,7 +215,7 @@ fn override_findings(m: &MachineSnapshot, python: &[PythonEnv], out: &mut Vec<Fi
         };
         let value = env.get(var).cloned().unwrap_or_default();
         let own = g.gfx_target.as_deref().unwrap_or("unknown");
-        if rp_kb::parse_override(&value).is_none() {
+        if rp_kb::GfxVersion::parse_override(&value).is_none() {
             if invalid_reported.insert(var.clone()) {
                 out.push(mk(
                     "override-invalid",
@@ -354,7 +354,8 @@ fn startup_override_findings(m: &MachineSnapshot, out: &mut Vec<Finding>) {
         if m.env.get(&s.name) == Some(&s.value) {
             continue; // in force now: the override findings name this line
         }
-        let code = rp_kb::parse_override(&s.value).and_then(rp_kb::gfx_name_from_version);
+        let code =
+            rp_kb::GfxVersion::parse_override(&s.value).and_then(rp_kb::GfxVersion::gfx_name);
         let line = s.line.to_string();
         let mut fix = vec![FixStep::note(match &s.not_editable {
             None => format!(
@@ -494,7 +495,7 @@ fn torch_findings(m: &MachineSnapshot, python: &[PythonEnv], out: &mut Vec<Findi
                                 rp_kb::Processor::Specific(t) => Some(t.gfx_target_version),
                                 _ => None,
                             })
-                            .map(|v| format!("{}.{}.{}", v / 10000, (v / 100) % 100, v % 100))
+                            .map(|v| rp_kb::GfxVersion::from_kfd(v).to_string())
                             .unwrap_or_default();
                         let mut f = vec![FixStep::run_because(
                             format!("export HSA_OVERRIDE_GFX_VERSION_{node}={v}"),

@@ -489,7 +489,8 @@ pub fn explain<R: BufRead>(
             return true;
         };
         let value = String::from_utf8_lossy(&m[2]).into_owned();
-        let Some(code) = rp_kb::parse_override(&value).and_then(rp_kb::gfx_name_from_version)
+        let Some(code) =
+            rp_kb::GfxVersion::parse_override(&value).and_then(rp_kb::GfxVersion::gfx_name)
         else {
             return true;
         };

@@ -318,30 +318,6 @@ pub(crate) struct FindingsFile {
     pub finding: Vec<FindingSpec>,
 }
 
-/// Parse an `HSA_OVERRIDE_GFX_VERSION` value (`major.minor.stepping`, decimal) into a
-/// KFD-style version number, the way libhsakmt does (`%u.%u.%u`, major ≤ 63,
-/// minor and stepping ≤ 255; ref: ROCR-Runtime libhsakmt/src/topology.c).
-pub fn parse_override(value: &str) -> Option<u32> {
-    // `%u` skips leading blanks; the trailing `%c` makes any character after the
-    // stepping an error.
-    let mut it = value.trim_start().split('.');
-    let (a, b, c) = (it.next()?, it.next()?, it.next()?);
-    if it.next().is_some() {
-        return None;
-    }
-    let p = |s: &str| -> Option<u32> {
-        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        s.parse().ok()
-    };
-    let (major, minor, step) = (p(a)?, p(b)?, p(c)?);
-    if major > 63 || minor > 255 || step > 255 {
-        return None;
-    }
-    Some(major * 10000 + minor * 100 + step)
-}
-
 /// A root cause `explain` can report.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Cause {
