@@ -55,7 +55,10 @@ fn native_stack_fix(m: &MachineSnapshot, gpu: &str) -> Vec<FixStep> {
         if i == 0 {
             out.push(FixStep::note(format!("{} ({})", s.title, s.reference)));
             if let Some(r) = &s.requires {
-                out.push(FixStep::note(format!("needs {}", r.replace("{gpu}", gpu))));
+                out.push(FixStep::note(format!(
+                    "needs {}",
+                    rp_kb::fill(r, &[("gpu", gpu)])
+                )));
             }
             if s.id.starts_with("therock") {
                 // `rocm-patch fix` alone is the command; the same steps by hand are
@@ -88,7 +91,7 @@ fn native_stack_fix(m: &MachineSnapshot, gpu: &str) -> Vec<FixStep> {
             notes.join("; ")
         };
         if let Some(r) = &s.requires {
-            what = format!("{what} (needs {})", r.replace("{gpu}", gpu));
+            what = format!("{what} (needs {})", rp_kb::fill(r, &[("gpu", gpu)]));
         }
         out.push(FixStep::instead(
             (!cmds.is_empty()).then(|| cmds.join(" && ")),

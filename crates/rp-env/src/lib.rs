@@ -491,7 +491,7 @@ pub fn resolve(o: &Options) -> Result<EnvReport, EnvError> {
                 vars.insert(
                     k.clone(),
                     Var {
-                        value: value.map(|s| s.replace("{cache}", &cache)),
+                        value: value.map(|s| rp_kb::fill(&s, &[("cache", &cache)])),
                         reason: reason.unwrap_or_else(|| format!("set in {source}")),
                         reference: reference.unwrap_or_else(|| source.clone()),
                         source,

@@ -381,7 +381,7 @@ fn feed(st: &mut State<'_>, name: &str, mut r: impl BufRead) -> std::io::Result<
 /// A cause's fix as steps (doctor's shape), `{gpu}` filled (or `<your gfx target>`).
 pub fn cause_steps(cause: &str, gpu: Option<&str>) -> Vec<FixStep> {
     let g = gpu.unwrap_or("<your gfx target>");
-    let fill = |s: &Option<String>| s.as_ref().map(|t| t.replace("{gpu}", g));
+    let fill = |s: &Option<String>| s.as_ref().map(|t| rp_kb::fill(t, &[("gpu", g)]));
     rp_kb::kb()
         .cause(cause)
         .steps
@@ -422,9 +422,10 @@ fn fill_fix(cause: &str, gpu: Option<&str>, ctx: &Context) -> String {
     let gpu = gpu
         .map(str::to_string)
         .or_else(|| ctx.gpus.first().map(|(g, _)| g.clone()));
-    let mut fix = c
-        .fix
-        .replace("{gpu}", gpu.as_deref().unwrap_or("<your gfx target>"));
+    let mut fix = rp_kb::fill(
+        &c.fix,
+        &[("gpu", gpu.as_deref().unwrap_or("<your gfx target>"))],
+    );
     let steps = render_steps(&cause_steps(cause, gpu.as_deref()));
     if !steps.is_empty() {
         fix.push('\n');

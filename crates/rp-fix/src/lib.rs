@@ -422,12 +422,12 @@ fn venv_step(
     let packages: Vec<String> = spec
         .packages
         .iter()
-        .map(|p| p.replace("{gpu}", gpu))
+        .map(|p| rp_kb::fill(p, &[("gpu", gpu)]))
         .collect();
     let device_packages: Vec<String> = spec
         .device_packages
         .iter()
-        .map(|p| p.replace("{gpu}", gpu))
+        .map(|p| rp_kb::fill(p, &[("gpu", gpu)]))
         .collect();
     s.reference = format!(
         "{}; {}",

@@ -12,13 +12,15 @@ use std::sync::OnceLock;
 mod gfx_version;
 mod machine;
 mod target_id;
+mod template;
 pub use gfx_version::{GfxVersion, GfxVersionError};
 pub use machine::{
-    fill, Asic, Cause, EnvVar, Family, FindingSpec, GcVersion, LibraryGap, OverrideCompat,
-    PackageIndex, Peak, ProbeSpec, Remedy, RemedyAction, Runs, RunsStatus, Severity, Signature,
-    Stack, StackStep, TuneSpec, Vendor, VenvSpec,
+    Asic, Cause, EnvVar, Family, FindingSpec, GcVersion, LibraryGap, OverrideCompat, PackageIndex,
+    Peak, ProbeSpec, Remedy, RemedyAction, Runs, RunsStatus, Severity, Signature, Stack, StackStep,
+    TuneSpec, Vendor, VenvSpec,
 };
 pub use target_id::{Feature, TargetId, TargetIdError};
+pub use template::{check_text, fill, placeholder_names, try_fill, TextKind, UnknownPlaceholder};
 
 const TARGETS_TOML: &str = include_str!("../data/targets.toml");
 const DEVICES_TOML: &str = include_str!("../data/devices.toml");

@@ -169,8 +169,8 @@ impl Stack {
                 command: s
                     .command
                     .as_ref()
-                    .map(|c| c.replace("{gpu}", gpu).replace("{therock_index}", index)),
-                note: s.note.as_ref().map(|c| c.replace("{gpu}", gpu)),
+                    .map(|c| crate::fill(c, &[("gpu", gpu), ("therock_index", index)])),
+                note: s.note.as_ref().map(|c| crate::fill(c, &[("gpu", gpu)])),
                 os: s.os.clone(),
             })
             .collect()
@@ -252,15 +252,6 @@ pub struct FindingSpec {
     /// Source template.
     #[serde(rename = "ref")]
     pub reference: String,
-}
-
-/// Fill `{key}` placeholders.
-pub fn fill(template: &str, vars: &[(&str, &str)]) -> String {
-    let mut out = template.to_string();
-    for (k, v) in vars {
-        out = out.replace(&format!("{{{k}}}"), v);
-    }
-    out
 }
 
 #[derive(Debug, Deserialize)]
