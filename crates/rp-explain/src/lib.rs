@@ -36,7 +36,7 @@ pub const MAX_EVENTS: usize = 2000;
 #[derive(Debug, Clone, Default)]
 pub struct Context {
     /// AMD GPUs: (true target, display name).
-    pub gpus: Vec<(String, String)>,
+    pub gpus: Vec<(rp_kb::TargetId, String)>,
     /// Overrides in force (`NAME=VALUE`), from the environment or `--env`.
     pub overrides: Vec<String>,
 }
@@ -421,7 +421,7 @@ fn fill_fix(cause: &str, gpu: Option<&str>, ctx: &Context) -> String {
     let c = kb.cause(cause);
     let gpu = gpu
         .map(str::to_string)
-        .or_else(|| ctx.gpus.first().map(|(g, _)| g.clone()));
+        .or_else(|| ctx.gpus.first().map(|(g, _)| g.to_string()));
     let mut fix = rp_kb::fill(
         &c.fix,
         &[("gpu", gpu.as_deref().unwrap_or("<your gfx target>"))],
@@ -483,7 +483,7 @@ pub fn explain<R: BufRead>(
             .filter_map(|n| rp_kb::kb().target_by_marketing_name(n))
             .collect()
     } else {
-        ctx.gpus.iter().map(|(t, _)| t.clone()).collect()
+        ctx.gpus.iter().map(|(t, _)| t.to_string()).collect()
     };
     let foreign = |text: &str| -> bool {
         let Some(m) = c.override_re.captures(text.as_bytes()) else {
@@ -521,7 +521,10 @@ pub fn explain<R: BufRead>(
             .filter_map(|n| Some((kb.target_by_marketing_name(n)?, n.clone())))
             .collect()
     } else {
-        ctx.gpus.clone()
+        ctx.gpus
+            .iter()
+            .map(|(t, n)| (t.to_string(), n.clone()))
+            .collect()
     };
     let mut inferred = Vec::new();
     if faulted && evidence.is_empty() {

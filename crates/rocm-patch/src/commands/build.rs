@@ -162,7 +162,12 @@ fn explain_log(log: &str, gpu: &str) -> Vec<String> {
     let c = rp_explain::Classifier::new();
     let f = std::fs::File::open(log).map(std::io::BufReader::new);
     let ctx = rp_explain::Context {
-        gpus: vec![(gpu.to_string(), gpu.to_string())],
+        gpus: gpu
+            .parse()
+            .ok()
+            .map(|t| (t, gpu.to_string()))
+            .into_iter()
+            .collect(),
         ..Default::default()
     };
     let r = rp_explain::explain(&c, vec![(log.to_string(), f)], &ctx);

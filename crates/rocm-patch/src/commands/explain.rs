@@ -94,7 +94,7 @@ pub(crate) fn run(args: ExplainArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
             traces.push(beside);
         }
     }
-    let gpu = ctx.gpus.first().map(|(t, _)| t.clone());
+    let gpu = ctx.gpus.first().map(|(t, _)| t.to_string());
     let mut summaries = Vec::new();
     for t in &traces {
         if !t.exists() {
@@ -150,7 +150,7 @@ pub(crate) fn context(
         gpus: gpus
             .iter()
             .filter(|g| g.vendor == rp_report::Vendor::Amd)
-            .filter_map(|g| Some((g.gfx_target.clone()?, g.name.clone())))
+            .filter_map(|g| Some((g.gfx_target.as_deref()?.parse().ok()?, g.name.clone())))
             .collect(),
         overrides: env
             .iter()
