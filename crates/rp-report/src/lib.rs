@@ -145,6 +145,10 @@ vocabulary! {
     LibraryKind { #[default] /** rocBLAS's Tensile. */ RocblasTensile = "rocblas-tensile", /** hipBLASLt's TensileLite. */ Hipblaslt = "hipblaslt", /** MIOpen. */ Miopen = "miopen" }
 }
 vocabulary! {
+    /// What a library data file is for (docs/code-objects.md).
+    LibraryRole { #[default] /** A catalog of kernels (Tensile `.dat`/`.yaml`, TensileLite). */ Catalog = "catalog", /** The master catalog the loader reads first (`TensileLibrary_lazy_<gfx>`). */ MasterCatalog = "master-catalog", /** A code object of kernels. */ CodeObject = "code-object", /** MIOpen's system find-db. */ FindDb = "find-db", /** MIOpen's user find-db. */ UserFindDb = "user-find-db", /** MIOpen's system perf-db. */ PerfDb = "perf-db", /** MIOpen's user perf-db. */ UserPerfDb = "user-perf-db", /** MIOpen's kernel cache. */ KernelDb = "kernel-db", /** MIOpen's user kernel cache. */ UserKernelDb = "user-kernel-db" }
+}
+vocabulary! {
     /// How a library covers a GPU.
     CoverageHow { #[default] /** Code for the GPU's own processor. */ Exact = "exact", /** A generic target the GPU belongs to. */ Generic = "generic" }
 }
@@ -394,8 +398,8 @@ pub struct CodeObjectReport {
 pub struct LibraryFile {
     /// `rocblas-tensile`, `hipblaslt` or `miopen`.
     pub library: LibraryKind,
-    /// `catalog`, `code-object`, `kernel-db`, `find-db`, `perf-db`, …
-    pub role: String,
+    /// `catalog`, `master-catalog`, `code-object`, `kernel-db`, `find-db`, `perf-db`, …
+    pub role: LibraryRole,
     /// The arch the name (or its per-arch directory) gives, when it gives one.
     pub arch: Option<String>,
 }
