@@ -650,13 +650,12 @@ fn kpack_line(v: &serde_json::Value) -> String {
 }
 
 /// Whether any of `targets` runs on `gpu`.
-fn runs_on(gpu: &str, targets: &[String]) -> Option<bool> {
+fn runs_on(gpu: &rp_kb::TargetId, targets: &[String]) -> bool {
     let kb = rp_kb::kb();
-    let g: rp_kb::TargetId = gpu.parse().ok()?;
-    Some(targets.iter().any(|t| {
+    targets.iter().any(|t| {
         t.parse::<rp_kb::TargetId>()
-            .is_ok_and(|c| kb.compat(&g, &c).loadable())
-    }))
+            .is_ok_and(|c| kb.compat(gpu, &c).loadable())
+    })
 }
 
 /// What the kpack loader's variables do (rocm-kpack runtime/src/loader.cpp).
@@ -718,11 +717,11 @@ impl Names<'_> {
 
 /// Summarise the processes' records. `gpu` is the target fat binaries are checked
 /// against.
-pub fn summarize(procs: &[ProcessTrace], gpu: Option<&str>) -> TraceReport {
+pub fn summarize(procs: &[ProcessTrace], gpu: Option<&rp_kb::TargetId>) -> TraceReport {
     let mut r = TraceReport {
         schema: SCHEMA,
         policy: TracePolicy::None,
-        gpu: gpu.map(String::from),
+        gpu: gpu.map(|g| g.to_string()),
         ..Default::default()
     };
     let clocks: Vec<Option<Clock>> = procs.iter().map(Clock::of).collect();
@@ -766,7 +765,7 @@ pub fn summarize(procs: &[ProcessTrace], gpu: Option<&str>) -> TraceReport {
             let mut f = f.clone();
             f.id = fatbin_base.saturating_add(f.id);
             f.runs_here = match (gpu, &f.kpack) {
-                (Some(g), None) => runs_on(g, &f.targets),
+                (Some(g), None) => Some(runs_on(g, &f.targets)),
                 _ => None,
             };
             r.fatbins.push(f);
@@ -1014,7 +1013,7 @@ mod tests {
         data.extend_from_slice(&[0u8; 64]);
         let p = parse(Path::new("tr"), &data);
         assert_eq!((p.records, p.bad_lines, p.exited), (9, 1, false));
-        let r = summarize(&[p], Some("gfx1010"));
+        let r = summarize(&[p], Some(&"gfx1010".parse().unwrap()));
         assert!(r.ended_abnormally);
         assert_eq!(r.launches, 2);
         assert_eq!(r.kernels[0].name, "_Z3addPf");
@@ -1041,9 +1040,9 @@ mod tests {
     #[test]
     fn gfx1030_code_runs_on_gfx1030_and_not_on_gfx1010() {
         let t = vec!["gfx1030".to_string()];
-        assert_eq!(runs_on("gfx1030", &t), Some(true));
-        assert_eq!(runs_on("gfx1010", &t), Some(false));
-        assert_eq!(runs_on("nonsense", &t), None);
+        let g = |s: &str| s.parse::<rp_kb::TargetId>().unwrap();
+        assert!(runs_on(&g("gfx1030"), &t));
+        assert!(!runs_on(&g("gfx1010"), &t));
     }
 
     #[test]
@@ -1126,7 +1125,7 @@ mod tests {
             parse(Path::new("tr"), parent.as_bytes()),
             parse(Path::new("tr.101"), child.as_bytes()),
         ];
-        let r = summarize(&procs, Some("gfx1030"));
+        let r = summarize(&procs, Some(&"gfx1030".parse().unwrap()));
         assert_eq!(r.launches, 3);
         assert_eq!(r.kernels[0].name, "_Z1kv");
         assert_eq!(r.kernels[0].lib.as_deref(), Some("/l/libk.so"));

@@ -245,6 +245,8 @@ pub(crate) fn run(
                 "no AMD GPU found in KFD; name the target with --gpu (e.g. --gpu gfx1010)"
             )
         })?;
+    let gpu = gpu.to_string();
+
     if args.jobs == Some(0) {
         anyhow::bail!("--jobs 0: at least one job");
     }

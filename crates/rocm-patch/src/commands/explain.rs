@@ -94,7 +94,7 @@ pub(crate) fn run(args: ExplainArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
             traces.push(beside);
         }
     }
-    let gpu = ctx.gpus.first().map(|(t, _)| t.to_string());
+    let gpu = ctx.gpus.first().map(|(t, _)| t.clone());
     let mut summaries = Vec::new();
     for t in &traces {
         if !t.exists() {
@@ -110,7 +110,7 @@ pub(crate) fn run(args: ExplainArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
                 Err(e) => report.errors.push(e),
             }
         }
-        summaries.push(rp_trace::summarize(&procs, gpu.as_deref()));
+        summaries.push(rp_trace::summarize(&procs, gpu.as_ref()));
     }
     report.trace_evidence = rp_trace::evidence(&summaries);
     if !report.override_evidence.is_empty()

@@ -167,7 +167,7 @@ pub(crate) fn run(args: TraceArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         for e in &errs {
             super::error_line(e);
         }
-        let mut r = rp_trace::summarize(&procs, gpu.as_deref());
+        let mut r = rp_trace::summarize(&procs, gpu.as_ref());
         r.gpu_source = gpu_source;
         super::emit(out, args.json, &r, render::trace::human)?;
         return Ok(if errs.is_empty() {
@@ -232,7 +232,7 @@ pub(crate) fn run(args: TraceArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     for e in &errs {
         super::error_line(e);
     }
-    let mut r = rp_trace::summarize(&procs, gpu.as_deref());
+    let mut r = rp_trace::summarize(&procs, gpu.as_ref());
     r.gpu_source = gpu_source;
     r.command = args.command.clone();
     if args.output.is_some() {
