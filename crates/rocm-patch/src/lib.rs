@@ -12,15 +12,8 @@ use clap::Parser;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-/// Exit codes shared by all commands.
-pub mod exit {
-    /// Nothing wrong.
-    pub const OK: u8 = 0;
-    /// The command's answer is "no": a library is missing a target, an error finding…
-    pub const FINDING: u8 = 1;
-    /// The tool could not do its job (unreadable input, bad arguments).
-    pub const TOOL_ERROR: u8 = 2;
-}
+/// Exit codes shared by all commands: the contract's.
+pub use rp_report::exit;
 
 /// Run the tool and return its exit code.
 pub fn main_entry() -> ExitCode {

@@ -16,7 +16,8 @@ pub mod unpack;
 
 use recipe::Loaded;
 use rp_report::{
-    BuildReport, OutputReport, PatchReport, RecipeShow, RecipeSummary, SourceReport, StepReport,
+    BuildOutcome, BuildReport, OutputCheck, OutputReport, PatchReport, PatchState, PreflightKind,
+    RecipeShow, RecipeSummary, SourceKind, SourceReport, SourceState, StepReport, StepState,
     SCHEMA,
 };
 use sha2::{Digest, Sha256};
@@ -135,7 +136,7 @@ pub enum Event<'a> {
         /// Its name.
         name: &'a str,
         /// `ran`, `skipped`, `failed`, `interrupted`.
-        state: &'a str,
+        state: StepState,
     },
 }
 
@@ -300,7 +301,7 @@ const PATCH_ARGS: [&str; 5] = [
     "-i",
 ];
 
-fn patch_report(p: &recipe::Patch, state: &str) -> PatchReport {
+fn patch_report(p: &recipe::Patch, state: PatchState) -> PatchReport {
     PatchReport {
         file: p.file.clone(),
         fixes: p.fixes.clone(),
@@ -311,7 +312,7 @@ fn patch_report(p: &recipe::Patch, state: &str) -> PatchReport {
             .iter()
             .map(|(f, h)| format!("{f} sha256:{h}"))
             .collect(),
-        state: state.into(),
+        state,
         command: None,
     }
 }
@@ -357,7 +358,7 @@ pub fn show(l: &Loaded) -> RecipeShow {
         command: template_join(&s.run),
         env: s.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
         cwd: s.cwd.clone().unwrap_or_else(|| "{build}".into()),
-        state: "recipe".into(),
+        state: StepState::Recipe,
         ..Default::default()
     };
     let mut requires: Vec<rp_report::PreflightItem> = r
@@ -365,11 +366,10 @@ pub fn show(l: &Loaded) -> RecipeShow {
         .iter()
         .map(|t| rp_report::PreflightItem {
             kind: if t.name.contains('{') {
-                "compiler"
+                PreflightKind::Compiler
             } else {
-                "tool"
-            }
-            .into(),
+                PreflightKind::Tool
+            },
             name: t.name.clone(),
             min_version: t.min.clone(),
             packages: t.packages.list(),
@@ -378,7 +378,7 @@ pub fn show(l: &Loaded) -> RecipeShow {
         .collect();
     requires.extend(r.libraries.iter().map(|x| {
         rp_report::PreflightItem {
-            kind: "library".into(),
+            kind: PreflightKind::Library,
             name: x.name.clone(),
             min_version: x.min.clone(),
             found: x
@@ -396,7 +396,7 @@ pub fn show(l: &Loaded) -> RecipeShow {
         }
     }));
     requires.extend(r.gpu_code.iter().map(|g| rp_report::PreflightItem {
-        kind: "gpu-code".into(),
+        kind: PreflightKind::GpuCode,
         name: format!("{} with code for {{gpu}}", g.name),
         found: Some(g.library.clone()),
         packages: g.packages.list(),
@@ -430,9 +430,9 @@ pub fn show(l: &Loaded) -> RecipeShow {
                 patch_report(
                     p,
                     if p.with.is_some() {
-                        "only with its option"
+                        PatchState::OnlyWithOption
                     } else {
-                        "always"
+                        PatchState::Always
                     },
                 )
             })
@@ -446,7 +446,7 @@ pub fn show(l: &Loaded) -> RecipeShow {
                     Some(w) => format!("{} (with {w})", o.path),
                     None => o.path.clone(),
                 },
-                check: o.check.clone(),
+                check: o.check_kind(),
                 problem: o.why.clone(),
                 ..Default::default()
             })
@@ -639,7 +639,14 @@ pub fn build(
             .iter()
             .map(|p| {
                 let on = selected.iter().any(|s| std::ptr::eq(*s, p));
-                patch_report(p, if on { "planned" } else { "not selected" })
+                patch_report(
+                    p,
+                    if on {
+                        PatchState::Planned
+                    } else {
+                        PatchState::NotSelected
+                    },
+                )
             })
             .collect(),
         steps: r
@@ -651,7 +658,11 @@ pub fn build(
                 command: shell_join(&s.argv),
                 env: s.env.iter().map(|(k, x)| format!("{k}={x}")).collect(),
                 cwd: s.cwd.display().to_string(),
-                state: if req.dry_run { "planned" } else { "not run" }.into(),
+                state: if req.dry_run {
+                    StepState::Planned
+                } else {
+                    StepState::NotRun
+                },
                 log: Some(
                     work.join("logs")
                         .join(format!("{}.log", d.name))
@@ -665,7 +676,7 @@ pub fn build(
             .into_iter()
             .map(|o| OutputReport {
                 path: v.fill(&o.path).unwrap_or_default(),
-                check: o.check.clone(),
+                check: o.check_kind(),
                 ..Default::default()
             })
             .collect(),
@@ -674,7 +685,7 @@ pub fn build(
     // Each selected patch's command, numbered as it is written into the build directory.
     let mut n = 0;
     for (p, def) in rep.patches.iter_mut().zip(&r.patches) {
-        if p.state == "planned" {
+        if p.state == PatchState::Planned {
             n += 1;
             let mut argv = vec!["patch".to_string()];
             argv.extend(PATCH_ARGS.iter().map(|a| a.to_string()));
@@ -701,9 +712,9 @@ pub fn build(
     rep.source =
         Some(match (&req.source, &r.source.url, &r.source.git) {
             (Some(dir), _, _) => SourceReport {
-                kind: "local".into(),
+                kind: SourceKind::Local,
                 location: dir.display().to_string(),
-                state: "planned".into(),
+                state: SourceState::Planned,
                 commands: vec![format!(
                 "copy {} (without .git) to {unpack_to}; record its commit or a hash of its files",
                 dir.display()
@@ -716,11 +727,11 @@ pub fn build(
                     .map(|p| p.display().to_string())
                     .unwrap_or_default();
                 SourceReport {
-                    kind: "tarball".into(),
+                    kind: SourceKind::Tarball,
                     location: u.clone(),
                     identity: format!("sha256:{}", r.source.sha256.as_deref().unwrap_or_default()),
                     cached: Some(cache.clone()),
-                    state: "planned".into(),
+                    state: SourceState::Planned,
                     commands: vec![
                         format!("download {u} to {cache}.part (resumed with a Range request)"),
                         format!(
@@ -736,10 +747,10 @@ pub fn build(
                 }
             }
             (None, None, Some(g)) => SourceReport {
-                kind: "git".into(),
+                kind: SourceKind::Git,
                 location: g.clone(),
                 identity: format!("commit {}", r.source.commit.as_deref().unwrap_or_default()),
-                state: "planned".into(),
+                state: SourceState::Planned,
                 commands: fetch::git_commands(
                     g,
                     r.source.commit.as_deref().unwrap_or_default(),
@@ -761,8 +772,8 @@ pub fn build(
     }
     rep.install = install_commands(&rep.preflight);
     rep.toolchain = Some(toolchain);
-    let finish = |mut rep: BuildReport, outcome: &str, error: Option<String>| {
-        rep.outcome = outcome.into();
+    let finish = |mut rep: BuildReport, outcome: BuildOutcome, error: Option<String>| {
+        rep.outcome = outcome;
         rep.error = error;
         rep.seconds = started.elapsed().as_secs_f64();
         rep
@@ -780,7 +791,7 @@ pub fn build(
                 missing.join(", ")
             ));
         }
-        return Ok(finish(rep, "planned", None));
+        return Ok(finish(rep, BuildOutcome::Planned, None));
     }
     if let Some(bad) = rep.preflight.iter().find(|p| !p.ok) {
         let n = rep.preflight.iter().filter(|p| !p.ok).count();
@@ -793,7 +804,7 @@ pub fn build(
                 String::new()
             }
         );
-        return Ok(finish(rep, "preflight-failed", Some(e)));
+        return Ok(finish(rep, BuildOutcome::PreflightFailed, Some(e)));
     }
     match run_build(
         req, &v, &work, &src_root, &src, &steps, &selected, &mut rep, obs, cancel,
@@ -807,35 +818,37 @@ pub fn build(
         {
             return Ok(finish(
                 rep,
-                "interrupted",
+                BuildOutcome::Interrupted,
                 Some("interrupted (Ctrl-C); run the same command again to resume".into()),
             ))
         }
         Err(e @ BuildError::Recipe(_)) => return Err(e),
         Err(e) => {
             let outcome = match &e {
-                BuildError::Checksum { .. } | BuildError::UpstreamChanged { .. } => "refused",
-                _ => "failed",
+                BuildError::Checksum { .. } | BuildError::UpstreamChanged { .. } => {
+                    BuildOutcome::Refused
+                }
+                _ => BuildOutcome::Failed,
             };
             return Ok(finish(rep, outcome, Some(e.to_string())));
         }
     }
-    if let Some(f) = rep.steps.iter().find(|s| s.state == "failed") {
+    if let Some(f) = rep.steps.iter().find(|s| s.state == StepState::Failed) {
         let e = format!(
             "step {} failed ({}); whole log: {}",
             f.name,
             f.status.clone().unwrap_or_default(),
             f.log.clone().unwrap_or_default()
         );
-        return Ok(finish(rep, "failed", Some(e)));
+        return Ok(finish(rep, BuildOutcome::Failed, Some(e)));
     }
     obs.event(Event::Phase("verifying"));
     verify(req, &v, &mut rep);
     if let Some(bad) = rep.outputs.iter().find(|o| !o.ok) {
         let e = bad.problem.clone().unwrap_or_default();
-        return Ok(finish(rep, "unverified", Some(e)));
+        return Ok(finish(rep, BuildOutcome::Unverified, Some(e)));
     }
-    Ok(finish(rep, "ok", None))
+    Ok(finish(rep, BuildOutcome::Ok, None))
 }
 
 #[derive(serde::Serialize, serde::Deserialize, PartialEq)]
@@ -909,9 +922,13 @@ fn run_build(
     let source = rep.source.as_mut().expect("set above");
     source.identity = identity.clone();
     if old.as_ref().is_some_and(|o| o.key == key0) && src.is_dir() {
-        source.state = "cached".into();
-        for p in rep.patches.iter_mut().filter(|p| p.state == "planned") {
-            p.state = "already applied".into();
+        source.state = SourceState::Cached;
+        for p in rep
+            .patches
+            .iter_mut()
+            .filter(|p| p.state == PatchState::Planned)
+        {
+            p.state = PatchState::AlreadyApplied;
         }
     } else {
         // A different source, patch set, GPU or option: start from scratch.
@@ -939,7 +956,7 @@ fn run_build(
                     _ => tmp.clone(),
                 };
                 fetch::copy_tree(dir, &to)?;
-                source.state = "local".into();
+                source.state = SourceState::Local;
             }
             (None, Some(url), _) => {
                 let sha = r.source.sha256.as_deref().unwrap_or("");
@@ -956,9 +973,9 @@ fn run_build(
                     rep.notes.push(format!("{f}; fetched from the next mirror"));
                 }
                 source.state = match got {
-                    fetch::Got::Cached => "cached".into(),
-                    fetch::Got::Downloaded => "downloaded".into(),
-                    fetch::Got::Resumed(n) => format!("resumed at byte {n}"),
+                    fetch::Got::Cached => SourceState::Cached,
+                    fetch::Got::Downloaded => SourceState::Downloaded,
+                    fetch::Got::Resumed(n) => SourceState::Resumed(n),
                 };
                 obs.event(Event::Phase("unpacking"));
                 unpack::unpack(&cached, &tmp, r.source.strip.unwrap_or(1), cancel)?;
@@ -971,7 +988,7 @@ fn run_build(
                     r.source.submodules,
                     &tmp,
                 )?;
-                source.state = "downloaded".into();
+                source.state = SourceState::Downloaded;
             }
             _ => unreachable!(),
         }
@@ -1038,7 +1055,7 @@ fn run_build(
                 });
             }
             if let Some(p) = rep.patches.iter_mut().find(|p| &p.file == file) {
-                p.state = "applied".into();
+                p.state = PatchState::Applied;
             }
         }
         std::fs::rename(&tmp, src_root)
@@ -1080,10 +1097,10 @@ fn run_build(
         let log = logs.join(format!("{}.log", def.name));
         let report = &mut rep.steps[i];
         if !ran_one && done && s.creates.iter().all(|c| c.exists()) {
-            report.state = "skipped".into();
+            report.state = StepState::Skipped;
             obs.event(Event::StepEnd {
                 name: &def.name,
-                state: "skipped",
+                state: StepState::Skipped,
             });
             continue;
         }
@@ -1113,27 +1130,27 @@ fn run_build(
             run::Ended::Ok => {
                 std::fs::write(&stamp, key.as_bytes())
                     .map_err(|e| BuildError::io(&stamp, "cannot write", e))?;
-                report.state = "ran".into();
+                report.state = StepState::Ran;
                 obs.event(Event::StepEnd {
                     name: &def.name,
-                    state: "ran",
+                    state: StepState::Ran,
                 });
             }
             run::Ended::Failed(what) => {
-                report.state = "failed".into();
+                report.state = StepState::Failed;
                 report.status = Some(what);
                 report.tail = run::tail(&log, 25);
                 obs.event(Event::StepEnd {
                     name: &def.name,
-                    state: "failed",
+                    state: StepState::Failed,
                 });
                 return Ok(());
             }
             run::Ended::Interrupted => {
-                report.state = "interrupted".into();
+                report.state = StepState::Interrupted;
                 obs.event(Event::StepEnd {
                     name: &def.name,
-                    state: "interrupted",
+                    state: StepState::Interrupted,
                 });
                 return Err(BuildError::Interrupted);
             }
@@ -1182,9 +1199,9 @@ fn verify(req: &Request, v: &Vars, rep: &mut BuildReport) {
             ));
             continue;
         }
-        match def.check.as_str() {
-            "exists" => o.ok = true,
-            "code" => {
+        match def.check_kind() {
+            OutputCheck::Exists => o.ok = true,
+            OutputCheck::Code => {
                 let report = rp_inspect::inspect(
                     std::slice::from_ref(&real),
                     &rp_inspect::Options {
@@ -1209,7 +1226,7 @@ fn verify(req: &Request, v: &Vars, rep: &mut BuildReport) {
                     ));
                 }
             }
-            _ => {
+            OutputCheck::Tensile => {
                 let report = rp_inspect::inspect(
                     std::slice::from_ref(&real),
                     &rp_inspect::Options::default(),
@@ -1248,7 +1265,9 @@ pub fn deploy_steps(
     let mut steps = Vec::new();
     let mut notes = Vec::new();
     let active = active_outputs(req);
-    let library_too = active.iter().any(|o| o.deploy && o.check == "code");
+    let library_too = active
+        .iter()
+        .any(|o| o.deploy && o.check_kind() == OutputCheck::Code);
     for (o, def) in rep.outputs.iter().zip(active) {
         if !def.deploy {
             continue;
@@ -1257,7 +1276,7 @@ pub fn deploy_steps(
         let real = path
             .canonicalize()
             .map_err(|e| BuildError::io(&path, "cannot resolve", e))?;
-        if def.check == "tensile" {
+        if def.check_kind() == OutputCheck::Tensile {
             let gpu = req
                 .gpu
                 .parse::<rp_kb::TargetId>()

@@ -3,7 +3,7 @@
 
 use crate::recipe::{Cost, GpuCode, Library, Loaded, RocmRange, Tool};
 use crate::Vars;
-use rp_report::PreflightItem;
+use rp_report::{PreflightItem, PreflightKind};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -107,7 +107,7 @@ fn tool_version(tool: &Path, args: &[String]) -> Result<String, String> {
 /// a failure naming the distribution's HIP packages.
 pub fn check_rocm(range: Option<&RocmRange>, t: &rp_report::ToolchainReport) -> PreflightItem {
     let mut item = PreflightItem {
-        kind: "rocm".into(),
+        kind: PreflightKind::Rocm,
         name: match range {
             Some(r) => format!("ROCm {}", r.text()),
             None => "ROCm".into(),
@@ -184,7 +184,7 @@ pub fn free_bytes(path: &Path) -> Option<u64> {
 pub fn check_disk(c: &Cost, cache: &Path) -> PreflightItem {
     let need = (c.disk_gib * (1u64 << 30) as f64) as u64;
     let mut item = PreflightItem {
-        kind: "disk".into(),
+        kind: PreflightKind::Disk,
         name: format!("{:.1} GiB free under {}", c.disk_gib, cache.display()),
         ..Default::default()
     };
@@ -220,11 +220,10 @@ fn check_tool(
         .unwrap_or_else(|| t.name.clone());
     let mut item = PreflightItem {
         kind: if t.name.contains('{') {
-            "compiler"
+            PreflightKind::Compiler
         } else {
-            "tool"
-        }
-        .into(),
+            PreflightKind::Tool
+        },
         name: name.clone(),
         min_version: t.min.clone(),
         packages: t.packages.list(),
@@ -322,7 +321,7 @@ fn pc_version(path: &Path) -> Option<String> {
 
 fn check_library(l: &Library, v: &Vars) -> PreflightItem {
     let mut item = PreflightItem {
-        kind: "library".into(),
+        kind: PreflightKind::Library,
         name: l.name.clone(),
         min_version: l.min.clone(),
         packages: l.packages.list(),
@@ -468,7 +467,7 @@ fn check_header(l: &Library, v: &Vars, mut item: PreflightItem, pc: Option<&str>
 
 fn check_gpu_code(g: &GpuCode, v: &Vars) -> PreflightItem {
     let mut item = PreflightItem {
-        kind: "gpu-code".into(),
+        kind: PreflightKind::GpuCode,
         name: format!("{} with code for {}", g.name, v.gpu),
         packages: g.packages.list(),
         ..Default::default()

@@ -289,6 +289,14 @@ pub struct Output {
     pub why: Option<String>,
 }
 
+impl Output {
+    /// `check` as the report's vocabulary (a loaded recipe's is one of them: `load`
+    /// refuses any other).
+    pub fn check_kind(&self) -> rp_report::OutputCheck {
+        self.check.parse().unwrap_or_default()
+    }
+}
+
 /// Where a recipe came from, and how to read its patches.
 #[derive(Debug, Clone)]
 pub enum Origin {
@@ -494,7 +502,7 @@ fn validate(name: &str, r: &Recipe) -> Result<(), BuildError> {
     }
     for o in &r.outputs {
         check_template(&o.path).or_else(|e| bad(format!("output {}: {e}", o.path)))?;
-        if !["code", "tensile", "exists"].contains(&o.check.as_str()) {
+        if o.check.parse::<rp_report::OutputCheck>().is_err() {
             return bad(format!(
                 "output {}: check {:?} is not code, tensile or exists",
                 o.path, o.check

@@ -56,7 +56,10 @@ fn native_stack_fix(m: &MachineSnapshot, gpu: &str) -> Vec<FixStep> {
         if i == 0 {
             out.push(FixStep::note(format!("{} ({})", s.title, s.reference)));
             if let Some(r) = &s.requires {
-                out.push(FixStep::note(format!("needs {}", r.replace("{gpu}", gpu))));
+                out.push(FixStep::note(format!(
+                    "needs {}",
+                    rp_kb::fill(r, &[("gpu", gpu)])
+                )));
             }
             if s.id.starts_with("therock") {
                 // `rocm-patch fix` alone is the command; the same steps by hand are
@@ -89,7 +92,7 @@ fn native_stack_fix(m: &MachineSnapshot, gpu: &str) -> Vec<FixStep> {
             notes.join("; ")
         };
         if let Some(r) = &s.requires {
-            what = format!("{what} (needs {})", r.replace("{gpu}", gpu));
+            what = format!("{what} (needs {})", rp_kb::fill(r, &[("gpu", gpu)]));
         }
         out.push(FixStep::instead(
             (!cmds.is_empty()).then(|| cmds.join(" && ")),
@@ -216,7 +219,7 @@ fn override_findings(m: &MachineSnapshot, python: &[PythonEnv], out: &mut Vec<Fi
         };
         let value = env.get(var).cloned().unwrap_or_default();
         let own = g.gfx_target.as_deref().unwrap_or("unknown");
-        if rp_kb::parse_override(&value).is_none() {
+        if rp_kb::GfxVersion::parse_override(&value).is_none() {
             if invalid_reported.insert(var.clone()) {
                 out.push(mk(
                     "override-invalid",
@@ -355,7 +358,8 @@ fn startup_override_findings(m: &MachineSnapshot, out: &mut Vec<Finding>) {
         if m.env.get(&s.name) == Some(&s.value) {
             continue; // in force now: the override findings name this line
         }
-        let code = rp_kb::parse_override(&s.value).and_then(rp_kb::gfx_name_from_version);
+        let code =
+            rp_kb::GfxVersion::parse_override(&s.value).and_then(rp_kb::GfxVersion::gfx_name);
         let line = s.line.to_string();
         let mut fix = vec![FixStep::note(match &s.not_editable {
             None => format!(
@@ -495,7 +499,7 @@ fn torch_findings(m: &MachineSnapshot, python: &[PythonEnv], out: &mut Vec<Findi
                                 rp_kb::Processor::Specific(t) => Some(t.gfx_target_version),
                                 _ => None,
                             })
-                            .map(|v| format!("{}.{}.{}", v / 10000, (v / 100) % 100, v % 100))
+                            .map(|v| rp_kb::GfxVersion::from_kfd(v).to_string())
                             .unwrap_or_default();
                         let mut f = vec![FixStep::run_because(
                             format!("export HSA_OVERRIDE_GFX_VERSION_{node}={v}"),

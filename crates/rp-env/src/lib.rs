@@ -336,11 +336,11 @@ fn gpu_rules(gpus: &[Gpu]) -> Vec<(String, Var)> {
             let Some(rp_kb::Processor::Specific(code)) = kb.processor(&runs.code) else {
                 continue;
             };
-            let v = code.gfx_target_version;
+            let v = rp_kb::GfxVersion::from_kfd(code.gfx_target_version);
             out.push((
                 format!("HSA_OVERRIDE_GFX_VERSION_{node}"),
                 Var {
-                    value: Some(format!("{}.{}.{}", v / 10000, (v / 100) % 100, v % 100)),
+                    value: Some(v.to_string()),
                     reason: format!(
                         "node {node} ({t}) has no native builds; it runs {} code correctly",
                         runs.code
@@ -491,7 +491,7 @@ pub fn resolve(o: &Options) -> Result<EnvReport, EnvError> {
                 vars.insert(
                     k.clone(),
                     Var {
-                        value: value.map(|s| s.replace("{cache}", &cache)),
+                        value: value.map(|s| rp_kb::fill(&s, &[("cache", &cache)])),
                         reason: reason.unwrap_or_else(|| format!("set in {source}")),
                         reference: reference.unwrap_or_else(|| source.clone()),
                         source,

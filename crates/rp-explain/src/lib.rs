@@ -36,7 +36,7 @@ pub const MAX_EVENTS: usize = 2000;
 #[derive(Debug, Clone, Default)]
 pub struct Context {
     /// AMD GPUs: (true target, display name).
-    pub gpus: Vec<(String, String)>,
+    pub gpus: Vec<(rp_kb::TargetId, String)>,
     /// Overrides in force (`NAME=VALUE`), from the environment or `--env`.
     pub overrides: Vec<String>,
 }
@@ -381,7 +381,7 @@ fn feed(st: &mut State<'_>, name: &str, mut r: impl BufRead) -> std::io::Result<
 /// A cause's fix as steps (doctor's shape), `{gpu}` filled (or `<your gfx target>`).
 pub fn cause_steps(cause: &str, gpu: Option<&str>) -> Vec<FixStep> {
     let g = gpu.unwrap_or("<your gfx target>");
-    let fill = |s: &Option<String>| s.as_ref().map(|t| t.replace("{gpu}", g));
+    let fill = |s: &Option<String>| s.as_ref().map(|t| rp_kb::fill(t, &[("gpu", g)]));
     rp_kb::kb()
         .cause(cause)
         .steps
@@ -421,10 +421,11 @@ fn fill_fix(cause: &str, gpu: Option<&str>, ctx: &Context) -> String {
     let c = kb.cause(cause);
     let gpu = gpu
         .map(str::to_string)
-        .or_else(|| ctx.gpus.first().map(|(g, _)| g.clone()));
-    let mut fix = c
-        .fix
-        .replace("{gpu}", gpu.as_deref().unwrap_or("<your gfx target>"));
+        .or_else(|| ctx.gpus.first().map(|(g, _)| g.to_string()));
+    let mut fix = rp_kb::fill(
+        &c.fix,
+        &[("gpu", gpu.as_deref().unwrap_or("<your gfx target>"))],
+    );
     let steps = render_steps(&cause_steps(cause, gpu.as_deref()));
     if !steps.is_empty() {
         fix.push('\n');
@@ -482,14 +483,15 @@ pub fn explain<R: BufRead>(
             .filter_map(|n| rp_kb::kb().target_by_marketing_name(n))
             .collect()
     } else {
-        ctx.gpus.iter().map(|(t, _)| t.clone()).collect()
+        ctx.gpus.iter().map(|(t, _)| t.to_string()).collect()
     };
     let foreign = |text: &str| -> bool {
         let Some(m) = c.override_re.captures(text.as_bytes()) else {
             return true;
         };
         let value = String::from_utf8_lossy(&m[2]).into_owned();
-        let Some(code) = rp_kb::parse_override(&value).and_then(rp_kb::gfx_name_from_version)
+        let Some(code) =
+            rp_kb::GfxVersion::parse_override(&value).and_then(rp_kb::GfxVersion::gfx_name)
         else {
             return true;
         };
@@ -519,7 +521,10 @@ pub fn explain<R: BufRead>(
             .filter_map(|n| Some((kb.target_by_marketing_name(n)?, n.clone())))
             .collect()
     } else {
-        ctx.gpus.clone()
+        ctx.gpus
+            .iter()
+            .map(|(t, n)| (t.to_string(), n.clone()))
+            .collect()
     };
     let mut inferred = Vec::new();
     if faulted && evidence.is_empty() {
@@ -563,7 +568,10 @@ pub fn explain<R: BufRead>(
     for e in &mut events {
         let gpu = std::mem::take(&mut e.fix);
         event_gpus.push(if gpu.is_empty() {
-            ctx.gpus.first().map(|g| g.0.clone()).unwrap_or_default()
+            ctx.gpus
+                .first()
+                .map(|g| g.0.processor.clone())
+                .unwrap_or_default()
         } else {
             gpu.clone()
         });

@@ -167,7 +167,8 @@ fn override_breaks(m: &MachineSnapshot, name: &str, value: &str) -> bool {
         Some(n) => n.strip_prefix('_').and_then(|n| n.parse().ok()),
         None => return false,
     };
-    let Some(code) = rp_kb::parse_override(value).and_then(rp_kb::gfx_name_from_version) else {
+    let Some(code) = rp_kb::GfxVersion::parse_override(value).and_then(rp_kb::GfxVersion::gfx_name)
+    else {
         return true;
     };
     m.kfd_gpus()
@@ -425,12 +426,12 @@ fn venv_step(
     let packages: Vec<String> = spec
         .packages
         .iter()
-        .map(|p| p.replace("{gpu}", gpu))
+        .map(|p| rp_kb::fill(p, &[("gpu", gpu)]))
         .collect();
     let device_packages: Vec<String> = spec
         .device_packages
         .iter()
-        .map(|p| p.replace("{gpu}", gpu))
+        .map(|p| rp_kb::fill(p, &[("gpu", gpu)]))
         .collect();
     s.reference = format!(
         "{}; {}",

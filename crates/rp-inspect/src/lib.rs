@@ -545,7 +545,11 @@ fn tensile_dirs(files: &[FileReport]) -> Vec<TensileDir> {
         d.files += 1;
         // An arch counts when its master catalog or per-arch directory is present:
         // that is what the loader looks for (docs/code-objects.md).
-        let arch = dir_arch.or_else(|| (role == "master-catalog").then(|| arch.clone()).flatten());
+        let arch = dir_arch.or_else(|| {
+            (*role == rp_report::LibraryRole::MasterCatalog)
+                .then(|| arch.clone())
+                .flatten()
+        });
         if let Some(a) = arch {
             let a = processor_of(&a).to_string();
             if !d.archs.contains(&a) {

@@ -1,7 +1,7 @@
 //! GPU library data files recognised by name: rocBLAS Tensile, hipBLASLt TensileLite
 //! and MIOpen databases (docs/code-objects.md).
 
-use rp_report::{LibraryFile, LibraryKind};
+use rp_report::{LibraryFile, LibraryKind, LibraryRole};
 use std::path::Path;
 
 /// Turn the `gfx90a-xnack+` spelling used in Tensile file names into a target id
@@ -86,10 +86,10 @@ pub fn classify(path: &Path) -> Option<LibraryFile> {
     let name = path.file_name()?.to_str()?;
     let in_lib = tensile_dir(path);
     let dir_arch = in_lib.as_ref().and_then(|(_, a)| a.clone());
-    let lib = |library: LibraryKind, role: &str, arch: Option<String>| {
+    let lib = |library: LibraryKind, role: LibraryRole, arch: Option<String>| {
         Some(LibraryFile {
             library,
-            role: role.into(),
+            role,
             arch: dir_arch.clone().or(arch),
         })
     };
@@ -101,7 +101,7 @@ pub fn classify(path: &Path) -> Option<LibraryFile> {
         if num.len() == 3 && num.bytes().all(|b| b.is_ascii_digit()) {
             return lib(
                 LibraryKind::RocblasTensile,
-                "code-object",
+                LibraryRole::CodeObject,
                 target_from_name_token(target),
             );
         }
@@ -110,17 +110,21 @@ pub fn classify(path: &Path) -> Option<LibraryFile> {
     if let Some(stem) = name.strip_prefix("TensileLibrary") {
         let (stem, ext) = strip_ext(stem)?;
         let role = match ext {
-            ".co" | ".hsaco" => "code-object",
-            _ => "catalog",
+            ".co" | ".hsaco" => LibraryRole::CodeObject,
+            _ => LibraryRole::Catalog,
         };
         if stem.is_empty() {
             // TensileLibrary.dat: the old all-arch master catalog.
-            return lib(LibraryKind::RocblasTensile, "master-catalog", None);
+            return lib(
+                LibraryKind::RocblasTensile,
+                LibraryRole::MasterCatalog,
+                None,
+            );
         }
         if let Some(arch) = stem.strip_prefix("_lazy_") {
             return lib(
                 LibraryKind::RocblasTensile,
-                "master-catalog",
+                LibraryRole::MasterCatalog,
                 target_from_name_token(arch),
             );
         }
@@ -129,8 +133,8 @@ pub fn classify(path: &Path) -> Option<LibraryFile> {
         }
         // TensileLibrary_gfx1030.dat / .co (non-lazy).
         let arch = stem.strip_prefix('_').and_then(target_from_name_token);
-        let role = if role == "catalog" {
-            "master-catalog"
+        let role = if role == LibraryRole::Catalog {
+            LibraryRole::MasterCatalog
         } else {
             role
         };
@@ -141,15 +145,19 @@ pub fn classify(path: &Path) -> Option<LibraryFile> {
         // TensileLiteLibrary_lazy_Mapping / TensileLiteLibrary_lazy_<gfx>_Mapping
         if let Some(m) = stem.strip_prefix("_lazy_") {
             let arch = m.strip_suffix("_Mapping").and_then(target_from_name_token);
-            return lib(LibraryKind::Hipblaslt, "master-catalog", arch);
+            return lib(LibraryKind::Hipblaslt, LibraryRole::MasterCatalog, arch);
         }
-        return lib(LibraryKind::Hipblaslt, "catalog", last_token_arch(stem));
+        return lib(
+            LibraryKind::Hipblaslt,
+            LibraryRole::Catalog,
+            last_token_arch(stem),
+        );
     }
     if let Some(rest) = name.strip_prefix("extop_") {
         let stem = rest.strip_suffix(".co")?;
         return lib(
             LibraryKind::Hipblaslt,
-            "code-object",
+            LibraryRole::CodeObject,
             target_from_name_token(stem),
         );
     }
@@ -159,7 +167,7 @@ pub fn classify(path: &Path) -> Option<LibraryFile> {
             .or_else(|| rest.strip_suffix(".dat"))?;
         return lib(
             LibraryKind::Hipblaslt,
-            "catalog",
+            LibraryRole::Catalog,
             target_from_name_token(stem),
         );
     }
@@ -167,7 +175,7 @@ pub fn classify(path: &Path) -> Option<LibraryFile> {
         name,
         "hipblasltExtOpLibrary.dat" | "hipblasltTransform.hsaco" | "TensileManifest.txt"
     ) {
-        return lib(LibraryKind::Hipblaslt, "catalog", None);
+        return lib(LibraryKind::Hipblaslt, LibraryRole::Catalog, None);
     }
     // Other Tensile-directory files named for an arch (the code object of a lazy
     // child under a per-arch directory, …).
@@ -177,9 +185,9 @@ pub fn classify(path: &Path) -> Option<LibraryFile> {
                 && (dir_arch.is_some() || last_token_arch(stem).is_some())
             {
                 let role = if ext == ".dat" {
-                    "catalog"
+                    LibraryRole::Catalog
                 } else {
-                    "code-object"
+                    LibraryRole::CodeObject
                 };
                 return lib(LibraryKind::RocblasTensile, role, last_token_arch(stem));
             }
@@ -192,15 +200,15 @@ pub fn classify(path: &Path) -> Option<LibraryFile> {
 /// the longest known processor name the file name starts with.
 fn miopen(name: &str) -> Option<LibraryFile> {
     let roles = [
-        (".HIP.fdb.txt", "find-db"),
-        (".OpenCL.fdb.txt", "find-db"),
-        (".ufdb.txt", "user-find-db"),
-        (".fdb.txt", "find-db"),
-        (".db.txt", "perf-db"),
-        (".ukdb", "user-kernel-db"),
-        (".kdb", "kernel-db"),
-        (".udb", "user-perf-db"),
-        (".db", "perf-db"),
+        (".HIP.fdb.txt", LibraryRole::FindDb),
+        (".OpenCL.fdb.txt", LibraryRole::FindDb),
+        (".ufdb.txt", LibraryRole::UserFindDb),
+        (".fdb.txt", LibraryRole::FindDb),
+        (".db.txt", LibraryRole::PerfDb),
+        (".ukdb", LibraryRole::UserKernelDb),
+        (".kdb", LibraryRole::KernelDb),
+        (".udb", LibraryRole::UserPerfDb),
+        (".db", LibraryRole::PerfDb),
     ];
     let (stem, role) = roles
         .iter()
@@ -216,7 +224,7 @@ fn miopen(name: &str) -> Option<LibraryFile> {
         .map(|t| t.name.clone())?;
     Some(LibraryFile {
         library: LibraryKind::Miopen,
-        role: role.into(),
+        role,
         arch: Some(arch),
     })
 }
@@ -226,7 +234,7 @@ mod tests {
     use super::*;
 
     fn c(p: &str) -> Option<(String, String, Option<String>)> {
-        classify(Path::new(p)).map(|l| (l.library.to_string(), l.role, l.arch))
+        classify(Path::new(p)).map(|l| (l.library.to_string(), l.role.to_string(), l.arch))
     }
 
     #[test]

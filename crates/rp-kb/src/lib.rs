@@ -9,14 +9,18 @@ use serde::Deserialize;
 use std::fmt;
 use std::sync::OnceLock;
 
+mod gfx_version;
 mod machine;
 mod target_id;
+mod template;
+pub use gfx_version::{GfxVersion, GfxVersionError};
 pub use machine::{
-    fill, fill_noted, parse_override, Asic, Cause, EnvVar, Family, FindingSpec, GcVersion,
-    LibraryGap, OverrideCompat, PackageIndex, Peak, ProbeSpec, Remedy, RemedyAction, Runs,
-    RunsStatus, Severity, Signature, Stack, StackStep, TargetNote, TuneSpec, Vendor, VenvSpec,
+    fill_noted, Asic, Cause, EnvVar, Family, FindingSpec, GcVersion, LibraryGap, OverrideCompat,
+    PackageIndex, Peak, ProbeSpec, Remedy, RemedyAction, Runs, RunsStatus, Severity, Signature,
+    Stack, StackStep, TargetNote, TuneSpec, Vendor, VenvSpec,
 };
 pub use target_id::{Feature, TargetId, TargetIdError};
+pub use template::{check_text, fill, placeholder_names, try_fill, TextKind, UnknownPlaceholder};
 
 const TARGETS_TOML: &str = include_str!("../data/targets.toml");
 const DEVICES_TOML: &str = include_str!("../data/devices.toml");
@@ -533,7 +537,7 @@ impl Kb {
             Some(n) => Some(n.strip_prefix('_')?.parse().ok()?),
             None => return None,
         };
-        let Some(code) = parse_override(value).and_then(gfx_name_from_version) else {
+        let Some(code) = GfxVersion::parse_override(value).and_then(GfxVersion::gfx_name) else {
             return Some(format!("{value} is not a valid gfx version"));
         };
         gpus.iter()
@@ -707,16 +711,6 @@ impl Kb {
     }
 }
 
-/// Format a KFD `gfx_target_version` as a processor name (docs/machine.md):
-/// `gfx` + decimal major + one hex digit minor + one hex digit stepping.
-pub fn gfx_name_from_version(v: u32) -> Option<String> {
-    let (major, minor, step) = (v / 10000, (v / 100) % 100, v % 100);
-    if major == 0 || minor > 15 || step > 15 {
-        return None;
-    }
-    Some(format!("gfx{major}{minor:x}{step:x}"))
-}
-
 impl fmt::Display for Compat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -841,7 +835,12 @@ mod tests {
                 assert!(kb.generics().iter().any(|y| &y.name == g), "{g} unknown");
             }
             if x.gfx_target_version != 0 {
-                assert_eq!(gfx_name_from_version(x.gfx_target_version).unwrap(), x.name);
+                assert_eq!(
+                    GfxVersion::from_kfd(x.gfx_target_version)
+                        .gfx_name()
+                        .unwrap(),
+                    x.name
+                );
             }
         }
         for g in kb.generics() {
@@ -1116,25 +1115,7 @@ mod tests {
     }
 
     #[test]
-    fn overrides_parse_like_libhsakmt() {
-        assert_eq!(parse_override("10.3.0"), Some(100300));
-        assert_eq!(parse_override("9.0.10"), Some(90010));
-        assert_eq!(parse_override(" 11.0.0"), Some(110000));
-        for bad in [
-            "11.0.0\n", "11.0.0 ", "10.3", "10.3.0.1", "gfx1030", "10.3.x", "64.0.0", "", "10..0",
-            "-1.0.0",
-        ] {
-            assert_eq!(parse_override(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
     fn versions() {
-        assert_eq!(gfx_name_from_version(100100).as_deref(), Some("gfx1010"));
-        assert_eq!(gfx_name_from_version(90010).as_deref(), Some("gfx90a"));
-        assert_eq!(gfx_name_from_version(90012).as_deref(), Some("gfx90c"));
-        assert_eq!(gfx_name_from_version(110501).as_deref(), Some("gfx1151"));
-        assert_eq!(gfx_name_from_version(0), None);
         assert_eq!(kb().by_gfx_target_version(100102).unwrap().name, "gfx1012");
     }
 }

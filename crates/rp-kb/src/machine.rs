@@ -2,6 +2,7 @@
 //! gaps, environment variables and the finding catalog (data/devices.toml,
 //! data/runtime.toml, data/env.toml, data/findings.toml).
 
+use crate::fill;
 use serde::Deserialize;
 
 /// A PCI vendor of GPUs.
@@ -169,8 +170,8 @@ impl Stack {
                 command: s
                     .command
                     .as_ref()
-                    .map(|c| c.replace("{gpu}", gpu).replace("{therock_index}", index)),
-                note: s.note.as_ref().map(|c| c.replace("{gpu}", gpu)),
+                    .map(|c| crate::fill(c, &[("gpu", gpu), ("therock_index", index)])),
+                note: s.note.as_ref().map(|c| crate::fill(c, &[("gpu", gpu)])),
                 os: s.os.clone(),
             })
             .collect()
@@ -286,8 +287,12 @@ pub fn fill_noted(
 ) -> (String, String) {
     let var = |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| *v);
     let (mut w, mut r) = (why.to_string(), reference.to_string());
-    let gpu = var("gpu").unwrap_or_default();
-    let code = var("code").unwrap_or_default();
+    // Processors: a target id's features (`gfx1010:xnack-`) do not change the family.
+    fn processor(v: Option<&str>) -> &str {
+        v.unwrap_or_default().split(':').next().unwrap_or_default()
+    }
+    let gpu = processor(var("gpu"));
+    let code = processor(var("code"));
     for n in notes {
         let applies = n.targets.iter().any(|t| t == gpu)
             && (n.code.is_empty() || n.code.iter().any(|c| c == code));
@@ -299,15 +304,6 @@ pub fn fill_noted(
         }
     }
     (fill(&w, vars), fill(&r, vars))
-}
-
-/// Fill `{key}` placeholders.
-pub fn fill(template: &str, vars: &[(&str, &str)]) -> String {
-    let mut out = template.to_string();
-    for (k, v) in vars {
-        out = out.replace(&format!("{{{k}}}"), v);
-    }
-    out
 }
 
 #[derive(Debug, Deserialize)]
@@ -378,30 +374,6 @@ pub(crate) struct EnvFile {
 #[derive(Debug, Deserialize)]
 pub(crate) struct FindingsFile {
     pub finding: Vec<FindingSpec>,
-}
-
-/// Parse an `HSA_OVERRIDE_GFX_VERSION` value (`major.minor.stepping`, decimal) into a
-/// KFD-style version number, the way libhsakmt does (`%u.%u.%u`, major ≤ 63,
-/// minor and stepping ≤ 255; ref: ROCR-Runtime libhsakmt/src/topology.c).
-pub fn parse_override(value: &str) -> Option<u32> {
-    // `%u` skips leading blanks; the trailing `%c` makes any character after the
-    // stepping an error.
-    let mut it = value.trim_start().split('.');
-    let (a, b, c) = (it.next()?, it.next()?, it.next()?);
-    if it.next().is_some() {
-        return None;
-    }
-    let p = |s: &str| -> Option<u32> {
-        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        s.parse().ok()
-    };
-    let (major, minor, step) = (p(a)?, p(b)?, p(c)?);
-    if major > 63 || minor > 255 || step > 255 {
-        return None;
-    }
-    Some(major * 10000 + minor * 100 + step)
 }
 
 /// A root cause `explain` can report.

@@ -17,7 +17,10 @@ pub struct Gpus {
 fn kfd_target(n: &KfdNode) -> (Option<String>, Option<TargetSource>) {
     let kb = rp_kb::kb();
     if let Some(v) = n.props.u64("gfx_target_version").filter(|&v| v > 0) {
-        if let Some(name) = rp_kb::gfx_name_from_version(v as u32) {
+        if let Some(name) = u32::try_from(v)
+            .ok()
+            .and_then(|v| rp_kb::GfxVersion::from_kfd(v).gfx_name())
+        {
             return (Some(name), Some(TargetSource::Kfd));
         }
     }

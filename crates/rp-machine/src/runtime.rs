@@ -95,7 +95,8 @@ pub fn apply(gpus: &mut [Gpu], unique_ids: &BTreeMap<u32, u64>, env: &BTreeMap<S
         let node = g.node.unwrap_or(0);
         let (isa, override_var) = match override_for(env, node) {
             Some((var, val)) => {
-                match rp_kb::parse_override(&val).and_then(rp_kb::gfx_name_from_version) {
+                match rp_kb::GfxVersion::parse_override(&val).and_then(rp_kb::GfxVersion::gfx_name)
+                {
                     Some(isa) => (isa, Some(var)),
                     None => (native.clone(), Some(var)),
                 }
@@ -138,7 +139,8 @@ pub fn report(gpus: &[Gpu], env: &BTreeMap<String, String>) -> Environment {
         let mut effects = Vec::new();
         match known.map(|k| k.kind.as_str()) {
             Some("override") | Some("override-node") => {
-                let target = rp_kb::parse_override(value).and_then(rp_kb::gfx_name_from_version);
+                let target =
+                    rp_kb::GfxVersion::parse_override(value).and_then(rp_kb::GfxVersion::gfx_name);
                 let affected: Vec<&&Gpu> = amd
                     .iter()
                     .filter(|g| {

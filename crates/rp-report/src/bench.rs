@@ -3,6 +3,15 @@
 use crate::{ProbeDevice, ProbeStatus};
 use serde::{Deserialize, Serialize};
 
+vocabulary! {
+    /// How a benchmark was timed.
+    BenchTimer { #[default] /** CUDA/HIP events, on the GPU. */ Events = "events", /** Python's `time.perf_counter`, on the CPU. */ PerfCounter = "perf_counter" }
+}
+vocabulary! {
+    /// The allocation policy a trace ran under (`trace --policy`).
+    TracePolicy { #[default] /** Allocation flags as the program asks. */ None = "none", /** Fine-grained (coherent) allocations forced: `--policy seed`. */ Seed = "seed" }
+}
+
 /// The GPU torch used, as the worker saw it.
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
 pub struct BenchGpu {
@@ -39,7 +48,7 @@ pub struct BenchMetrics {
     /// Achieved rate at the median, in `unit`.
     pub rate: Option<f64>,
     /// `events` (CUDA/HIP events) or `perf_counter`.
-    pub timer: String,
+    pub timer: BenchTimer,
     /// What the figure counts, or the first-call comparison.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -357,7 +366,7 @@ pub struct TraceReport {
     /// How it ended (null when the report was made from a file alone).
     pub exit: Option<TraceExit>,
     /// `none` or `seed`.
-    pub policy: String,
+    pub policy: TracePolicy,
     /// The GPU's target the fat binaries were checked against.
     pub gpu: Option<String>,
     /// Where that target came from.
@@ -386,4 +395,33 @@ pub struct TraceReport {
     pub bad_lines: u64,
     /// Notes: tracing disabled, a full file, real functions missing.
     pub notes: Vec<String>,
+}
+
+impl BenchReport {
+    /// The exit status of `bench`: 1 when a benchmark did not pass (or was not skipped),
+    /// or the CPU was measured although the machine has a GPU; else 0.
+    pub fn exit_code(&self) -> u8 {
+        let failed = self.gpu_not_seen
+            || self.benches.iter().any(|r| {
+                r.cells
+                    .iter()
+                    .any(|c| !matches!(c.status, ProbeStatus::Pass | ProbeStatus::Skip))
+            });
+        if failed {
+            crate::exit::FINDING
+        } else {
+            crate::exit::OK
+        }
+    }
+}
+
+impl TuneReport {
+    /// The exit status of `tune`: 0 when a candidate was found best, else 1.
+    pub fn exit_code(&self) -> u8 {
+        if self.best.is_some() {
+            crate::exit::OK
+        } else {
+            crate::exit::FINDING
+        }
+    }
 }

@@ -6,13 +6,59 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-mod bench;
-mod build;
-pub use bench::*;
-pub use build::*;
-
 /// Current schema number of every report.
 pub const SCHEMA: u32 = 1;
+
+/// The exit statuses of `rocm-patch`, as the README documents them. Every command's
+/// status is one of these, decided by its report (`exit_code()`), or — `run` and
+/// `trace` — the status of the command it ran, passed through.
+pub mod exit {
+    /// Nothing wrong: no error finding, every probe passed, the build verified (or was
+    /// planned), everything covered, nothing left to fix.
+    pub const OK: u8 = 0;
+    /// The command's answer is "no": an error finding, a probe or benchmark that did not
+    /// pass, a library missing the GPU's target, a build that stopped or did not verify,
+    /// error findings left after `fix`.
+    pub const FINDING: u8 = 1;
+    /// The tool could not do its job (unreadable input, bad arguments), or the user
+    /// declined `fix` (without a terminal, `--yes` is required).
+    pub const TOOL_ERROR: u8 = 2;
+    /// `fix`: a step failed and everything was rolled back.
+    pub const ROLLED_BACK: u8 = 3;
+    /// `run`, `trace`: the command was found but could not be executed (as shells do).
+    pub const CANNOT_EXECUTE: u8 = 126;
+    /// `run`, `trace`: the command was not found (as shells do).
+    pub const NOT_FOUND: u8 = 127;
+    /// `build` stopped by Ctrl-C (128 + SIGINT); run the same command again to resume.
+    pub const INTERRUPTED: u8 = 130;
+    /// A traced command that exited without a status (no code, no signal).
+    pub const NO_STATUS: u8 = FINDING;
+
+    /// The status of a command that was killed by signal `sig`: 128 + its number, as
+    /// shells report it.
+    pub fn signalled(sig: i32) -> u8 {
+        (128 + sig) as u8
+    }
+
+    /// The status to pass on for a command that ran: its exit code, or 128 + the signal
+    /// that ended it, or [`NO_STATUS`].
+    pub fn passed_through(code: Option<i32>, signal: Option<i32>) -> u8 {
+        match (signal, code) {
+            (Some(sig), _) => signalled(sig),
+            (None, Some(c)) => c as u8,
+            (None, None) => NO_STATUS,
+        }
+    }
+
+    /// `run`, `trace`: the status when the command could not be started.
+    pub fn cannot_start(e: &std::io::Error) -> u8 {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            NOT_FOUND
+        } else {
+            CANNOT_EXECUTE
+        }
+    }
+}
 
 /// A closed vocabulary: an enum whose JSON form is a fixed string.
 macro_rules! vocabulary {
@@ -44,6 +90,11 @@ macro_rules! vocabulary {
         }
     };
 }
+
+mod bench;
+mod build;
+pub use bench::*;
+pub use build::*;
 
 vocabulary! {
     /// How much a finding matters.
@@ -92,6 +143,10 @@ vocabulary! {
 vocabulary! {
     /// The library a data file or directory belongs to.
     LibraryKind { #[default] /** rocBLAS's Tensile. */ RocblasTensile = "rocblas-tensile", /** hipBLASLt's TensileLite. */ Hipblaslt = "hipblaslt", /** MIOpen. */ Miopen = "miopen" }
+}
+vocabulary! {
+    /// What a library data file is for (docs/code-objects.md).
+    LibraryRole { #[default] /** A catalog of kernels (Tensile `.dat`/`.yaml`, TensileLite). */ Catalog = "catalog", /** The master catalog the loader reads first (`TensileLibrary_lazy_<gfx>`). */ MasterCatalog = "master-catalog", /** A code object of kernels. */ CodeObject = "code-object", /** MIOpen's system find-db. */ FindDb = "find-db", /** MIOpen's user find-db. */ UserFindDb = "user-find-db", /** MIOpen's system perf-db. */ PerfDb = "perf-db", /** MIOpen's user perf-db. */ UserPerfDb = "user-perf-db", /** MIOpen's kernel cache. */ KernelDb = "kernel-db", /** MIOpen's user kernel cache. */ UserKernelDb = "user-kernel-db" }
 }
 vocabulary! {
     /// How a library covers a GPU.
@@ -343,8 +398,8 @@ pub struct CodeObjectReport {
 pub struct LibraryFile {
     /// `rocblas-tensile`, `hipblaslt` or `miopen`.
     pub library: LibraryKind,
-    /// `catalog`, `code-object`, `kernel-db`, `find-db`, `perf-db`, …
-    pub role: String,
+    /// `catalog`, `master-catalog`, `code-object`, `kernel-db`, `find-db`, `perf-db`, …
+    pub role: LibraryRole,
     /// The arch the name (or its per-arch directory) gives, when it gives one.
     pub arch: Option<String>,
 }
@@ -1264,4 +1319,56 @@ pub struct FixReport {
     /// Why it stopped, when it failed or was declined.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error: Option<String>,
+}
+
+impl FixReport {
+    /// The exit status of `fix` that ended so: 0 nothing left to fix (a dry run: no error
+    /// finding), 1 error findings remain or the probe did not pass, 2 declined, 3 rolled
+    /// back.
+    pub fn exit_code(&self) -> u8 {
+        match self.outcome {
+            FixOutcome::NothingToFix | FixOutcome::Fixed => exit::OK,
+            FixOutcome::DryRun => {
+                if self.before.iter().any(|f| f.severity == Severity::Error) {
+                    exit::FINDING
+                } else {
+                    exit::OK
+                }
+            }
+            FixOutcome::Incomplete => exit::FINDING,
+            FixOutcome::Declined => exit::TOOL_ERROR,
+            FixOutcome::RolledBack => exit::ROLLED_BACK,
+        }
+    }
+}
+
+impl DoctorReport {
+    /// The exit status of `doctor`: 1 with an error finding, else 0 (2, a `--python`
+    /// that does not exist, is decided before the report).
+    pub fn exit_code(&self) -> u8 {
+        if self.findings.iter().any(|f| f.severity == Severity::Error) {
+            exit::FINDING
+        } else {
+            exit::OK
+        }
+    }
+}
+
+impl InspectReport {
+    /// The exit status of `inspect`: 2 when a file could not be read, 1 when a GPU was
+    /// named and a library lacks it (or nothing has GPU code at all), else 0.
+    pub fn exit_code(&self) -> u8 {
+        if self.files.iter().any(|f| f.error.is_some()) {
+            exit::TOOL_ERROR
+        } else if self.coverage.as_ref().is_some_and(|c| {
+            !c.missing.is_empty()
+                || !c.partial.is_empty()
+                // Nothing with GPU code at all: nothing runs on the GPU named.
+                || c.covered.is_empty()
+        }) {
+            exit::FINDING
+        } else {
+            exit::OK
+        }
+    }
 }

@@ -18,7 +18,7 @@
 #![deny(missing_docs)]
 
 use rp_report::{
-    TraceAlloc, TraceError, TraceFatbin, TraceKernel, TraceLaunch, TraceReport, SCHEMA,
+    TraceAlloc, TraceError, TraceFatbin, TraceKernel, TraceLaunch, TracePolicy, TraceReport, SCHEMA,
 };
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -147,7 +147,7 @@ struct Last {
 /// What one process's records add up to: fixed in size whatever the number of calls.
 #[derive(Debug, Clone, Default)]
 struct State {
-    policy: Option<String>,
+    policy: Option<TracePolicy>,
     format: Option<u32>,
     kpack_env: Vec<(String, String)>,
     tsc: bool,
@@ -397,8 +397,8 @@ impl ProcessTrace {
         st.last_ev_exit = rec.ev == "exit";
         match rec.ev {
             "start" => {
-                if let Some(pol) = rec.policy {
-                    st.policy = Some(pol.to_string());
+                if let Some(pol) = rec.policy.and_then(|p| p.parse().ok()) {
+                    st.policy = Some(pol);
                 }
                 self.pid = rec.pid.or(self.pid);
                 self.ppid = rec.ppid.or(self.ppid);
@@ -650,13 +650,12 @@ fn kpack_line(v: &serde_json::Value) -> String {
 }
 
 /// Whether any of `targets` runs on `gpu`.
-fn runs_on(gpu: &str, targets: &[String]) -> Option<bool> {
+fn runs_on(gpu: &rp_kb::TargetId, targets: &[String]) -> bool {
     let kb = rp_kb::kb();
-    let g: rp_kb::TargetId = gpu.parse().ok()?;
-    Some(targets.iter().any(|t| {
+    targets.iter().any(|t| {
         t.parse::<rp_kb::TargetId>()
-            .is_ok_and(|c| kb.compat(&g, &c).loadable())
-    }))
+            .is_ok_and(|c| kb.compat(gpu, &c).loadable())
+    })
 }
 
 /// What the kpack loader's variables do (rocm-kpack runtime/src/loader.cpp).
@@ -718,11 +717,11 @@ impl Names<'_> {
 
 /// Summarise the processes' records. `gpu` is the target fat binaries are checked
 /// against.
-pub fn summarize(procs: &[ProcessTrace], gpu: Option<&str>) -> TraceReport {
+pub fn summarize(procs: &[ProcessTrace], gpu: Option<&rp_kb::TargetId>) -> TraceReport {
     let mut r = TraceReport {
         schema: SCHEMA,
-        policy: "none".into(),
-        gpu: gpu.map(String::from),
+        policy: TracePolicy::None,
+        gpu: gpu.map(|g| g.to_string()),
         ..Default::default()
     };
     let clocks: Vec<Option<Clock>> = procs.iter().map(Clock::of).collect();
@@ -756,8 +755,8 @@ pub fn summarize(procs: &[ProcessTrace], gpu: Option<&str>) -> TraceReport {
         if !p.exited && p.records > 0 {
             r.ended_abnormally = true;
         }
-        if let Some(pol) = &st.policy {
-            r.policy = pol.clone();
+        if let Some(pol) = st.policy {
+            r.policy = pol;
         }
         for (k, v) in &st.kpack_env {
             *kpack_env.entry((k.clone(), v.clone())).or_default() += 1;
@@ -766,7 +765,7 @@ pub fn summarize(procs: &[ProcessTrace], gpu: Option<&str>) -> TraceReport {
             let mut f = f.clone();
             f.id = fatbin_base.saturating_add(f.id);
             f.runs_here = match (gpu, &f.kpack) {
-                (Some(g), None) => runs_on(g, &f.targets),
+                (Some(g), None) => Some(runs_on(g, &f.targets)),
                 _ => None,
             };
             r.fatbins.push(f);
@@ -973,8 +972,8 @@ pub fn evidence(reports: &[TraceReport]) -> Vec<String> {
             }
         }
     }
-    let seed = reports.iter().find(|r| r.policy == "seed");
-    let plain = reports.iter().find(|r| r.policy != "seed");
+    let seed = reports.iter().find(|r| r.policy == TracePolicy::Seed);
+    let plain = reports.iter().find(|r| r.policy != TracePolicy::Seed);
     if let (Some(s), Some(p)) = (seed, plain) {
         match (s.ended_abnormally, p.ended_abnormally) {
             (true, true) => out.push(
@@ -1014,7 +1013,7 @@ mod tests {
         data.extend_from_slice(&[0u8; 64]);
         let p = parse(Path::new("tr"), &data);
         assert_eq!((p.records, p.bad_lines, p.exited), (9, 1, false));
-        let r = summarize(&[p], Some("gfx1010"));
+        let r = summarize(&[p], Some(&"gfx1010".parse().unwrap()));
         assert!(r.ended_abnormally);
         assert_eq!(r.launches, 2);
         assert_eq!(r.kernels[0].name, "_Z3addPf");
@@ -1031,7 +1030,7 @@ mod tests {
             "{ev:?}"
         );
         let mut seeded = r.clone();
-        seeded.policy = "seed".into();
+        seeded.policy = TracePolicy::Seed;
         let ev = evidence(&[r, seeded]);
         assert!(ev
             .iter()
@@ -1041,9 +1040,9 @@ mod tests {
     #[test]
     fn gfx1030_code_runs_on_gfx1030_and_not_on_gfx1010() {
         let t = vec!["gfx1030".to_string()];
-        assert_eq!(runs_on("gfx1030", &t), Some(true));
-        assert_eq!(runs_on("gfx1010", &t), Some(false));
-        assert_eq!(runs_on("nonsense", &t), None);
+        let g = |s: &str| s.parse::<rp_kb::TargetId>().unwrap();
+        assert!(runs_on(&g("gfx1030"), &t));
+        assert!(!runs_on(&g("gfx1010"), &t));
     }
 
     #[test]
@@ -1126,7 +1125,7 @@ mod tests {
             parse(Path::new("tr"), parent.as_bytes()),
             parse(Path::new("tr.101"), child.as_bytes()),
         ];
-        let r = summarize(&procs, Some("gfx1030"));
+        let r = summarize(&procs, Some(&"gfx1030".parse().unwrap()));
         assert_eq!(r.launches, 3);
         assert_eq!(r.kernels[0].name, "_Z1kv");
         assert_eq!(r.kernels[0].lib.as_deref(), Some("/l/libk.so"));

@@ -225,13 +225,7 @@ pub(crate) fn bench(
         }
     }
     super::emit(out, args.json, &report, render::bench::report)?;
-    let failed = report.gpu_not_seen
-        || report.benches.iter().any(|r| {
-            r.cells
-                .iter()
-                .any(|c| !matches!(c.status, ProbeStatus::Pass | ProbeStatus::Skip))
-        });
-    Ok(if failed { exit::FINDING } else { exit::OK })
+    Ok(report.exit_code())
 }
 
 /// The user's config file: `$XDG_CONFIG_HOME/rocm-patch/config.toml`, else
@@ -516,7 +510,7 @@ pub(crate) fn tune(
             .notes
             .push("no candidate passed every probe: nothing to rank".into());
         super::emit(out, json, &report, render::bench::tune)?;
-        return Ok(exit::FINDING);
+        return Ok(report.exit_code());
     }
     let bench_base = base_options(
         &args.python,
@@ -593,9 +587,5 @@ pub(crate) fn tune(
         }
     }
     super::emit(out, json, &report, render::bench::tune)?;
-    Ok(if report.best.is_some() {
-        exit::OK
-    } else {
-        exit::FINDING
-    })
+    Ok(report.exit_code())
 }

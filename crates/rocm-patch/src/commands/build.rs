@@ -2,7 +2,7 @@
 
 use crate::cli::BuildArgs;
 use crate::{exit, render};
-use rp_report::{RecipeList, SCHEMA};
+use rp_report::{BuildOutcome, RecipeList, StepState, SCHEMA};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -162,7 +162,12 @@ fn explain_log(log: &str, gpu: &str) -> Vec<String> {
     let c = rp_explain::Classifier::new();
     let f = std::fs::File::open(log).map(std::io::BufReader::new);
     let ctx = rp_explain::Context {
-        gpus: vec![(gpu.to_string(), gpu.to_string())],
+        gpus: gpu
+            .parse()
+            .ok()
+            .map(|t| (t, gpu.to_string()))
+            .into_iter()
+            .collect(),
         ..Default::default()
     };
     let r = rp_explain::explain(&c, vec![(log.to_string(), f)], &ctx);
@@ -240,6 +245,8 @@ pub(crate) fn run(
                 "no AMD GPU found in KFD; name the target with --gpu (e.g. --gpu gfx1010)"
             )
         })?;
+    let gpu = gpu.to_string();
+
     if args.jobs == Some(0) {
         anyhow::bail!("--jobs 0: at least one job");
     }
@@ -279,7 +286,11 @@ pub(crate) fn run(
     drop(guard);
     progress.clear();
     let mut rep = result?;
-    for s in rep.steps.iter_mut().filter(|s| s.state == "failed") {
+    for s in rep
+        .steps
+        .iter_mut()
+        .filter(|s| s.state == StepState::Failed)
+    {
         if let Some(log) = &s.log {
             s.explained = explain_log(log, &rep.gpu);
         }
@@ -303,7 +314,7 @@ pub(crate) fn run(
             }
         }
     }
-    if rep.outcome == "ok" {
+    if rep.outcome == BuildOutcome::Ok {
         if let Some(into) = &args.deploy_into {
             let r = rp_build::deploy_steps(&req, &rep, into)
                 .map_err(anyhow::Error::from)
@@ -322,7 +333,7 @@ pub(crate) fn run(
             match r {
                 Ok(tx) => rep.deploy = Some(tx),
                 Err(e) => {
-                    rep.outcome = "deploy-failed".into();
+                    rep.outcome = BuildOutcome::DeployFailed;
                     rep.error = Some(format!(
                         "deploy into {}: {e:#} (the build is kept in {})",
                         into.display(),
@@ -333,9 +344,5 @@ pub(crate) fn run(
         }
     }
     super::emit(out, args.json, &rep, render::build::report)?;
-    Ok(match rep.outcome.as_str() {
-        "ok" | "planned" => exit::OK,
-        "interrupted" => 130,
-        _ => exit::FINDING,
-    })
+    Ok(rep.outcome.exit_code())
 }

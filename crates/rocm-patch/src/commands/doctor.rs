@@ -2,7 +2,6 @@
 
 use crate::cli::DoctorArgs;
 use crate::{exit, render};
-use rp_report::Severity;
 use std::io::{IsTerminal, Write};
 
 pub(crate) fn run(args: DoctorArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
@@ -44,15 +43,5 @@ pub(crate) fn run(args: DoctorArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     if !missing.is_empty() {
         return Ok(exit::TOOL_ERROR);
     }
-    Ok(
-        if report
-            .findings
-            .iter()
-            .any(|f| f.severity == Severity::Error)
-        {
-            exit::FINDING
-        } else {
-            exit::OK
-        },
-    )
+    Ok(report.exit_code())
 }

@@ -122,9 +122,5 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<u8> {
     let e = cmd.exec();
     super::error_line(&format!("cannot run {}: {e}", prog.to_string_lossy()));
     // As shells do: 127 when the command is not found, 126 when it cannot be executed.
-    Ok(if e.kind() == std::io::ErrorKind::NotFound {
-        127
-    } else {
-        126
-    })
+    Ok(exit::cannot_start(&e))
 }

@@ -110,7 +110,7 @@ pub(crate) fn run(args: ExplainArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
                 Err(e) => report.errors.push(e),
             }
         }
-        summaries.push(rp_trace::summarize(&procs, gpu.as_deref()));
+        summaries.push(rp_trace::summarize(&procs, gpu.as_ref()));
     }
     report.trace_evidence = rp_trace::evidence(&summaries);
     if !report.override_evidence.is_empty()
@@ -150,7 +150,7 @@ pub(crate) fn context(
         gpus: gpus
             .iter()
             .filter(|g| g.vendor == rp_report::Vendor::Amd)
-            .filter_map(|g| Some((g.gfx_target.clone()?, g.name.clone())))
+            .filter_map(|g| Some((g.gfx_target.as_deref()?.parse().ok()?, g.name.clone())))
             .collect(),
         overrides: env
             .iter()

@@ -8,9 +8,6 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-/// Exit code: a step failed and everything was rolled back.
-const ROLLED_BACK: u8 = 3;
-
 fn default_venv(env: &BTreeMap<String, String>, gpu: &str) -> Option<PathBuf> {
     let data = env
         .get("XDG_DATA_HOME")
@@ -95,7 +92,7 @@ pub(crate) fn run(
         };
         report.remaining = rp_fix::compare(&before, &before, &[]).remaining;
         finish(&report, out)?;
-        return Ok(u8::from(before_errors));
+        return Ok(report.exit_code());
     }
     // Consent.
     if !args.yes {
@@ -106,7 +103,7 @@ pub(crate) fn run(
                 "stdin is not a terminal, so nobody can answer [y/N]: pass --yes to apply, or --dry-run to see the plan".into(),
             );
             finish(&report, out)?;
-            return Ok(crate::exit::TOOL_ERROR);
+            return Ok(report.exit_code());
         }
         if !args.json {
             render::fix::plan(&report, out)?;
@@ -121,7 +118,7 @@ pub(crate) fn run(
             report.outcome = FixOutcome::Declined;
             report.error = Some("declined: nothing was changed".into());
             finish(&report, out)?;
-            return Ok(crate::exit::TOOL_ERROR);
+            return Ok(report.exit_code());
         }
     }
     let sd = super::deploy::state_dir(state_dir)?;
@@ -184,7 +181,8 @@ pub(crate) fn run(
             return Ok(match e {
                 rp_fix::FixError::Deploy(
                     rp_deploy::DeployError::Failed { .. } | rp_deploy::DeployError::Verify { .. },
-                ) => ROLLED_BACK,
+                ) => report.exit_code(),
+                // Nothing was deployed: the tool failed.
                 _ => crate::exit::TOOL_ERROR,
             });
         }
@@ -243,7 +241,7 @@ pub(crate) fn run(
         FixOutcome::Incomplete
     };
     finish(&report, out)?;
-    Ok(u8::from(report.outcome != FixOutcome::Fixed))
+    Ok(report.exit_code())
 }
 
 /// The verification probe: whether it ran, and whether a failure to verify counts

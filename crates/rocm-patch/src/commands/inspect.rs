@@ -2,7 +2,7 @@
 
 use crate::cli::InspectArgs;
 use crate::progress::Wait;
-use crate::{exit, render};
+use crate::render;
 use anyhow::Context;
 use rp_kb::TargetId;
 use std::io::Write;
@@ -50,16 +50,5 @@ pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
             super::error_line(&format!("{}: {e}", f.path));
         }
     }
-    Ok(if report.files.iter().any(|f| f.error.is_some()) {
-        exit::TOOL_ERROR
-    } else if report.coverage.as_ref().is_some_and(|c| {
-        !c.missing.is_empty()
-                || !c.partial.is_empty()
-                // Nothing with GPU code at all: nothing runs on the GPU named.
-                || c.covered.is_empty()
-    }) {
-        exit::FINDING
-    } else {
-        exit::OK
-    })
+    Ok(report.exit_code())
 }

@@ -134,12 +134,14 @@ pub(crate) fn env_map() -> BTreeMap<String, String> {
 pub(crate) fn gpu_target(
     flag: Option<&str>,
     timeout_ms: u64,
-) -> anyhow::Result<Option<(String, String)>> {
+) -> anyhow::Result<Option<(rp_kb::TargetId, String)>> {
     if let Some(g) = flag {
-        if g.parse::<rp_kb::TargetId>().is_err() || rp_kb::kb().processor(g).is_none() {
-            anyhow::bail!("--gpu {g:?}: not a GPU target the knowledge base knows (e.g. gfx1010)");
+        match g.parse::<rp_kb::TargetId>() {
+            Ok(t) if rp_kb::kb().processor(g).is_some() => return Ok(Some((t, "--gpu".into()))),
+            _ => anyhow::bail!(
+                "--gpu {g:?}: not a GPU target the knowledge base knows (e.g. gfx1010)"
+            ),
         }
-        return Ok(Some((g.to_string(), "--gpu".into())));
     }
     let root = rp_machine::SysRoot::live(std::time::Duration::from_millis(timeout_ms.max(1)));
     let m = rp_machine::snapshot(
@@ -152,7 +154,7 @@ pub(crate) fn gpu_target(
     .ok();
     Ok(m.as_ref().and_then(|m| {
         m.kfd_gpus().find_map(|g| {
-            let t = g.gfx_target.clone()?;
+            let t = g.gfx_target.as_deref()?.parse().ok()?;
             let node = g.node.map(|n| n.to_string()).unwrap_or_default();
             Some((t, format!("KFD node {node} ({})", g.name)))
         })

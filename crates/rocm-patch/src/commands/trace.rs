@@ -108,7 +108,7 @@ pub(crate) fn run(args: TraceArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         for e in &errs {
             super::error_line(e);
         }
-        let mut r = rp_trace::summarize(&procs, gpu.as_deref());
+        let mut r = rp_trace::summarize(&procs, gpu.as_ref());
         r.gpu_source = gpu_source;
         super::emit(out, args.json, &r, render::trace::human)?;
         return Ok(if errs.is_empty() {
@@ -166,18 +166,14 @@ pub(crate) fn run(args: TraceArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         Ok(s) => s,
         Err(e) => {
             super::error_line(&format!("cannot run {program}: {e}"));
-            return Ok(if e.kind() == std::io::ErrorKind::NotFound {
-                127
-            } else {
-                126
-            });
+            return Ok(exit::cannot_start(&e));
         }
     };
     let (procs, errs) = read_all(&file);
     for e in &errs {
         super::error_line(e);
     }
-    let mut r = rp_trace::summarize(&procs, gpu.as_deref());
+    let mut r = rp_trace::summarize(&procs, gpu.as_ref());
     r.gpu_source = gpu_source;
     r.command = args.command.clone();
     if args.output.is_some() {
@@ -213,7 +209,6 @@ pub(crate) fn run(args: TraceArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
             libc::signal(sig, libc::SIG_DFL);
             libc::raise(sig);
         }
-        return Ok((128 + sig) as u8);
     }
-    Ok(status.code().unwrap_or(1) as u8)
+    Ok(exit::passed_through(status.code(), status.signal()))
 }

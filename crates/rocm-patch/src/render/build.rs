@@ -1,6 +1,8 @@
 //! Human text for `build`, `build --list` and `build --show`.
 
-use rp_report::{BuildCost, BuildReport, PreflightItem, RecipeList, RecipeShow};
+use rp_report::{
+    BuildCost, BuildOutcome, BuildReport, PreflightItem, RecipeList, RecipeShow, StepState,
+};
 use std::io::{self, Write};
 
 /// `build --list`.
@@ -198,7 +200,7 @@ pub fn report(r: &BuildReport, out: &mut dyn Write) -> io::Result<()> {
             .map(|t| format!(" ({t:.1} s)"))
             .unwrap_or_default();
         writeln!(out, "  {:11} {}{took}", s.state, s.name)?;
-        if r.dry_run || s.state == "failed" {
+        if r.dry_run || s.state == StepState::Failed {
             writeln!(out, "      cd {}", s.cwd)?;
             let env = if s.env.is_empty() {
                 String::new()
@@ -207,7 +209,7 @@ pub fn report(r: &BuildReport, out: &mut dyn Write) -> io::Result<()> {
             };
             writeln!(out, "      {env}{}", s.command)?;
         }
-        if s.state == "failed" {
+        if s.state == StepState::Failed {
             writeln!(
                 out,
                 "      {}; last lines of {}:",
@@ -247,9 +249,9 @@ pub fn report(r: &BuildReport, out: &mut dyn Write) -> io::Result<()> {
     for n in &r.notes {
         writeln!(out, "\nnote: {n}")?;
     }
-    match (&r.error, r.outcome.as_str()) {
+    match (&r.error, r.outcome) {
         (Some(e), _) => writeln!(out, "\n{}: {e}", r.outcome)?,
-        (None, "planned") => writeln!(out, "\nplanned: nothing was run")?,
+        (None, BuildOutcome::Planned) => writeln!(out, "\nplanned: nothing was run")?,
         (None, o) => writeln!(out, "\n{o}: built in {:.1} s, verified", r.seconds)?,
     }
     Ok(())
