@@ -258,6 +258,12 @@ def bench_copy_d2d(torch, dev, h):
 
 
 def _host_copy(direction, pinned):
+    """A 256 MiB copy between host and device, as torch does it: `d.copy_(host)` (pageable:
+    blocking; pinned: non_blocking). The host buffer is torch's own allocation
+    (`torch.empty`: malloc'd, pageable) written once with `fill_` before timing, so every
+    page is real memory: a never-written buffer maps the kernel's shared zero page for
+    every page and a host-to-device copy from it reads about twice as fast (19.4 against
+    9.0 GB/s on an H200, docs/bench-h200.md), which is not what copying data costs."""
     def bench(torch, dev, h):
         h.gpu_only("a host-device copy")
         nbytes = 256 << 20
