@@ -511,6 +511,43 @@ fn kill_9_at_random_points_then_recover_is_byte_identical() {
             "--no-load-check",
         ],
     ));
+    // A rollback that dies after half of its file operations (an exact point, whatever
+    // the machine's load): recover finishes it.
+    let st = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+        .env("ROCM_PATCH_FAULT_AFTER_UNDO", (ops / 2).to_string())
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["rollback", "--last"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!st.success());
+    assert_ne!(
+        snapshot(&tree),
+        original,
+        "the rollback was not interrupted"
+    );
+    assert_ne!(
+        snapshot(&tree),
+        deployed,
+        "the rollback was not interrupted"
+    );
+    ok(&rpx(&state, &["recover"]));
+    assert_eq!(snapshot(&tree), original, "interrupted rollback");
+    // And a SIGKILL at a random time during a rollback: never half-undone after recover
+    // (a kill before the rollback began leaves the deploy, which a rollback then undoes).
+    ok(&rpx(
+        &state,
+        &[
+            "deploy",
+            "plan",
+            plan.to_str().unwrap(),
+            "--into",
+            tree.to_str().unwrap(),
+            "--no-load-check",
+        ],
+    ));
     let mut child = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
         .arg("--state-dir")
         .arg(&state)
@@ -518,11 +555,21 @@ fn kill_9_at_random_points_then_recover_is_byte_identical() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(full / 4);
+    std::thread::sleep(Duration::from_micros(
+        rng.next() % (full.as_micros() as u64).max(1),
+    ));
     let _ = child.kill();
     let _ = child.wait();
     ok(&rpx(&state, &["recover"]));
-    assert_eq!(snapshot(&tree), original, "interrupted rollback");
+    let now = snapshot(&tree);
+    assert!(
+        now == original || now == deployed,
+        "seed {seed}: tree half-undone after recover"
+    );
+    if now == deployed {
+        ok(&rpx(&state, &["rollback", "--last"]));
+    }
+    assert_eq!(snapshot(&tree), original, "killed rollback (seed {seed})");
 }
 
 fn as_unprivileged(cmd: &mut Command) {

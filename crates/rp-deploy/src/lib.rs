@@ -174,6 +174,17 @@ fn fault_point(done: usize) {
     }
 }
 
+/// Test hook: abort the process after this many undone file operations of a rollback
+/// (ROCM_PATCH_FAULT_AFTER_UNDO), to test recovery of an interrupted rollback at an exact
+/// point.
+fn undo_fault_point(done: usize) {
+    if let Ok(v) = std::env::var("ROCM_PATCH_FAULT_AFTER_UNDO") {
+        if v.parse::<usize>().ok() == Some(done) {
+            std::process::abort();
+        }
+    }
+}
+
 fn tmp_for(path: &Path, seq: u64, i: usize) -> PathBuf {
     fsx::tmp_sibling(path, &format!("rp-tmp-{seq}-{i}"))
 }
@@ -310,8 +321,9 @@ fn restore(s: &StateDir, j: &mut Journal, note: Option<String>) -> Result<(), De
     for a in j.actions.iter().rev() {
         actions::undo(a, j.seq)?;
     }
-    for (i, op) in j.ops.iter().enumerate().rev() {
+    for (n, (i, op)) in j.ops.iter().enumerate().rev().enumerate() {
         restore_op(s, op, j.seq, i)?;
+        undo_fault_point(n + 1);
     }
     j.state = TxState::RolledBack;
     if note.is_some() {
