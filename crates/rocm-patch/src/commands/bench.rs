@@ -107,7 +107,7 @@ fn base_options(
     extra: Option<PathBuf>,
 ) -> anyhow::Result<rp_probe::Options> {
     Ok(rp_probe::Options {
-        python: super::probe::python_path(python)?,
+        python: super::settings::python_path(python)?,
         device: device(dev),
         only,
         timeout: Duration::from_secs_f64(timeout),
@@ -128,7 +128,7 @@ fn after_run(
     compare: bool,
 ) {
     if report.device == rp_report::ProbeDevice::Cpu && !matches!(dev, ProbeDevice::Cpu) {
-        let (failed, note) = super::probe::cpu_note(
+        let (failed, note) = super::settings::cpu_note(
             &report.torch,
             &report.executable,
             matches!(dev, ProbeDevice::Cuda),
@@ -195,7 +195,7 @@ pub(crate) fn bench(
     for p in &args.profile {
         columns.push(Column {
             name: p.clone(),
-            env: super::env::profile_changes(p, args.timeout_ms)?,
+            env: super::settings::profile_changes(p, args.timeout_ms)?,
         });
     }
     let progress = Progress::new(args.json, "bench: starting the worker (importing torch)");
@@ -207,7 +207,7 @@ pub(crate) fn bench(
     });
     drop(progress);
     let mut report = report?;
-    let sd = super::deploy::state_dir(state_dir).ok();
+    let sd = super::settings::state_dir(state_dir).ok();
     after_run(
         &mut report,
         args.device,
@@ -279,7 +279,7 @@ fn write_best(c: &TuneCandidate, state_dir: Option<PathBuf>) -> anyhow::Result<T
     let scratch = tempfile::tempdir()?;
     let src = scratch.path().join("config.toml");
     std::fs::write(&src, new)?;
-    let sd = super::deploy::state_dir(state_dir)?;
+    let sd = super::settings::state_dir(state_dir)?;
     let tx = rp_deploy::deploy(
         &sd,
         &[rp_deploy::Step::File {
@@ -312,7 +312,7 @@ pub(crate) fn tune(
     check_repeat(args.repeat)?;
     let json = args.json;
     let names: Vec<(String, bool)> = if args.profile.is_empty() {
-        let o = super::env::options(&crate::cli::ProfileArgs {
+        let o = super::settings::profile_options(&crate::cli::ProfileArgs {
             profile: None,
             sets: Vec::new(),
             force: false,
@@ -358,7 +358,7 @@ pub(crate) fn tune(
     let mut not_tried = Vec::new();
     for (i, (name, named)) in names.iter().enumerate() {
         // Warnings about the user's environment once, not per candidate.
-        match super::env::profile_changes_with(name, args.timeout_ms, *named, i == 0) {
+        match super::settings::profile_changes_with(name, args.timeout_ms, *named, i == 0) {
             Ok(env) => tried.push((name.clone(), name.clone(), None, env)),
             Err(e) => not_tried.push(TuneCandidate {
                 name: name.clone(),

@@ -327,7 +327,7 @@ pub(crate) fn run(
                         env: super::env_map(),
                         ..Default::default()
                     };
-                    let sd = super::deploy::state_dir(state_dir.clone())?;
+                    let sd = super::settings::state_dir(state_dir.clone())?;
                     Ok(rp_deploy::deploy(&sd, &steps, &opts)?)
                 });
             match r {

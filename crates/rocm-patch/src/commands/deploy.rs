@@ -6,11 +6,7 @@ use rp_report::{HistoryReport, RecoverReport, TxReport, SCHEMA};
 use std::io::Write;
 use std::path::PathBuf;
 
-/// `--state-dir`, else $XDG_STATE_HOME/rocm-patch, else ~/.local/state/rocm-patch.
-pub(crate) fn state_dir(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    super::user_dir(flag, "XDG_STATE_HOME", ".local/state", "state-dir")
-}
-
+/// The command line, as the journal records it.
 fn command_line() -> String {
     std::env::args().collect::<Vec<_>>().join(" ")
 }
@@ -20,7 +16,7 @@ pub(crate) fn deploy(
     sd: Option<PathBuf>,
     out: &mut dyn Write,
 ) -> anyhow::Result<u8> {
-    let sd = state_dir(sd)?;
+    let sd = super::settings::state_dir(sd)?;
     let (steps, into, common, notes) = match c {
         DeployCommand::Plan { plan, into, common } => {
             let (plan_into, steps) = rp_deploy::plan::parse_plan(&plan)?;
@@ -80,7 +76,7 @@ pub(crate) fn rollback(
             "rollback needs a transaction id, or --last for the most recent one (ids: `rocm-patch history`)"
         ),
     };
-    let r = rp_deploy::rollback(&state_dir(sd)?, which, a.force)?;
+    let r = rp_deploy::rollback(&super::settings::state_dir(sd)?, which, a.force)?;
     super::emit(out, a.json, &r, render::deploy::tx)?;
     Ok(exit::OK)
 }
@@ -90,7 +86,7 @@ pub(crate) fn history(
     sd: Option<PathBuf>,
     out: &mut dyn Write,
 ) -> anyhow::Result<u8> {
-    let sd = state_dir(sd)?;
+    let sd = super::settings::state_dir(sd)?;
     let h = HistoryReport {
         schema: SCHEMA,
         state_dir: sd.display().to_string(),
@@ -105,7 +101,7 @@ pub(crate) fn recover(
     sd: Option<PathBuf>,
     out: &mut dyn Write,
 ) -> anyhow::Result<u8> {
-    let sd = state_dir(sd)?;
+    let sd = super::settings::state_dir(sd)?;
     let r = match &a.abandon {
         Some(id) => RecoverReport {
             schema: SCHEMA,

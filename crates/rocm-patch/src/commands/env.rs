@@ -1,65 +1,11 @@
 //! `rocm-patch env` and `rocm-patch run`.
 
-use crate::cli::{EnvArgs, ProfileArgs, RunArgs, Shell};
+use crate::cli::{EnvArgs, RunArgs, Shell};
 use crate::{exit, render};
 use std::io::Write;
 
-pub(crate) fn options(p: &ProfileArgs) -> anyhow::Result<rp_env::Options> {
-    Ok(rp_env::Options {
-        sysroot: p.sysroot.clone(),
-        env: super::env_map(),
-        cwd: std::env::current_dir()?,
-        profile: p.profile.clone(),
-        sets: p.sets.clone(),
-        force: p.force,
-        keep_env: p.keep_env,
-        i_know_this_crashes: p.i_know_this_crashes,
-        timeout: std::time::Duration::from_millis(p.timeout_ms.max(1)),
-        trust_store: super::trust_store(&super::env_map()),
-    })
-}
-
-/// The environment changes of a profile on this machine, as `run` applies them (for
-/// `probe --profile`); warnings go to stderr.
-pub(crate) fn profile_changes(
-    profile: &str,
-    timeout_ms: u64,
-) -> anyhow::Result<Vec<(String, Option<String>)>> {
-    profile_changes_with(profile, timeout_ms, false, true)
-}
-
-/// A profile's changes; `dangerous_ok` resolves a dangerous profile (tune, when the
-/// user named it), `warn` prints the resolver's warnings.
-pub(crate) fn profile_changes_with(
-    profile: &str,
-    timeout_ms: u64,
-    dangerous_ok: bool,
-    warn_too: bool,
-) -> anyhow::Result<Vec<(String, Option<String>)>> {
-    let o = options(&ProfileArgs {
-        profile: Some(profile.to_string()),
-        sets: Vec::new(),
-        force: false,
-        keep_env: false,
-        i_know_this_crashes: dangerous_ok,
-        sysroot: "/".into(),
-        timeout_ms,
-    })?;
-    let report = rp_env::resolve(&o)?;
-    if warn_too {
-        warn(&report);
-    }
-    Ok(rp_env::changes(&report))
-}
-
-fn warn(report: &rp_report::EnvReport) {
-    for w in &report.warnings {
-        super::warning_line(w);
-    }
-}
-
 pub(crate) fn env(args: EnvArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
-    let o = options(&args.p)?;
+    let o = super::settings::profile_options(&args.p)?;
     let json = args.json || matches!(args.shell, Shell::Json);
     if args.list {
         let list = rp_report::ProfileList {
@@ -77,7 +23,7 @@ pub(crate) fn env(args: EnvArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         render::env::explain(&report, out)?;
         return Ok(exit::OK);
     }
-    warn(&report);
+    super::settings::warn(&report);
     super::emit(out, json, &report, |r, o| match args.shell {
         Shell::Fish => render::env::fish(r, o),
         Shell::Bash | Shell::Zsh | Shell::Json => render::env::posix(r, o),
@@ -89,9 +35,9 @@ pub(crate) fn env(args: EnvArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
 /// exit status is ours. Returns only if exec fails.
 pub(crate) fn run(args: RunArgs) -> anyhow::Result<u8> {
     use std::os::unix::process::CommandExt;
-    let o = options(&args.p)?;
+    let o = super::settings::profile_options(&args.p)?;
     let report = rp_env::resolve(&o)?;
-    warn(&report);
+    super::settings::warn(&report);
     let (prog, rest) = args
         .command
         .split_first()

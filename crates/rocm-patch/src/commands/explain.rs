@@ -5,6 +5,8 @@ use crate::{exit, render};
 use std::io::IsTerminal;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 pub(crate) fn run(args: ExplainArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     let mut env = super::env_map();
@@ -28,7 +30,7 @@ pub(crate) fn run(args: ExplainArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
         )?;
         (m.gpus, m.environment.set_in_files)
     };
-    let mut ctx = context(&gpus, &env);
+    let mut ctx = super::settings::context(&gpus, &env);
     // An override only a startup file sets is in force in every new shell (issue 29:
     // explain on a tree whose override was only in .bashrc did not use it).
     for s in set_in_files
@@ -69,17 +71,33 @@ pub(crate) fn run(args: ExplainArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
             })
             .collect()
     };
-    // A progress line on a terminal for long input.
-    let tty = std::io::stderr().is_terminal();
+    // A progress line on a terminal for long input: which input, how much read.
+    let read = Arc::new(AtomicU64::new(0));
+    let reading = Arc::new(Mutex::new(String::new()));
+    let wait = {
+        let (read, reading) = (read.clone(), reading.clone());
+        let start = std::time::Instant::now();
+        crate::progress::Wait::start(true, move || {
+            let n = read.load(Ordering::Relaxed) >> 20;
+            let secs = start.elapsed().as_secs_f64().max(1e-3);
+            let name = reading.lock().map(|s| s.clone()).unwrap_or_default();
+            format!(
+                "explain: {name}: {n} MiB read ({:.0} MiB/s)",
+                n as f64 / secs
+            )
+        })
+    };
     let inputs: Vec<(String, std::io::Result<Box<dyn BufRead>>)> = inputs
         .into_iter()
         .map(|(n, r)| {
             let r = r.map(|r| {
-                if tty {
-                    Box::new(Progress::new(r, n.clone())) as Box<dyn BufRead>
-                } else {
-                    r
-                }
+                Box::new(Counted {
+                    inner: r,
+                    name: n.clone(),
+                    read: read.clone(),
+                    reading: reading.clone(),
+                    named: false,
+                }) as Box<dyn BufRead>
             });
             (n, r)
         })
@@ -124,9 +142,7 @@ pub(crate) fn run(args: ExplainArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
             report.override_evidence.join("; ")
         ));
     }
-    if tty {
-        let _ = write!(std::io::stderr(), "\r\x1b[K");
-    }
+    drop(wait);
     for e in &report.errors {
         super::error_line(&format!("cannot read {e}"));
     }
@@ -140,70 +156,33 @@ pub(crate) fn run(args: ExplainArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
     })
 }
 
-/// What explain knows of the machine: its AMD GPUs (true target, name) and the overrides
-/// in force.
-pub(crate) fn context(
-    gpus: &[rp_report::Gpu],
-    env: &std::collections::BTreeMap<String, String>,
-) -> rp_explain::Context {
-    rp_explain::Context {
-        gpus: gpus
-            .iter()
-            .filter(|g| g.vendor == rp_report::Vendor::Amd)
-            .filter_map(|g| Some((g.gfx_target.as_deref()?.parse().ok()?, g.name.clone())))
-            .collect(),
-        overrides: env
-            .iter()
-            .filter(|(k, _)| k.starts_with("HSA_OVERRIDE_GFX_VERSION"))
-            .map(|(k, v)| format!("environment: {k}={v}"))
-            .collect(),
-    }
-}
-
-/// Counts what is read and shows it on stderr every 64 MiB.
-struct Progress<R> {
+/// A reader that counts what is read, for the progress line.
+struct Counted<R> {
     inner: R,
     name: String,
-    read: u64,
-    next: u64,
-    start: std::time::Instant,
+    read: Arc<AtomicU64>,
+    reading: Arc<Mutex<String>>,
+    named: bool,
 }
 
-impl<R> Progress<R> {
-    const STEP: u64 = 64 << 20;
-    fn new(inner: R, name: String) -> Self {
-        Progress {
-            inner,
-            name,
-            read: 0,
-            next: Self::STEP,
-            start: std::time::Instant::now(),
-        }
-    }
-}
-
-impl<R: std::io::Read> std::io::Read for Progress<R> {
+impl<R: std::io::Read> std::io::Read for Counted<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         self.inner.read(buf)
     }
 }
 
-impl<R: BufRead> BufRead for Progress<R> {
+impl<R: BufRead> BufRead for Counted<R> {
     fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
         self.inner.fill_buf()
     }
     fn consume(&mut self, n: usize) {
-        self.read += n as u64;
-        if self.read >= self.next {
-            self.next += Self::STEP;
-            let secs = self.start.elapsed().as_secs_f64().max(1e-3);
-            let _ = write!(
-                std::io::stderr(),
-                "\r\x1b[K  {}: {} MiB read ({:.0} MiB/s)",
-                self.name,
-                self.read >> 20,
-                (self.read >> 20) as f64 / secs
-            );
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        // Inputs are read one after another: an input names itself at its first read.
+        if !self.named {
+            self.named = true;
+            if let Ok(mut r) = self.reading.lock() {
+                r.clone_from(&self.name);
+            }
         }
         self.inner.consume(n)
     }

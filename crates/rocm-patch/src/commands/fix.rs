@@ -121,23 +121,33 @@ pub(crate) fn run(
             return Ok(report.exit_code());
         }
     }
-    let sd = super::deploy::state_dir(state_dir)?;
+    let sd = super::settings::state_dir(state_dir)?;
     let removed = plan.removed_vars();
     let env_after: BTreeMap<String, String> = env
         .iter()
         .filter(|(k, _)| !removed.contains(k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    // On a terminal the step's last output line is the progress line (after 2 s);
+    // otherwise every line goes to stderr as it comes.
     let progress_tty = std::io::stderr().is_terminal();
+    let last = std::sync::Arc::new(std::sync::Mutex::new(String::from("applying the plan")));
+    let wait = {
+        let last = last.clone();
+        crate::progress::Wait::start(true, move || {
+            last.lock().map(|l| format!("fix: {l}")).unwrap_or_default()
+        })
+    };
     let mut progress = |line: &str| {
-        let mut e = std::io::stderr();
         if progress_tty {
-            let l: String = line.chars().take(100).collect();
-            let _ = write!(e, "\r\x1b[K  {l}");
+            if let Ok(mut l) = last.lock() {
+                *l = line.to_string();
+            }
         } else {
+            let mut e = std::io::stderr();
             let _ = writeln!(e, "  | {line}");
+            let _ = e.flush();
         }
-        let _ = e.flush();
     };
     let mut verify_venv = |dir: &Path, gpu: &str| -> Result<(), String> {
         let m = read(&env_after, vec![dir.to_path_buf()]).map_err(|e| e.to_string())?;
@@ -167,9 +177,7 @@ pub(crate) fn run(
         Ok(())
     };
     let applied = rp_fix::apply(&mut plan, &sd, &opts, &mut progress, &mut verify_venv);
-    if progress_tty {
-        let _ = write!(std::io::stderr(), "\r\x1b[K");
-    }
+    drop(wait);
     sync(&mut report, &plan);
     let applied = match applied {
         Ok(a) => a,
@@ -297,7 +305,7 @@ fn verify(
         );
     }
     let env = if root.is_live() {
-        super::env::profile_changes("native", args.timeout_ms).unwrap_or_default()
+        super::settings::profile_changes("native", args.timeout_ms).unwrap_or_default()
     } else {
         Vec::new()
     };

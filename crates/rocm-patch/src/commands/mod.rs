@@ -11,6 +11,7 @@ mod inspect;
 mod manual;
 mod probe;
 mod report;
+mod settings;
 mod trace;
 
 use crate::cli::{Cli, Command};
@@ -35,7 +36,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
             | Command::Trust(_)
             | Command::Man(_)
     ) {
-        if let Some(id) = deploy::state_dir(state_dir.clone())
+        if let Some(id) = settings::state_dir(state_dir.clone())
             .ok()
             .and_then(|sd| rp_deploy::interrupted(&sd))
         {

@@ -10,61 +10,6 @@ use std::time::Duration;
 /// The longest per-probe timeout (a day).
 const MAX_TIMEOUT: f64 = 86_400.0;
 
-/// The first AMD GPU that ROCm sees on this machine, by name and target.
-fn amd_gpu_here(timeout_ms: u64) -> Option<String> {
-    let root = rp_machine::SysRoot::live(Duration::from_millis(timeout_ms.max(1)));
-    let m = rp_machine::snapshot(
-        &root,
-        &rp_machine::Options {
-            env: super::env_map(),
-            ..Default::default()
-        },
-    )
-    .ok()?;
-    let gpu = m.kfd_gpus().next().map(|g| {
-        format!(
-            "{} ({})",
-            g.name,
-            g.gfx_target.as_deref().unwrap_or("unknown target")
-        )
-    });
-    gpu
-}
-
-/// `--python`: an interpreter, or a venv or conda directory as doctor takes it.
-pub(crate) fn python_path(p: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
-    if p.is_dir() {
-        let bin = p.join("bin/python");
-        if !bin.exists() {
-            anyhow::bail!("--python {}: a directory without bin/python", p.display());
-        }
-        return Ok(bin);
-    }
-    Ok(p.to_path_buf())
-}
-
-/// The note for a run on the CPU: no GPU here, or torch does not see the one there is
-/// (then `true`: the run fails).
-pub(crate) fn cpu_note(
-    torch: &str,
-    executable: &str,
-    wants_gpu: bool,
-    timeout_ms: u64,
-) -> (bool, String) {
-    let gpu = amd_gpu_here(timeout_ms);
-    let failed = wants_gpu || gpu.is_some();
-    let note = match gpu {
-        Some(g) => format!(
-            "FAILED: this machine has {g}, but torch {torch} sees no GPU, so the CPU was tested. Causes: no code for the GPU in this torch, no access to /dev/kfd, or a CPU build of torch; run `rocm-patch doctor --python {executable}`."
-        ),
-        None if wants_gpu => format!(
-            "FAILED: --device cuda, but torch {torch} sees no GPU; the CPU was tested instead."
-        ),
-        None => "No GPU here: the CPU was tested.".to_string(),
-    };
-    (failed, note)
-}
-
 pub(crate) fn run(args: ProbeArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     if args.list {
         super::emit(out, args.json, &rp_probe::list(), render::probe::list)?;
@@ -76,10 +21,10 @@ pub(crate) fn run(args: ProbeArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
             args.timeout
         );
     }
-    let python = python_path(&args.python)?;
+    let python = super::settings::python_path(&args.python)?;
     let env_changes = match &args.profile {
         None => Vec::new(),
-        Some(p) => super::env::profile_changes(p, args.timeout_ms)?,
+        Some(p) => super::settings::profile_changes(p, args.timeout_ms)?,
     };
     let opts = rp_probe::Options {
         python,
@@ -141,7 +86,7 @@ pub(crate) fn run(args: ProbeArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         || (report.device == rp_report::ProbeDevice::Cpu
             && !matches!(args.device, ProbeDevice::Cpu))
     {
-        let (failed, note) = cpu_note(
+        let (failed, note) = super::settings::cpu_note(
             &report.torch,
             &report.executable,
             wants_gpu,

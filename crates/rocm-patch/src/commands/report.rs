@@ -243,7 +243,7 @@ fn explain(
     m: &rp_machine::MachineSnapshot,
     env: &BTreeMap<String, String>,
 ) -> rp_report::ExplainReport {
-    let ctx = super::explain::context(&m.gpus, env);
+    let ctx = super::settings::context(&m.gpus, env);
     let inputs: Vec<(String, std::io::Result<Box<dyn BufRead>>)> = files
         .iter()
         .map(|p| {
