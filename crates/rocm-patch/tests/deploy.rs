@@ -395,18 +395,19 @@ fn kill_9_at_random_points_then_recover_is_byte_identical() {
     let (tree, plan) = big(d.path(), 250, 1 << 20);
     let state = d.path().join("state");
     let original = snapshot(&tree);
+    let deploy_args = [
+        "deploy",
+        "plan",
+        plan.to_str().unwrap(),
+        "--into",
+        tree.to_str().unwrap(),
+        "--no-load-check",
+    ];
     let deploy = || {
         Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
             .arg("--state-dir")
             .arg(&state)
-            .args([
-                "deploy",
-                "plan",
-                plan.to_str().unwrap(),
-                "--into",
-                tree.to_str().unwrap(),
-                "--no-load-check",
-            ])
+            .args(deploy_args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -436,17 +437,7 @@ fn kill_9_at_random_points_then_recover_is_byte_identical() {
             interrupted += 1;
             assert!(String::from_utf8_lossy(&h.stderr).contains("rocm-patch recover"));
             // Every other command refuses until then.
-            let e = err(&rpx(
-                &state,
-                &[
-                    "deploy",
-                    "plan",
-                    plan.to_str().unwrap(),
-                    "--into",
-                    tree.to_str().unwrap(),
-                    "--no-load-check",
-                ],
-            ));
+            let e = err(&rpx(&state, &deploy_args));
             assert!(e.contains("rocm-patch recover"), "{e}");
             // Commands that change nothing warn, and still work.
             let o = rpx(&state, &["inspect", plan.to_str().unwrap()]);
@@ -485,14 +476,7 @@ fn kill_9_at_random_points_then_recover_is_byte_identical() {
             .env("ROCM_PATCH_FAULT_AFTER_OPS", after.to_string())
             .arg("--state-dir")
             .arg(&state)
-            .args([
-                "deploy",
-                "plan",
-                plan.to_str().unwrap(),
-                "--into",
-                tree.to_str().unwrap(),
-                "--no-load-check",
-            ])
+            .args(deploy_args)
             .stderr(Stdio::null())
             .status()
             .unwrap();
@@ -500,17 +484,7 @@ fn kill_9_at_random_points_then_recover_is_byte_identical() {
         ok(&rpx(&state, &["recover"]));
         assert_eq!(snapshot(&tree), original, "abort after op {after}");
     }
-    ok(&rpx(
-        &state,
-        &[
-            "deploy",
-            "plan",
-            plan.to_str().unwrap(),
-            "--into",
-            tree.to_str().unwrap(),
-            "--no-load-check",
-        ],
-    ));
+    ok(&rpx(&state, &deploy_args));
     // A rollback that dies after half of its file operations (an exact point, whatever
     // the machine's load): recover finishes it.
     let st = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
@@ -537,17 +511,7 @@ fn kill_9_at_random_points_then_recover_is_byte_identical() {
     assert_eq!(snapshot(&tree), original, "interrupted rollback");
     // And a SIGKILL at a random time during a rollback: never half-undone after recover
     // (a kill before the rollback began leaves the deploy, which a rollback then undoes).
-    ok(&rpx(
-        &state,
-        &[
-            "deploy",
-            "plan",
-            plan.to_str().unwrap(),
-            "--into",
-            tree.to_str().unwrap(),
-            "--no-load-check",
-        ],
-    ));
+    ok(&rpx(&state, &deploy_args));
     let mut child = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
         .arg("--state-dir")
         .arg(&state)

@@ -404,14 +404,7 @@ fn overrides_are_rated_as_doctor_rates_them_and_startup_files_count() {
     let fault = "Memory access fault by GPU node-1 (Agent handle: 0x55724b0d00b0) on address 0x7fca1be00000. Reason: Page not present or supervisor privilege.\n";
     let d = tempfile::tempdir().unwrap();
     // A Ryzen 7 7840U (Phoenix, GC 11.0.3 → gfx1103).
-    let phoenix = AmdGpu {
-        gfx_target_version: 110003,
-        device: 0x15bf,
-        revision: 0xc4,
-        asic: "ip discovery",
-        simd_count: 24,
-        ..AmdGpu::raphael_igpu(1, 0xc1)
-    };
+    let phoenix = AmdGpu::phoenix_7840u(1, 0xc1);
     let root = Machine::new(&d.path().join("apu"))
         .cpu_node(0, 16)
         .amd_gpu(&phoenix)

@@ -15,33 +15,6 @@ use std::process::Command;
 
 const PYTORCH_ORG: &str = "__version__ = '2.5.1+rocm6.2'\ndebug = False\ncuda = None\ngit_version = 'a8d6afb511a69687bbb2b7e88a3cf67917e1697e'\nhip = '6.2.41133-dd7f95766'\n";
 
-/// RX 580: Polaris 10, 0x67DF rev E7, 36 CU of 4 SIMDs, gfx803 (amdgpu.ids; KFD
-/// gfx_target_version 80003).
-fn rx580() -> AmdGpu {
-    AmdGpu {
-        gfx_target_version: 80003,
-        device: 0x67df,
-        revision: 0xe7,
-        asic: "polaris10",
-        simd_count: 144,
-        simd_per_cu: 4,
-        vram: 8 << 30,
-        ..AmdGpu::rx5600xt(1, 3)
-    }
-}
-
-/// Ryzen 7 7840U: Phoenix, GC 11.0.3 → gfx1103, 12 CU.
-fn phoenix() -> AmdGpu {
-    AmdGpu {
-        gfx_target_version: 110003,
-        device: 0x15bf,
-        revision: 0xc4,
-        asic: "ip discovery",
-        simd_count: 24,
-        ..AmdGpu::raphael_igpu(1, 0xc1)
-    }
-}
-
 /// Everything the commands print (human and JSON) for one machine and override value.
 fn outputs(dir: &Path, g: &AmdGpu, value: &str) -> String {
     let root = Machine::new(&dir.join("root"))
@@ -102,7 +75,10 @@ const RDNA1_ONLY: [&str; 7] = [
 #[test]
 fn an_rx_580_and_a_7840u_owner_get_no_rdna1_text() {
     let d = tempfile::tempdir().unwrap();
-    for (name, g, value) in [("rx580", rx580(), "10.3.0"), ("7840u", phoenix(), "11.0.0")] {
+    for (name, g, value) in [
+        ("rx580", AmdGpu::rx580(1, 3), "10.3.0"),
+        ("7840u", AmdGpu::phoenix_7840u(1, 0xc1), "11.0.0"),
+    ] {
         let text = outputs(&d.path().join(name), &g, value);
         // The commands ran and spoke about this GPU.
         let own = if name == "rx580" { "gfx803" } else { "gfx1103" };

@@ -90,6 +90,31 @@ impl AmdGpu {
             unique_id: 0,
         }
     }
+    /// RX 580: Polaris 10, 0x67DF rev E7, 36 CU of 4 SIMDs, gfx803 (KFD
+    /// gfx_target_version 80003).
+    pub fn rx580(node: u32, bus: u8) -> AmdGpu {
+        AmdGpu {
+            gfx_target_version: 80003,
+            device: 0x67df,
+            revision: 0xe7,
+            asic: "polaris10",
+            simd_count: 144,
+            simd_per_cu: 4,
+            vram: 8 << 30,
+            ..AmdGpu::rx5600xt(node, bus)
+        }
+    }
+    /// Ryzen 7 7840U's iGPU: Phoenix, GC 11.0.3 → gfx1103, 12 CU.
+    pub fn phoenix_7840u(node: u32, bus: u8) -> AmdGpu {
+        AmdGpu {
+            gfx_target_version: 110003,
+            device: 0x15bf,
+            revision: 0xc4,
+            asic: "ip discovery",
+            simd_count: 24,
+            ..AmdGpu::raphael_igpu(node, bus)
+        }
+    }
     fn slot(&self) -> String {
         format!("0000:{:02x}:00.0", self.bus)
     }
