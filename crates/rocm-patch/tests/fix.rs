@@ -838,3 +838,108 @@ fn what_needs_root_is_printed_not_changed() {
     assert_eq!(tree_snapshot(&root), before);
     assert!(!state.exists());
 }
+
+/// Issue 29's bar for startup files: a `.bashrc` holding every shape of the override —
+/// a continued export, a multi-line quoted string and a here-document that only mention
+/// it, `declare -x`, `typeset -x`, and a multi-assignment export — comes out of `fix`
+/// parseable (`bash -n`), with the override gone when bash reads the file, and with
+/// everything else as it was (the other assignments kept, the string and the
+/// here-document untouched, every other line byte for byte).
+#[test]
+fn every_bashrc_shape_comes_out_parseable_with_the_override_gone() {
+    const SHAPES: &str = "# ~/.bashrc\n\
+alias ll='ls -l'\n\
+export HSA_OVERRIDE_GFX_VERSION=10.3.0 \\\n  KEEP_CONT=yes\n\
+MSG=\"first line\nexport HSA_OVERRIDE_GFX_VERSION=10.3.0\nlast line\"\n\
+cat >/dev/null <<'EOF'\nexport HSA_OVERRIDE_GFX_VERSION=10.3.0\nEOF\n\
+declare -x HSA_OVERRIDE_GFX_VERSION=10.3.0\n\
+typeset -x HSA_OVERRIDE_GFX_VERSION=10.3.0\n\
+export KEEP_A=1 HSA_OVERRIDE_GFX_VERSION=10.3.0 KEEP_B=2\n\
+export PATH=\"$HOME/bin:$PATH\"\n";
+    let c = case_with(SHAPES);
+    let home = c.root.join("home/bob");
+    let read_back = |file: &Path| {
+        let o = Command::new("bash")
+            .env_clear()
+            .env("HOME", &home)
+            .env("PATH", "/usr/bin:/bin")
+            .args(["--norc", "--noprofile", "-c"])
+            .arg(". \"$1\"; printf '%s|%s|%s|%s|%s' \"${HSA_OVERRIDE_GFX_VERSION-unset}\" \"$KEEP_CONT\" \"$KEEP_A\" \"$KEEP_B\" \"$MSG\"")
+            .arg("bash")
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let msg = "first line\nexport HSA_OVERRIDE_GFX_VERSION=10.3.0\nlast line";
+    // Before: bash sees the override.
+    assert_eq!(
+        read_back(&home.join(".bashrc")),
+        format!("10.3.0|yes|1|2|{msg}")
+    );
+    let (code, v, err) = c.fix(&indexes().good, &["--yes"]);
+    let after = std::fs::read_to_string(home.join(".bashrc")).unwrap();
+    assert_eq!(code, 0, "{err}\n{after}\n{v:#}");
+    assert_eq!(v["outcome"], "fixed", "{v:#}");
+    let step = &v["steps"][0];
+    assert_eq!(step["action"], "comment-startup-lines", "{v:#}");
+    assert_eq!(step["state"], "done", "{v:#}");
+    // The here-document's line is named (text, not a command) and left as it is.
+    assert!(
+        step["untouched"][0]
+            .as_str()
+            .is_some_and(|u| u.ends_with("inside a here-document (text, not a command)")),
+        "{step:#}"
+    );
+    let o = Command::new("bash")
+        .arg("-n")
+        .arg(home.join(".bashrc"))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "bash -n: {}\n{after}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // After: the override is gone, everything else bash sets is the same.
+    assert_eq!(
+        read_back(&home.join(".bashrc")),
+        format!("unset|yes|1|2|{msg}"),
+        "{after}"
+    );
+    // Every original line that is not an edited command is there, in order, byte for
+    // byte (edited commands are kept as marked comments, their other assignments
+    // follow them).
+    let edited = [
+        "export HSA_OVERRIDE_GFX_VERSION=10.3.0 \\",
+        "  KEEP_CONT=yes",
+        "declare -x HSA_OVERRIDE_GFX_VERSION=10.3.0",
+        "typeset -x HSA_OVERRIDE_GFX_VERSION=10.3.0",
+        "export KEEP_A=1 HSA_OVERRIDE_GFX_VERSION=10.3.0 KEEP_B=2",
+    ];
+    let mut out_lines = after.lines();
+    for l in SHAPES.lines().filter(|l| !edited.contains(l)) {
+        assert!(
+            out_lines.any(|o| o == l),
+            "{l:?} missing or out of order in:\n{after}"
+        );
+    }
+    // The string's and the here-document's lines are not commented.
+    assert_eq!(
+        after
+            .lines()
+            .filter(|l| *l == "export HSA_OVERRIDE_GFX_VERSION=10.3.0")
+            .count(),
+        2,
+        "{after}"
+    );
+    // Rolled back, the file is the original, byte for byte.
+    let tx = v["transaction"].as_str().unwrap();
+    let o = c.rp(&["rollback", tx]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read_to_string(home.join(".bashrc")).unwrap(),
+        SHAPES
+    );
+}

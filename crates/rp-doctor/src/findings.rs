@@ -346,7 +346,8 @@ fn override_findings(m: &MachineSnapshot, python: &[PythonEnv], out: &mut Vec<Fi
 /// the next shell gets them. Each line is one finding when its value breaks a GPU here.
 fn startup_override_findings(m: &MachineSnapshot, out: &mut Vec<Finding>) {
     let kb = rp_kb::kb();
-    for s in &m.environment.set_in_files {
+    // Text inside a here-document sets nothing.
+    for s in m.environment.set_in_files.iter().filter(|s| !s.text_only) {
         let node: Option<u32> = match s.name.strip_prefix("HSA_OVERRIDE_GFX_VERSION") {
             Some("") => None,
             Some(n) => match n.strip_prefix('_').and_then(|n| n.parse().ok()) {

@@ -154,6 +154,7 @@ fn scan(
                 name,
                 value,
                 not_editable: Some("inside a here-document (text, not a command)".into()),
+                text_only: true,
                 ..EnvSetting::default()
             });
         }
@@ -192,6 +193,7 @@ fn scan(
                 name: a.name,
                 value: a.value,
                 not_editable: reason,
+                text_only: false,
             });
         }
         if d == Dialect::Sh {

@@ -617,6 +617,10 @@ pub struct EnvSetting {
     /// changed by hand. Null when it is a plain assignment `fix` can comment out.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub not_editable: Option<String>,
+    /// The line is text inside a here-document: no shell that reads the file sets the
+    /// variable (it is named, never counted as set).
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub text_only: bool,
 }
 
 /// One environment variable.

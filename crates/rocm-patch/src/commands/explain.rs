@@ -35,7 +35,7 @@ pub(crate) fn run(args: ExplainArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
     // explain on a tree whose override was only in .bashrc did not use it).
     for s in set_in_files
         .iter()
-        .filter(|s| s.name.starts_with("HSA_OVERRIDE_GFX_VERSION"))
+        .filter(|s| s.name.starts_with("HSA_OVERRIDE_GFX_VERSION") && !s.text_only)
     {
         ctx.overrides.push(format!(
             "{}:{} sets {}={} (every new shell has it)",

@@ -194,7 +194,16 @@ pub fn human(r: &DoctorReport, color: bool, out: &mut dyn Write) -> io::Result<(
     if !r.environment.set_in_files.is_empty() {
         writeln!(out, "  set by startup files:")?;
         for s in &r.environment.set_in_files {
-            writeln!(out, "      {}:{}  {}={}", s.file, s.line, s.name, s.value)?;
+            let text = if s.text_only {
+                "  (text in a here-document: sets nothing)"
+            } else {
+                ""
+            };
+            writeln!(
+                out,
+                "      {}:{}  {}={}{text}",
+                s.file, s.line, s.name, s.value
+            )?;
         }
     }
 
