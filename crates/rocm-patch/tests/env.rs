@@ -316,6 +316,22 @@ fn bad_input_errors() {
         &c.run(&root, &["env", "-p", "x"], &[]).stderr,
     ));
     assert!(err.contains("line 2") && err.contains("extend"), "{err}");
+    // A NUL in a value (issue 29): named with its file and line, for env and run alike,
+    // never printed for a shell and never a failed start of the program.
+    c.project("[profiles.x]\n[profiles.x.vars]\nOK = \"1\"\nFOO = \"a\\u0000b\"\n");
+    for args in [
+        &["env", "-p", "x"][..],
+        &["run", "-p", "x", "--", "true"][..],
+    ] {
+        let o = c.run(&root, args, &[]);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(o.stdout.is_empty(), "{args:?}");
+        let err = c.clean(&String::from_utf8_lossy(&o.stderr));
+        assert!(
+            err.contains("[TMP]/project/rocm-patch.toml: line 4: the value of FOO in profiles.\"x\".vars holds a NUL byte"),
+            "{err}"
+        );
+    }
     // An extends cycle.
     c.project("[profiles.a]\nextends = \"b\"\n[profiles.b]\nextends = \"a\"\n");
     let err = String::from_utf8_lossy(&c.run(&root, &["env", "-p", "a"], &[]).stderr).into_owned();

@@ -138,6 +138,21 @@ impl Layer {
                         ),
                     });
                 }
+                let value = match v.get_ref() {
+                    VarDef::Value(s) => Some(s),
+                    VarDef::Full(f) => f.value.as_ref(),
+                };
+                // An environment cannot hold a NUL: `run` could not start the program and
+                // `env` would print what no shell can hold.
+                if value.is_some_and(|s| s.contains('\0')) {
+                    return Err(EnvError::Config {
+                        path: name.clone(),
+                        message: format!(
+                            "line {}: the value of {vname} in profiles.{pname:?}.vars holds a NUL byte, which no environment variable can hold",
+                            line_of(&text, v.span().start)
+                        ),
+                    });
+                }
                 if let VarDef::Full(f) = v.get_ref() {
                     if f.unset == f.value.is_some() {
                         return Err(EnvError::Config {
