@@ -481,7 +481,7 @@ fn ctrl_c_during_the_build_then_a_second_run_resumes() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let pid = child.id() as i32;
+    let pid = child.id();
     let err = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -506,8 +506,7 @@ fn ctrl_c_during_the_build_then_a_second_run_resumes() {
         "{v}"
     );
     std::thread::sleep(Duration::from_millis(300));
-    // SAFETY: signalling the child we spawned.
-    unsafe { libc_kill(pid, 2) };
+    let _ = rp_sys::os::kill(pid, rp_sys::signal::SIGINT);
     let mut out = String::new();
     child
         .stdout
@@ -543,11 +542,6 @@ fn ctrl_c_during_the_build_then_a_second_run_resumes() {
         .map(|(a, b)| (a.to_string(), b.to_string()))
     );
     assert!(started.elapsed() < Duration::from_secs(600));
-}
-
-extern "C" {
-    #[link_name = "kill"]
-    fn libc_kill(pid: i32, sig: i32) -> i32;
 }
 
 #[test]
@@ -771,12 +765,7 @@ fn bad_input_is_named() {
     assert!(e.contains("bad.toml") && e.contains("sha256"), "{e}");
     // A FIFO named as the recipe is refused without blocking.
     let fifo = t.path().join("r.toml");
-    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-    extern "C" {
-        fn mkfifo(p: *const std::ffi::c_char, m: u32) -> i32;
-    }
-    // SAFETY: a valid C string.
-    assert_eq!(unsafe { mkfifo(c.as_ptr(), 0o600) }, 0);
+    rp_sys::os::mkfifo(&fifo, 0o600).unwrap();
     let o = rp()
         .arg("build")
         .arg(&fifo)
@@ -994,7 +983,7 @@ fn ctrl_c_twice_quits_at_once_and_takes_the_step_with_it() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let pid = child.id() as i32;
+    let pid = child.id();
     let err = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -1013,8 +1002,7 @@ fn ctrl_c_twice_quits_at_once_and_takes_the_step_with_it() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(processes_running(&["sleep", "317"]), 1);
     // First Ctrl-C: passed on to the step (which ignores it) and reported.
-    // SAFETY: signalling the child we spawned.
-    unsafe { libc_kill(pid, 2) };
+    let _ = rp_sys::os::kill(pid, rp_sys::signal::SIGINT);
     let said: Vec<String> = (0..3)
         .filter_map(|_| rx.recv_timeout(Duration::from_secs(5)).ok())
         .take_while(|l| !l.contains("Ctrl-C again"))
@@ -1025,8 +1013,7 @@ fn ctrl_c_twice_quits_at_once_and_takes_the_step_with_it() {
         "quit on the first Ctrl-C"
     );
     // Second: rocm-patch dies of SIGINT at once, and the step's group with it.
-    // SAFETY: as above.
-    unsafe { libc_kill(pid, 2) };
+    let _ = rp_sys::os::kill(pid, rp_sys::signal::SIGINT);
     let t0 = Instant::now();
     let st = child.wait().unwrap();
     assert!(t0.elapsed() < Duration::from_secs(5));

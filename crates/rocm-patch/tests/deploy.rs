@@ -537,8 +537,7 @@ fn kill_9_at_random_points_then_recover_is_byte_identical() {
 }
 
 fn as_unprivileged(cmd: &mut Command) {
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc_geteuid() } == 0 {
+    if rp_sys::os::euid() == 0 {
         let prog = cmd.get_program().to_owned();
         let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
         let mut c = Command::new("setpriv");
@@ -547,11 +546,6 @@ fn as_unprivileged(cmd: &mut Command) {
             .args(args);
         *cmd = c;
     }
-}
-
-extern "C" {
-    #[link_name = "geteuid"]
-    fn libc_geteuid() -> u32;
 }
 
 #[test]

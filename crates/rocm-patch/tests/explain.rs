@@ -419,8 +419,7 @@ fn overrides_are_rated_as_doctor_rates_them_and_startup_files_count() {
     // alone (nothing in the log or the environment).
     // The tree's passwd gives this process's uid a home there (explain reads the startup
     // files of the user it runs as).
-    // SAFETY: getuid cannot fail.
-    let uid = unsafe { libc::getuid() };
+    let uid = rp_sys::os::uid();
     let root = Machine::new(&d.path().join("rdna1"))
         .cpu_node(0, 12)
         .amd_gpu(&AmdGpu::rx5600xt(1, 3))

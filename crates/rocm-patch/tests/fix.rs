@@ -733,8 +733,7 @@ fn groups_are_added_and_removed_exactly() {
     let step = &v["steps"][0];
     assert_eq!(step["action"], "add-groups", "{v:#}");
     assert_eq!(step["relogin"], true);
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
+    if rp_sys::os::euid() != 0 {
         // Without root the step is printed, with the exact command.
         assert_eq!(step["state"], "printed");
         assert_eq!(step["commands"][0], "sudo usermod -aG render alice");

@@ -57,9 +57,9 @@ fn host_of(url: &str) -> Option<String> {
     (!auth.is_empty()).then(|| auth.to_ascii_lowercase())
 }
 
-/// sha256 of a file, streamed (the deploy engine's hasher).
+/// sha256 of a file, streamed (rp-sys's hasher, the deploy engine's too).
 pub fn sha256_file(p: &Path) -> Result<String, BuildError> {
-    Ok(rp_deploy::sha256_file(p)?.0)
+    Ok(rp_sys::sha256_file(p)?.0)
 }
 
 /// The cache file of a tarball: `<cache>/sources/<sha256>-<name>`.
@@ -172,7 +172,7 @@ fn copy_local(
     obs: &mut dyn Observer,
     cancel: &AtomicBool,
 ) -> Result<(), BuildError> {
-    let (mut f, len) = rp_machine::open_regular(src)
+    let (mut f, len) = rp_sys::open_regular(src)
         .map_err(|e| BuildError::Refused(format!("{}: {e}", src.display())))?;
     let mut out = File::create(part).map_err(|e| BuildError::io(part, "cannot create", e))?;
     copy_with_progress(

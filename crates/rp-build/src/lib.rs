@@ -35,7 +35,7 @@ pub enum BuildError {
     Recipe(String),
     /// An I/O step failed (the path is named).
     #[error(transparent)]
-    Io(#[from] rp_deploy::PathError),
+    Io(#[from] rp_sys::PathError),
     /// Refused, with the reason.
     #[error("{0}")]
     Refused(String),
@@ -80,7 +80,7 @@ pub enum BuildError {
 impl BuildError {
     /// An I/O error on a path.
     pub fn io(p: &Path, what: &'static str, err: std::io::Error) -> BuildError {
-        BuildError::Io(rp_deploy::PathError {
+        BuildError::Io(rp_sys::PathError {
             path: p.display().to_string(),
             what,
             err,
@@ -90,12 +90,12 @@ impl BuildError {
 
 /// Read a regular file of at most `max` bytes (no FIFO, no device, no symlink loop).
 pub fn read_bounded(p: &Path, max: u64) -> Result<Vec<u8>, BuildError> {
-    rp_machine::read_regular(p, max).map_err(|e| match e {
-        rp_machine::OpenError::TooLarge { len, .. } => BuildError::Recipe(format!(
+    rp_sys::read_regular(p, max).map_err(|e| match e {
+        rp_sys::OpenError::TooLarge { len, .. } => BuildError::Recipe(format!(
             "{}: {len} bytes, more than the {max} accepted",
             p.display()
         )),
-        rp_machine::OpenError::Read(e) => BuildError::io(p, "cannot read", e),
+        rp_sys::OpenError::Read(e) => BuildError::io(p, "cannot read", e),
         e => BuildError::Recipe(format!("{}: {e}", p.display())),
     })
 }
@@ -857,7 +857,10 @@ struct SourceStamp {
     identity: String,
 }
 
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the build's inputs, each used once"
+)]
 fn run_build(
     req: &Request,
     v: &Vars,

@@ -4,10 +4,9 @@
 use crate::recipe::{Cost, GpuCode, Library, Loaded, RocmRange, Tool};
 use crate::Vars;
 use rp_report::{PreflightItem, PreflightKind};
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 /// The first file named `name` on PATH.
 pub fn which(name: &str, path: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
@@ -68,37 +67,20 @@ pub fn version_at_least(a: &str, b: &str) -> bool {
 
 /// Run `tool args` for its version: 10 s and 64 KiB at most, stdin closed.
 fn tool_version(tool: &Path, args: &[String]) -> Result<String, String> {
-    let mut child = Command::new(tool)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", tool.display()))?;
-    let mut out = child.stdout.take().expect("piped");
-    let mut err = child.stderr.take().expect("piped");
-    let reader = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = (&mut out).take(64 << 10).read_to_end(&mut s);
-        let mut e = Vec::new();
-        let _ = (&mut err).take(64 << 10).read_to_end(&mut e);
-        s.extend(e);
-        s
-    });
-    let start = Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if start.elapsed() > Duration::from_secs(10) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("{} did not answer in 10 s", tool.display()));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(e.to_string()),
-        }
+    let mut cmd = Command::new(tool);
+    cmd.args(args);
+    let opts = rp_sys::process::Options {
+        deadline: Some(Duration::from_secs(10)),
+        grace: Duration::ZERO,
+        own_group: false,
+        ..Default::default()
+    };
+    let o = rp_sys::process::run_bounded(cmd, &opts, 64 << 10).map_err(|e| e.to_string())?;
+    if o.ended.stopped.is_some() {
+        return Err(format!("{} did not answer in 10 s", tool.display()));
     }
-    let bytes = reader.join().unwrap_or_default();
+    let mut bytes = o.stdout;
+    bytes.extend(o.stderr);
     first_version(&String::from_utf8_lossy(&bytes))
         .ok_or_else(|| format!("no version in the output of {}", tool.display()))
 }
@@ -171,13 +153,7 @@ pub fn check_rocm(range: Option<&RocmRange>, t: &rp_report::ToolchainReport) -> 
 /// nearest existing parent).
 pub fn free_bytes(path: &Path) -> Option<u64> {
     let p = path.ancestors().find(|a| a.exists())?;
-    let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).ok()?;
-    // SAFETY: a valid C string and a zeroed statvfs the call fills.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return None;
-    }
-    Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+    rp_sys::os::free_bytes(p)
 }
 
 /// The recipe's peak disk against the free space where the build directory goes.

@@ -4,17 +4,11 @@
 use crate::{BuildError, Event, Observer};
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
-use std::time::{Duration, Instant};
-
-/// The process group of the step that runs now (0: none), for a signal handler that
-/// must stop it at once (a second Ctrl-C).
-pub static CURRENT_GROUP: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+use std::time::Duration;
 
 /// A step ready to run.
 pub struct Job<'a> {
@@ -55,136 +49,67 @@ pub fn progress_of(line: &str) -> Option<(u64, u64)> {
     (b > 0 && a <= b).then_some((a, b))
 }
 
-fn pump(r: impl Read, log: Arc<Mutex<File>>, tx: mpsc::Sender<(u64, u64)>) {
-    let mut r = BufReader::new(r);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        // Bounded lines: a tool that prints no newline cannot grow this without end.
-        match (&mut r).take(1 << 20).read_until(b'\n', &mut line) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-        if let Ok(mut f) = log.lock() {
-            let _ = f.write_all(&line);
-        }
-        if let Some(p) = progress_of(&String::from_utf8_lossy(&line)) {
-            let _ = tx.send(p);
-        }
-    }
-}
-
 /// Run a job to its end, or until `cancel` is set (then the process group gets SIGINT,
-/// then SIGKILL after 5 s).
+/// then SIGKILL after 5 s). While it runs its process group is published in
+/// [`rp_sys::signal::STEP_GROUP`], for a second Ctrl-C that must stop it at once.
 pub fn run(job: &Job, obs: &mut dyn Observer, cancel: &AtomicBool) -> Result<Ended, BuildError> {
-    let mut logf =
-        File::create(job.log).map_err(|e| BuildError::io(job.log, "cannot create", e))?;
+    let mut log = File::create(job.log).map_err(|e| BuildError::io(job.log, "cannot create", e))?;
     let _ = writeln!(
-        logf,
+        log,
         "# rocm-patch build: {}\n# in {}",
         crate::shell_join(job.argv),
         job.cwd.display()
     );
     for (k, v) in job.env {
-        let _ = writeln!(logf, "# {k}={v}");
+        let _ = writeln!(log, "# {k}={v}");
     }
-    let log = Arc::new(Mutex::new(logf));
     let mut cmd = Command::new(&job.argv[0]);
     cmd.args(&job.argv[1..])
         .current_dir(job.cwd)
         .env_clear()
         .envs(job.base_env)
-        .envs(job.env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            let msg = format!("cannot run {}: {e}", job.argv[0]);
-            if let Ok(mut f) = log.lock() {
-                let _ = writeln!(f, "{msg}");
+        .envs(job.env);
+    let opts = rp_sys::process::Options {
+        cancel: Some(cancel),
+        stop_signal: rp_sys::signal::SIGINT,
+        grace: Duration::from_secs(5),
+        kill_leftovers: false,
+        publish_group: Some(&rp_sys::signal::STEP_GROUP),
+        tick: Duration::from_millis(500),
+        ..Default::default()
+    };
+    let ended = rp_sys::process::run_streamed(cmd, &opts, &mut |e| match e {
+        rp_sys::process::Event::Line(_, line) => {
+            let _ = log.write_all(line);
+            if let Some((done, total)) = progress_of(&String::from_utf8_lossy(line)) {
+                obs.event(Event::StepProgress { done, total });
             }
+        }
+        rp_sys::process::Event::Tick => obs.event(Event::Tick),
+    });
+    let ended = match ended {
+        Ok(e) => e,
+        Err(e @ rp_sys::process::RunError::Spawn { .. }) => {
+            let msg = e.to_string();
+            let _ = writeln!(log, "{msg}");
             return Ok(Ended::Failed(msg));
         }
+        Err(rp_sys::process::RunError::Wait(e)) => {
+            return Err(BuildError::Fetch(format!("waiting for the step: {e}")))
+        }
     };
-    let pgid = child.id() as i32;
-    CURRENT_GROUP.store(pgid, Ordering::SeqCst);
-    let (tx, rx) = mpsc::channel();
-    let threads: Vec<_> = [
-        child
-            .stdout
-            .take()
-            .map(|o| Box::new(o) as Box<dyn Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|o| Box::new(o) as Box<dyn Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|r| {
-        let (log, tx) = (log.clone(), tx.clone());
-        std::thread::spawn(move || pump(r, log, tx))
-    })
-    .collect();
-    drop(tx);
-    let mut last_tick = Instant::now();
-    let mut interrupted_at: Option<Instant> = None;
-    let status = loop {
-        while let Ok((done, total)) = rx.try_recv() {
-            obs.event(Event::StepProgress { done, total });
-        }
-        match child.try_wait() {
-            Ok(Some(s)) => break s,
-            Ok(None) => {}
-            Err(e) => return Err(BuildError::Fetch(format!("waiting for the step: {e}"))),
-        }
-        if cancel.load(Ordering::Relaxed) {
-            match interrupted_at {
-                None => {
-                    // SAFETY: signalling the step's own process group.
-                    unsafe { libc::kill(-pgid, libc::SIGINT) };
-                    interrupted_at = Some(Instant::now());
-                }
-                Some(t) if t.elapsed() > Duration::from_secs(5) => {
-                    // SAFETY: as above.
-                    unsafe { libc::kill(-pgid, libc::SIGKILL) };
-                }
-                _ => {}
-            }
-        }
-        if last_tick.elapsed() >= Duration::from_millis(500) {
-            obs.event(Event::Tick);
-            last_tick = Instant::now();
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    CURRENT_GROUP.store(0, Ordering::SeqCst);
-    for t in threads {
-        let _ = t.join();
-    }
-    while let Ok((done, total)) = rx.try_recv() {
-        obs.event(Event::StepProgress { done, total });
-    }
-    if interrupted_at.is_some() || cancel.load(Ordering::Relaxed) {
-        if let Ok(mut f) = log.lock() {
-            let _ = writeln!(f, "# interrupted (Ctrl-C)");
-        }
+    if ended.stopped.is_some() || cancel.load(Ordering::Relaxed) {
+        let _ = writeln!(log, "# interrupted (Ctrl-C)");
         return Ok(Ended::Interrupted);
     }
-    if status.success() {
+    if ended.success() {
         return Ok(Ended::Ok);
     }
-    let what = match (status.code(), status.signal()) {
-        (Some(c), _) => format!("exit status {c}"),
-        (None, Some(s)) => format!("killed by signal {s}"),
-        _ => "failed".into(),
+    let what = match ended.exit() {
+        rp_sys::process::Exit::Code(c) => format!("exit status {c}"),
+        rp_sys::process::Exit::Signal(s) => format!("killed by signal {s}"),
     };
-    if let Ok(mut f) = log.lock() {
-        let _ = writeln!(f, "# {what}");
-    }
+    let _ = writeln!(log, "# {what}");
     Ok(Ended::Failed(what))
 }
 

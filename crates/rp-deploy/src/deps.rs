@@ -26,9 +26,9 @@ fn load(p: &Path) -> Option<Dynamic> {
     if !f.metadata().ok()?.is_file() {
         return None;
     }
-    // SAFETY: read-only map of a file we only parse; a concurrent truncation is the
-    // same risk every ELF reader (ld.so included) takes.
-    let map = unsafe { memmap2::Mmap::map(&f) }.ok()?;
+    // A read-only map of a file we only parse; a concurrent truncation is the same risk
+    // every ELF reader (ld.so included) takes.
+    let map = rp_sys::mmap::map(&f).ok()?;
     dynamic(&map)
 }
 

@@ -13,15 +13,19 @@
 
 mod actions;
 pub mod deps;
-mod fsx;
+/// The durable file steps (rp-sys).
+mod fsx {
+    pub use rp_sys::durable::*;
+    pub use rp_sys::hash::sha256_file;
+}
 mod journal;
 pub mod plan;
 pub mod tensile;
 
 pub use actions::{members as group_members, MARKER};
-pub use fsx::{sha256_file, PathError};
 pub use journal::{Action, Entry, Journal, Op, StateDir, TxState};
 pub use plan::Step;
+pub use rp_sys::PathError;
 
 use fsx::{ctx, Found};
 use rp_report::{TxChange, TxReport, SCHEMA};
@@ -409,11 +413,7 @@ pub fn check_into(into: &Path, system: bool) -> Result<PathBuf, DeployError> {
 }
 
 fn writable(dir: &Path) -> bool {
-    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()) else {
-        return false;
-    };
-    // SAFETY: a valid NUL-terminated path.
-    unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) == 0 }
+    rp_sys::os::access(dir, rp_sys::os::Access::WriteSearch)
 }
 
 /// Turn steps into journal ops by reading the current state of every target.
@@ -772,7 +772,7 @@ pub fn history(state_dir: &Path) -> Result<Vec<TxReport>, DeployError> {
 
 /// A small regular file's text (usermod's backups), `None` when absent or unreadable.
 pub(crate) fn fsx_read_small(p: &std::path::Path) -> Option<String> {
-    rp_machine::read_regular(p, 16 << 20)
+    rp_sys::read_regular(p, 16 << 20)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
 }

@@ -10,10 +10,10 @@ pub const MAX_EDIT: u64 = 1 << 20;
 /// Read a regular file of at most [`MAX_EDIT`] bytes without blocking on a FIFO or a
 /// device. `Ok(None)` when it does not exist.
 pub fn read_small(p: &Path) -> Result<Option<Vec<u8>>, String> {
-    match rp_machine::read_regular(p, MAX_EDIT) {
+    match rp_sys::read_regular(p, MAX_EDIT) {
         Ok(buf) => Ok(Some(buf)),
         Err(e) if e.is_not_found() => Ok(None),
-        Err(rp_machine::OpenError::TooLarge { len, .. }) => Err(format!(
+        Err(rp_sys::OpenError::TooLarge { len, .. }) => Err(format!(
             "{}: {len} bytes, larger than the {MAX_EDIT} bytes fix edits",
             p.display()
         )),
@@ -99,23 +99,31 @@ pub fn check_parses(
     let dir = tempfile::tempdir().map_err(|e| format!("{shown}: {e}"))?;
     let copy = dir.path().join(name);
     std::fs::write(&copy, text).map_err(|e| format!("{shown}: {e}"))?;
-    let out = rp_machine::run_bounded(
-        &path,
-        &args
-            .iter()
-            .map(|a| a.to_string())
-            .chain([copy.display().to_string()])
-            .collect::<Vec<_>>(),
-        std::time::Duration::from_secs(10),
-        64 << 10,
-    )
-    .map_err(|e| format!("{shown}: {checker} did not check the edited file: {e}"))?;
-    if out.success {
+    let mut cmd = std::process::Command::new(&path);
+    cmd.args(args).arg(&copy);
+    let timeout = std::time::Duration::from_secs(10);
+    let opts = rp_sys::process::Options {
+        deadline: Some(timeout),
+        grace: std::time::Duration::ZERO,
+        ..Default::default()
+    };
+    let out = rp_sys::process::run_bounded(cmd, &opts, 64 << 10)
+        .map_err(|e| e.to_string())
+        .and_then(|o| match o.ended.stopped {
+            Some(_) => Err(format!(
+                "{} did not finish within {} s (killed)",
+                path.display(),
+                timeout.as_secs()
+            )),
+            None => Ok(o),
+        })
+        .map_err(|e| format!("{shown}: {checker} did not check the edited file: {e}"))?;
+    if out.ended.success() {
         Ok(())
     } else {
         Err(format!(
             "{shown}: the edited file would not parse ({checker}: {}): left as it is",
-            out.stderr
+            String::from_utf8_lossy(&out.stderr)
                 .trim()
                 .replace(&copy.display().to_string(), shown)
         ))

@@ -869,7 +869,10 @@ fn source_step(
 }
 
 /// Make the venv, install into it from one index, and verify what arrived.
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the plan's inputs, each used once"
+)]
 fn fill_venv(
     dir: &Path,
     python: &Path,

@@ -1,9 +1,8 @@
 //! The native-venv remedy: a Python that TheRock supports, a new venv, pip against one
 //! index, and verification that trusts nothing from pip's exit code.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 /// How long an interpreter may take to say its version.
@@ -71,44 +70,30 @@ pub fn find_python(
 
 /// Run a command, handing each line of its output (stdout and stderr) to `progress`;
 /// the last lines come back in the error when it fails.
-pub fn stream(mut c: Command, what: &str, progress: &mut dyn FnMut(&str)) -> Result<(), String> {
-    let mut child = c
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run {what}: {e}"))?;
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    let mut readers = Vec::new();
-    let outs: Vec<Box<dyn std::io::Read + Send>> = vec![
-        Box::new(child.stdout.take().expect("piped")),
-        Box::new(child.stderr.take().expect("piped")),
-    ];
-    for r in outs {
-        let tx = tx.clone();
-        readers.push(std::thread::spawn(move || {
-            for line in BufReader::new(r).split(b'\n').map_while(Result::ok) {
-                let mut l = String::from_utf8_lossy(&line).into_owned();
-                l.truncate(l.trim_end().len().min(400));
-                if tx.send(l).is_err() {
-                    break;
-                }
-            }
-        }));
-    }
-    drop(tx);
+pub fn stream(c: Command, what: &str, progress: &mut dyn FnMut(&str)) -> Result<(), String> {
+    // In this process's group: a Ctrl-C at the terminal reaches the child too.
+    let opts = rp_sys::process::Options {
+        own_group: false,
+        ..Default::default()
+    };
     let mut tail: Vec<String> = Vec::new();
-    for line in rx {
-        progress(&line);
-        tail.push(line);
-        if tail.len() > 12 {
-            tail.remove(0);
+    let st = rp_sys::process::run_streamed(c, &opts, &mut |e| {
+        if let rp_sys::process::Event::Line(_, line) = e {
+            let line = line.strip_suffix(b"\n").unwrap_or(line);
+            let mut l = String::from_utf8_lossy(line).into_owned();
+            l.truncate(l.trim_end().len().min(400));
+            progress(&l);
+            tail.push(l);
+            if tail.len() > 12 {
+                tail.remove(0);
+            }
         }
-    }
-    for r in readers {
-        let _ = r.join();
-    }
-    let st = child.wait().map_err(|e| format!("{what}: {e}"))?;
+    })
+    .map_err(|e| match e {
+        rp_sys::process::RunError::Spawn { source, .. } => format!("cannot run {what}: {source}"),
+        rp_sys::process::RunError::Wait(e) => format!("{what}: {e}"),
+    })?
+    .status;
     if st.success() {
         Ok(())
     } else {

@@ -9,7 +9,6 @@
 mod kpack;
 pub use kpack::{compatible_targets, runtime_archs, unit_load, KpackEnv, UnitLoad, PLACEHOLDER};
 pub mod names;
-mod truncation;
 mod wheel;
 
 use memmap2::Mmap;
@@ -296,13 +295,14 @@ fn inspect_path(path: &Path, explicit: bool, opts: &ScanOptions, in_mem: u64) ->
             Ok(m) => m,
             Err(e) => return vec![error_report(path, format!("cannot map: {e}"))],
         };
-        let guard = truncation::register(map.as_ptr(), map.len());
+        let guard = rp_sys::mmap::guard(&map);
         #[cfg(test)]
         if let Some(f) = BEFORE_SCAN.lock().expect("hook").as_ref() {
             f(path)
         }
-        let scan =
-            rp_codeobj::scan_with_release(&map, opts, &mut |off, len| release(&map, off, len));
+        let scan = rp_codeobj::scan_with_release(&map, opts, &mut |off, len| {
+            rp_sys::mmap::release(&map, off, len)
+        });
         if guard.truncated() {
             // What was read past the new end was zeros: nothing of this scan is trusted.
             return vec![error_report(
@@ -346,36 +346,12 @@ type BeforeScan = Option<Box<dyn Fn(&Path) + Send>>;
 #[cfg(test)]
 pub(crate) static BEFORE_SCAN: std::sync::Mutex<BeforeScan> = std::sync::Mutex::new(None);
 
-/// Drop the pages of a parsed region from this process's mapping.
-#[allow(unsafe_code)]
-fn release(map: &Mmap, off: usize, len: usize) {
-    const PAGE: usize = 4096;
-    let start = off.div_ceil(PAGE) * PAGE;
-    let end = (off + len) / PAGE * PAGE;
-    if end > start {
-        // SAFETY: the mapping is private and read-only; MADV_DONTNEED only drops our
-        // page table entries, and a later read of the range faults the file's pages
-        // back in from the page cache. Nothing in the range is borrowed any more: the
-        // scanner calls this after it has finished with the region.
-        #[cfg(unix)]
-        let _ = unsafe {
-            map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
-        };
-    }
-}
-
-#[allow(unsafe_code)]
+/// Map a file for a scan (rp-sys: read-only, private, random-access advice). If another
+/// process truncates the file while we read it, reads past the new end raise SIGBUS: the
+/// caller registers the mapping with [`rp_sys::mmap::guard`], which turns that into an
+/// error for this file.
 fn map_file(file: &File) -> std::io::Result<Mmap> {
-    // SAFETY: the mapping is read-only and private to this process. If another
-    // process truncates the file while we read it, reads past the new end raise SIGBUS:
-    // the caller registers the mapping with `truncation`, whose handler turns that into
-    // an error for this file.
-    let map = unsafe { Mmap::map(file) }?;
-    // Only headers and tables are read, scattered over the file: random access advice
-    // stops read-ahead and fault-around from pulling in (and counting) whole regions.
-    #[cfg(unix)]
-    let _ = map.advise(memmap2::Advice::Random);
-    Ok(map)
+    rp_sys::mmap::map_random(file)
 }
 
 /// The report format of a file known only by its name.
@@ -660,5 +636,53 @@ fn coverage(gpu: &TargetId, files: &[FileReport], dirs: &[TensileDir]) -> Covera
         covered,
         partial,
         why,
+    }
+}
+
+#[cfg(test)]
+mod truncation_tests {
+    /// inspect's own path: a library truncated between mapping and scanning is an
+    /// error for that file, and the other file in the same call is still reported.
+    #[test]
+    fn inspect_reports_a_truncated_file_and_goes_on() {
+        let d = tempfile::tempdir().unwrap();
+        let co = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/codeobj/codeobj_co6_gfx1010.co");
+        let good = d.path().join("good.co");
+        std::fs::copy(&co, &good).unwrap();
+        let bad = d.path().join("bad.co");
+        let mut data = std::fs::read(&co).unwrap();
+        data.resize(1 << 20, 0);
+        std::fs::write(&bad, &data).unwrap();
+        let victim = bad.clone();
+        *crate::BEFORE_SCAN.lock().unwrap() = Some(Box::new(move |p: &std::path::Path| {
+            if p == victim {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(p)
+                    .unwrap()
+                    .set_len(0)
+                    .unwrap();
+            }
+        }));
+        let opts = crate::Options::default();
+        let r = crate::inspect(&[good.clone(), bad.clone()], &opts);
+        let by = |p: &std::path::Path| {
+            r.files
+                .iter()
+                .find(|f| f.path == p.display().to_string())
+                .unwrap()
+                .clone()
+        };
+        let b = by(&bad);
+        assert!(
+            b.error
+                .as_deref()
+                .unwrap()
+                .contains("truncated while it was read"),
+            "{b:?}"
+        );
+        assert!(b.code_objects.is_empty());
+        assert_eq!(by(&good).code_objects.len(), 1);
     }
 }

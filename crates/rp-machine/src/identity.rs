@@ -90,23 +90,11 @@ impl Identity {
     /// This process's user and groups; access is checked with access(2) only on the live
     /// machine.
     pub fn current(users: &Users, live: bool) -> Identity {
-        // SAFETY: getuid/getgid cannot fail.
-        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        let (uid, gid) = (rp_sys::os::uid(), rp_sys::os::gid());
         let mut gids = vec![gid];
-        // SAFETY: first call asks for the count, second fills a buffer of that size.
-        unsafe {
-            let n = libc::getgroups(0, std::ptr::null_mut());
-            if n > 0 {
-                let mut buf = vec![0 as libc::gid_t; n as usize];
-                let m = libc::getgroups(n, buf.as_mut_ptr());
-                if m > 0 {
-                    buf.truncate(m as usize);
-                    for g in buf {
-                        if !gids.contains(&g) {
-                            gids.push(g);
-                        }
-                    }
-                }
+        for g in rp_sys::os::groups() {
+            if !gids.contains(&g) {
+                gids.push(g);
             }
         }
         Identity {
@@ -156,11 +144,7 @@ impl Identity {
     /// Can this identity read and write the device node at `host` with these bits?
     pub fn can_rw(&self, host: &Path, uid: u32, gid: u32, mode: u32) -> bool {
         if self.is_process {
-            let Ok(c) = std::ffi::CString::new(host.as_os_str().as_encoded_bytes()) else {
-                return false;
-            };
-            // SAFETY: a valid NUL-terminated path.
-            return unsafe { libc::access(c.as_ptr(), libc::R_OK | libc::W_OK) } == 0;
+            return rp_sys::os::access(host, rp_sys::os::Access::ReadWrite);
         }
         if self.uid == 0 {
             return true;

@@ -26,8 +26,8 @@ pub mod sysfs;
 
 pub use identity::{Identity, IdentityError, Users};
 pub use ids::{parse_amdgpu_ids, pci_ids_name};
-pub use python::{parse_version_py, run_bounded, run_python, RunOutput};
-pub use read::{open_regular, parse_hex, read_regular, OpenError, ReadError, ReadProblem, Reader};
+pub use python::{parse_version_py, run_python};
+pub use read::{parse_hex, ReadError, ReadProblem, Reader};
 pub use rocm::{collect as rocm_installs, loader_dirs};
 pub use root::{RootError, SysRoot, MAX_TEXT};
 pub use runtime::override_for;

@@ -39,7 +39,7 @@ pub(crate) fn check(
     if targets.is_empty() {
         return None;
     }
-    let (file, len) = crate::open_regular(lib).ok()?;
+    let (file, len) = rp_sys::open_regular(lib).ok()?;
     if len > MAX_LIB {
         return None;
     }
@@ -56,16 +56,16 @@ pub(crate) fn check(
     let cached = cache.map(|c| c.join("miopen-bn").join(format!("{key}.json")));
     let shown = root.machine(lib);
     if let Some(p) = &cached {
-        if let Ok(buf) = crate::read_regular(p, 1 << 20) {
+        if let Ok(buf) = rp_sys::read_regular(p, 1 << 20) {
             if let Ok(mut c) = serde_json::from_slice::<MiopenCheck>(&buf) {
                 c.path = shown;
                 return Some(c);
             }
         }
     }
-    // SAFETY: a read-only private mapping of a regular file opened above; a file truncated
-    // while mapped could fault, which the 28 MB libraries this reads do not do in place.
-    let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+    // A read-only private mapping of a regular file opened above; a file truncated while
+    // mapped could fault, which the 28 MB libraries this reads do not do in place.
+    let map = rp_sys::mmap::map(&file).ok()?;
     let asked: Vec<&str> = targets.iter().map(String::as_str).collect();
     let c = rp_miopen::check(&map, &asked);
     let out = rp_inspect::miopen_report(&shown, &c);

@@ -8,10 +8,8 @@
 use crate::SysRoot;
 use rp_report::{FoundBy, PythonEnv, PythonKind, SitesFrom, TorchBuild, TorchInstall};
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long an interpreter may take to print `sys.path`.
 const SYS_PATH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -91,95 +89,10 @@ fn glob_site_packages(root: &SysRoot, prefix: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// What [`run_bounded`] got from a program that ended.
-#[derive(Debug, Clone)]
-pub struct RunOutput {
-    /// It exited with 0.
-    pub success: bool,
-    /// Its exit status, as text.
-    pub status: String,
-    /// Its standard output, at most the cap.
-    pub stdout: String,
-    /// Its standard error, at most the cap.
-    pub stderr: String,
-}
-
-/// Run `program args…` on this host in its own process group (so a child it leaves
-/// behind is killed with it), with no input, a deadline, and a cap on what is read of
-/// its stdout and stderr. Never used on anything below a sysroot.
-pub fn run_bounded(
-    program: &Path,
-    args: &[String],
-    timeout: Duration,
-    cap: u64,
-) -> Result<RunOutput, String> {
-    use std::os::unix::process::CommandExt;
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
-    let pgid = child.id() as i32;
-    let read = |r: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut r) = r {
-                let _ = (&mut r).take(cap).read_to_end(&mut buf);
-                // Drain the rest so the program never blocks on a full pipe.
-                let _ = std::io::copy(&mut r, &mut std::io::sink());
-            }
-            buf
-        })
-    };
-    let out = read(
-        child
-            .stdout
-            .take()
-            .map(|r| Box::new(r) as Box<dyn Read + Send>),
-    );
-    let err = read(
-        child
-            .stderr
-            .take()
-            .map(|r| Box::new(r) as Box<dyn Read + Send>),
-    );
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break st,
-            Ok(None) if start.elapsed() > timeout => {
-                // SAFETY: signalling the child's own process group.
-                unsafe { libc::kill(-pgid, libc::SIGKILL) };
-                let _ = child.wait();
-                return Err(format!(
-                    "{} did not finish within {} s (killed)",
-                    program.display(),
-                    timeout.as_secs()
-                ));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
-            Err(e) => return Err(e.to_string()),
-        }
-    };
-    // Whatever it left running in its group goes too, so the pipes close.
-    // SAFETY: signalling the child's own process group.
-    unsafe { libc::kill(-pgid, libc::SIGKILL) };
-    let text = |h: std::thread::JoinHandle<Vec<u8>>| {
-        String::from_utf8_lossy(&h.join().unwrap_or_default()).into_owned()
-    };
-    Ok(RunOutput {
-        success: status.success(),
-        status: status.to_string(),
-        stdout: text(out),
-        stderr: text(err),
-    })
-}
-
-/// Run `python -I -c code` (`what` it does, for the error) with [`run_bounded`]; the
-/// output on success.
+/// Run `python -I -c code` (`what` it does, for the error) on this host in its own
+/// process group, with no input, a deadline (then the group is killed) and a cap on what
+/// is read of its output ([`rp_sys::process::run_bounded`]); the output on success. Never
+/// used on anything below a sysroot.
 pub fn run_python(
     python: &Path,
     code: &str,
@@ -187,22 +100,29 @@ pub fn run_python(
     timeout: Duration,
     cap: u64,
 ) -> Result<String, String> {
-    let args = ["-I".to_string(), "-c".to_string(), code.to_string()];
-    let o = run_bounded(python, &args, timeout, cap).map_err(|e| {
-        if e.contains("did not finish") {
-            format!(
-                "{} did not {what} within {} s (killed)",
-                python.display(),
-                timeout.as_secs()
-            )
-        } else {
-            e
-        }
-    })?;
-    if !o.success {
-        return Err(format!("{} exited with {}", python.display(), o.status));
+    let mut cmd = std::process::Command::new(python);
+    cmd.args(["-I", "-c", code]);
+    let opts = rp_sys::process::Options {
+        deadline: Some(timeout),
+        grace: Duration::ZERO,
+        ..Default::default()
+    };
+    let o = rp_sys::process::run_bounded(cmd, &opts, cap).map_err(|e| e.to_string())?;
+    if o.ended.stopped.is_some() {
+        return Err(format!(
+            "{} did not {what} within {} s (killed)",
+            python.display(),
+            timeout.as_secs()
+        ));
     }
-    Ok(o.stdout)
+    if !o.ended.success() {
+        return Err(format!(
+            "{} exited with {}",
+            python.display(),
+            o.ended.status
+        ));
+    }
+    Ok(String::from_utf8_lossy(&o.stdout).into_owned())
 }
 
 /// Ask an interpreter on the live machine for its `sys.path` (see [`run_python`]).

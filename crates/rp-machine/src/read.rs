@@ -254,9 +254,7 @@ mod tests {
     fn a_blocking_read_times_out_and_later_reads_are_short() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("blocked");
-        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-        // SAFETY: a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        rp_sys::os::mkfifo(&fifo, 0o600).unwrap();
         let r = Reader::new(dir.path(), Duration::from_millis(300));
         let t = std::time::Instant::now();
         assert_eq!(r.text(&fifo), Err(ReadError::Timeout));
@@ -269,76 +267,4 @@ mod tests {
         assert_eq!(r.text(&dir.path().join("nope")), Err(ReadError::NotFound));
         assert_eq!(r.problems().len(), 2);
     }
-}
-
-/// Why [`open_regular`] gave no file.
-#[derive(Debug)]
-pub enum OpenError {
-    /// open(2) failed (`NotFound` included: see [`OpenError::is_not_found`]).
-    Open(std::io::Error),
-    /// fstat failed.
-    Stat(std::io::Error),
-    /// A FIFO, socket, device or directory.
-    NotRegular,
-    /// Larger than the caller reads ([`read_regular`]).
-    TooLarge {
-        /// Its size.
-        len: u64,
-        /// What the caller reads at most.
-        cap: u64,
-    },
-    /// read(2) failed ([`read_regular`]).
-    Read(std::io::Error),
-}
-
-impl OpenError {
-    /// The path does not exist.
-    pub fn is_not_found(&self) -> bool {
-        matches!(self, OpenError::Open(e) if e.kind() == std::io::ErrorKind::NotFound)
-    }
-}
-
-impl std::fmt::Display for OpenError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            OpenError::Open(e) => write!(f, "cannot open: {e}"),
-            OpenError::Stat(e) => write!(f, "cannot read: {e}"),
-            OpenError::NotRegular => f.write_str("not a regular file"),
-            OpenError::TooLarge { len, cap } => write!(f, "{len} bytes, more than the {cap} read"),
-            OpenError::Read(e) => write!(f, "cannot read: {e}"),
-        }
-    }
-}
-
-/// Open a host file for reading without blocking (a FIFO opens at once) or following a
-/// final symbolic link, and check that it is a regular file; with its size. Every reader
-/// of a file the tool keeps or edits (journals, bench history, startup files, trace
-/// records) starts here; what it then reads is bounded by the caller.
-pub fn open_regular(p: &Path) -> Result<(std::fs::File, u64), OpenError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
-        .open(p)
-        .map_err(OpenError::Open)?;
-    let md = f.metadata().map_err(OpenError::Stat)?;
-    if !md.is_file() {
-        return Err(OpenError::NotRegular);
-    }
-    Ok((f, md.len()))
-}
-
-/// The bytes of a regular file of at most `cap` bytes, opened as [`open_regular`] opens
-/// it (a FIFO or device is refused, never read).
-pub fn read_regular(p: &Path, cap: u64) -> Result<Vec<u8>, OpenError> {
-    use std::io::Read;
-    let (f, len) = open_regular(p)?;
-    if len > cap {
-        return Err(OpenError::TooLarge { len, cap });
-    }
-    let mut buf = Vec::new();
-    f.take(cap + 1)
-        .read_to_end(&mut buf)
-        .map_err(OpenError::Read)?;
-    Ok(buf)
 }

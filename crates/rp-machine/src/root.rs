@@ -288,9 +288,7 @@ mod tests {
         let r = d.path();
         std::fs::write(r.join("big"), vec![b'x'; 100]).unwrap();
         let fifo = r.join("fifo");
-        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-        // SAFETY: a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        rp_sys::os::mkfifo(&fifo, 0o600).unwrap();
         symlink("/dev/zero", r.join("zero")).unwrap();
         let s = SysRoot::open(r, Duration::from_millis(500)).unwrap();
         assert!(matches!(

@@ -1,6 +1,10 @@
 //! `cargo run -p rp-miopen --release --example bn_check -- LIB [TARGET...]`: the check as
 //! JSON, and how long the scan and the check took (min of 20 runs) on stderr.
-#![allow(clippy::print_stdout, clippy::print_stderr)]
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "an example program that prints its findings"
+)]
 
 use std::time::{Duration, Instant};
 

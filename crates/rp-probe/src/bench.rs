@@ -342,7 +342,7 @@ pub fn entry(r: &BenchReport) -> HistoryEntry {
 
 /// The history file opened for reading, or `None` when there is none yet.
 fn open_history(p: &Path) -> Result<Option<(std::fs::File, u64)>, String> {
-    match rp_machine::open_regular(p) {
+    match rp_sys::open_regular(p) {
         Ok(f) => Ok(Some(f)),
         Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(format!("{}: {e}", p.display())),
@@ -625,9 +625,7 @@ mod tests {
     fn a_fifo_as_history_is_refused_without_blocking() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join(HISTORY_FILE);
-        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
-        // SAFETY: a valid C string.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        rp_sys::os::mkfifo(&p, 0o600).unwrap();
         assert!(read_history(d.path())
             .unwrap_err()
             .contains("not a regular file"));

@@ -250,24 +250,16 @@ impl Worker {
         Ok((w, ready))
     }
 
-    /// SIGTERM to the worker's process group, SIGKILL after a grace period.
+    /// SIGTERM to the worker's process group, SIGKILL after a grace period (what is
+    /// left in the group is killed either way).
     fn kill(&mut self) {
-        let pgid = self.child.id() as libc::pid_t;
-        // SAFETY: signalling a process group we created.
-        unsafe { libc::killpg(pgid, libc::SIGTERM) };
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_secs(2) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                // Children of the probe may still linger in the group.
-                // SAFETY: as above.
-                unsafe { libc::killpg(pgid, libc::SIGKILL) };
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
+        let pgid = self.child.id() as i32;
+        let _ = rp_sys::os::kill_group(pgid, rp_sys::signal::SIGTERM);
+        let ended = rp_sys::process::wait_for(&mut self.child, Duration::from_secs(2));
+        let _ = rp_sys::os::kill_group(pgid, rp_sys::signal::SIGKILL);
+        if ended.is_none() {
+            let _ = self.child.wait();
         }
-        // SAFETY: as above.
-        unsafe { libc::killpg(pgid, libc::SIGKILL) };
-        let _ = self.child.wait();
     }
 
     /// Wait for the stderr reader to drain, then return everything captured.
@@ -312,15 +304,10 @@ impl Worker {
 
     fn stop(mut self) {
         drop(self.stdin);
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_secs(5) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
+        if rp_sys::process::wait_for(&mut self.child, Duration::from_secs(5)).is_some() {
+            return;
         }
-        // SAFETY: signalling the process group we created.
-        unsafe { libc::killpg(self.child.id() as libc::pid_t, libc::SIGKILL) };
+        let _ = rp_sys::os::kill_group(self.child.id() as i32, rp_sys::signal::SIGKILL);
         let _ = self.child.wait();
     }
 }

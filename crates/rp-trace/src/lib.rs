@@ -239,8 +239,7 @@ pub fn read(path: &Path) -> Result<ProcessTrace, String> {
 
 /// [`read`], adding the bytes read to `progress` as it goes.
 pub fn read_counting(path: &Path, progress: Option<&AtomicU64>) -> Result<ProcessTrace, String> {
-    let (f, len) =
-        rp_machine::open_regular(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let (f, len) = rp_sys::open_regular(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut p = ProcessTrace {
         file: path.to_path_buf(),
         ..Default::default()
@@ -689,7 +688,7 @@ impl Names<'_> {
                     if p.data.is_some() {
                         return None;
                     }
-                    rp_machine::open_regular(&p.file).ok().map(|(f, _)| f)
+                    rp_sys::open_regular(&p.file).ok().map(|(f, _)| f)
                 });
                 let rec = p.record_at(f.as_ref(), at, len)?;
                 drop(open);

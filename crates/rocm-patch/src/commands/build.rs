@@ -5,60 +5,13 @@ use crate::{exit, render};
 use rp_report::{BuildOutcome, RecipeList, StepState, SCHEMA};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-static CANCEL: AtomicBool = AtomicBool::new(false);
-
-/// First Ctrl-C: stop at the next safe point (the step's process group gets SIGINT, the
-/// build directory stays resumable). Second: the step's group is killed and rocm-patch
-/// dies of SIGINT. Only async-signal-safe calls.
-extern "C" fn on_sigint(_: libc::c_int) {
-    if CANCEL.swap(true, Ordering::SeqCst) {
-        let group = rp_build::run::CURRENT_GROUP.load(Ordering::SeqCst);
-        // SAFETY: kill, signal and raise are async-signal-safe.
-        unsafe {
-            if group > 0 {
-                libc::kill(-group, libc::SIGKILL);
-            }
-            libc::signal(libc::SIGINT, libc::SIG_DFL);
-            libc::raise(libc::SIGINT);
-        }
-        return;
-    }
-    const MSG: &[u8] =
-        b"\nrocm-patch: stopping (the build can be resumed); Ctrl-C again to quit at once\n";
-    // SAFETY: write(2) is async-signal-safe; a failed write changes nothing.
-    unsafe {
-        libc::write(2, MSG.as_ptr().cast(), MSG.len());
-    }
-}
-
-/// Ctrl-C sets [`CANCEL`] while the guard lives; the previous disposition comes back.
-struct SigintGuard(libc::sigaction);
-
-impl SigintGuard {
-    fn install() -> SigintGuard {
-        // SAFETY: a handler that only stores to an atomic; the old action is kept.
-        unsafe {
-            let mut new: libc::sigaction = std::mem::zeroed();
-            new.sa_sigaction = on_sigint as *const () as usize;
-            libc::sigemptyset(&mut new.sa_mask);
-            let mut old: libc::sigaction = std::mem::zeroed();
-            libc::sigaction(libc::SIGINT, &new, &mut old);
-            SigintGuard(old)
-        }
-    }
-}
-
-impl Drop for SigintGuard {
-    fn drop(&mut self) {
-        // SAFETY: restoring the action saved by install.
-        unsafe {
-            libc::sigaction(libc::SIGINT, &self.0, std::ptr::null_mut());
-        }
-    }
-}
+/// Said at the first Ctrl-C ([`rp_sys::signal::CtrlC`]): the step's process group gets
+/// SIGINT and the build directory stays resumable; a second Ctrl-C kills the step's group
+/// and rocm-patch dies of SIGINT.
+const CTRL_C_NOTICE: &[u8] =
+    b"\nrocm-patch: stopping (the build can be resumed); Ctrl-C again to quit at once\n";
 
 /// `--cache-dir`, else $XDG_CACHE_HOME/rocm-patch, else ~/.cache/rocm-patch.
 fn cache_dir(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
@@ -280,9 +233,8 @@ pub(crate) fn run(
         nm: None,
         phase_at: Instant::now(),
     };
-    CANCEL.store(false, Ordering::SeqCst);
-    let guard = SigintGuard::install();
-    let result = rp_build::build(&req, &mut progress, &CANCEL);
+    let guard = rp_sys::signal::CtrlC::install(CTRL_C_NOTICE);
+    let result = rp_build::build(&req, &mut progress, guard.flag());
     drop(guard);
     progress.clear();
     let mut rep = result?;

@@ -63,8 +63,7 @@ pub(crate) fn run(
         venv_python: args.venv_python.clone(),
         host_path: std::env::var("PATH").unwrap_or_default(),
         command: std::env::args().collect::<Vec<_>>().join(" "),
-        // SAFETY: geteuid cannot fail.
-        is_root: unsafe { libc::geteuid() } == 0,
+        is_root: rp_sys::os::euid() == 0,
     };
     let mut plan = rp_fix::plan(&machine, &doctor_before, &root, &opts)?;
     let before = rp_fix::brief(&doctor_before);

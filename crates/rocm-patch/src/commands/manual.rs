@@ -81,7 +81,7 @@ fn ours(p: &std::path::Path) -> bool {
     if !md.is_file() || md.len() > 4 << 20 {
         return false;
     }
-    rp_machine::read_regular(p, 4 << 20)
+    rp_sys::read_regular(p, 4 << 20)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
         .is_some_and(|t| t.lines().take(10).any(|l| l.starts_with(".TH rocm-patch")))

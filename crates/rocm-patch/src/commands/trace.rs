@@ -47,7 +47,7 @@ fn embedded_preload() -> anyhow::Result<PathBuf> {
     })?;
     let path = dir.join(format!("librp_trace_preload-{}.so", EMBEDDED.len()));
     let same =
-        rp_machine::read_regular(&path, EMBEDDED.len() as u64 + 1).is_ok_and(|b| b == EMBEDDED);
+        rp_sys::file::read_regular(&path, EMBEDDED.len() as u64 + 1).is_ok_and(|b| b == EMBEDDED);
     if !same {
         std::fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
         let mut tmp = tempfile::NamedTempFile::new_in(&dir)
@@ -149,19 +149,9 @@ pub(crate) fn run(args: TraceArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     };
     // While the command runs, Ctrl-C and Ctrl-\ are for it (the terminal sends them to
     // both); this process waits to write the summary, as `time` does.
-    // SAFETY: setting dispositions of two signals to ignore, restored below.
-    let (old_int, old_quit) = unsafe {
-        (
-            libc::signal(libc::SIGINT, libc::SIG_IGN),
-            libc::signal(libc::SIGQUIT, libc::SIG_IGN),
-        )
-    };
+    let ignored = rp_sys::signal::ignore(&[rp_sys::signal::SIGINT, rp_sys::signal::SIGQUIT]);
     let status = cmd.status();
-    // SAFETY: restoring the dispositions saved above.
-    unsafe {
-        libc::signal(libc::SIGINT, old_int);
-        libc::signal(libc::SIGQUIT, old_quit);
-    }
+    drop(ignored);
     let status = match status {
         Ok(s) => s,
         Err(e) => {
@@ -204,11 +194,7 @@ pub(crate) fn run(args: TraceArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     out.flush()?;
     if let Some(sig) = status.signal() {
         // Pass the signal on, as the command received it.
-        // SAFETY: default disposition, then the signal to ourselves.
-        unsafe {
-            libc::signal(sig, libc::SIG_DFL);
-            libc::raise(sig);
-        }
+        rp_sys::signal::raise_default(sig);
     }
     Ok(exit::passed_through(status.code(), status.signal()))
 }

@@ -254,7 +254,10 @@ impl Machine {
         self
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one argument per field of the fixture"
+    )]
     pub fn pci_device(
         &mut self,
         slot: &str,

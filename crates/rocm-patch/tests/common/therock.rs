@@ -1,7 +1,10 @@
 //! TheRock-shaped installs for tests: real hipcc-built libraries kpack'd with binutils
 //! (their device code moved into kpack archives written from the format), laid out as
 //! TheRock's wheels lay out torch and its per-GPU device packages.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "included by several test binaries, each using a part: an expect would be unfulfilled in those that use all of it"
+)]
 
 use crate::common::machine::torch_venv;
 use crate::common::*;

@@ -2,7 +2,10 @@
 //! RFC0008 and the rocm-kpack sources describe it (docs/code-objects.md, "Kpack"), for
 //! test vectors: no producer of kpack files exists on this machine. Shared by the
 //! rp-codeobj and rocm-patch tests. MessagePack is written with the `rmp` crate.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "included by several test binaries, each using a part: an expect would be unfulfilled in those that use all of it"
+)]
 
 /// A MessagePack value.
 #[derive(Clone, Debug)]

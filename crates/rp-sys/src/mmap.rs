@@ -1,4 +1,6 @@
-//! A file truncated by another process while `inspect` has it mapped must be an error for
+//! Memory maps of files, read-only and private.
+//!
+//! A file truncated by another process while it is mapped (inspect scans mapped files) must be an error for
 //! that file, not the end of the process: a read past the file's new end raises SIGBUS
 //! (mmap(2): "Attempted access to a portion of the buffer that does not correspond to the
 //! file"). Each mapping is registered here while it is scanned; a SIGBUS handler that finds
@@ -6,8 +8,14 @@
 //! missing one, marks the mapping truncated, and returns, so the read completes with zeros.
 //! The scan's result for that file is then discarded for an error. A SIGBUS anywhere else
 //! goes to the handler that was installed before (Rust's own, then the default action).
-#![allow(unsafe_code)]
 
+#![expect(
+    unsafe_code,
+    reason = "memory maps and the SIGBUS handler that guards them; each use is commented"
+)]
+
+use memmap2::Mmap;
+use std::fs::File;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
@@ -21,7 +29,10 @@ struct Slot {
     hit: AtomicBool,
 }
 
-#[allow(clippy::declare_interior_mutable_const)]
+#[expect(
+    clippy::declare_interior_mutable_const,
+    reason = "a const initialiser for the static table, each element a fresh value"
+)]
 const EMPTY: Slot = Slot {
     start: AtomicUsize::new(0),
     end: AtomicUsize::new(0),
@@ -35,6 +46,7 @@ static PAGE: AtomicUsize = AtomicUsize::new(4096);
 struct Previous(libc::sigaction);
 // SAFETY: a plain C struct written once, before the handler that reads it is installed.
 unsafe impl Sync for Previous {}
+// SAFETY: as above.
 unsafe impl Send for Previous {}
 static PREVIOUS: OnceLock<Option<Previous>> = OnceLock::new();
 
@@ -107,13 +119,20 @@ fn install() {
     });
 }
 
-/// A mapping registered while it is read.
-pub(crate) struct Registration {
+/// A mapping registered while it is read (see [`guard`]).
+#[derive(Debug)]
+pub struct Registration {
     slot: Option<usize>,
 }
 
-/// Register `len` bytes at `ptr` (a mapping of a file) for the duration of the result.
-pub(crate) fn register(ptr: *const u8, len: usize) -> Registration {
+/// Register a mapping for the duration of the result: a read past the end of its file
+/// (truncated since it was mapped) reads zeros and sets [`Registration::truncated`],
+/// instead of killing the process with SIGBUS.
+pub fn guard(map: &Mmap) -> Registration {
+    register(map.as_ptr(), map.len())
+}
+
+fn register(ptr: *const u8, len: usize) -> Registration {
     if len == 0 {
         return Registration { slot: None };
     }
@@ -134,7 +153,7 @@ pub(crate) fn register(ptr: *const u8, len: usize) -> Registration {
 
 impl Registration {
     /// A read went past the file's end since registration: the file was truncated.
-    pub(crate) fn truncated(&self) -> bool {
+    pub fn truncated(&self) -> bool {
         self.slot
             .is_some_and(|i| TABLE[i].hit.load(Ordering::Acquire))
     }
@@ -146,6 +165,41 @@ impl Drop for Registration {
             TABLE[i].end.store(0, Ordering::Release);
             TABLE[i].start.store(0, Ordering::Release);
         }
+    }
+}
+
+/// Map a file read-only and private, for parsing.
+///
+/// A concurrent truncation is the risk every ELF reader (ld.so included) takes: a read
+/// past the new end raises SIGBUS unless the mapping is registered with [`guard`].
+pub fn map(file: &File) -> std::io::Result<Mmap> {
+    // SAFETY: the mapping is read-only and private to this process; see above for a
+    // file truncated while mapped.
+    unsafe { Mmap::map(file) }
+}
+
+/// [`map`], with random-access advice: only headers and tables are read, scattered over
+/// the file, so read-ahead and fault-around must not pull in (and count) whole regions.
+pub fn map_random(file: &File) -> std::io::Result<Mmap> {
+    let map = map(file)?;
+    let _ = map.advise(memmap2::Advice::Random);
+    Ok(map)
+}
+
+/// Drop the pages of a parsed region `off..off + len` from this process's mapping (only
+/// whole pages inside it).
+pub fn release(map: &Mmap, off: usize, len: usize) {
+    const PAGE: usize = 4096;
+    let start = off.div_ceil(PAGE) * PAGE;
+    let end = (off + len) / PAGE * PAGE;
+    if end > start {
+        // SAFETY: the mapping is private and read-only; MADV_DONTNEED only drops our
+        // page table entries, and a later read of the range faults the file's pages
+        // back in from the page cache. Nothing in the range is borrowed any more: the
+        // caller calls this after it has finished with the region.
+        let _ = unsafe {
+            map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
+        };
     }
 }
 
@@ -162,8 +216,8 @@ mod tests {
         f.write_all(&vec![0xabu8; 1 << 20]).unwrap();
         drop(f);
         let f = std::fs::File::open(&p).unwrap();
-        let map = crate::map_file(&f).unwrap();
-        let reg = register(map.as_ptr(), map.len());
+        let map = map_random(&f).unwrap();
+        let reg = guard(&map);
         assert_eq!(map[100], 0xab);
         assert!(!reg.truncated());
         std::fs::OpenOptions::new()
@@ -179,50 +233,5 @@ mod tests {
         assert!(reg.truncated());
         drop(reg);
         drop(map);
-    }
-
-    /// inspect's own path: a library truncated between mapping and scanning is an
-    /// error for that file, and the other file in the same call is still reported.
-    #[test]
-    fn inspect_reports_a_truncated_file_and_goes_on() {
-        let d = tempfile::tempdir().unwrap();
-        let co = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../fixtures/codeobj/codeobj_co6_gfx1010.co");
-        let good = d.path().join("good.co");
-        std::fs::copy(&co, &good).unwrap();
-        let bad = d.path().join("bad.co");
-        let mut data = std::fs::read(&co).unwrap();
-        data.resize(1 << 20, 0);
-        std::fs::write(&bad, &data).unwrap();
-        let victim = bad.clone();
-        *crate::BEFORE_SCAN.lock().unwrap() = Some(Box::new(move |p: &std::path::Path| {
-            if p == victim {
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .open(p)
-                    .unwrap()
-                    .set_len(0)
-                    .unwrap();
-            }
-        }));
-        let opts = crate::Options::default();
-        let r = crate::inspect(&[good.clone(), bad.clone()], &opts);
-        let by = |p: &std::path::Path| {
-            r.files
-                .iter()
-                .find(|f| f.path == p.display().to_string())
-                .unwrap()
-                .clone()
-        };
-        let b = by(&bad);
-        assert!(
-            b.error
-                .as_deref()
-                .unwrap()
-                .contains("truncated while it was read"),
-            "{b:?}"
-        );
-        assert!(b.code_objects.is_empty());
-        assert_eq!(by(&good).code_objects.len(), 1);
     }
 }

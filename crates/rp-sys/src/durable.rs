@@ -1,6 +1,6 @@
-//! File-system steps with durability: temp file + fsync + rename + directory fsync.
+//! Durable file-system steps: temp file + fsync + rename + directory fsync, with errors
+//! that name their path.
 
-use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
@@ -18,29 +18,13 @@ pub struct PathError {
     pub err: io::Error,
 }
 
+/// Attach the path and the step to an I/O result.
 pub fn ctx<T>(r: io::Result<T>, path: &Path, what: &'static str) -> Result<T, PathError> {
     r.map_err(|err| PathError {
         path: path.display().to_string(),
         what,
         err,
     })
-}
-
-/// SHA-256 of a file, hex.
-pub fn sha256_file(p: &Path) -> Result<(String, u64), PathError> {
-    let mut f = ctx(File::open(p), p, "cannot open")?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut n = 0u64;
-    loop {
-        let k = ctx(f.read(&mut buf), p, "cannot read")?;
-        if k == 0 {
-            break;
-        }
-        h.update(&buf[..k]);
-        n += k as u64;
-    }
-    Ok((format!("{:x}", h.finalize()), n))
 }
 
 /// fsync a directory so a rename or unlink in it is durable.
@@ -97,6 +81,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PathError> {
     rename_into(&tmp, path)
 }
 
+/// `.<name>.<tag>` next to `path`.
 pub fn tmp_sibling(path: &Path, tag: &str) -> PathBuf {
     let name = path
         .file_name()
@@ -108,13 +93,22 @@ pub fn tmp_sibling(path: &Path, tag: &str) -> PathBuf {
 /// What is at a path, without following a final symlink.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Found {
+    /// Nothing.
     Missing,
-    File { mode: u32 },
+    /// A regular file with these permission bits.
+    File {
+        /// `st_mode & 0o7777`.
+        mode: u32,
+    },
+    /// A symbolic link to this target.
     Symlink(String),
+    /// A directory.
     Dir,
+    /// A FIFO, socket or device.
     Other,
 }
 
+/// What is at `p` (see [`Found`]).
 pub fn found(p: &Path) -> Result<Found, PathError> {
     match std::fs::symlink_metadata(p) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Found::Missing),
