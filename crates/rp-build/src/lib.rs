@@ -10,6 +10,7 @@
 mod deploy;
 pub mod fetch;
 mod patch;
+mod plan;
 pub mod preflight;
 pub mod recipe;
 pub mod run;
@@ -26,10 +27,9 @@ pub use show::{show, summary};
 pub use source::{check_source, MAX_SOURCE_BYTES, MAX_SOURCE_FILES};
 pub use vars::Vars;
 
+use plan::Plan;
 use recipe::Loaded;
-use rp_report::{
-    BuildOutcome, BuildReport, PreflightItem, SourceState, StepState, ToolchainReport, SCHEMA,
-};
+use rp_report::{BuildOutcome, BuildReport, PreflightItem, SourceState, StepState, SCHEMA};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -274,19 +274,6 @@ pub fn work_dir(req: &Request) -> PathBuf {
     ))
 }
 
-/// What a request resolves to before anything runs: its directories, the template
-/// values, the filled steps, the selected patches and the toolchain.
-struct Plan<'a> {
-    work: PathBuf,
-    src_root: PathBuf,
-    src: PathBuf,
-    prefix: PathBuf,
-    vars: Vars,
-    steps: Vec<steps::FilledStep>,
-    selected: Vec<&'a recipe::Patch>,
-    toolchain: ToolchainReport,
-}
-
 /// What the stages did, as typed state; the report is built from it (and the plan) at
 /// the end.
 #[derive(Default)]
@@ -307,14 +294,14 @@ pub fn build(
     cancel: &AtomicBool,
 ) -> Result<BuildReport, BuildError> {
     let started = Instant::now();
-    check_request(req)?;
-    let plan = plan(req)?;
-    let preflight = preflight_items(req, &plan);
+    plan::check_request(req)?;
+    let plan = plan::plan(req)?;
+    let preflight = plan::preflight_items(req, &plan);
     let mut done = Progress::default();
     let (outcome, error) = if req.dry_run {
-        done.notes.extend(dry_run_note(&preflight));
+        done.notes.extend(plan::dry_run_note(&preflight));
         (BuildOutcome::Planned, None)
-    } else if let Some(e) = preflight_error(&preflight) {
+    } else if let Some(e) = plan::preflight_error(&preflight) {
         (BuildOutcome::PreflightFailed, Some(e))
     } else {
         execute(req, &plan, &mut done, obs, cancel)?
@@ -324,121 +311,6 @@ pub fn build(
     rep.error = error;
     rep.seconds = started.elapsed().as_secs_f64();
     Ok(rep)
-}
-
-/// Refuse a `--with` the recipe has no option for, and a `--gpu` that is not a target.
-fn check_request(req: &Request) -> Result<(), BuildError> {
-    let r = &req.recipe.recipe;
-    for w in &req.with {
-        if !r.options.iter().any(|o| &o.name == w) {
-            return Err(BuildError::Recipe(format!(
-                "--with {w}: recipe {} has no such option{}",
-                req.recipe.id(),
-                if r.options.is_empty() {
-                    " (it has none)".to_string()
-                } else {
-                    format!(
-                        " (it has: {})",
-                        r.options
-                            .iter()
-                            .map(|o| o.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                }
-            )));
-        }
-    }
-    if req.gpu.parse::<rp_kb::TargetId>().is_err() {
-        return Err(BuildError::Recipe(format!(
-            "--gpu {}: not a GPU target (gfx1010, gfx1030, ...)",
-            req.gpu
-        )));
-    }
-    Ok(())
-}
-
-/// Resolve a request: directories, template values, filled steps, selected patches.
-fn plan(req: &Request) -> Result<Plan<'_>, BuildError> {
-    let r = &req.recipe.recipe;
-    let work = work_dir(req);
-    let src_root = work.join("src");
-    let src = match &r.source.subdir {
-        Some(sd) => src_root.join(sd),
-        None => src_root.clone(),
-    };
-    let prefix = req.prefix.clone().unwrap_or_else(|| work.join("prefix"));
-    let toolchain = toolchain::detect(&req.env);
-    let vars = Vars {
-        gpu: req.gpu.clone(),
-        prefix: prefix.display().to_string(),
-        jobs: req.jobs.to_string(),
-        src: src.display().to_string(),
-        build: work.join("build").display().to_string(),
-        rocm: toolchain.rocm.clone(),
-        cxx: toolchain.cxx.clone(),
-        hipcc: toolchain.hipcc.clone(),
-        python: "python3".into(),
-        env: req.env.clone(),
-    };
-    let steps = steps::filled(req, &vars)?;
-    let selected = r
-        .patches
-        .iter()
-        .filter(|p| p.with.as_ref().is_none_or(|w| req.with.contains(w)))
-        .collect();
-    Ok(Plan {
-        work,
-        src_root,
-        src,
-        prefix,
-        vars,
-        steps,
-        selected,
-        toolchain,
-    })
-}
-
-/// The preflight checks: the ROCm install first, then the recipe's tools, libraries and
-/// GPU code, then the disk (when the recipe states its cost).
-fn preflight_items(req: &Request, plan: &Plan) -> Vec<PreflightItem> {
-    let r = &req.recipe.recipe;
-    let mut items = preflight::check(&req.recipe, &plan.vars, &req.with, !req.dry_run);
-    items.insert(0, preflight::check_rocm(r.rocm.as_ref(), &plan.toolchain));
-    if let Some(c) = &r.cost {
-        items.push(preflight::check_disk(c, &req.cache));
-    }
-    items
-}
-
-/// A dry run's note of what preflight would stop a real run for.
-fn dry_run_note(preflight: &[PreflightItem]) -> Option<String> {
-    let missing: Vec<String> = preflight
-        .iter()
-        .filter(|p| !p.ok)
-        .map(|p| p.name.clone())
-        .collect();
-    (!missing.is_empty()).then(|| {
-        format!(
-            "preflight would stop a real run here; missing: {}",
-            missing.join(", ")
-        )
-    })
-}
-
-/// Why preflight stops a real run, if it does.
-fn preflight_error(preflight: &[PreflightItem]) -> Option<String> {
-    let bad = preflight.iter().find(|p| !p.ok)?;
-    let n = preflight.iter().filter(|p| !p.ok).count();
-    Some(format!(
-        "preflight: {}{}; nothing was fetched or run",
-        bad.problem.clone().unwrap_or_else(|| bad.name.clone()),
-        if n > 1 {
-            format!(" (and {} more)", n - 1)
-        } else {
-            String::new()
-        }
-    ))
 }
 
 /// Run the stages, then verify: the outcome and what stopped the build. A recipe error
