@@ -247,6 +247,7 @@ pub fn install_commands(items: &[rp_report::PreflightItem]) -> Vec<String> {
         .collect()
 }
 
+/// The sha256 of length-prefixed parts: the key of a source tree or of a step.
 fn sha_hex(parts: &[&[u8]]) -> String {
     let mut h = Sha256::new();
     for p in parts {

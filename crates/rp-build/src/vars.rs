@@ -17,7 +17,8 @@ pub struct Vars {
     pub src: String,
     /// `{build}`.
     pub build: String,
-    /// `{rocm}`: ROCM_PATH, else the install the machine layer finds ([`toolchain`]).
+    /// `{rocm}`: ROCM_PATH, else the install the machine layer finds
+    /// ([`toolchain`](crate::toolchain)).
     pub rocm: String,
     /// `{cxx}`: that install's HIP-capable clang++.
     pub cxx: String,
