@@ -7,9 +7,9 @@
 //! catalog.
 #![deny(missing_docs)]
 
-mod findings;
+mod rules;
 
-pub use findings::{findings, support};
+pub use rules::{findings, support};
 
 use rp_machine::MachineSnapshot;
 use rp_report::{DoctorReport, PythonEnv, SCHEMA};

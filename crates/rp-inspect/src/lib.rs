@@ -6,18 +6,24 @@
 //! Nothing here prints.
 #![deny(missing_docs)]
 
+mod coverage;
 mod kpack;
 pub use kpack::{compatible_targets, runtime_archs, unit_load, KpackEnv, UnitLoad, PLACEHOLDER};
 pub mod names;
+mod tensile;
 mod wheel;
+
+use coverage::coverage;
+pub use coverage::coverage_of;
+pub use tensile::tensile_dir_by_name;
+use tensile::tensile_dirs;
 
 use memmap2::Mmap;
 use rayon::prelude::*;
 use rp_codeobj::{CodeObject, Options as ScanOptions, Scan};
-use rp_kb::{Compat, TargetId};
+use rp_kb::TargetId;
 use rp_report::{
-    CodeObjectReport, Coverage, CoveredLibrary, FileFormat, FileReport, InspectReport, LibraryFile,
-    LibraryKind, TensileDir,
+    CodeObjectReport, FileFormat, FileReport, InspectReport, LibraryFile, LibraryKind,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -434,7 +440,7 @@ fn code_object_report(c: CodeObject) -> CodeObjectReport {
 }
 
 /// The processor part of a target id (`gfx90a:xnack-` → `gfx90a`).
-fn processor_of(target_id: &str) -> &str {
+pub(crate) fn processor_of(target_id: &str) -> &str {
     target_id.split(':').next().unwrap_or(target_id)
 }
 
@@ -468,174 +474,6 @@ fn build_report(files: Vec<FileReport>, opts: &Options) -> InspectReport {
         targets,
         tensile_dirs,
         coverage,
-    }
-}
-
-/// Summarise a Tensile / TensileLite library directory from its file names only
-/// (docs/code-objects.md): which archs it has catalogs for. No file is opened, so this is cheap
-/// enough for `doctor`. `None` when the directory holds no recognised file.
-pub fn tensile_dir_by_name(dir: &Path) -> Option<TensileDir> {
-    let files: Vec<FileReport> = walkdir::WalkDir::new(dir)
-        .max_depth(2)
-        .follow_links(false)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .filter_map(|e| {
-            let library_file = names::classify(e.path())?;
-            Some(FileReport {
-                path: e.path().display().to_string(),
-                library_file: Some(library_file),
-                ..FileReport::default()
-            })
-        })
-        .collect();
-    let want = dir.display().to_string();
-    tensile_dirs(&files).into_iter().find(|d| d.path == want)
-}
-
-fn tensile_dirs(files: &[FileReport]) -> Vec<TensileDir> {
-    let mut dirs: BTreeMap<String, TensileDir> = BTreeMap::new();
-    for f in files {
-        let Some(LibraryFile {
-            library,
-            role,
-            arch,
-        }) = &f.library_file
-        else {
-            continue;
-        };
-        if *library == LibraryKind::Miopen {
-            continue;
-        }
-        let Some((dir, dir_arch)) = names::tensile_dir(Path::new(&f.path)) else {
-            continue;
-        };
-        let d = dirs
-            .entry(dir.display().to_string())
-            .or_insert_with(|| TensileDir {
-                path: dir.display().to_string(),
-                library: *library,
-                ..TensileDir::default()
-            });
-        d.files += 1;
-        // An arch counts when its master catalog or per-arch directory is present:
-        // that is what the loader looks for (docs/code-objects.md).
-        let arch = dir_arch.or_else(|| {
-            (*role == rp_report::LibraryRole::MasterCatalog)
-                .then(|| arch.clone())
-                .flatten()
-        });
-        if let Some(a) = arch {
-            let a = processor_of(&a).to_string();
-            if !d.archs.contains(&a) {
-                d.archs.push(a);
-            }
-        }
-    }
-    let mut out: Vec<TensileDir> = dirs.into_values().collect();
-    for d in &mut out {
-        d.archs.sort();
-    }
-    out
-}
-
-/// Which of a report's libraries `gpu` can and cannot run.
-pub fn coverage_of(report: &InspectReport, gpu: &TargetId) -> Coverage {
-    coverage(gpu, &report.files, &report.tensile_dirs)
-}
-
-fn coverage(gpu: &TargetId, files: &[FileReport], dirs: &[TensileDir]) -> Coverage {
-    let kb = rp_kb::kb();
-    let mut missing = BTreeSet::new();
-    let mut covered = Vec::new();
-    let mut partial = Vec::new();
-    let mut why = BTreeMap::new();
-    let tensile_paths: BTreeSet<&str> = dirs.iter().map(|d| d.path.as_str()).collect();
-    for f in files {
-        // A kpack'd binary is judged by what its archives hold, even when they hold
-        // nothing; an archive itself is not a library (its binaries are judged).
-        if (f.code_objects.is_empty() && f.kpack_ref.is_none())
-            || f.format == Some(FileFormat::Kpack)
-        {
-            continue;
-        }
-        // Files of a Tensile directory are judged with their directory.
-        if names::tensile_dir(Path::new(&f.path))
-            .is_some_and(|(d, _)| tensile_paths.contains(d.to_str().unwrap_or_default()))
-        {
-            continue;
-        }
-        // As the runtime's kpack loader decides (`kpack::verdict`).
-        match kpack::verdict(f, gpu) {
-            Some(kpack::Verdict::Covered(how, archives, note)) => {
-                if let Some(n) = note {
-                    why.insert(f.path.clone(), n);
-                }
-                covered.push(CoveredLibrary {
-                    path: f.path.clone(),
-                    how,
-                    archives,
-                });
-                continue;
-            }
-            Some(kpack::Verdict::Partial(units, n, reason)) => {
-                why.insert(f.path.clone(), reason);
-                partial.push(rp_report::PartialLibrary {
-                    path: f.path.clone(),
-                    missing_units: units,
-                    units: n,
-                });
-                continue;
-            }
-            Some(kpack::Verdict::Missing(reason)) => {
-                why.insert(f.path.clone(), reason);
-                missing.insert(f.path.clone());
-                continue;
-            }
-            None => {}
-        }
-        let best = f
-            .code_objects
-            .iter()
-            .filter_map(|c| c.target_id.parse::<TargetId>().ok())
-            .map(|t| kb.compat(gpu, &t))
-            .filter(Compat::loadable)
-            .min_by_key(|c| if *c == Compat::Exact { 0 } else { 1 });
-        match best {
-            Some(c) => covered.push(CoveredLibrary {
-                path: f.path.clone(),
-                how: if c == Compat::Exact {
-                    rp_report::CoverageHow::Exact
-                } else {
-                    rp_report::CoverageHow::Generic
-                },
-                archives: Vec::new(),
-            }),
-            None => {
-                missing.insert(f.path.clone());
-            }
-        }
-    }
-    for d in dirs {
-        // Tensile picks its catalog by exact processor name (docs/code-objects.md).
-        if d.archs.iter().any(|a| a == &gpu.processor) {
-            covered.push(CoveredLibrary {
-                path: d.path.clone(),
-                how: rp_report::CoverageHow::Exact,
-                archives: Vec::new(),
-            });
-        } else {
-            missing.insert(d.path.clone());
-        }
-    }
-    covered.sort_by(|a, b| a.path.cmp(&b.path));
-    Coverage {
-        gpu: gpu.to_string(),
-        missing: missing.into_iter().collect(),
-        covered,
-        partial,
-        why,
     }
 }
 
