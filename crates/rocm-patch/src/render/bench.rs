@@ -42,6 +42,18 @@ fn cell_text(c: &BenchCell, first: bool) -> String {
 
 /// `bench` report.
 pub fn report(r: &BenchReport, out: &mut dyn Write) -> io::Result<()> {
+    header(r, out)?;
+    peak(r, out)?;
+    results(r, out)?;
+    legend(r, out)?;
+    let skips = notes_and_failures(r, out)?;
+    skipped(&skips, out)?;
+    comparison(r, out)?;
+    history(r, out)
+}
+
+/// The first line: torch, its build, the device and the Python that ran it.
+fn header(r: &BenchReport, out: &mut dyn Write) -> io::Result<()> {
     let build = match (&r.hip, &r.cuda) {
         (Some(h), _) => format!("HIP {h}"),
         (None, Some(c)) => format!("CUDA {c}"),
@@ -62,7 +74,11 @@ pub fn report(r: &BenchReport, out: &mut dyn Write) -> io::Result<()> {
         out,
         "torch {} [{build}] on {dev}, python {} {}",
         r.torch, r.python, r.executable
-    )?;
+    )
+}
+
+/// The GPU's peak figures, or that the knowledge base has none for it.
+fn peak(r: &BenchReport, out: &mut dyn Write) -> io::Result<()> {
     if let Some(p) = &r.peak {
         let mut figs = vec![format!("fp32 {}", num(p.fp32))];
         for (k, v) in [("tf32", p.tf32), ("fp16", p.fp16), ("bf16", p.bf16)] {
@@ -83,6 +99,11 @@ pub fn report(r: &BenchReport, out: &mut dyn Write) -> io::Result<()> {
             "peak: the knowledge base has no figures for this GPU, so no % of peak"
         )?;
     }
+    Ok(())
+}
+
+/// The results table: one row per benchmark, one column per profile.
+fn results(r: &BenchReport, out: &mut dyn Write) -> io::Result<()> {
     let mut heads = vec![("BENCHMARK", Align::Left), ("UNIT", Align::Left)];
     heads.extend(r.profiles.iter().map(|p| (p.as_str(), Align::Right)));
     let mut t = Table::new("", &heads);
@@ -100,7 +121,12 @@ pub fn report(r: &BenchReport, out: &mut dyn Write) -> io::Result<()> {
         t.row(cells);
     }
     writeln!(out)?;
-    t.write(out)?;
+    t.write(out)
+}
+
+/// What the table's figures mean, each later profile against the first, and the
+/// device's note.
+fn legend(r: &BenchReport, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         "\nRate (% of peak), and for each later column its median time against the first column's (2.00x = twice as slow). Median of the timed repetitions, device synchronised."
@@ -120,7 +146,12 @@ pub fn report(r: &BenchReport, out: &mut dyn Write) -> io::Result<()> {
     if let Some(n) = &r.device_note {
         writeln!(out, "{n}")?;
     }
-    // Notes, skips and failures.
+    Ok(())
+}
+
+/// Notes (of first-call measurements) and failures, in table order; returns the skips,
+/// listed after them.
+fn notes_and_failures(r: &BenchReport, out: &mut dyn Write) -> io::Result<Vec<String>> {
     let mut skips = Vec::new();
     for row in &r.benches {
         for c in &row.cells {
@@ -141,33 +172,49 @@ pub fn report(r: &BenchReport, out: &mut dyn Write) -> io::Result<()> {
                     "{label}: {}",
                     c.detail.as_deref().unwrap_or("skipped")
                 )),
-                st => {
-                    let mut d = c.detail.clone().unwrap_or_default();
-                    if let Some(s) = &c.signal {
-                        if !d.contains(s.as_str()) {
-                            d = format!("{s} {d}");
-                        }
-                    }
-                    writeln!(out, "\n{label}: {st}: {}", d.lines().next().unwrap_or(""))?;
-                    if let Some(cause) = &c.cause {
-                        writeln!(out, "  explain: {cause}")?;
-                    }
-                    if let Some(s) = c.stderr.as_deref().filter(|s| !s.trim().is_empty()) {
-                        let lines: Vec<&str> = s.lines().collect();
-                        for l in &lines[lines.len().saturating_sub(10)..] {
-                            writeln!(out, "  | {l}")?;
-                        }
-                    }
-                }
+                st => failure(&label, st, c, out)?,
             }
         }
     }
-    if !skips.is_empty() {
-        writeln!(out, "\nSkipped:")?;
-        for s in &skips {
-            writeln!(out, "  {s}")?;
+    Ok(skips)
+}
+
+/// A cell that failed: its status and first line of detail, its explanation, and the
+/// last lines of its stderr.
+fn failure(label: &str, st: ProbeStatus, c: &BenchCell, out: &mut dyn Write) -> io::Result<()> {
+    let mut d = c.detail.clone().unwrap_or_default();
+    if let Some(s) = &c.signal {
+        if !d.contains(s.as_str()) {
+            d = format!("{s} {d}");
         }
     }
+    writeln!(out, "\n{label}: {st}: {}", d.lines().next().unwrap_or(""))?;
+    if let Some(cause) = &c.cause {
+        writeln!(out, "  explain: {cause}")?;
+    }
+    if let Some(s) = c.stderr.as_deref().filter(|s| !s.trim().is_empty()) {
+        let lines: Vec<&str> = s.lines().collect();
+        for l in &lines[lines.len().saturating_sub(10)..] {
+            writeln!(out, "  | {l}")?;
+        }
+    }
+    Ok(())
+}
+
+/// "Skipped": each skipped cell and why.
+fn skipped(skips: &[String], out: &mut dyn Write) -> io::Result<()> {
+    if skips.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\nSkipped:")?;
+    for s in skips {
+        writeln!(out, "  {s}")?;
+    }
+    Ok(())
+}
+
+/// `--compare`: each benchmark against its last earlier measurement, or why none.
+fn comparison(r: &BenchReport, out: &mut dyn Write) -> io::Result<()> {
     if let Some(c) = &r.compare {
         writeln!(
             out,
@@ -218,6 +265,11 @@ pub fn report(r: &BenchReport, out: &mut dyn Write) -> io::Result<()> {
     if let Some(n) = &r.compare_note {
         writeln!(out, "\n--compare: {n}")?;
     }
+    Ok(())
+}
+
+/// The closing line: where the run was recorded, or why it was not.
+fn history(r: &BenchReport, out: &mut dyn Write) -> io::Result<()> {
     match (&r.history, &r.history_error) {
         (Some(h), _) => writeln!(
             out,
