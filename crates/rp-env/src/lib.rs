@@ -417,32 +417,15 @@ fn harm(gpus: &[Gpu], name: &str, value: &str) -> Option<String> {
     rp_kb::kb().override_harm(&list, name, value)
 }
 
-/// Resolve a profile for the machine and environment.
-pub fn resolve(o: &Options) -> Result<EnvReport, EnvError> {
-    let (ls, notices) = layers_and_notices(o)?;
-    // The profile: command line, else the highest layer naming one, else the default.
-    let (profile, profile_source) = match &o.profile {
-        Some(p) => (p.clone(), "command line".to_string()),
-        None => ls
-            .iter()
-            .rev()
-            .find_map(|l| {
-                l.file
-                    .profile
-                    .as_ref()
-                    .map(|p| (p.get_ref().clone(), l.source("", p.span().start)))
-            })
-            .unwrap_or_else(|| (DEFAULT_PROFILE.to_string(), "default".to_string())),
-    };
-    let known: Vec<String> = profiles(&ls).into_iter().map(|(n, _)| n).collect();
-    // The extends chain, base first.
-    let mut chain = vec![profile.clone()];
+/// The extends chain of `profile`, base first.
+fn extends_chain(ls: &[Layer], profile: &str, known: &[String]) -> Result<Vec<String>, EnvError> {
+    let mut chain = vec![profile.to_string()];
     loop {
         let cur = chain.last().expect("non-empty").clone();
         if !known.contains(&cur) {
             return Err(EnvError::UnknownProfile {
                 name: cur,
-                known: known.clone(),
+                known: known.to_vec(),
             });
         }
         let parent = ls
@@ -458,38 +441,20 @@ pub fn resolve(o: &Options) -> Result<EnvReport, EnvError> {
         }
     }
     chain.reverse();
-    let def = |name: &str, f: &dyn Fn(&ProfileDef) -> Option<String>| {
-        ls.iter()
-            .rev()
-            .find_map(|l| l.file.profiles.get(name).and_then(f))
-    };
-    let dangerous = def(&profile, &|p| p.dangerous.clone());
-    let mut warnings = notices;
-    if let Some(why) = &dangerous {
-        if !o.i_know_this_crashes {
-            return Err(EnvError::Dangerous {
-                profile,
-                why: why.clone(),
-            });
-        }
-        warnings.push(format!("profile {profile} is known to crash: {why}"));
-    }
-    let description = def(&profile, &|p| p.description.clone()).unwrap_or_default();
-    // The GPUs as the hardware reports them (no environment applied): the report lists
-    // them, and profiles with gpu_rules derive variables from them.
-    let root = rp_machine::SysRoot::open(&o.sysroot, o.timeout)?;
-    let gpus = rp_machine::snapshot(
-        &root,
-        &rp_machine::Options {
-            cwd: o.cwd.clone(),
-            ..Default::default()
-        },
-    )?
-    .gpus;
-    let cache = cache_dir(&o.env);
+    Ok(chain)
+}
+
+/// The variables the chain's profiles set, layer over layer (and the GPU rules where a
+/// profile asks for them).
+fn profile_vars(
+    ls: &[Layer],
+    chain: &[String],
+    gpus: &[Gpu],
+    cache: &str,
+) -> BTreeMap<String, Var> {
     let mut vars: BTreeMap<String, Var> = BTreeMap::new();
-    for name in &chain {
-        for l in &ls {
+    for name in chain {
+        for l in ls {
             let Some(p) = l.file.profiles.get(name) else {
                 continue;
             };
@@ -506,7 +471,7 @@ pub fn resolve(o: &Options) -> Result<EnvReport, EnvError> {
                 vars.insert(
                     k.clone(),
                     Var {
-                        value: value.map(|s| rp_kb::fill(&s, &[("cache", &cache)])),
+                        value: value.map(|s| rp_kb::fill(&s, &[("cache", cache)])),
                         reason: reason.unwrap_or_else(|| format!("set in {source}")),
                         reference: reference.unwrap_or_else(|| source.clone()),
                         source,
@@ -518,26 +483,22 @@ pub fn resolve(o: &Options) -> Result<EnvReport, EnvError> {
             .iter()
             .any(|l| l.file.profiles.get(name).is_some_and(|p| p.gpu_rules))
         {
-            for (k, v) in gpu_rules(&gpus) {
+            for (k, v) in gpu_rules(gpus) {
                 vars.insert(k, v);
             }
         }
     }
-    for s in &o.sets {
-        let (k, v) = s
-            .split_once('=')
-            .filter(|(k, _)| valid_name(k))
-            .ok_or_else(|| EnvError::BadSet(s.clone()))?;
-        vars.insert(
-            k.to_string(),
-            Var {
-                value: Some(v.to_string()),
-                reason: "given with --set".into(),
-                reference: "command line".into(),
-                source: "command line".into(),
-            },
-        );
-    }
+    vars
+}
+
+/// Each variable against the user's environment: kept, replaced (`--force`) or not
+/// kept (a harmful override), with a warning each time they differ.
+fn against_environment(
+    vars: BTreeMap<String, Var>,
+    o: &Options,
+    gpus: &[Gpu],
+    warnings: &mut Vec<String>,
+) -> Vec<ResolvedVar> {
     let mut out = Vec::new();
     for (name, v) in vars {
         let user = o.env.get(&name).cloned();
@@ -549,10 +510,10 @@ pub fn resolve(o: &Options) -> Result<EnvReport, EnvError> {
         match (&user, &v.value) {
             (Some(u), Some(val)) if u == val => {}
             (None, None) => {}
-            (Some(u), _) if !o.keep_env && harm(&gpus, &name, u).is_some() => {
+            (Some(u), _) if !o.keep_env && harm(gpus, &name, u).is_some() => {
                 warnings.push(format!(
                     "{name}={u} from your environment is not kept: {} (docs/rdna1.md); --keep-env keeps it",
-                    harm(&gpus, &name, u).unwrap_or_default()
+                    harm(gpus, &name, u).unwrap_or_default()
                 ));
             }
             (Some(u), _) if !o.force => {
@@ -585,8 +546,14 @@ pub fn resolve(o: &Options) -> Result<EnvReport, EnvError> {
             user_value: user,
         });
     }
+    out
+}
+
+/// What is said out loud: code-loading variables set by a config file, and the kpack
+/// loader's variables inherited from the environment.
+fn loud_warnings(out: &[ResolvedVar], o: &Options, warnings: &mut Vec<String>) {
     // Variables that make programs load code, from a config file: said out loud.
-    for v in &out {
+    for v in out {
         if v.action == VarAction::Set
             && CODE_LOADING.contains(&v.name.as_str())
             && !v.source.starts_with("built-in")
@@ -615,6 +582,74 @@ pub fn resolve(o: &Options) -> Result<EnvReport, EnvError> {
             warnings.push(format!("{name}={v} is set in your environment: {effect}"));
         }
     }
+}
+
+/// Resolve a profile for the machine and environment.
+pub fn resolve(o: &Options) -> Result<EnvReport, EnvError> {
+    let (ls, notices) = layers_and_notices(o)?;
+    // The profile: command line, else the highest layer naming one, else the default.
+    let (profile, profile_source) = match &o.profile {
+        Some(p) => (p.clone(), "command line".to_string()),
+        None => ls
+            .iter()
+            .rev()
+            .find_map(|l| {
+                l.file
+                    .profile
+                    .as_ref()
+                    .map(|p| (p.get_ref().clone(), l.source("", p.span().start)))
+            })
+            .unwrap_or_else(|| (DEFAULT_PROFILE.to_string(), "default".to_string())),
+    };
+    let known: Vec<String> = profiles(&ls).into_iter().map(|(n, _)| n).collect();
+    let chain = extends_chain(&ls, &profile, &known)?;
+    let def = |name: &str, f: &dyn Fn(&ProfileDef) -> Option<String>| {
+        ls.iter()
+            .rev()
+            .find_map(|l| l.file.profiles.get(name).and_then(f))
+    };
+    let dangerous = def(&profile, &|p| p.dangerous.clone());
+    let mut warnings = notices;
+    if let Some(why) = &dangerous {
+        if !o.i_know_this_crashes {
+            return Err(EnvError::Dangerous {
+                profile,
+                why: why.clone(),
+            });
+        }
+        warnings.push(format!("profile {profile} is known to crash: {why}"));
+    }
+    let description = def(&profile, &|p| p.description.clone()).unwrap_or_default();
+    // The GPUs as the hardware reports them (no environment applied): the report lists
+    // them, and profiles with gpu_rules derive variables from them.
+    let root = rp_machine::SysRoot::open(&o.sysroot, o.timeout)?;
+    let gpus = rp_machine::snapshot(
+        &root,
+        &rp_machine::Options {
+            cwd: o.cwd.clone(),
+            ..Default::default()
+        },
+    )?
+    .gpus;
+    let cache = cache_dir(&o.env);
+    let mut vars = profile_vars(&ls, &chain, &gpus, &cache);
+    for s in &o.sets {
+        let (k, v) = s
+            .split_once('=')
+            .filter(|(k, _)| valid_name(k))
+            .ok_or_else(|| EnvError::BadSet(s.clone()))?;
+        vars.insert(
+            k.to_string(),
+            Var {
+                value: Some(v.to_string()),
+                reason: "given with --set".into(),
+                reference: "command line".into(),
+                source: "command line".into(),
+            },
+        );
+    }
+    let out = against_environment(vars, o, &gpus, &mut warnings);
+    loud_warnings(&out, o, &mut warnings);
     Ok(EnvReport {
         schema: SCHEMA,
         profile,

@@ -448,6 +448,48 @@ fn fill_fix(cause: &str, gpu: Option<&str>, ctx: &Context) -> String {
     fix
 }
 
+/// With a fault and no override in sight: what the log shows only an override does (the
+/// runtime reporting a foreign target for the GPU, or a pytorch.org build running on a
+/// GPU it has no code for).
+fn inferred_override(st: &State, ctx: &Context) -> Vec<String> {
+    let kb = rp_kb::kb();
+    let true_targets: Vec<(String, String)> = if ctx.gpus.is_empty() {
+        st.gpu_names
+            .iter()
+            .filter_map(|n| Some((kb.target_by_marketing_name(n)?, n.clone())))
+            .collect()
+    } else {
+        ctx.gpus
+            .iter()
+            .map(|(t, n)| (t.to_string(), n.clone()))
+            .collect()
+    };
+    let mut inferred = Vec::new();
+    {
+        for (t, name) in &true_targets {
+            for (r, at) in &st.runtime_targets {
+                if matches!(kb.override_compat(t, r), rp_kb::OverrideCompat::Foreign) {
+                    inferred.push(format!(
+                        "{at}: the runtime reported {r} on {name} ({t}), which only an override does"
+                    ));
+                }
+            }
+            let not_in_pytorch_org = kb.stacks_for(t).iter().all(|s| s.id != "pytorch-org");
+            for (v, major, at) in &st.torch_builds {
+                // pytorch.org's ROCm wheels (ROCm 6 and older here) carry no code for
+                // targets outside their list (pytorch/pytorch#132570): torch only saw
+                // the GPU because an override renamed it.
+                if not_in_pytorch_org && *major < 7 {
+                    inferred.push(format!(
+                        "{at}: torch {v} (a pytorch.org ROCm build) has no {t} code for {name}, so it could only run under an override"
+                    ));
+                }
+            }
+        }
+    }
+    inferred
+}
+
 /// Classify inputs (name, reader). Unreadable inputs are reported and the rest goes on.
 pub fn explain<R: BufRead>(
     c: &Classifier,
@@ -503,7 +545,10 @@ pub fn explain<R: BufRead>(
                 )
             })
     };
-    let mut evidence: Vec<String> = st.evidence.into_iter().filter(|e| foreign(e)).collect();
+    let mut evidence: Vec<String> = std::mem::take(&mut st.evidence)
+        .into_iter()
+        .filter(|e| foreign(e))
+        .collect();
     for o in &ctx.overrides {
         if foreign(o) {
             evidence.push(o.clone());
@@ -515,40 +560,11 @@ pub fn explain<R: BufRead>(
     // program started, even if this shell has none.
     let kb = rp_kb::kb();
     let faulted = st.events.iter().any(|e| e.cause == "memory-access-fault");
-    let true_targets: Vec<(String, String)> = if ctx.gpus.is_empty() {
-        st.gpu_names
-            .iter()
-            .filter_map(|n| Some((kb.target_by_marketing_name(n)?, n.clone())))
-            .collect()
+    let mut inferred = if faulted && evidence.is_empty() {
+        inferred_override(&st, ctx)
     } else {
-        ctx.gpus
-            .iter()
-            .map(|(t, n)| (t.to_string(), n.clone()))
-            .collect()
+        Vec::new()
     };
-    let mut inferred = Vec::new();
-    if faulted && evidence.is_empty() {
-        for (t, name) in &true_targets {
-            for (r, at) in &st.runtime_targets {
-                if matches!(kb.override_compat(t, r), rp_kb::OverrideCompat::Foreign) {
-                    inferred.push(format!(
-                        "{at}: the runtime reported {r} on {name} ({t}), which only an override does"
-                    ));
-                }
-            }
-            let not_in_pytorch_org = kb.stacks_for(t).iter().all(|s| s.id != "pytorch-org");
-            for (v, major, at) in &st.torch_builds {
-                // pytorch.org's ROCm wheels (ROCm 6 and older here) carry no code for
-                // targets outside their list (pytorch/pytorch#132570): torch only saw
-                // the GPU because an override renamed it.
-                if not_in_pytorch_org && *major < 7 {
-                    inferred.push(format!(
-                        "{at}: torch {v} (a pytorch.org ROCm build) has no {t} code for {name}, so it could only run under an override"
-                    ));
-                }
-            }
-        }
-    }
     if !inferred.is_empty() {
         inferred.push(
             "no override is set here: it was set where the program started (a launcher or wrapper script, a systemd service's Environment=, a container's environment, a desktop file, a notebook kernel.json, or a shell startup file: `rocm-patch doctor` lists those)".into(),

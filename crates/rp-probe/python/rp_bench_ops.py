@@ -71,6 +71,10 @@ class Harness:
         return time.perf_counter() - t
 
     def measure(self, fn, work, unit, peak, note=None):
+        if unit not in ("TFLOP/s", "GB/s"):
+            raise ValueError(f"h.measure: unit {unit!r} is not 'TFLOP/s' or 'GB/s'")
+        if peak not in (None, "fp32", "tf32", "fp16", "bf16", "bandwidth"):
+            raise ValueError(f"h.measure: peak {peak!r} is not fp32, tf32, fp16, bf16, bandwidth or None")
         self.sync()
         t = time.perf_counter()
         fn()

@@ -218,7 +218,7 @@ pub fn finish(report: &mut BenchReport) {
         row.unit = row
             .cells
             .iter()
-            .find_map(|c| c.metrics.as_ref().map(|m| m.unit.clone()));
+            .find_map(|c| c.metrics.as_ref().map(|m| m.unit));
         let first = row
             .cells
             .first()
@@ -229,7 +229,7 @@ pub fn finish(report: &mut BenchReport) {
             let Some(m) = &c.metrics else { continue };
             c.percent_of_peak = match (peak, &m.peak, m.rate) {
                 (Some(p), Some(kind), Some(rate)) => p
-                    .figure(kind)
+                    .figure(kind.as_str())
                     .filter(|f| *f > 0.0)
                     .map(|f| rate / f * 100.0),
                 _ => None,
@@ -290,7 +290,7 @@ pub struct HistoryResult {
     /// Profile (column).
     pub profile: String,
     /// Unit.
-    pub unit: String,
+    pub unit: rp_report::RateUnit,
     /// Rate.
     pub rate: f64,
     /// Median milliseconds.
@@ -328,7 +328,7 @@ pub fn entry(r: &BenchReport) -> HistoryEntry {
                     Some(HistoryResult {
                         name: row.name.clone(),
                         profile: c.profile.clone(),
-                        unit: m.unit.clone(),
+                        unit: m.unit,
                         rate: m.rate?,
                         median_ms: m.median_ms,
                         min_ms: m.min_ms,
@@ -459,7 +459,7 @@ pub fn compare(now: &BenchReport, history: &[HistoryEntry]) -> Option<BenchCompa
             Some(BenchChange {
                 name: n.name.clone(),
                 profile: n.profile.clone(),
-                unit: n.unit.clone(),
+                unit: n.unit,
                 then: t.rate,
                 now: n.rate,
                 change_percent: (n.rate / t.rate - 1.0) * 100.0,
@@ -487,8 +487,8 @@ mod tests {
             profile: profile.into(),
             status: ProbeStatus::Pass,
             metrics: Some(BenchMetrics {
-                unit: "TFLOP/s".into(),
-                peak: Some("fp16".into()),
+                unit: rp_report::RateUnit::TflopPerS,
+                peak: Some(rp_report::PeakKind::Fp16),
                 median_ms: ms,
                 rate: Some(rate),
                 ..Default::default()

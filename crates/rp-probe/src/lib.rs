@@ -27,6 +27,7 @@ pub const WORKER: &str = include_str!("../python/rp_probe_worker.py");
 pub const BENCH_OPS: &str = include_str!("../python/rp_bench_ops.py");
 
 pub mod bench;
+pub mod tune;
 const MARKER: &str = "##rp-probe-begin ";
 /// Written by the worker after a probe, before its answer.
 const END_MARKER: &str = "##rp-probe-end ";
@@ -493,6 +494,44 @@ pub(crate) struct MatrixRun {
     pub(crate) results: Vec<(ProbeResult, Option<rp_report::BenchMetrics>)>,
 }
 
+/// No answer in time: the worker's process group is killed.
+fn timed_out(w: &mut Worker, r: &mut ProbeResult, t: Instant, timeout: Duration) {
+    w.kill();
+    r.status = ProbeStatus::Timeout;
+    r.seconds = t.elapsed().as_secs_f64();
+    r.detail = Some(format!(
+        "no answer within {} s; the worker's process group was killed",
+        timeout.as_secs_f64()
+    ));
+    w.finish_stderr();
+    r.stderr = Some(trim_stderr(&w.probe_stderr(&r.name, false)));
+}
+
+/// The worker went away during a probe: a crash by signal (named), or an exit.
+fn died(w: &mut Worker, r: &mut ProbeResult, t: Instant) {
+    let status = w.child.wait().ok();
+    r.seconds = t.elapsed().as_secs_f64();
+    w.finish_stderr();
+    r.stderr = Some(trim_stderr(&w.probe_stderr(&r.name, false)));
+    match status.and_then(|s| s.signal()) {
+        Some(sig) => {
+            r.status = ProbeStatus::Crash;
+            r.signal = Some(signal_name(sig));
+            r.detail = Some(format!("the worker died of {}", signal_name(sig)));
+        }
+        None => {
+            r.status = ProbeStatus::Error;
+            r.detail = Some(format!(
+                "the worker exited with status {}",
+                status
+                    .and_then(|s| s.code())
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "unknown".into())
+            ));
+        }
+    }
+}
+
 /// Start the worker, select, and run each item isolated (probes or benchmarks).
 pub(crate) fn run_matrix(
     opts: &Options,
@@ -597,39 +636,11 @@ pub(crate) fn run_matrix(
                 }
             },
             Err(RecvTimeoutError::Timeout) => {
-                w.kill();
-                r.status = ProbeStatus::Timeout;
-                r.seconds = t.elapsed().as_secs_f64();
-                r.detail = Some(format!(
-                    "no answer within {} s; the worker's process group was killed",
-                    opts.timeout.as_secs_f64()
-                ));
-                w.finish_stderr();
-                r.stderr = Some(trim_stderr(&w.probe_stderr(name, false)));
+                timed_out(&mut w, &mut r, t, opts.timeout);
                 restart = true;
             }
             Err(RecvTimeoutError::Disconnected) => {
-                let status = w.child.wait().ok();
-                r.seconds = t.elapsed().as_secs_f64();
-                w.finish_stderr();
-                r.stderr = Some(trim_stderr(&w.probe_stderr(name, false)));
-                match status.and_then(|s| s.signal()) {
-                    Some(sig) => {
-                        r.status = ProbeStatus::Crash;
-                        r.signal = Some(signal_name(sig));
-                        r.detail = Some(format!("the worker died of {}", signal_name(sig)));
-                    }
-                    None => {
-                        r.status = ProbeStatus::Error;
-                        r.detail = Some(format!(
-                            "the worker exited with status {}",
-                            status
-                                .and_then(|s| s.code())
-                                .map(|c| c.to_string())
-                                .unwrap_or_else(|| "unknown".into())
-                        ));
-                    }
-                }
+                died(&mut w, &mut r, t);
                 // Already dead: nothing to stop; the next probe starts a new worker.
                 r.cause = r.stderr.as_deref().and_then(|s| cause_of(s, &classifier));
                 progress(&r, None);

@@ -12,6 +12,15 @@ vocabulary! {
     TracePolicy { #[default] /** Allocation flags as the program asks. */ None = "none", /** Fine-grained (coherent) allocations forced: `--policy seed`. */ Seed = "seed" }
 }
 
+vocabulary! {
+    /// The unit of a benchmark's rate (the worker's `h.measure` accepts these two).
+    RateUnit { #[default] /** FLOPs per second, in 10^12. */ TflopPerS = "TFLOP/s", /** Bytes moved per second, in 10^9. */ GbPerS = "GB/s" }
+}
+vocabulary! {
+    /// Which peak figure of the GPU (data/bench.toml) a rate is compared with.
+    PeakKind { #[default] /** FP32 FLOPs. */ Fp32 = "fp32", /** TF32 tensor FLOPs. */ Tf32 = "tf32", /** FP16 FLOPs. */ Fp16 = "fp16", /** BF16 FLOPs. */ Bf16 = "bf16", /** Memory bandwidth. */ Bandwidth = "bandwidth" }
+}
+
 /// The GPU torch used, as the worker saw it.
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
 pub struct BenchGpu {
@@ -27,12 +36,12 @@ pub struct BenchGpu {
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
 pub struct BenchMetrics {
     /// `TFLOP/s` or `GB/s`.
-    pub unit: String,
+    pub unit: RateUnit,
     /// FLOPs or bytes per call.
     pub work: f64,
     /// Which peak figure it is compared with (`fp32`, `tf32`, `fp16`, `bf16`,
     /// `bandwidth`), if any.
-    pub peak: Option<String>,
+    pub peak: Option<PeakKind>,
     /// Median time per call, milliseconds.
     pub median_ms: f64,
     /// Fastest repetition, per call.
@@ -91,7 +100,7 @@ pub struct BenchRow {
     /// Benchmark name (`matmul_fp16_4096`).
     pub name: String,
     /// `TFLOP/s` or `GB/s`, from the first cell that ran.
-    pub unit: Option<String>,
+    pub unit: Option<RateUnit>,
     /// One cell per profile, in `profiles` order.
     pub cells: Vec<BenchCell>,
 }
@@ -124,7 +133,7 @@ pub struct BenchChange {
     /// Profile.
     pub profile: String,
     /// Unit of both rates.
-    pub unit: String,
+    pub unit: RateUnit,
     /// Rate then.
     pub then: f64,
     /// Rate now.

@@ -4,7 +4,8 @@ use crate::cli::{BenchArgs, ProbeDevice, TuneArgs};
 use crate::progress::Wait;
 use crate::{exit, render};
 use rp_probe::bench::{self, Column};
-use rp_report::{BenchReport, ProbeStatus, TuneCandidate, TuneReport, TuneWritten};
+use rp_probe::tune::TuneEvent;
+use rp_report::{BenchReport, TuneCandidate, TuneWritten};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -247,9 +248,6 @@ fn user_config() -> anyhow::Result<(PathBuf, PathBuf)> {
     Ok((base.clone(), base.join("rocm-patch/config.toml")))
 }
 
-/// A candidate must beat the baseline by more than this fraction to replace it.
-const NOISE: f64 = 0.03;
-
 /// The name `--write` gives a find-mode variant.
 const TUNED: &str = "tuned";
 
@@ -303,14 +301,9 @@ fn write_best(c: &TuneCandidate, state_dir: Option<PathBuf>) -> anyhow::Result<T
     })
 }
 
-pub(crate) fn tune(
-    args: TuneArgs,
-    state_dir: Option<PathBuf>,
-    out: &mut dyn Write,
-) -> anyhow::Result<u8> {
-    check_timeout(args.timeout)?;
-    check_repeat(args.repeat)?;
-    let json = args.json;
+/// The candidates: the profiles named, else every profile with the default first (the
+/// baseline the others are measured against), each with its environment changes.
+fn candidates(args: &TuneArgs) -> anyhow::Result<Vec<rp_probe::tune::Candidate>> {
     let names: Vec<(String, bool)> = if args.profile.is_empty() {
         let o = super::settings::profile_options(&crate::cli::ProfileArgs {
             profile: None,
@@ -321,7 +314,6 @@ pub(crate) fn tune(
             sysroot: "/".into(),
             timeout_ms: args.timeout_ms,
         })?;
-        // The default profile first: the baseline the others are measured against.
         let default = rp_env::resolve(&o)
             .map(|r| r.profile)
             .unwrap_or_else(|_| "native".into());
@@ -334,247 +326,78 @@ pub(crate) fn tune(
     } else {
         args.profile.iter().map(|p| (p.clone(), true)).collect()
     };
-    let mut report = TuneReport {
-        schema: rp_report::SCHEMA,
-        ..Default::default()
+    Ok(names
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, named))| rp_probe::tune::Candidate {
+            // Warnings about the user's environment once, not per candidate.
+            env: super::settings::profile_changes_with(&name, args.timeout_ms, named, i == 0)
+                .map_err(|e| e.to_string()),
+            name,
+        })
+        .collect())
+}
+
+pub(crate) fn tune(
+    args: TuneArgs,
+    state_dir: Option<PathBuf>,
+    out: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    check_timeout(args.timeout)?;
+    check_repeat(args.repeat)?;
+    let candidates = candidates(&args)?;
+    let opts = rp_probe::tune::TuneOptions {
+        probe: base_options(
+            &args.python,
+            args.device,
+            args.probe_only.clone(),
+            args.timeout,
+            args.probes_dir.clone(),
+        )?,
+        bench: base_options(
+            &args.python,
+            args.device,
+            args.only.clone(),
+            args.timeout,
+            args.benches_dir.clone(),
+        )?,
+        repeat: args.repeat,
     };
-    // Probe each profile.
-    let probe_base = base_options(
-        &args.python,
-        args.device,
-        args.probe_only.clone(),
-        args.timeout,
-        args.probes_dir.clone(),
-    )?;
-    let mut columns: Vec<Column> = Vec::new();
-    // (name, profile, find mode, environment changes), in the order tried.
-    type Tried = (
-        String,
-        String,
-        Option<String>,
-        Vec<(String, Option<String>)>,
-    );
-    let mut tried: Vec<Tried> = Vec::new();
-    let mut not_tried = Vec::new();
-    for (i, (name, named)) in names.iter().enumerate() {
-        // Warnings about the user's environment once, not per candidate.
-        match super::settings::profile_changes_with(name, args.timeout_ms, *named, i == 0) {
-            Ok(env) => tried.push((name.clone(), name.clone(), None, env)),
-            Err(e) => not_tried.push(TuneCandidate {
-                name: name.clone(),
-                profile: name.clone(),
-                note: Some(format!("not tried: {e}")),
-                ..Default::default()
-            }),
-        }
-    }
-    let progress = Progress::new(json, "tune: starting");
-    let mut is_rocm = None;
-    let mut i = 0;
-    while i < tried.len() {
-        let (name, profile, find_mode, env) = tried[i].clone();
-        i += 1;
-        progress.line(
+    let progress = Progress::new(args.json, "tune: starting");
+    let report = rp_probe::tune::tune(&opts, candidates, &mut |e| match e {
+        TuneEvent::Probing(name) => progress.line(
             &format!("tune: probing {name}"),
             format!("tune: probing {name} (every probe under this profile)"),
-        );
-        let opts = rp_probe::Options {
-            env: env.clone(),
-            profile: Some(name.clone()),
-            ..probe_base.clone()
-        };
-        let mut cand = TuneCandidate {
-            name: name.clone(),
-            profile: profile.clone(),
-            find_mode: find_mode.clone(),
-            ..Default::default()
-        };
-        let p = match rp_probe::probe(&opts, &mut |_| {}) {
-            Ok(p) => p,
-            Err(e) => {
-                cand.note = Some(format!("rejected: the probe did not run: {e}"));
-                report.candidates.push(cand);
-                continue;
-            }
-        };
-        if report.torch.is_empty() {
-            report.torch = p.torch.clone();
-            report.hip = p.hip.clone();
-            report.device = p.device;
-        }
-        let failed: Vec<String> = p
-            .probes
-            .iter()
-            .filter(|r| !matches!(r.status, ProbeStatus::Pass | ProbeStatus::Skip))
-            .map(|r| {
-                let d = r
-                    .detail
-                    .as_deref()
-                    .unwrap_or("")
-                    .lines()
-                    .next()
-                    .unwrap_or("");
-                let d: String = d.chars().take(160).collect();
-                format!("{} ({}): {d}", r.name, r.status)
-            })
-            .collect();
-        cand.correct = failed.is_empty() && !p.gpu_not_seen;
-        if !failed.is_empty() {
-            let names: Vec<String> = p
-                .probes
-                .iter()
-                .filter(|r| !matches!(r.status, ProbeStatus::Pass | ProbeStatus::Skip))
-                .map(|r| r.name.clone())
-                .collect();
-            // Once more, the failed probes alone: a failure that does not repeat is flaky,
-            // which is said (and still rejects: a GPU that answers wrongly now and then is
-            // not correct).
-            let again = rp_probe::probe(
-                &rp_probe::Options {
-                    only: names.clone(),
-                    ..opts.clone()
-                },
-                &mut |_| {},
-            );
-            let repeated = match &again {
-                Ok(a) => a
-                    .probes
-                    .iter()
-                    .filter(|r| !matches!(r.status, ProbeStatus::Pass | ProbeStatus::Skip))
-                    .count(),
-                Err(_) => names.len(),
-            };
-            cand.note = Some(if repeated == 0 {
-                format!(
-                    "rejected: {} failed, then passed when run again (flaky)",
-                    names.join(", ")
-                )
-            } else {
-                format!(
-                    "rejected: {} failed (again when run a second time)",
-                    names.join(", ")
-                )
-            });
-        }
-        cand.failed_probes = failed;
-        progress.line(
+        ),
+        TuneEvent::Verdict { name, correct } => progress.line(
             &format!(
                 "tune: {name}: {}",
-                if cand.correct {
+                if correct {
                     "every probe passed"
                 } else {
                     "rejected"
                 }
             ),
             format!("tune: after {name}"),
-        );
-        is_rocm.get_or_insert(p.hip.is_some());
-        // On a ROCm torch, MIOpen's find modes on top of each correct profile.
-        if cand.correct && find_mode.is_none() && is_rocm == Some(true) {
-            for m in &rp_kb::kb().tune().find_modes {
-                if env
-                    .iter()
-                    .any(|(k, v)| k == "MIOPEN_FIND_MODE" && v.as_deref() == Some(m))
-                {
-                    continue;
-                }
-                let mut e = env.clone();
-                e.retain(|(k, _)| k != "MIOPEN_FIND_MODE");
-                e.push(("MIOPEN_FIND_MODE".into(), Some(m.clone())));
-                tried.push((
-                    format!("{profile}+MIOPEN_FIND_MODE={m}"),
-                    profile.clone(),
-                    Some(m.clone()),
-                    e,
-                ));
-            }
+        ),
+        TuneEvent::Benchmarking => {
+            progress.running("tune: benchmarking the correct profiles".into());
         }
-        if cand.correct {
-            columns.push(Column {
-                name: name.clone(),
-                env,
-            });
-        }
-        report.candidates.push(cand);
-    }
-    report.candidates.extend(not_tried);
-    if is_rocm == Some(false) {
-        report.notes.push(format!(
-            "torch {} is not a ROCm build: MIOpen find modes were not tried ({})",
-            report.torch,
-            rp_kb::kb().tune().find_modes_ref
-        ));
-    }
-    if columns.is_empty() {
-        report
-            .notes
-            .push("no candidate passed every probe: nothing to rank".into());
-        super::emit(out, json, &report, render::bench::tune)?;
-        return Ok(report.exit_code());
-    }
-    let bench_base = base_options(
-        &args.python,
-        args.device,
-        args.only.clone(),
-        args.timeout,
-        args.benches_dir.clone(),
-    )?;
-    progress.running("tune: benchmarking the correct profiles".into());
-    let b = bench::bench(&bench_base, &columns, args.repeat, &mut |c, r, m| {
-        progress.line(&cell_line(c, r, m), format!("tune: after {} ({c})", r.name))
+        TuneEvent::Cell {
+            column,
+            result,
+            metrics,
+        } => progress.line(
+            &cell_line(column, result, metrics),
+            format!("tune: after {} ({column})", result.name),
+        ),
     });
     drop(progress);
-    let mut b = b?;
-    after_run(&mut b, args.device, args.timeout_ms, None, false);
-    report.gpu = b.gpu.clone();
-    for (col, g) in b.profiles.iter().zip(&b.geomean_ratio) {
-        if let Some(c) = report.candidates.iter_mut().find(|c| &c.name == col) {
-            c.geomean_ratio = *g;
-            c.measured = b
-                .benches
-                .iter()
-                .filter_map(|r| r.cells.iter().find(|x| &x.profile == col))
-                .filter(|x| x.metrics.is_some())
-                .count() as u32;
-        }
+    let mut report = report?;
+    if let Some(b) = report.bench.as_mut() {
+        after_run(b, args.device, args.timeout_ms, None, false);
     }
-    let measured: Vec<&TuneCandidate> = report
-        .candidates
-        .iter()
-        .filter(|c| c.correct && c.geomean_ratio.is_some())
-        .collect();
-    let fastest = measured
-        .iter()
-        .min_by(|a, b| {
-            a.geomean_ratio
-                .partial_cmp(&b.geomean_ratio)
-                .unwrap_or(std::cmp::Ordering::Equal)
-        })
-        .copied();
-    // The baseline stays unless another candidate beats it by more than run-to-run noise.
-    report.best = match (measured.first(), fastest) {
-        (Some(base), Some(f)) => {
-            let (b, fr) = (
-                base.geomean_ratio.unwrap_or(1.0),
-                f.geomean_ratio.unwrap_or(1.0),
-            );
-            if f.name != base.name && fr > b * (1.0 - NOISE) {
-                report.notes.push(format!(
-                    "{} is within {:.0}% of {}, which is run-to-run noise: {} is kept",
-                    f.name,
-                    NOISE * 100.0,
-                    base.name,
-                    base.name
-                ));
-                Some(base.name.clone())
-            } else {
-                Some(f.name.clone())
-            }
-        }
-        _ => None,
-    };
-    report.bench = Some(b);
-    if args.write {
+    if args.write && report.bench.is_some() {
         match report
             .best
             .clone()
@@ -586,6 +409,6 @@ pub(crate) fn tune(
                 .push("--write: no candidate was measured, nothing written".into()),
         }
     }
-    super::emit(out, json, &report, render::bench::tune)?;
+    super::emit(out, args.json, &report, render::bench::tune)?;
     Ok(report.exit_code())
 }

@@ -110,7 +110,7 @@ fn results(r: &BenchReport, out: &mut dyn Write) -> io::Result<()> {
     for row in &r.benches {
         let mut cells = vec![
             row.name.clone(),
-            row.unit.clone().unwrap_or_else(|| "-".into()),
+            row.unit.map_or_else(|| "-".into(), |u| u.to_string()),
         ];
         cells.extend(
             row.cells
@@ -247,7 +247,7 @@ fn comparison(r: &BenchReport, out: &mut dyn Write) -> io::Result<()> {
                 num(ch.then),
                 "->".into(),
                 num(ch.now),
-                ch.unit.clone(),
+                ch.unit.to_string(),
                 format!(
                     "{:+.1}%{}",
                     ch.change_percent,
