@@ -18,6 +18,7 @@ pub mod kpack;
 
 use object::read::archive::ArchiveFile;
 use object::{Object, ObjectSection};
+#[cfg(feature = "parallel")]
 use rayon::prelude::*;
 use std::collections::BTreeSet;
 use std::io::{self, Read};
@@ -716,9 +717,13 @@ fn scan_kpack(data: &[u8], file_base: u64, ctx: &mut Ctx) -> Result<()> {
     // Each kernel's header, read on every core (the first zstd block of each frame is
     // the whole cost); only the parsed headers are kept.
     let deep = ctx.opts.deep;
-    let infos: Vec<Result<amdgpu::Info>> = archive
-        .entries
-        .par_iter()
+    #[cfg(feature = "parallel")]
+    let entries = archive.entries.par_iter();
+    // Without `parallel` (the trace interposer: no thread pool in the traced process),
+    // one after the other.
+    #[cfg(not(feature = "parallel"))]
+    let entries = archive.entries.iter();
+    let infos: Vec<Result<amdgpu::Info>> = entries
         .map(|e| {
             FRAMES.with(|f| {
                 let mut f = f.borrow_mut();
@@ -762,7 +767,7 @@ fn scan_kpack(data: &[u8], file_base: u64, ctx: &mut Ctx) -> Result<()> {
                 target_id: e.processor.clone(),
                 processor: e
                     .processor
-                    .parse::<rp_kb::TargetId>()
+                    .parse::<rp_target_id::TargetId>()
                     .ok()
                     .map(|t| t.processor),
                 bundle_id: None,

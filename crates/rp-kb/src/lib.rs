@@ -11,7 +11,6 @@ use std::sync::OnceLock;
 
 mod gfx_version;
 mod machine;
-mod target_id;
 mod template;
 pub use gfx_version::{GfxVersion, GfxVersionError};
 pub use machine::{
@@ -19,7 +18,9 @@ pub use machine::{
     PackageIndex, Peak, ProbeSpec, Remedy, RemedyAction, Runs, RunsStatus, Severity, Signature,
     Stack, StackStep, TargetNote, TuneSpec, Vendor, VenvSpec,
 };
-pub use target_id::{Feature, TargetId, TargetIdError};
+// The target id type lives in its own crate (no data), so the trace interposer can use it
+// without this knowledge base; these paths keep working.
+pub use rp_target_id::{Feature, TargetId, TargetIdError};
 pub use template::{check_text, fill, placeholder_names, try_fill, TextKind, UnknownPlaceholder};
 
 const TARGETS_TOML: &str = include_str!("../data/targets.toml");
