@@ -255,7 +255,7 @@ impl State {
         self.fatbins.push(TraceFatbin {
             id,
             lib: rec.lib,
-            magic: rec.magic,
+            magic: rec.magic.and_then(|m| m.parse().ok()),
             runs_here: None,
             targets: rec.targets.unwrap_or_default(),
             compressed: rec.compressed.unwrap_or(false),

@@ -4,7 +4,7 @@
 use crate::process::{cap, Kernel, KernelName, ProcessTrace};
 use crate::{hip_error_name, LAST, MAX_KERNEL_NAMES};
 use rp_report::{
-    TraceAlloc, TraceError, TraceKernel, TraceLaunch, TracePolicy, TraceReport, SCHEMA,
+    FatbinMagic, TraceAlloc, TraceError, TraceKernel, TraceLaunch, TracePolicy, TraceReport, SCHEMA,
 };
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -317,7 +317,7 @@ impl<'a> Totals<'a> {
                 kpack_effect(k, v)
             ));
         }
-        if self.kpack_env.is_empty() && r.fatbins.iter().any(|f| f.magic.as_deref() == Some("HIPK"))
+        if self.kpack_env.is_empty() && r.fatbins.iter().any(|f| f.magic == Some(FatbinMagic::Hipk))
         {
             r.notes.push("no ROCM_KPACK_* variable was in force: kpack'd code was searched for in the archives each library names".into());
         }
