@@ -36,7 +36,7 @@ fn embed_preload() {
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
     let target = std::env::var("TARGET").expect("TARGET");
     let workspace = manifest.join("../..");
-    for dep in ["rp-trace-preload", "rp-codeobj", "rp-kb"] {
+    for dep in ["rp-trace-preload", "rp-codeobj", "rp-target-id"] {
         println!("cargo:rerun-if-changed=../{dep}/src");
         println!("cargo:rerun-if-changed=../{dep}/Cargo.toml");
     }

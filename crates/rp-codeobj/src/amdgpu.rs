@@ -4,7 +4,9 @@ use crate::{Error, Result};
 use object::elf;
 use object::read::elf::{FileHeader, ProgramHeader};
 use object::LittleEndian as LE;
-use rp_kb::{Feature, Processor, TargetId};
+use rp_target_id::{Feature, TargetId};
+
+mod mach;
 
 /// `EM_AMDGPU`.
 pub const EM_AMDGPU: u16 = 224;
@@ -87,7 +89,6 @@ pub fn parse(data: &[u8]) -> Result<Info> {
         }
     }
 
-    let kb = rp_kb::kb();
     let (processor, xnack, sramecc) = if co == 2 && mach == 0 {
         // COv2: the processor lives in the ISA note; bit 0 is xnack.
         let p = isa_note.ok_or(Error::Invalid("code object v2 without an ISA note"))?;
@@ -98,7 +99,7 @@ pub fn parse(data: &[u8]) -> Result<Info> {
         };
         (Some(p), x, Feature::Any)
     } else {
-        let name = kb.by_mach(mach).map(|p| p.name().to_string());
+        let name = mach::by_mach(mach).map(|(name, _)| name.to_string());
         let (x, s) = match co {
             // COv3 sets the xnack bit for "on" and for "any" alike, so it pins nothing.
             3 => (
@@ -124,8 +125,8 @@ pub fn parse(data: &[u8]) -> Result<Info> {
         };
         (name, x, s)
     };
-    let generic_version = match kb.by_mach(mach) {
-        Some(Processor::Generic(_)) if co >= 6 => Some((e_flags >> 24) as u8),
+    let generic_version = match mach::by_mach(mach) {
+        Some((_, true)) if co >= 6 => Some((e_flags >> 24) as u8),
         _ => None,
     };
     let processor_text = processor

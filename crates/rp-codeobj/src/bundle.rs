@@ -5,7 +5,7 @@
 //! table is ever read, never the blobs.
 
 use crate::{Error, Result};
-use rp_kb::TargetId;
+use rp_target_id::TargetId;
 use std::io::Read;
 
 /// The 24-byte magic of an uncompressed bundle.

@@ -24,7 +24,6 @@ mod recipes;
 mod remedies;
 mod runtime;
 mod signatures;
-mod target_id;
 mod targets;
 mod template;
 #[cfg(test)]
@@ -40,7 +39,9 @@ pub use machine::{
 };
 pub use profiles::PROFILES_TOML;
 pub use recipes::RECIPE_FILES;
-pub use target_id::{Feature, TargetId, TargetIdError};
+// The target id type lives in its own crate (no data), so the trace interposer can use it
+// without this knowledge base; these paths keep working.
+pub use rp_target_id::{Feature, TargetId, TargetIdError};
 pub use targets::{Compat, Generic, Processor, Target};
 pub use template::{check_text, fill, placeholder_names, try_fill, TextKind, UnknownPlaceholder};
 

@@ -8,6 +8,11 @@ vocabulary! {
     BenchTimer { #[default] /** CUDA/HIP events, on the GPU. */ Events = "events", /** Python's `time.perf_counter`, on the CPU. */ PerfCounter = "perf_counter" }
 }
 vocabulary! {
+    /// The wrapper a registered fat binary came in (the compiler's `__hip_fatbin_wrapper`
+    /// magic, as `rp-trace-preload` records it).
+    FatbinMagic { #[default] /** `HIPF`: the wrapper points at an offload bundle. */ Hipf = "HIPF", /** `HIPK`: a kpack reference (the device code lies in kpack archives). */ Hipk = "HIPK" }
+}
+vocabulary! {
     /// The allocation policy a trace ran under (`trace --policy`).
     TracePolicy { #[default] /** Allocation flags as the program asks. */ None = "none", /** Fine-grained (coherent) allocations forced: `--policy seed`. */ Seed = "seed" }
 }
@@ -289,7 +294,7 @@ pub struct TraceFatbin {
     /// The loaded object it lives in.
     pub lib: Option<String>,
     /// `HIPF` (a bundle) or `HIPK` (a kpack reference).
-    pub magic: Option<String>,
+    pub magic: Option<FatbinMagic>,
     /// The code-object targets its bundle holds.
     pub targets: Vec<String>,
     /// A compressed (CCOB) bundle.

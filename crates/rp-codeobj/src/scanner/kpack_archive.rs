@@ -2,6 +2,7 @@
 
 use super::{code_object_from_info, Ctx};
 use crate::{amdgpu, ccob, kpack, CodeObject, KpackSummary, Result};
+#[cfg(feature = "parallel")]
 use rayon::prelude::*;
 use std::collections::BTreeSet;
 
@@ -22,9 +23,13 @@ pub(super) fn scan_kpack(data: &[u8], file_base: u64, ctx: &mut Ctx) -> Result<(
     // Each kernel's header, read on every core (the first zstd block of each frame is
     // the whole cost); only the parsed headers are kept.
     let deep = ctx.opts.deep;
-    let infos: Vec<Result<amdgpu::Info>> = archive
-        .entries
-        .par_iter()
+    #[cfg(feature = "parallel")]
+    let entries = archive.entries.par_iter();
+    // Without `parallel` (the trace interposer: no thread pool in the traced process),
+    // one after the other.
+    #[cfg(not(feature = "parallel"))]
+    let entries = archive.entries.iter();
+    let infos: Vec<Result<amdgpu::Info>> = entries
         .map(|e| {
             FRAMES.with(|f| {
                 let mut f = f.borrow_mut();
@@ -68,7 +73,7 @@ pub(super) fn scan_kpack(data: &[u8], file_base: u64, ctx: &mut Ctx) -> Result<(
                 target_id: e.processor.clone(),
                 processor: e
                     .processor
-                    .parse::<rp_kb::TargetId>()
+                    .parse::<rp_target_id::TargetId>()
                     .ok()
                     .map(|t| t.processor),
                 bundle_id: None,

@@ -1,4 +1,8 @@
 //! AMDGPU target ids: `processor(:feature(+|-))*` (docs/code-objects.md).
+//!
+//! The type alone, with no data: `rp-kb` re-exports it (`rp_kb::TargetId`), and
+//! `rp-codeobj` built without the knowledge base (the trace interposer) uses it directly.
+#![deny(missing_docs)]
 
 use std::fmt;
 use std::str::FromStr;
