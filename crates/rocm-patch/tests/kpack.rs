@@ -4,14 +4,13 @@
 //! that leave a `--sysroot`. `inspect` is checked against a decoder written here
 //! (independent of rp-codeobj). The layout AMD's splitter really produces is tested in
 //! `kpack_genuine.rs`, on fixtures made with AMD's own tools.
+#![cfg(feature = "real-data")]
 
 mod common;
 use common::machine::{rx5600xt, torch_venv};
 use common::*;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
-#[cfg(feature = "real-data")]
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 #[path = "../../rp-codeobj/tests/support/kpack_writer.rs"]
@@ -167,7 +166,6 @@ fn decode_archive(file: &[u8]) -> BTreeMap<String, BTreeSet<String>> {
     out
 }
 
-#[cfg(feature = "real-data")]
 fn targets_of(file: &serde_json::Value) -> BTreeSet<String> {
     file["code_objects"]
         .as_array()
@@ -262,7 +260,6 @@ fn archives_of_both_schemes_match_the_independent_decoder() {
     assert!(w.contains("gfx1030") && w.contains("gfx1010"), "{w}");
 }
 
-#[cfg(feature = "real-data")]
 #[test]
 fn kpackd_library_follows_its_search_paths() {
     let d = tempfile::tempdir().unwrap();
@@ -359,7 +356,6 @@ fn kpackd_library_follows_its_search_paths() {
     assert!(human.contains("(unreadable)"), "{human}");
 }
 
-#[cfg(feature = "real-data")]
 #[test]
 fn wheels_read_kpack_members_in_place() {
     let d = tempfile::tempdir().unwrap();
@@ -518,7 +514,6 @@ fn fix_contains(fix: &serde_json::Value, what: &str) -> bool {
     serde_json::to_string(fix).unwrap().contains(what)
 }
 
-#[cfg(feature = "real-data")]
 #[test]
 fn sysroot_archives_outside_the_tree_are_not_opened() {
     let d = tempfile::tempdir().unwrap();
