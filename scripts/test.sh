@@ -12,11 +12,21 @@
 # then the guard-rails (scripts/lint.sh: rustfmt, clippy -D warnings, unused
 # dependencies, rust-version), the tests, and a short fuzzing session. The small real
 # files in fixtures/ (provenance: fixtures/SOURCES.md) come with the repository.
+# Two tiers: the fast tier (`cargo test --workspace`: no downloads, no test data; the fake
+# probe worker of crates/rp-testkit stands in for torch) runs first, before anything is
+# installed; the full suite (`--features rocm-patch/real-data,rp-miopen/real-data`) runs
+# after the data is prepared and the guard-rails pass.
 # Env: RP_DATA (default target/testdata), RP_FUZZ_SECONDS (default 60).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${RP_DATA:-$PWD/target/testdata}
 mkdir -p "$data"
+
+echo "== fast tier: cargo test --workspace --release (no test data)"
+fast_start=$(date +%s)
+env -u RP_FIXTURES -u RP_SID -u RP_WHEELS -u RP_ROCSPARSE -u RP_TORCH_PYTHON \
+  -u RP_NO_TORCH_PYTHON -u RP_BUILD_PYTHON cargo test --workspace --release
+echo "fast tier: $(( $(date +%s) - fast_start )) s"
 
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 pkgs=(hipcc libamdhip64-dev clang-19 lld-19 librocsparse0 binutils zstd ca-certificates time coreutils man-db groff-base bash gcc passwd cmake make patch git tar)
@@ -71,11 +81,12 @@ export RP_ROCSPARSE=/usr/lib/x86_64-linux-gnu/librocsparse.so.0.1
 export RP_TORCH_PYTHON="$data/torch-venv/bin/python" RP_NO_TORCH_PYTHON="$data/empty-venv/bin/python"
 export RP_BUILD_PYTHON="$data/build-venv/bin/python"
 scripts/lint.sh
+full=(--features rocm-patch/real-data,rp-miopen/real-data)
 echo "== cargo build (the trace interposer, a cdylib, lands beside the binary)"
-cargo build --workspace --release
-echo "== cargo test"
-cargo test --workspace --release 2>&1 | tee "$data/cargo-test.log"
+cargo build --workspace --release "${full[@]}"
+echo "== cargo test (full suite: the real-data tests too)"
+cargo test --workspace --release "${full[@]}" 2>&1 | tee "$data/cargo-test.log"
 echo "== fuzzing the parsers for ${RP_FUZZ_SECONDS:-60}s"
 scripts/fuzz.sh "${RP_FUZZ_SECONDS:-60}" 2>&1 | tail -n 3
-# One closing line with the totals of every cargo test binary.
+# One closing line with the totals of every cargo test binary of the full suite.
 awk '/^test result:/ {p += $4; f += $6} END {print "tests: " p " passed, " f " failed"}' "$data/cargo-test.log"

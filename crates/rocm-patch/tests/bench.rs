@@ -2,6 +2,7 @@
 //! installs it): the JSON shape, profile columns, injected crashes and hangs, the
 //! history and --compare, tune rejecting a profile whose probe fails, and --write then
 //! rollback restoring the config byte for byte.
+#![cfg(feature = "real-data")]
 
 mod common;
 

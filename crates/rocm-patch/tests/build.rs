@@ -5,6 +5,7 @@
 //! ctest, checked with inspect, deployed into a torch-like tree and rolled back. Failure
 //! cases: checksum mismatch, a changed upstream file, a failing compile, Ctrl-C and
 //! resume, a missing tool; the built-in miopen recipe's dry run.
+#![cfg(feature = "real-data")]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

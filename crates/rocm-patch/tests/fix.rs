@@ -4,6 +4,7 @@
 //! wheel with `device-gfx*` extras and `== ` pins, device wheels with kpack archives of
 //! real hipcc-built code: fixtures/kpack/wheels/fix*), real `rocm-bootstrap` from PyPI,
 //! and `pip wheel` stand-ins for the rest, installed by real `pip` into a real venv.
+#![cfg(feature = "real-data")]
 
 mod common;
 

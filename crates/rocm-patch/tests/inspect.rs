@@ -3,8 +3,11 @@
 
 mod common;
 use common::*;
+#[cfg(feature = "real-data")]
 use std::collections::BTreeMap;
+#[cfg(feature = "real-data")]
 use std::path::Path;
+#[cfg(feature = "real-data")]
 use std::process::Command;
 
 #[test]
@@ -109,6 +112,7 @@ fn deep_reads_compressed_headers_and_checks_hash() {
 }
 
 /// roc-obj-ls lines: `N  ID  file://PATH#offset=X&size=Y`.
+#[cfg(feature = "real-data")]
 fn roc_obj_ls(path: &Path) -> Vec<(String, u64, u64)> {
     let out = Command::new("roc-obj-ls")
         .arg(path)
@@ -143,6 +147,7 @@ fn roc_obj_ls(path: &Path) -> Vec<(String, u64, u64)> {
     v
 }
 
+#[cfg(feature = "real-data")]
 fn ours(path: &Path) -> Vec<(String, u64, u64)> {
     let (code, r) = inspect_json(&[s(path)]);
     assert_eq!(code, 0, "{}", path.display());
@@ -162,6 +167,7 @@ fn ours(path: &Path) -> Vec<(String, u64, u64)> {
     v
 }
 
+#[cfg(feature = "real-data")]
 #[test]
 fn matches_roc_obj_ls_exactly_on_uncompressed_bundles() {
     let sid = input("RP_SID").join("usr/lib/x86_64-linux-gnu/librocblas.so.4.4");
@@ -186,6 +192,7 @@ fn matches_roc_obj_ls_exactly_on_uncompressed_bundles() {
     }
 }
 
+#[cfg(feature = "real-data")]
 #[test]
 fn rocsparse_inventory() {
     let (code, r) = inspect_json(&["--gpu", "gfx1010", s(&input("RP_ROCSPARSE"))]);
@@ -201,6 +208,7 @@ fn rocsparse_inventory() {
     );
 }
 
+#[cfg(feature = "real-data")]
 #[test]
 fn sid_rocblas_install_and_tensile_directory() {
     let lib = input("RP_SID").join("usr/lib/x86_64-linux-gnu");
@@ -239,6 +247,7 @@ fn sid_rocblas_install_and_tensile_directory() {
     assert!(missing.iter().any(|m| m.ends_with("/library")));
 }
 
+#[cfg(feature = "real-data")]
 #[test]
 fn gpu_coverage_and_exit_codes() {
     let (code, _) = inspect_json(&["--gpu", "gfx1010", s(&fx("libnative_gfx101x.so"))]);
@@ -303,6 +312,7 @@ fn gpu_coverage_and_exit_codes() {
     assert!(err.contains("sm_80"), "{err}");
 }
 
+#[cfg(feature = "real-data")]
 #[test]
 fn compressed_bundles_from_clang19_and_the_bundler() {
     let (code, r) = inspect_json(&[s(&fx("libccob.so")), s(&fx("bundler_compressed.ccob"))]);
@@ -325,6 +335,7 @@ fn compressed_bundles_from_clang19_and_the_bundler() {
     assert!(roc_obj_ls(&fx("libccob.so")).is_empty());
 }
 
+#[cfg(feature = "real-data")]
 #[test]
 fn archives_and_relocatables() {
     let (code, r) = inspect_json(&["-v", s(&fx("libdev.a"))]);
@@ -354,6 +365,7 @@ fn archives_and_relocatables() {
     assert_eq!(file_targets(&r, "librdc.so"), ["gfx1012", "gfx1030"]);
 }
 
+#[cfg(feature = "real-data")]
 fn targets_by_file(r: &serde_json::Value) -> BTreeMap<String, Vec<String>> {
     r["files"]
         .as_array()
@@ -374,6 +386,7 @@ fn targets_by_file(r: &serde_json::Value) -> BTreeMap<String, Vec<String>> {
         .collect()
 }
 
+#[cfg(feature = "real-data")]
 #[test]
 fn wheels_are_read_in_place_in_memory_and_streamed() {
     let whl = fx("fakepkg-1.0-py3-none-linux_x86_64.whl");
@@ -404,6 +417,7 @@ fn wheels_are_read_in_place_in_memory_and_streamed() {
         .ends_with("!/fakepkg/lib/libtorch_like_no_gfx1010.so"));
 }
 
+#[cfg(feature = "real-data")]
 #[test]
 fn real_rocm_wheel_from_pypi() {
     let dir = input("RP_WHEELS");
@@ -419,6 +433,7 @@ fn real_rocm_wheel_from_pypi() {
     assert_eq!(targets_by_file(&r), targets_by_file(&streamed));
 }
 
+#[cfg(feature = "real-data")]
 #[test]
 fn human_output_has_summary_and_table() {
     let (code, out, _) = rp(&[

@@ -4,6 +4,7 @@
 //! that leave a `--sysroot`. `inspect` is checked against a decoder written here
 //! (independent of rp-codeobj). The layout AMD's splitter really produces is tested in
 //! `kpack_genuine.rs`, on fixtures made with AMD's own tools.
+#![cfg(feature = "real-data")]
 
 mod common;
 use common::machine::{rx5600xt, torch_venv};

@@ -317,6 +317,7 @@ fn doctor_on_an_rx5600xt_with_the_genuine_install() {
     );
 }
 
+#[cfg(feature = "real-data")]
 #[test]
 fn pypis_placeholder_is_named_not_counted() {
     let d = tempfile::tempdir().unwrap();

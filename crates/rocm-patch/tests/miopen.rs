@@ -2,6 +2,7 @@
 //! 6.4.3 (MIOpen 3.4.0, unpacked by scripts/test.sh, never installed) in torch/lib of a
 //! synthesized machine. Its kernels keep the DPP `row_bcast` path on gfx101x (MIOpen#1586);
 //! an RX 5600 XT (gfx1010) gets the error, an RX 6700 XT (gfx1031) does not.
+#![cfg(feature = "real-data")]
 
 mod common;
 use common::machine::{torch_venv, AmdGpu, Machine};

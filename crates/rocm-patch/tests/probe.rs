@@ -1,5 +1,6 @@
 //! `rocm-patch probe` with real torch from PyPI on the CPU (scripts/test.sh installs it):
 //! the full matrix, fault injection through --probes-dir, the interface and the errors.
+#![cfg(feature = "real-data")]
 
 mod common;
 

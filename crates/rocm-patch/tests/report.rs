@@ -1,6 +1,7 @@
 //! `rocm-patch report`: every kind of secret planted in a synthesized RX 5600 XT machine
 //! and its logs, none survives; the Markdown parses with the headings a maintainer
 //! expects; the size limit cuts with a note; nothing is overwritten.
+#![cfg(feature = "real-data")]
 
 mod common;
 use common::machine::{torch_venv, AmdGpu, Machine};

@@ -3,6 +3,7 @@
 //! runtime built in the test with the same versioned symbols, which records the flags it
 //! receives; a program that segfaults right after a launch. The interposer
 //! (librp_trace_preload.so) is built by scripts/test.sh beside the binary.
+#![cfg(feature = "real-data")]
 
 mod common;
 #[path = "../../rp-codeobj/tests/support/kpack_writer.rs"]

@@ -9,6 +9,7 @@
 //! kernel compiled for gfx1010/1011/1012 and gfx10-1-generic before (the DPP kernels fail
 //! with "not a valid operand") and after (everything compiles), and preprocessed for
 //! gfx1030, gfx906 and gfx90a before and after (identical text: nothing changes there).
+#![cfg(feature = "real-data")]
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};

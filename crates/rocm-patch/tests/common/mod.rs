@@ -5,13 +5,14 @@
 //! missing input is a test failure with instructions, never a skip.
 #![allow(
     dead_code,
+    unused_imports,
     reason = "included by several test binaries, each using a part: an expect would be unfulfilled in those that use all of it"
 )]
 
-pub mod machine;
+pub use rp_testkit::machine;
+pub use rp_testkit::{FakeWorker, Home, Output, Rp, FAKE_PYTHON};
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// A directory or file named by an environment variable that scripts/test.sh sets.
 pub fn input(var: &str) -> PathBuf {
@@ -42,17 +43,14 @@ pub fn fixture(name: &str) -> PathBuf {
     p
 }
 
+/// A command line for this crate's binary (rp_testkit's builder).
+pub fn cli() -> Rp {
+    Rp::new(env!("CARGO_BIN_EXE_rocm-patch"))
+}
+
 /// Run rocm-patch; returns (exit code, stdout, stderr).
 pub fn rp(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
-        .args(args)
-        .output()
-        .expect("run rocm-patch");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    cli().args(args).run().triple()
 }
 
 /// Run `rocm-patch inspect --json ARGS`; returns (exit code, parsed report).
