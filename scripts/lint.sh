@@ -7,8 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
-echo "== cargo clippy -D warnings"
-cargo clippy --workspace --all-targets --release -- -D warnings
+echo "== cargo clippy -D warnings (too_many_lines included)"
+# With the real-data tests compiled in (they are behind a feature), and no function over
+# the 150 lines clippy.toml allows (issue 30).
+cargo clippy --workspace --all-targets --release --features rocm-patch/real-data,rp-miopen/real-data -- -D warnings -W clippy::too_many_lines
 echo "== unused dependencies (cargo-machete)"
 command -v cargo-machete >/dev/null || cargo install cargo-machete --locked -q
 cargo machete
