@@ -13,20 +13,14 @@
 # dependencies, rust-version), the tests, and a short fuzzing session. The small real
 # files in fixtures/ (provenance: fixtures/SOURCES.md) come with the repository.
 # Two tiers: the fast tier (`cargo test --workspace`: no downloads, no test data; the fake
-# probe worker of crates/rp-testkit stands in for torch) runs first, before anything is
-# installed; the full suite (`--features rocm-patch/real-data,rp-miopen/real-data`) runs
+# probe worker of crates/rp-testkit stands in for torch) runs first, right after the Debian
+# tools are installed and before any test data is fetched; the full suite (`--features rocm-patch/real-data,rp-miopen/real-data`) runs
 # after the data is prepared and the guard-rails pass.
 # Env: RP_DATA (default target/testdata), RP_FUZZ_SECONDS (default 60).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${RP_DATA:-$PWD/target/testdata}
 mkdir -p "$data"
-
-echo "== fast tier: cargo test --workspace --release (no test data)"
-fast_start=$(date +%s)
-env -u RP_FIXTURES -u RP_SID -u RP_WHEELS -u RP_ROCSPARSE -u RP_TORCH_PYTHON \
-  -u RP_NO_TORCH_PYTHON -u RP_BUILD_PYTHON cargo test --workspace --release
-echo "fast tier: $(( $(date +%s) - fast_start )) s"
 
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 pkgs=(hipcc libamdhip64-dev clang-19 lld-19 librocsparse0 binutils zstd ca-certificates time coreutils man-db groff-base bash gcc passwd cmake make patch git tar)
@@ -37,6 +31,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo_ apt-get update -qq
   sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+# The fast tier: no test data (nothing downloaded but crates; only the Debian tools above,
+# such as man and gcc, which a few of its tests run).
+echo "== fast tier: cargo test --workspace --release (no test data)"
+fast_start=$(date +%s)
+env -u RP_FIXTURES -u RP_SID -u RP_WHEELS -u RP_ROCSPARSE -u RP_TORCH_PYTHON \
+  -u RP_NO_TORCH_PYTHON -u RP_BUILD_PYTHON cargo test --workspace --release
+echo "fast tier: $(( $(date +%s) - fast_start )) s"
 
 if [ ! -e "$data/sid/usr/lib/x86_64-linux-gnu/librocblas.so.4.4" ]; then
   echo "== downloading sid librocblas4 (not installed: unpacked into $data/sid)"
