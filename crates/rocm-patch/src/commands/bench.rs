@@ -1,5 +1,6 @@
 //! `rocm-patch bench` and `rocm-patch tune`.
 
+use super::settings::Settings;
 use crate::cli::{BenchArgs, ProbeDevice, TuneArgs};
 use crate::progress::Wait;
 use crate::{exit, render};
@@ -122,6 +123,7 @@ fn base_options(
 
 /// Device note, history and comparison: everything after the measurements.
 fn after_run(
+    s: &Settings,
     report: &mut BenchReport,
     dev: ProbeDevice,
     timeout_ms: u64,
@@ -130,6 +132,7 @@ fn after_run(
 ) {
     if report.device == rp_report::ProbeDevice::Cpu && !matches!(dev, ProbeDevice::Cpu) {
         let (failed, note) = super::settings::cpu_note(
+            s,
             &report.torch,
             &report.executable,
             matches!(dev, ProbeDevice::Cuda),
@@ -156,11 +159,7 @@ fn after_run(
     }
 }
 
-pub(crate) fn bench(
-    args: BenchArgs,
-    state_dir: Option<PathBuf>,
-    out: &mut dyn Write,
-) -> anyhow::Result<u8> {
+pub(crate) fn bench(args: BenchArgs, s: &Settings, out: &mut dyn Write) -> anyhow::Result<u8> {
     if args.list {
         let l = rp_report::ProbeList {
             schema: rp_report::SCHEMA,
@@ -196,7 +195,7 @@ pub(crate) fn bench(
     for p in &args.profile {
         columns.push(Column {
             name: p.clone(),
-            env: super::settings::profile_changes(p, args.timeout_ms)?,
+            env: super::settings::profile_changes(s, p, args.timeout_ms)?,
         });
     }
     let progress = Progress::new(args.json, "bench: starting the worker (importing torch)");
@@ -208,8 +207,9 @@ pub(crate) fn bench(
     });
     drop(progress);
     let mut report = report?;
-    let sd = super::settings::state_dir(state_dir).ok();
+    let sd = s.state_dir().ok();
     after_run(
+        s,
         &mut report,
         args.device,
         args.timeout_ms,
@@ -231,8 +231,8 @@ pub(crate) fn bench(
 
 /// The user's config file: `$XDG_CONFIG_HOME/rocm-patch/config.toml`, else
 /// `~/.config/...`; with the directory deploy writes into.
-fn user_config() -> anyhow::Result<(PathBuf, PathBuf)> {
-    let env = super::env_map();
+fn user_config(s: &Settings) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let env = &s.env;
     let base = env
         .get("XDG_CONFIG_HOME")
         .filter(|x| x.starts_with('/'))
@@ -251,8 +251,8 @@ fn user_config() -> anyhow::Result<(PathBuf, PathBuf)> {
 /// The name `--write` gives a find-mode variant.
 const TUNED: &str = "tuned";
 
-fn write_best(c: &TuneCandidate, state_dir: Option<PathBuf>) -> anyhow::Result<TuneWritten> {
-    let (into, file) = user_config()?;
+fn write_best(c: &TuneCandidate, s: &Settings) -> anyhow::Result<TuneWritten> {
+    let (into, file) = user_config(s)?;
     let old = rp_fix::edit::read_small(&file).map_err(|e| anyhow::anyhow!(e))?;
     let text = String::from_utf8(old.clone().unwrap_or_default())
         .map_err(|_| anyhow::anyhow!("{}: not UTF-8 text", file.display()))?;
@@ -277,7 +277,7 @@ fn write_best(c: &TuneCandidate, state_dir: Option<PathBuf>) -> anyhow::Result<T
     let scratch = tempfile::tempdir()?;
     let src = scratch.path().join("config.toml");
     std::fs::write(&src, new)?;
-    let sd = super::settings::state_dir(state_dir)?;
+    let sd = s.state_dir()?;
     let tx = rp_deploy::deploy(
         &sd,
         &[rp_deploy::Step::File {
@@ -303,17 +303,20 @@ fn write_best(c: &TuneCandidate, state_dir: Option<PathBuf>) -> anyhow::Result<T
 
 /// The candidates: the profiles named, else every profile with the default first (the
 /// baseline the others are measured against), each with its environment changes.
-fn candidates(args: &TuneArgs) -> anyhow::Result<Vec<rp_probe::tune::Candidate>> {
+fn candidates(args: &TuneArgs, s: &Settings) -> anyhow::Result<Vec<rp_probe::tune::Candidate>> {
     let names: Vec<(String, bool)> = if args.profile.is_empty() {
-        let o = super::settings::profile_options(&crate::cli::ProfileArgs {
-            profile: None,
-            sets: Vec::new(),
-            force: false,
-            keep_env: false,
-            i_know_this_crashes: false,
-            sysroot: "/".into(),
-            timeout_ms: args.timeout_ms,
-        })?;
+        let o = super::settings::profile_options(
+            s,
+            &crate::cli::ProfileArgs {
+                profile: None,
+                sets: Vec::new(),
+                force: false,
+                keep_env: false,
+                i_know_this_crashes: false,
+                sysroot: "/".into(),
+                timeout_ms: args.timeout_ms,
+            },
+        )?;
         let default = rp_env::resolve(&o)
             .map(|r| r.profile)
             .unwrap_or_else(|_| "native".into());
@@ -331,21 +334,17 @@ fn candidates(args: &TuneArgs) -> anyhow::Result<Vec<rp_probe::tune::Candidate>>
         .enumerate()
         .map(|(i, (name, named))| rp_probe::tune::Candidate {
             // Warnings about the user's environment once, not per candidate.
-            env: super::settings::profile_changes_with(&name, args.timeout_ms, named, i == 0)
+            env: super::settings::profile_changes_with(s, &name, args.timeout_ms, named, i == 0)
                 .map_err(|e| e.to_string()),
             name,
         })
         .collect())
 }
 
-pub(crate) fn tune(
-    args: TuneArgs,
-    state_dir: Option<PathBuf>,
-    out: &mut dyn Write,
-) -> anyhow::Result<u8> {
+pub(crate) fn tune(args: TuneArgs, s: &Settings, out: &mut dyn Write) -> anyhow::Result<u8> {
     check_timeout(args.timeout)?;
     check_repeat(args.repeat)?;
-    let candidates = candidates(&args)?;
+    let candidates = candidates(&args, s)?;
     let opts = rp_probe::tune::TuneOptions {
         probe: base_options(
             &args.python,
@@ -395,7 +394,7 @@ pub(crate) fn tune(
     drop(progress);
     let mut report = report?;
     if let Some(b) = report.bench.as_mut() {
-        after_run(b, args.device, args.timeout_ms, None, false);
+        after_run(s, b, args.device, args.timeout_ms, None, false);
     }
     if args.write && report.bench.is_some() {
         match report
@@ -403,7 +402,7 @@ pub(crate) fn tune(
             .clone()
             .and_then(|n| report.candidates.iter().find(|c| c.name == n).cloned())
         {
-            Some(c) => report.written = Some(write_best(&c, state_dir)?),
+            Some(c) => report.written = Some(write_best(&c, s)?),
             None => report
                 .notes
                 .push("--write: no candidate was measured, nothing written".into()),

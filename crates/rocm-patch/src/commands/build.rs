@@ -1,9 +1,10 @@
 //! `rocm-patch build`: recipes from the knowledge base (or a file), run by rp-build.
 
+use super::settings::Settings;
 use crate::cli::BuildArgs;
 use crate::{exit, render};
 use rp_report::{BuildOutcome, RecipeList, StepState, SCHEMA};
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -142,11 +143,7 @@ fn explain_log(log: &str, gpu: &str) -> Vec<String> {
         .collect()
 }
 
-pub(crate) fn run(
-    args: BuildArgs,
-    state_dir: Option<PathBuf>,
-    out: &mut dyn Write,
-) -> anyhow::Result<u8> {
+pub(crate) fn run(args: BuildArgs, s: &Settings, out: &mut dyn Write) -> anyhow::Result<u8> {
     if args.list {
         let mut recipes = Vec::new();
         for r in rp_build::recipe::builtin() {
@@ -193,7 +190,7 @@ pub(crate) fn run(
         );
     }
     let (gpu, gpu_from) =
-        super::gpu_target(args.gpu.as_deref(), args.timeout_ms)?.ok_or_else(|| {
+        super::gpu_target(s, args.gpu.as_deref(), args.timeout_ms)?.ok_or_else(|| {
             anyhow::anyhow!(
                 "no AMD GPU found in KFD; name the target with --gpu (e.g. --gpu gfx1010)"
             )
@@ -225,10 +222,10 @@ pub(crate) fn run(
         with: args.with.clone(),
         dry_run: args.dry_run,
         cache: abs(&cache_dir(args.cache_dir.clone())?)?,
-        env: super::env_map(),
+        env: s.env.clone(),
     };
     let mut progress = Progress {
-        tty: std::io::stderr().is_terminal() && !args.json,
+        tty: s.stderr_tty && !args.json,
         step: None,
         nm: None,
         phase_at: Instant::now(),
@@ -276,10 +273,10 @@ pub(crate) fn run(
                         into: into.clone(),
                         system: args.system,
                         command: std::env::args().collect::<Vec<_>>().join(" "),
-                        env: super::env_map(),
+                        env: s.env.clone(),
                         ..Default::default()
                     };
-                    let sd = super::settings::state_dir(state_dir.clone())?;
+                    let sd = s.state_dir()?;
                     Ok(rp_deploy::deploy(&sd, &steps, &opts)?)
                 });
             match r {

@@ -1,5 +1,6 @@
 //! `rocm-patch deploy`, `rollback`, `history`, `recover`.
 
+use super::settings::Settings;
 use crate::cli::{DeployCommand, RecoverArgs, RollbackArgs};
 use crate::{exit, render};
 use rp_report::{HistoryReport, RecoverReport, TxReport, SCHEMA};
@@ -11,12 +12,8 @@ fn command_line() -> String {
     std::env::args().collect::<Vec<_>>().join(" ")
 }
 
-pub(crate) fn deploy(
-    c: DeployCommand,
-    sd: Option<PathBuf>,
-    out: &mut dyn Write,
-) -> anyhow::Result<u8> {
-    let sd = super::settings::state_dir(sd)?;
+pub(crate) fn deploy(c: DeployCommand, s: &Settings, out: &mut dyn Write) -> anyhow::Result<u8> {
+    let sd = s.state_dir()?;
     let (steps, into, common, notes) = match c {
         DeployCommand::Plan { plan, into, common } => {
             let (plan_into, steps) = rp_deploy::plan::parse_plan(&plan)?;
@@ -54,7 +51,7 @@ pub(crate) fn deploy(
         no_load_check: common.no_load_check,
         allow_special_modes: common.allow_special_modes,
         command: command_line(),
-        env: super::env_map(),
+        env: s.env.clone(),
     };
     let r = TxReport {
         notes,
@@ -64,11 +61,7 @@ pub(crate) fn deploy(
     Ok(exit::OK)
 }
 
-pub(crate) fn rollback(
-    a: RollbackArgs,
-    sd: Option<PathBuf>,
-    out: &mut dyn Write,
-) -> anyhow::Result<u8> {
+pub(crate) fn rollback(a: RollbackArgs, s: &Settings, out: &mut dyn Write) -> anyhow::Result<u8> {
     let which = match (a.id, a.last) {
         (Some(id), _) => rp_deploy::Which::Id(id),
         (None, true) => rp_deploy::Which::Last,
@@ -76,17 +69,17 @@ pub(crate) fn rollback(
             "rollback needs a transaction id, or --last for the most recent one (ids: `rocm-patch history`)"
         ),
     };
-    let r = rp_deploy::rollback(&super::settings::state_dir(sd)?, which, a.force)?;
+    let r = rp_deploy::rollback(&s.state_dir()?, which, a.force)?;
     super::emit(out, a.json, &r, render::deploy::tx)?;
     Ok(exit::OK)
 }
 
 pub(crate) fn history(
     a: crate::cli::HistoryArgs,
-    sd: Option<PathBuf>,
+    s: &Settings,
     out: &mut dyn Write,
 ) -> anyhow::Result<u8> {
-    let sd = super::settings::state_dir(sd)?;
+    let sd = s.state_dir()?;
     let h = HistoryReport {
         schema: SCHEMA,
         state_dir: sd.display().to_string(),
@@ -96,12 +89,8 @@ pub(crate) fn history(
     Ok(exit::OK)
 }
 
-pub(crate) fn recover(
-    a: RecoverArgs,
-    sd: Option<PathBuf>,
-    out: &mut dyn Write,
-) -> anyhow::Result<u8> {
-    let sd = super::settings::state_dir(sd)?;
+pub(crate) fn recover(a: RecoverArgs, s: &Settings, out: &mut dyn Write) -> anyhow::Result<u8> {
+    let sd = s.state_dir()?;
     let r = match &a.abandon {
         Some(id) => RecoverReport {
             schema: SCHEMA,

@@ -1,10 +1,11 @@
 //! `rocm-patch doctor`.
 
+use super::settings::Settings;
 use crate::cli::DoctorArgs;
 use crate::{exit, render};
 use std::io::{IsTerminal, Write};
 
-pub(crate) fn run(args: DoctorArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
+pub(crate) fn run(args: DoctorArgs, s: &Settings, out: &mut dyn Write) -> anyhow::Result<u8> {
     let root = super::sysroot(&args.sysroot, args.timeout_ms)?;
     // A --python that does not exist, or is a device, FIFO or socket, is reported with
     // the rest, and makes the exit 2.
@@ -25,10 +26,10 @@ pub(crate) fn run(args: DoctorArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         &rp_machine::Options {
             pythons: args.python,
             user: args.user,
-            env: super::env_map(),
+            env: s.env.clone(),
             cwd: std::env::current_dir()?,
             full: true,
-            cache_dir: super::machine_cache_dir(),
+            cache_dir: s.cache_dir.clone(),
         },
     )?;
     let report = rp_doctor::doctor(&machine);

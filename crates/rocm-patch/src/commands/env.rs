@@ -1,11 +1,12 @@
 //! `rocm-patch env` and `rocm-patch run`.
 
+use super::settings::Settings;
 use crate::cli::{EnvArgs, RunArgs, Shell};
 use crate::{exit, render};
 use std::io::Write;
 
-pub(crate) fn env(args: EnvArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
-    let o = super::settings::profile_options(&args.p)?;
+pub(crate) fn env(args: EnvArgs, s: &Settings, out: &mut dyn Write) -> anyhow::Result<u8> {
+    let o = super::settings::profile_options(s, &args.p)?;
     let json = args.json || matches!(args.shell, Shell::Json);
     if args.list {
         let list = rp_report::ProfileList {
@@ -33,9 +34,9 @@ pub(crate) fn env(args: EnvArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
 
 /// Replace this process with the command: same pid, so signals reach it directly and its
 /// exit status is ours. Returns only if exec fails.
-pub(crate) fn run(args: RunArgs) -> anyhow::Result<u8> {
+pub(crate) fn run(args: RunArgs, s: &Settings) -> anyhow::Result<u8> {
     use std::os::unix::process::CommandExt;
-    let o = super::settings::profile_options(&args.p)?;
+    let o = super::settings::profile_options(s, &args.p)?;
     let report = rp_env::resolve(&o)?;
     super::settings::warn(&report);
     let (prog, rest) = args

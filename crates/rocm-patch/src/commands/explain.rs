@@ -1,5 +1,6 @@
 //! `rocm-patch explain`.
 
+use super::settings::Settings;
 use crate::cli::ExplainArgs;
 use crate::{exit, render};
 use std::io::IsTerminal;
@@ -8,8 +9,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-pub(crate) fn run(args: ExplainArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
-    let mut env = super::env_map();
+pub(crate) fn run(args: ExplainArgs, s: &Settings, out: &mut dyn Write) -> anyhow::Result<u8> {
+    let mut env = s.env.clone();
     for (k, v) in &args.env {
         env.insert(k.clone(), v.clone());
     }

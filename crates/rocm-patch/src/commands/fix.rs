@@ -1,23 +1,19 @@
 //! `rocm-patch fix`: doctor, a plan, consent, one transaction, then doctor and probe
 //! again.
 
+use super::settings::Settings;
 use crate::cli::{Channel, FixArgs};
 use crate::render;
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
 
-pub(crate) fn run(
-    args: FixArgs,
-    state_dir: Option<PathBuf>,
-    out: &mut dyn Write,
-) -> anyhow::Result<u8> {
+pub(crate) fn run(args: FixArgs, s: &Settings, out: &mut dyn Write) -> anyhow::Result<u8> {
     let root = super::sysroot(&args.sysroot, args.timeout_ms)?;
     let req = rp_fix::run::Request {
-        env: super::env_map(),
+        env: s.env.clone(),
         cwd: std::env::current_dir()?,
         user: args.user.clone(),
         pythons: args.python.clone(),
-        cache_dir: super::machine_cache_dir(),
+        cache_dir: s.cache_dir.clone(),
         options: rp_fix::Options {
             ids: args.ids.clone(),
             system: args.system,
@@ -45,11 +41,11 @@ pub(crate) fn run(
         match consent(&args, prepared.report(), out)? {
             Err(why) => prepared.declined(why),
             Ok(()) => {
-                let sd = super::settings::state_dir(state_dir)?;
-                let applied = apply(prepared, &sd);
+                let sd = s.state_dir()?;
+                let applied = apply(prepared, &sd, s.stderr_tty);
                 match applied {
                     Ok(a) => a.verify(&mut || {
-                        super::settings::profile_changes("native", args.timeout_ms)
+                        super::settings::profile_changes(s, "native", args.timeout_ms)
                             .unwrap_or_default()
                     })?,
                     Err(f) => *f,
@@ -98,8 +94,8 @@ fn consent(
 fn apply(
     prepared: rp_fix::run::Prepared,
     state_dir: &std::path::Path,
+    progress_tty: bool,
 ) -> Result<rp_fix::run::Applied, Box<rp_fix::run::Finished>> {
-    let progress_tty = std::io::stderr().is_terminal();
     let last = std::sync::Arc::new(std::sync::Mutex::new(String::from("applying the plan")));
     let _wait = {
         let last = last.clone();

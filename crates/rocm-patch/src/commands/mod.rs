@@ -22,7 +22,8 @@ use std::io::{self, Write};
 /// Run the parsed command line, writing to `out`; returns the exit code.
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
     // The command's own --state-dir (or ROCM_PATCH_STATE_DIR), else one given before it.
-    let state_dir = command_state_dir(&cli.command).or(cli.state_dir.clone());
+    let s = settings::Settings::read(command_state_dir(&cli.command).or(cli.state_dir.clone()));
+    let s = &s;
     // Commands that do not change files still say when a deploy was interrupted.
     if !matches!(
         cli.command,
@@ -36,7 +37,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
             | Command::Trust(_)
             | Command::Man(_)
     ) {
-        if let Some(id) = settings::state_dir(state_dir.clone())
+        if let Some(id) = s
+            .state_dir()
             .ok()
             .and_then(|sd| rp_deploy::interrupted(&sd))
         {
@@ -46,23 +48,23 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
         }
     }
     match cli.command {
-        Command::Deploy(c) => deploy::deploy(c, state_dir, out),
-        Command::Rollback(a) => deploy::rollback(a, state_dir, out),
-        Command::History(a) => deploy::history(a, state_dir, out),
-        Command::Recover(a) => deploy::recover(a, state_dir, out),
-        Command::Doctor(args) => doctor::run(args, out),
-        Command::Fix(args) => fix::run(args, state_dir, out),
-        Command::Explain(args) => explain::run(args, out),
-        Command::Env(args) => env::env(args, out),
-        Command::Probe(args) => probe::run(args, out),
-        Command::Bench(args) => bench::bench(args, state_dir, out),
-        Command::Tune(args) => bench::tune(args, state_dir, out),
-        Command::Trace(args) => trace::run(args, out),
-        Command::Build(args) => build::run(args, state_dir, out),
-        Command::Run(args) => env::run(args),
+        Command::Deploy(c) => deploy::deploy(c, s, out),
+        Command::Rollback(a) => deploy::rollback(a, s, out),
+        Command::History(a) => deploy::history(a, s, out),
+        Command::Recover(a) => deploy::recover(a, s, out),
+        Command::Doctor(args) => doctor::run(args, s, out),
+        Command::Fix(args) => fix::run(args, s, out),
+        Command::Explain(args) => explain::run(args, s, out),
+        Command::Env(args) => env::env(args, s, out),
+        Command::Probe(args) => probe::run(args, s, out),
+        Command::Bench(args) => bench::bench(args, s, out),
+        Command::Tune(args) => bench::tune(args, s, out),
+        Command::Trace(args) => trace::run(args, s, out),
+        Command::Build(args) => build::run(args, s, out),
+        Command::Run(args) => env::run(args, s),
         Command::Inspect(args) => inspect::run(args, out),
-        Command::Report(args) => report::run(args, out),
-        Command::Trust(args) => trust(args, out),
+        Command::Report(args) => report::run(args, s, out),
+        Command::Trust(args) => trust(args, s, out),
         Command::Completions(args) => manual::completions(args, out),
         Command::Man(args) => manual::man(args, out),
     }
@@ -89,7 +91,7 @@ fn command_state_dir(c: &Command) -> Option<std::path::PathBuf> {
 
 /// Where trusted project files are recorded: `$XDG_DATA_HOME/rocm-patch/trusted`
 /// (default `~/.local/share/rocm-patch/trusted`).
-pub(crate) fn trust_store(env: &BTreeMap<String, String>) -> Option<std::path::PathBuf> {
+fn trust_store(env: &BTreeMap<String, String>) -> Option<std::path::PathBuf> {
     let data = env
         .get("XDG_DATA_HOME")
         .filter(|x| x.starts_with('/'))
@@ -103,8 +105,14 @@ pub(crate) fn trust_store(env: &BTreeMap<String, String>) -> Option<std::path::P
 }
 
 /// `rocm-patch trust [DIR] [--remove]`.
-fn trust(args: crate::cli::TrustArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
-    let store = trust_store(&env_map())
+fn trust(
+    args: crate::cli::TrustArgs,
+    s: &settings::Settings,
+    out: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    let store = s
+        .trust_store
+        .clone()
         .ok_or_else(|| anyhow::anyhow!("no XDG_DATA_HOME or HOME to keep the record in"))?;
     let dir = match args.dir {
         Some(d) => d,
@@ -123,7 +131,7 @@ fn trust(args: crate::cli::TrustArgs, out: &mut dyn Write) -> anyhow::Result<u8>
 }
 
 /// This process's environment (variables whose name or value is not UTF-8 are left out).
-pub(crate) fn env_map() -> BTreeMap<String, String> {
+fn env_map() -> BTreeMap<String, String> {
     std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect()
@@ -133,6 +141,7 @@ pub(crate) fn env_map() -> BTreeMap<String, String> {
 /// true target of the first KFD node with one (never an override), with where it came
 /// from; `None` when there is neither.
 pub(crate) fn gpu_target(
+    s: &settings::Settings,
     flag: Option<&str>,
     timeout_ms: u64,
 ) -> anyhow::Result<Option<(rp_kb::TargetId, String)>> {
@@ -148,7 +157,7 @@ pub(crate) fn gpu_target(
     let m = rp_machine::snapshot(
         &root,
         &rp_machine::Options {
-            env: env_map(),
+            env: s.env.clone(),
             ..Default::default()
         },
     )
@@ -162,14 +171,8 @@ pub(crate) fn gpu_target(
     }))
 }
 
-/// The per-user cache directory, when there is one (`$XDG_CACHE_HOME/rocm-patch`, else
-/// `~/.cache/rocm-patch`): doctor keeps slow checks' results there.
-pub(crate) fn machine_cache_dir() -> Option<std::path::PathBuf> {
-    user_dir(None, "XDG_CACHE_HOME", ".cache", "cache-dir").ok()
-}
-
 /// A per-user directory: the flag, else `$VAR/rocm-patch`, else `~/HOME_REL/rocm-patch`.
-pub(crate) fn user_dir(
+fn user_dir(
     flag: Option<std::path::PathBuf>,
     var: &str,
     home_rel: &str,

@@ -1,5 +1,6 @@
 //! `rocm-patch probe`.
 
+use super::settings::Settings;
 use crate::cli::{ProbeArgs, ProbeDevice};
 use crate::progress::Wait;
 use crate::{exit, render};
@@ -10,7 +11,7 @@ use std::time::Duration;
 /// The longest per-probe timeout (a day).
 const MAX_TIMEOUT: f64 = 86_400.0;
 
-pub(crate) fn run(args: ProbeArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
+pub(crate) fn run(args: ProbeArgs, s: &Settings, out: &mut dyn Write) -> anyhow::Result<u8> {
     if args.list {
         super::emit(out, args.json, &rp_probe::list(), render::probe::list)?;
         return Ok(exit::OK);
@@ -24,7 +25,7 @@ pub(crate) fn run(args: ProbeArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     let python = super::settings::python_path(&args.python)?;
     let env_changes = match &args.profile {
         None => Vec::new(),
-        Some(p) => super::settings::profile_changes(p, args.timeout_ms)?,
+        Some(p) => super::settings::profile_changes(s, p, args.timeout_ms)?,
     };
     let opts = rp_probe::Options {
         python,
@@ -87,6 +88,7 @@ pub(crate) fn run(args: ProbeArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
             && !matches!(args.device, ProbeDevice::Cpu))
     {
         let (failed, note) = super::settings::cpu_note(
+            s,
             &report.torch,
             &report.executable,
             wants_gpu,

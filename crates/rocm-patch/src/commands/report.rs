@@ -2,6 +2,7 @@
 //! lines, explain and (optionally) the probe in one Markdown file for a bug tracker,
 //! redacted by default.
 
+use super::settings::Settings;
 use crate::cli::ReportArgs;
 use crate::{exit, render};
 use rp_bugreport::Redactor;
@@ -12,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub(crate) fn run(args: ReportArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
+pub(crate) fn run(args: ReportArgs, s: &Settings, out: &mut dyn Write) -> anyhow::Result<u8> {
     let live = args.sysroot == Path::new("/");
     if args.probe && !live {
         anyhow::bail!("--probe runs torch, and nothing from a --sysroot tree is ever run");
@@ -36,7 +37,7 @@ pub(crate) fn run(args: ReportArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         }
     };
     let root = super::sysroot(&args.sysroot, args.timeout_ms)?;
-    let env = super::env_map();
+    let env = s.env.clone();
     let cwd = std::env::current_dir()?;
     let machine = rp_machine::snapshot(
         &root,
@@ -46,7 +47,7 @@ pub(crate) fn run(args: ReportArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
             env: env.clone(),
             cwd: cwd.clone(),
             full: true,
-            cache_dir: super::machine_cache_dir(),
+            cache_dir: s.cache_dir.clone(),
         },
     )?;
     let doctor = rp_doctor::doctor(&machine);
@@ -97,7 +98,7 @@ pub(crate) fn run(args: ReportArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         keep_env: false,
         i_know_this_crashes: false,
         timeout: Duration::from_millis(args.timeout_ms.max(1)),
-        trust_store: super::trust_store(&env),
+        trust_store: s.trust_store.clone(),
     }) {
         Ok(r) => (Some(r), None),
         Err(e) => (None, Some(e.to_string())),

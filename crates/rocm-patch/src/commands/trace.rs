@@ -1,5 +1,6 @@
 //! `rocm-patch trace`.
 
+use super::settings::Settings;
 use crate::cli::{TraceArgs, TracePolicy};
 use crate::{exit, render};
 use std::io::Write;
@@ -13,7 +14,7 @@ pub(crate) const PRELOAD: &str = "librp_trace_preload.so";
 
 /// The interposer: `$RP_TRACE_LIB`, else beside this binary, else in `../lib/rocm-patch`,
 /// else the one built into this binary.
-fn preload_lib() -> anyhow::Result<PathBuf> {
+fn preload_lib(cache_dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     if let Some(p) = std::env::var_os("RP_TRACE_LIB").filter(|p| !p.is_empty()) {
         let p = PathBuf::from(p);
         if !p.is_file() {
@@ -31,7 +32,7 @@ fn preload_lib() -> anyhow::Result<PathBuf> {
             return Ok(c);
         }
     }
-    embedded_preload()
+    embedded_preload(cache_dir)
 }
 
 /// The interposer this binary was built with (build.rs), for an install that has none
@@ -41,8 +42,8 @@ static EMBEDDED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/librp_trace_p
 /// The embedded interposer as a file in the user's cache
 /// (`~/.cache/rocm-patch/librp_trace_preload-<size>.so`), written when missing or
 /// different (atomically: a new file renamed over the old).
-fn embedded_preload() -> anyhow::Result<PathBuf> {
-    let dir = super::machine_cache_dir().ok_or_else(|| {
+fn embedded_preload(cache_dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let dir = cache_dir.ok_or_else(|| {
         anyhow::anyhow!("{PRELOAD} is not beside this binary and there is no cache directory (HOME, XDG_CACHE_HOME) to write the built-in one to; set RP_TRACE_LIB")
     })?;
     let path = dir.join(format!("librp_trace_preload-{}.so", EMBEDDED.len()));
@@ -94,9 +95,9 @@ fn read_all(base: &Path) -> (Vec<rp_trace::ProcessTrace>, Vec<String>) {
     (procs, errs)
 }
 
-pub(crate) fn run(args: TraceArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
+pub(crate) fn run(args: TraceArgs, s: &Settings, out: &mut dyn Write) -> anyhow::Result<u8> {
     // The target fat binaries are checked against, and where it came from.
-    let (gpu, gpu_source) = match super::gpu_target(args.gpu.as_deref(), args.timeout_ms)? {
+    let (gpu, gpu_source) = match super::gpu_target(s, args.gpu.as_deref(), args.timeout_ms)? {
         Some((g, from)) => (Some(g), Some(from)),
         None => (None, None),
     };
@@ -120,7 +121,7 @@ pub(crate) fn run(args: TraceArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     let Some((program, rest)) = args.command.split_first() else {
         anyhow::bail!("no command: put `--` before the command to trace, e.g. `rocm-patch trace -- python3 train.py`");
     };
-    let lib = preload_lib()?;
+    let lib = preload_lib(s.cache_dir.clone())?;
     let scratch = tempfile::tempdir()?;
     let file = match &args.output {
         Some(f) => {
@@ -183,7 +184,7 @@ pub(crate) fn run(args: TraceArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
             "no records: the command never loaded the HIP interposer (a static binary, or one that clears LD_PRELOAD)".into(),
         );
     }
-    for (k, v) in super::env_map() {
+    for (k, v) in &s.env {
         if k.starts_with("HSA_OVERRIDE_GFX_VERSION") {
             r.notes.push(format!(
                 "{k}={v} was set: the runtime picked code for the target it names, not for the GPU's own"
