@@ -172,8 +172,7 @@ fn copy_local(
     obs: &mut dyn Observer,
     cancel: &AtomicBool,
 ) -> Result<(), BuildError> {
-    let (mut f, len) = rp_sys::open_regular(src)
-        .map_err(|e| BuildError::Refused(format!("{}: {e}", src.display())))?;
+    let (mut f, len) = rp_sys::open_regular(src).map_err(|e| BuildError::Refused(e.to_string()))?;
     let mut out = File::create(part).map_err(|e| BuildError::io(part, "cannot create", e))?;
     copy_with_progress(
         &mut f,

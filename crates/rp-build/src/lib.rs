@@ -99,13 +99,13 @@ impl BuildError {
 
 /// Read a regular file of at most `max` bytes (no FIFO, no device, no symlink loop).
 pub fn read_bounded(p: &Path, max: u64) -> Result<Vec<u8>, BuildError> {
-    rp_sys::read_regular(p, max).map_err(|e| match e {
-        rp_sys::OpenError::TooLarge { len, .. } => BuildError::Recipe(format!(
+    rp_sys::read_regular(p, max).map_err(|e| match e.kind {
+        rp_sys::OpenErrorKind::TooLarge { len, .. } => BuildError::Recipe(format!(
             "{}: {len} bytes, more than the {max} accepted",
             p.display()
         )),
-        rp_sys::OpenError::Read(e) => BuildError::io(p, "cannot read", e),
-        e => BuildError::Recipe(format!("{}: {e}", p.display())),
+        rp_sys::OpenErrorKind::Read(err) => BuildError::io(p, "cannot read", err),
+        _ => BuildError::Recipe(e.to_string()),
     })
 }
 

@@ -296,7 +296,8 @@ const MAX_JOURNAL: u64 = 64 << 20;
 
 /// Read a small regular file without blocking on a FIFO or following a link.
 pub(crate) fn read_bounded(p: &Path, cap: u64) -> Result<String, String> {
-    let buf = rp_sys::read_regular(p, cap).map_err(|e| e.to_string())?;
+    // The callers name the file.
+    let buf = rp_sys::read_regular(p, cap).map_err(|e| e.kind.to_string())?;
     String::from_utf8(buf).map_err(|_| "not UTF-8".into())
 }
 

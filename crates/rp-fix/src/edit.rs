@@ -13,11 +13,14 @@ pub fn read_small(p: &Path) -> Result<Option<Vec<u8>>, String> {
     match rp_sys::read_regular(p, MAX_EDIT) {
         Ok(buf) => Ok(Some(buf)),
         Err(e) if e.is_not_found() => Ok(None),
-        Err(rp_sys::OpenError::TooLarge { len, .. }) => Err(format!(
+        Err(rp_sys::OpenError {
+            kind: rp_sys::OpenErrorKind::TooLarge { len, .. },
+            ..
+        }) => Err(format!(
             "{}: {len} bytes, larger than the {MAX_EDIT} bytes fix edits",
             p.display()
         )),
-        Err(e) => Err(format!("{}: {e}", p.display())),
+        Err(e) => Err(e.to_string()),
     }
 }
 

@@ -345,7 +345,7 @@ fn open_history(p: &Path) -> Result<Option<(std::fs::File, u64)>, String> {
     match rp_sys::open_regular(p) {
         Ok(f) => Ok(Some(f)),
         Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(format!("{}: {e}", p.display())),
+        Err(e) => Err(e.to_string()),
     }
 }
 

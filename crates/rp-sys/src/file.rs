@@ -1,11 +1,20 @@
 //! Opening and reading regular files without blocking: a FIFO, socket or device at a
 //! path the tool keeps or edits is refused at once, never opened for a blocking read.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// Why [`open_regular`] gave no file.
+/// Why a file could not be opened or read, with its path.
 #[derive(Debug)]
-pub enum OpenError {
+pub struct OpenError {
+    /// The file.
+    pub path: PathBuf,
+    /// What went wrong.
+    pub kind: OpenErrorKind,
+}
+
+/// What went wrong opening or reading a file.
+#[derive(Debug)]
+pub enum OpenErrorKind {
     /// open(2) failed (`NotFound` included: see [`OpenError::is_not_found`]).
     Open(std::io::Error),
     /// fstat failed.
@@ -24,23 +33,41 @@ pub enum OpenError {
 }
 
 impl OpenError {
+    fn new(path: &Path, kind: OpenErrorKind) -> OpenError {
+        OpenError {
+            path: path.to_path_buf(),
+            kind,
+        }
+    }
+
     /// The path does not exist.
     pub fn is_not_found(&self) -> bool {
-        matches!(self, OpenError::Open(e) if e.kind() == std::io::ErrorKind::NotFound)
+        matches!(&self.kind, OpenErrorKind::Open(e) if e.kind() == std::io::ErrorKind::NotFound)
     }
 }
 
-impl std::fmt::Display for OpenError {
+impl std::fmt::Display for OpenErrorKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            OpenError::Open(e) => write!(f, "cannot open: {e}"),
-            OpenError::Stat(e) => write!(f, "cannot read: {e}"),
-            OpenError::NotRegular => f.write_str("not a regular file"),
-            OpenError::TooLarge { len, cap } => write!(f, "{len} bytes, more than the {cap} read"),
-            OpenError::Read(e) => write!(f, "cannot read: {e}"),
+            OpenErrorKind::Open(e) => write!(f, "cannot open: {e}"),
+            OpenErrorKind::Stat(e) => write!(f, "cannot read: {e}"),
+            OpenErrorKind::NotRegular => f.write_str("not a regular file"),
+            OpenErrorKind::TooLarge { len, cap } => {
+                write!(f, "{len} bytes, more than the {cap} read")
+            }
+            OpenErrorKind::Read(e) => write!(f, "cannot read: {e}"),
         }
     }
 }
+
+/// `PATH: what went wrong`.
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.kind)
+    }
+}
+
+impl std::error::Error for OpenError {}
 
 /// Open a host file for reading without blocking (a FIFO opens at once) or following a
 /// final symbolic link, and check that it is a regular file; with its size. Every reader
@@ -52,10 +79,12 @@ pub fn open_regular(p: &Path) -> Result<(std::fs::File, u64), OpenError> {
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
         .open(p)
-        .map_err(OpenError::Open)?;
-    let md = f.metadata().map_err(OpenError::Stat)?;
+        .map_err(|e| OpenError::new(p, OpenErrorKind::Open(e)))?;
+    let md = f
+        .metadata()
+        .map_err(|e| OpenError::new(p, OpenErrorKind::Stat(e)))?;
     if !md.is_file() {
-        return Err(OpenError::NotRegular);
+        return Err(OpenError::new(p, OpenErrorKind::NotRegular));
     }
     Ok((f, md.len()))
 }
@@ -66,12 +95,12 @@ pub fn read_regular(p: &Path, cap: u64) -> Result<Vec<u8>, OpenError> {
     use std::io::Read;
     let (f, len) = open_regular(p)?;
     if len > cap {
-        return Err(OpenError::TooLarge { len, cap });
+        return Err(OpenError::new(p, OpenErrorKind::TooLarge { len, cap }));
     }
     let mut buf = Vec::new();
     f.take(cap + 1)
         .read_to_end(&mut buf)
-        .map_err(OpenError::Read)?;
+        .map_err(|e| OpenError::new(p, OpenErrorKind::Read(e)))?;
     Ok(buf)
 }
 
@@ -86,15 +115,26 @@ mod tests {
         crate::os::mkfifo(&fifo, 0o600).unwrap();
         assert!(matches!(
             read_regular(&fifo, 10),
-            Err(OpenError::NotRegular)
+            Err(OpenError {
+                kind: OpenErrorKind::NotRegular,
+                ..
+            })
         ));
         let f = d.path().join("f");
         std::fs::write(&f, b"hello").unwrap();
         assert_eq!(read_regular(&f, 5).unwrap(), b"hello");
         assert!(matches!(
             read_regular(&f, 4),
-            Err(OpenError::TooLarge { len: 5, cap: 4 })
+            Err(OpenError {
+                kind: OpenErrorKind::TooLarge { len: 5, cap: 4 },
+                ..
+            })
         ));
+        // The error names its file.
+        assert_eq!(
+            read_regular(&fifo, 10).unwrap_err().to_string(),
+            format!("{}: not a regular file", fifo.display())
+        );
         assert!(read_regular(&d.path().join("nope"), 4)
             .unwrap_err()
             .is_not_found());

@@ -23,5 +23,5 @@ pub mod process;
 pub mod signal;
 
 pub use durable::{ctx, PathError};
-pub use file::{open_regular, read_regular, OpenError};
+pub use file::{open_regular, read_regular, OpenError, OpenErrorKind};
 pub use hash::sha256_file;

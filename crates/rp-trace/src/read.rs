@@ -52,7 +52,7 @@ pub fn read(path: &Path) -> Result<ProcessTrace, String> {
 
 /// [`read`], adding the bytes read to `progress` as it goes.
 pub fn read_counting(path: &Path, progress: Option<&AtomicU64>) -> Result<ProcessTrace, String> {
-    let (f, len) = rp_sys::open_regular(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let (f, len) = rp_sys::open_regular(path).map_err(|e| e.to_string())?;
     let mut p = ProcessTrace {
         file: path.to_path_buf(),
         ..Default::default()
