@@ -391,7 +391,10 @@ pub(crate) fn fill(report: &mut FileReport, scan: Scan) {
         group_name: k.group_name,
         gfx_arch_family: k.gfx_arch_family,
         gfx_arches: k.gfx_arches,
-        compression_scheme: k.scheme.name().to_string(),
+        compression_scheme: match k.scheme {
+            rp_codeobj::kpack::Scheme::ZstdPerKernel => rp_report::KpackScheme::ZstdPerKernel,
+            rp_codeobj::kpack::Scheme::None => rp_report::KpackScheme::None,
+        },
         binaries: k.binaries,
     });
     // Search paths are resolved once every file is read (`kpack::resolve`).

@@ -8,7 +8,7 @@
 //! removed (reports leak no secrets).
 
 use crate::SysRoot;
-use rp_report::PipIndex;
+use rp_report::{PipIndex, PipIndexKey};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -43,15 +43,15 @@ pub(crate) fn indexes(
         out.extend(parse(&text, &root.machine(&host)));
     }
     for (var, key) in [
-        ("PIP_INDEX_URL", "index-url"),
-        ("PIP_EXTRA_INDEX_URL", "extra-index-url"),
+        ("PIP_INDEX_URL", PipIndexKey::IndexUrl),
+        ("PIP_EXTRA_INDEX_URL", PipIndexKey::ExtraIndexUrl),
     ] {
         if let Some(v) = vars.get(var) {
             // pip splits list variables on whitespace.
             for url in v.split_whitespace() {
                 out.push(PipIndex {
                     source: var.to_string(),
-                    key: key.to_string(),
+                    key,
                     url: redact(url),
                 });
             }
@@ -65,17 +65,17 @@ pub(crate) fn indexes(
 fn parse(text: &str, source: &str) -> Vec<PipIndex> {
     let mut out = Vec::new();
     let mut section = String::new();
-    let mut current: Option<String> = None;
+    let mut current: Option<PipIndexKey> = None;
     for line in text.lines() {
         let t = line.trim();
         if t.starts_with('#') || t.starts_with(';') {
             continue;
         }
         if line.starts_with([' ', '\t']) && !t.is_empty() {
-            if let Some(key) = &current {
+            if let Some(key) = current {
                 out.push(PipIndex {
                     source: source.to_string(),
-                    key: key.clone(),
+                    key,
                     url: redact(t),
                 });
             }
@@ -92,15 +92,19 @@ fn parse(text: &str, source: &str) -> Vec<PipIndex> {
         let Some((k, v)) = t.split_once(['=', ':']) else {
             continue;
         };
-        let key = k.trim().to_ascii_lowercase().replace('_', "-");
-        if key != "index-url" && key != "extra-index-url" {
+        let Ok(key) = k
+            .trim()
+            .to_ascii_lowercase()
+            .replace('_', "-")
+            .parse::<PipIndexKey>()
+        else {
             continue;
-        }
-        current = Some(key.clone());
+        };
+        current = Some(key);
         for url in v.split_whitespace() {
             out.push(PipIndex {
                 source: source.to_string(),
-                key: key.clone(),
+                key,
                 url: redact(url),
             });
         }

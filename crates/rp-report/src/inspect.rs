@@ -6,6 +6,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 vocabulary! {
+    /// How a kpack archive stores its kernels (rocm-kpack's `compression_scheme`).
+    KpackScheme { #[default] /** Each kernel its own zstd frame. */ ZstdPerKernel = "zstd-per-kernel", /** Stored as they are. */ None = "none" }
+}
+vocabulary! {
     /// The layout of an inspected file.
     FileFormat { /** A host ELF (executable, shared library, object) with `.hip_fatbin`. */ HostElf = "host-elf", /** An uncompressed offload bundle. */ Bundle = "bundle", /** A compressed offload bundle (CCOB). */ CompressedBundle = "compressed-bundle", #[default] /** An AMDGPU code object. */ CodeObject = "code-object", /** An `ar` archive. */ Archive = "archive", /** A Tensile or TensileLite data file known by its name. */ Tensile = "tensile", /** An MIOpen database known by its name. */ MiopenDb = "miopen-db", /** A Python wheel. */ Wheel = "wheel", /** A kpack archive of device code (AMD TheRock). */ Kpack = "kpack" }
 }
@@ -99,7 +103,7 @@ pub struct KpackArchive {
     /// Every processor the archive says it covers.
     pub gfx_arches: Vec<String>,
     /// `zstd-per-kernel` or `none`.
-    pub compression_scheme: String,
+    pub compression_scheme: KpackScheme,
     /// Host binaries with kernels in it.
     pub binaries: u32,
 }

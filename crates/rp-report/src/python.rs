@@ -48,13 +48,18 @@ pub struct PythonEnv {
     pub error: Option<String>,
 }
 
+vocabulary! {
+    /// Which of pip's package-index settings (pip's `--index-url`, `--extra-index-url`).
+    PipIndexKey { #[default] /** Replaces PyPI. */ IndexUrl = "index-url", /** Searched besides it. */ ExtraIndexUrl = "extra-index-url" }
+}
+
 /// One package-index setting of pip's.
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
 pub struct PipIndex {
     /// The configuration file or variable that sets it.
     pub source: String,
     /// `index-url` or `extra-index-url`.
-    pub key: String,
+    pub key: PipIndexKey,
     /// The URL, without user name or password.
     pub url: String,
 }

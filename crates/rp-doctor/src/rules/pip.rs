@@ -12,7 +12,7 @@ pub(super) fn pip_index_findings(python: &[PythonEnv], out: &mut Vec<Finding>) {
         if pe.pip_indexes.is_empty() {
             continue;
         }
-        let last_of = |key: &str| -> Vec<&rp_report::PipIndex> {
+        let last_of = |key: rp_report::PipIndexKey| -> Vec<&rp_report::PipIndex> {
             let Some(src) = pe
                 .pip_indexes
                 .iter()
@@ -27,8 +27,8 @@ pub(super) fn pip_index_findings(python: &[PythonEnv], out: &mut Vec<Finding>) {
                 .filter(|p| p.key == key && &p.source == src)
                 .collect()
         };
-        let index = last_of("index-url");
-        let extra = last_of("extra-index-url");
+        let index = last_of(rp_report::PipIndexKey::IndexUrl);
+        let extra = last_of(rp_report::PipIndexKey::ExtraIndexUrl);
         let is_amd = |u: &str| u.contains("repo.amd.com");
         let is_pypi = |u: &str| u.contains("pypi.org") || u.contains("pythonhosted.org");
         // No index-url: pip's default, PyPI.
