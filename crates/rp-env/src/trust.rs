@@ -62,7 +62,7 @@ pub fn trust(store: &Path, dir: &Path, remove: bool) -> Result<Trusted, String> 
         None
     } else {
         let text = rp_machine::SysRoot::live(std::time::Duration::from_secs(2))
-            .read_text(&path, super::MAX_CONFIG)
+            .read_text(&path, crate::layers::MAX_CONFIG)
             .map_err(|e| format!("{}: cannot read: {e:?}", path.display()))?;
         let h = sha256(text.as_bytes());
         entries.push((h.clone(), key));

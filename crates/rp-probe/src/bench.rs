@@ -2,7 +2,8 @@
 //! one never ends the run), once per profile; % of the device's peak from the knowledge
 //! base; a history file so that a run can be compared with the last one on the device.
 
-use crate::{run_matrix, Options, ProbeError};
+use crate::matrix::run_matrix;
+use crate::{Options, ProbeError};
 use rp_report::{
     BenchCell, BenchChange, BenchComparison, BenchMetrics, BenchPeak, BenchReport, BenchRow,
     ProbeDevice, ProbeResult, ProbeStatus, SCHEMA,
@@ -23,7 +24,7 @@ const HISTORY_MAX: u64 = 8 << 20;
 /// The benchmarks `only` selects, in run order: names or globs, comma-separated or
 /// repeated; empty selects all.
 pub fn select(all: &[String], only: &[String]) -> Result<Vec<String>, ProbeError> {
-    crate::select_matching(all, only, |_| None)
+    crate::select::select_matching(all, only, |_| None)
 }
 
 /// The built-in benchmarks in run order, each with what it measures (the worker's
