@@ -4,6 +4,7 @@
 #![cfg(feature = "real-data")]
 
 mod common;
+use common::raw::*;
 use common::*;
 use md5::{Digest, Md5};
 use std::io::Write;
@@ -88,9 +89,9 @@ fn clang19_ccob_matches_independent_decoder() {
         let bytes = std::fs::read(&f).unwrap();
         let theirs = independent_targets(&bytes);
         assert!(!theirs.is_empty(), "{}", f.display());
-        let (code, r) = inspect_json(&[s(&f)]);
+        let (code, r) = inspect_json_v(&[s(&f)]);
         assert_eq!(code, 0);
-        assert_eq!(target_ids(&r), theirs, "{}", f.display());
+        assert_eq!(target_ids_v(&r), theirs, "{}", f.display());
     }
 }
 
@@ -139,9 +140,9 @@ fn spec_vectors_v1_v2_v3_zlib_and_zstd() {
                 if deep {
                     args.insert(0, "--deep");
                 }
-                let (code, r) = inspect_json(&args);
+                let (code, r) = inspect_json_v(&args);
                 assert_eq!(code, 0, "v{version} {name} deep={deep}: {r}");
-                assert_eq!(target_ids(&r), ["gfx1010", "gfx1030"]);
+                assert_eq!(target_ids_v(&r), ["gfx1010", "gfx1030"]);
                 for c in r["files"][0]["code_objects"].as_array().unwrap() {
                     assert_eq!(c["ccob_version"], version);
                     assert_eq!(c["compression"], name);
@@ -167,11 +168,11 @@ fn deep_detects_hash_mismatch() {
     let path = dir.path().join("bad_hash.ccob");
     std::fs::write(&path, v).unwrap();
     assert_eq!(
-        inspect_json(&[s(&path)]).0,
+        inspect_json_v(&[s(&path)]).0,
         0,
         "the fast path does not read the whole payload"
     );
-    let (code, r) = inspect_json(&["--deep", s(&path)]);
+    let (code, r) = inspect_json_v(&["--deep", s(&path)]);
     assert_eq!(code, 2);
     assert!(r["files"][0]["error"]
         .as_str()
@@ -213,11 +214,11 @@ fn several_v1_bundles_in_one_hip_fatbin() {
         .status()
         .unwrap();
     assert!(st.success());
-    let (code, r) = inspect_json(&[s(&out)]);
+    let (code, r) = inspect_json_v(&[s(&out)]);
     assert_eq!(code, 0, "{r}");
     assert_eq!(r["files"][0]["bundles"], 3);
     assert_eq!(
-        target_ids(&r),
+        target_ids_v(&r),
         ["gfx1010", "gfx1010", "gfx1010", "gfx1030", "gfx1030", "gfx1030"]
     );
     let methods: Vec<&str> = r["files"][0]["code_objects"]

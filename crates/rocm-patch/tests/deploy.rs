@@ -3,6 +3,7 @@
 //! dependency check, and sid's real gfx1010 Tensile files into a torch-like tree.
 
 mod common;
+use common::raw::*;
 
 #[cfg(feature = "real-data")]
 use common::input;
@@ -678,7 +679,7 @@ fn sid_gfx1010_tensile_files_into_a_torch_like_tree() {
         }
     }
     let before = snapshot(&torch);
-    let (code, r) = common::inspect_json(&["--gpu", "gfx1010", lib.to_str().unwrap()]);
+    let (code, r) = common::raw::inspect_json_v(&["--gpu", "gfx1010", lib.to_str().unwrap()]);
     assert_eq!(code, 1, "no gfx1010 before");
     let _ = r;
     let state = d.path().join("state");
@@ -711,7 +712,7 @@ fn sid_gfx1010_tensile_files_into_a_torch_like_tree() {
         .filter(|l| l.trim_start().starts_with("add "))
         .count();
     assert_eq!(added, n_sid, "{out}");
-    let (code, r) = common::inspect_json(&["--gpu", "gfx1010", lib.to_str().unwrap()]);
+    let (code, r) = common::raw::inspect_json_v(&["--gpu", "gfx1010", lib.to_str().unwrap()]);
     assert_eq!(code, 0, "{}", r["coverage"]);
     ok(&rpx(&state, &["rollback", "--last"]));
     assert_eq!(snapshot(&torch), before);

@@ -8,6 +8,7 @@
 
 mod common;
 use common::machine::{rx5600xt, torch_venv};
+use common::raw::*;
 use common::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -208,7 +209,7 @@ fn archives_of_both_schemes_match_the_independent_decoder() {
             if deep {
                 args.push("--deep");
             }
-            let (code, r) = inspect_json(&args);
+            let (code, r) = inspect_json_v(&args);
             assert_eq!(code, 0, "{r}");
             let f = &r["files"][0];
             assert_eq!(f["format"], "kpack");
@@ -253,7 +254,7 @@ fn archives_of_both_schemes_match_the_independent_decoder() {
     );
     let path = d.path().join("lie.kpack");
     std::fs::write(&path, &lie).unwrap();
-    let (_, r) = inspect_json(&[s(&path)]);
+    let (_, r) = inspect_json_v(&[s(&path)]);
     let w = r["files"][0]["code_objects"][0]["warning"]
         .as_str()
         .unwrap();
@@ -282,7 +283,7 @@ fn kpackd_library_follows_its_search_paths() {
     }
     assert_eq!(want, BTreeSet::from(["gfx1010".to_string()]));
 
-    let (code, r) = inspect_json(&[s(&lib)]);
+    let (code, r) = inspect_json_v(&[s(&lib)]);
     assert_eq!(code, 0, "{r}");
     let f = &r["files"][0];
     assert_eq!(f["format"], "host-elf");
@@ -303,22 +304,22 @@ fn kpackd_library_follows_its_search_paths() {
             .ends_with("torch-gfx1010.kpack"));
     }
     // The zeroed .hip_fatbin holds nothing: every code object came from the archive.
-    let before = inspect_json(&[s(&fx("libnative_gfx101x.so"))]).1;
+    let before = inspect_json_v(&[s(&fx("libnative_gfx101x.so"))]).1;
     assert_eq!(targets_of(&before["files"][0]).len(), 3);
     assert_eq!(f["code_objects"].as_array().unwrap().len(), 1);
 
     // Coverage answers from the archives.
-    let (code, r) = inspect_json(&[s(&lib), "--gpu", "gfx1010"]);
+    let (code, r) = inspect_json_v(&[s(&lib), "--gpu", "gfx1010"]);
     assert_eq!(code, 0);
     assert_eq!(r["coverage"]["covered"][0]["how"], "exact");
-    let (code, r) = inspect_json(&[s(&lib), "--gpu", "gfx1030"]);
+    let (code, r) = inspect_json_v(&[s(&lib), "--gpu", "gfx1030"]);
     assert_eq!(code, 1);
     assert_eq!(r["coverage"]["missing"][0], s(&lib));
 
     // Archive removed: the library is missing code, with the reason, never "no GPU code".
     let archive_path = venv.join("lib/python3.11/site-packages/torch/.kpack/torch-gfx1010.kpack");
     std::fs::remove_file(&archive_path).unwrap();
-    let (code, r) = inspect_json(&[s(&lib), "--gpu", "gfx1010"]);
+    let (code, r) = inspect_json_v(&[s(&lib), "--gpu", "gfx1010"]);
     assert_eq!(code, 1, "{r}");
     let f = &r["files"][0];
     assert_eq!(f["kpack_ref"]["search"][0]["status"], "missing");
@@ -336,13 +337,13 @@ fn kpackd_library_follows_its_search_paths() {
         &st.kernels("torch/lib/other.so", &["gfx1010"]),
     );
     write_bytes(&archive_path, &other);
-    let (_, r) = inspect_json(&[s(&lib)]);
+    let (_, r) = inspect_json_v(&[s(&lib)]);
     assert_eq!(
         r["files"][0]["kpack_ref"]["search"][0]["status"],
         "no-entry"
     );
     write_bytes(&archive_path, b"not an archive at all");
-    let (_, r) = inspect_json(&[s(&lib)]);
+    let (_, r) = inspect_json_v(&[s(&lib)]);
     let sr = &r["files"][0]["kpack_ref"]["search"][0];
     assert_eq!(sr["status"], "unreadable");
     assert!(sr["error"].as_str().unwrap().contains("KPAK"), "{sr}");
@@ -392,7 +393,7 @@ fn wheels_read_kpack_members_in_place() {
         "torch-2.12.0-cp311-cp311-linux_x86_64.whl",
         &[("torch/lib/libtorch_hip.so", lib.clone())],
     );
-    let (code, r) = inspect_json(&[s(&w)]);
+    let (code, r) = inspect_json_v(&[s(&w)]);
     assert_eq!(code, 0, "{r}");
     let f = &r["files"][0];
     assert_eq!(f["kpack_ref"]["search"][0]["status"], "missing", "{f}");
@@ -410,7 +411,7 @@ fn wheels_read_kpack_members_in_place() {
         ],
     );
     for in_mem in ["0", "1"] {
-        let (code, r) = inspect_json(&[s(&both), "--wheel-member-in-memory", in_mem]);
+        let (code, r) = inspect_json_v(&[s(&both), "--wheel-member-in-memory", in_mem]);
         assert_eq!(code, 0, "{r}");
         let files = r["files"].as_array().unwrap();
         let a = files
@@ -467,11 +468,11 @@ fn doctor_on_therock_installs() {
     assert_eq!(t["targets"], serde_json::json!(["gfx1010"]));
     assert_eq!(t["device_packages"][0]["target"], "gfx1010");
     assert!(
-        ids(&v)
+        ids_v(&v)
             .iter()
             .all(|i| !i.contains("device") && !i.contains("torch")),
         "{:?}",
-        ids(&v)
+        ids_v(&v)
     );
 
     // The wrong device package: an error that names the right one.
@@ -479,7 +480,7 @@ fn doctor_on_therock_installs() {
     let (code, human, v) = run(&wrong);
     assert_eq!(code, 1, "{human}");
     assert!(!human.contains("code loads"), "{human}");
-    let f = finding(&v, "device-package-mismatch");
+    let f = finding_v(&v, "device-package-mismatch");
     assert_eq!(f["severity"], "error");
     assert!(
         f["title"]
@@ -490,14 +491,14 @@ fn doctor_on_therock_installs() {
     );
     let fix = serde_json::to_string(&f["fix"]).unwrap();
     assert!(fix.contains("device-gfx1010"), "{fix}");
-    assert!(ids(&v).contains(&"torch-missing-target".to_string()));
+    assert!(ids_v(&v).contains(&"torch-missing-target".to_string()));
 
     // No device package at all: an error, never "code loads".
     let none = st.venv(&d.path().join("venv-none"), &[]);
     let (code, human, v) = run(&none);
     assert_eq!(code, 1, "{human}");
     assert!(!human.contains("code loads"), "{human}");
-    let f = finding(&v, "torch-missing-target");
+    let f = finding_v(&v, "torch-missing-target");
     assert!(f["why"].as_str().unwrap().contains("kpack'd"), "{f}");
     assert!(fix_contains(&f["fix"], "torch[device-gfx1010]"));
 
@@ -506,7 +507,7 @@ fn doctor_on_therock_installs() {
     let (code, human, v) = run(&bare);
     assert_eq!(code, 1, "{human}");
     assert!(human.contains("no GPU code found"), "{human}");
-    let f = finding(&v, "torch-missing-target");
+    let f = finding_v(&v, "torch-missing-target");
     assert!(f["why"].as_str().unwrap().contains("looked in"), "{f}");
 }
 

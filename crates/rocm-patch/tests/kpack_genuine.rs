@@ -5,6 +5,7 @@
 
 mod common;
 use common::machine::rx5600xt;
+use common::raw::*;
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,7 +22,7 @@ fn cov(v: &serde_json::Value) -> &serde_json::Value {
 fn inspect_follows_the_genuine_layout_per_translation_unit() {
     let main = kfx("installed/main-gfx1010/site-packages");
     // A correct install: every library has code for the RX 5600 XT's gfx1010.
-    let (code, v) = inspect_json(&["--gpu", "gfx1010", s(&main)]);
+    let (code, v) = inspect_json_v(&["--gpu", "gfx1010", s(&main)]);
     assert_eq!(code, 0, "{}", cov(&v));
     let covered: Vec<&str> = cov(&v)["covered"]
         .as_array()
@@ -59,7 +60,7 @@ fn inspect_follows_the_genuine_layout_per_translation_unit() {
         .unwrap()
         .ends_with("torch/.kpack/torch_gfx1010.kpack"));
     // The same install for an MI210 (gfx90a): nothing there.
-    let (code, v) = inspect_json(&["--gpu", "gfx90a", s(&main)]);
+    let (code, v) = inspect_json_v(&["--gpu", "gfx90a", s(&main)]);
     assert_eq!(code, 1);
     assert!(
         cov(&v)["missing"].as_array().unwrap().len() >= 2,
@@ -78,7 +79,7 @@ fn inspect_follows_the_genuine_layout_per_translation_unit() {
         "installed/none-gfx1010/site-packages",
         "rocm-sdk/installed/site-packages",
     ] {
-        let (code, v) = inspect_json(&["--gpu", "gfx1010", s(&kfx(tree))]);
+        let (code, v) = inspect_json_v(&["--gpu", "gfx1010", s(&kfx(tree))]);
         assert_eq!(code, 0, "{tree}: {}", cov(&v));
     }
     // A device wheel for another GPU, or none: missing.
@@ -86,10 +87,10 @@ fn inspect_follows_the_genuine_layout_per_translation_unit() {
         "installed/wrong-gpu-gfx90a/site-packages",
         "installed/host-only/site-packages",
     ] {
-        let (code, v) = inspect_json(&["--gpu", "gfx1010", s(&kfx(tree))]);
+        let (code, v) = inspect_json_v(&["--gpu", "gfx1010", s(&kfx(tree))]);
         assert_eq!(code, 1, "{tree}: {}", cov(&v));
     }
-    let (code, _) = inspect_json(&[
+    let (code, _) = inspect_json_v(&[
         "--gpu",
         "gfx90a",
         s(&kfx("installed/wrong-gpu-gfx90a/site-packages")),
@@ -100,7 +101,7 @@ fn inspect_follows_the_genuine_layout_per_translation_unit() {
 #[test]
 fn a_translation_unit_missing_from_every_archive_is_partial() {
     let tree = kfx("installed/partial-gfx1010/site-packages");
-    let (code, v) = inspect_json(&["--gpu", "gfx1010", s(&tree)]);
+    let (code, v) = inspect_json_v(&["--gpu", "gfx1010", s(&tree)]);
     assert_eq!(code, 1);
     let partial = cov(&v)["partial"].as_array().unwrap();
     let hip = partial
@@ -147,10 +148,10 @@ fn split_wheels_are_resolved_across_host_and_device_wheels() {
                 .starts_with("amd_torch_device_gfx1010-")
         })
         .unwrap();
-    let (code, v) = inspect_json(&["--gpu", "gfx1010", s(host), s(dev)]);
+    let (code, v) = inspect_json_v(&["--gpu", "gfx1010", s(host), s(dev)]);
     assert_eq!(code, 0, "{}", cov(&v));
     // The host wheel alone has no code for any GPU.
-    let (code, v) = inspect_json(&["--gpu", "gfx1010", s(host)]);
+    let (code, v) = inspect_json_v(&["--gpu", "gfx1010", s(host)]);
     assert_eq!(code, 1, "{}", cov(&v));
 }
 
@@ -276,7 +277,7 @@ fn doctor_on_an_rx5600xt_with_the_genuine_install() {
     // ROCM_KPACK_DISABLE: an error that names it.
     let (code, human, v) = doctor(&root, &venv, &[("ROCM_KPACK_DISABLE", "1")]);
     assert_eq!(code, 1);
-    let f = finding(&v, "kpack-disabled");
+    let f = finding_v(&v, "kpack-disabled");
     assert!(
         f["title"]
             .as_str()
@@ -310,7 +311,7 @@ fn doctor_on_an_rx5600xt_with_the_genuine_install() {
         &[("ROCM_KPACK_PATH", "/opt/torch_gfx90a.kpack")],
     );
     assert_eq!(code, 1, "{human}");
-    assert_eq!(finding(&v, "kpack-path-set")["severity"], "warning");
+    assert_eq!(finding_v(&v, "kpack-path-set")["severity"], "warning");
     assert!(
         errors(&v).contains(&"torch-missing-target".to_string()),
         "{human}"
@@ -352,7 +353,7 @@ fn pypis_placeholder_is_named_not_counted() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let (code, human, v) = doctor(&root, &venv, &[]);
     assert_eq!(code, 1);
-    let f = finding(&v, "device-package-placeholder");
+    let f = finding_v(&v, "device-package-placeholder");
     assert!(
         f["title"]
             .as_str()
@@ -384,7 +385,7 @@ fn pypis_placeholder_is_named_not_counted() {
     )
     .unwrap();
     let (_, human, v) = doctor(&root, &venv, &[]);
-    let f = finding(&v, "pip-index-mixed");
+    let f = finding_v(&v, "pip-index-mixed");
     assert_eq!(f["severity"], "warning");
     assert!(
         !serde_json::to_string(&v).unwrap().contains("s3cret"),
@@ -402,7 +403,7 @@ fn doctor_names_the_device_package_the_gpu_needs() {
     let (code, human, v) = doctor(&root, &venv, &[]);
     assert_eq!(code, 1);
     assert!(!human.contains("code loads"), "{human}");
-    let f = finding(&v, "device-package-mismatch");
+    let f = finding_v(&v, "device-package-mismatch");
     assert!(
         f["title"]
             .as_str()
@@ -410,7 +411,7 @@ fn doctor_names_the_device_package_the_gpu_needs() {
             .contains("amd-torch-device-gfx1010"),
         "{f}"
     );
-    let t = finding(&v, "torch-missing-target");
+    let t = finding_v(&v, "torch-missing-target");
     assert!(
         t["why"]
             .as_str()
@@ -423,6 +424,6 @@ fn doctor_names_the_device_package_the_gpu_needs() {
     let (code, human, v) = doctor(&root, &venv, &[]);
     assert_eq!(code, 1);
     assert!(!human.contains("code loads"), "{human}");
-    let t = finding(&v, "torch-missing-target");
+    let t = finding_v(&v, "torch-missing-target");
     assert!(t["why"].as_str().unwrap().contains("kpack'd"), "{t}");
 }

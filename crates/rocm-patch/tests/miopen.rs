@@ -6,6 +6,7 @@
 
 mod common;
 use common::machine::{torch_venv, AmdGpu, Machine};
+use common::raw::*;
 use common::*;
 use std::path::Path;
 use std::process::Command;
@@ -78,7 +79,7 @@ fn doctor_finds_the_batch_norm_bug_in_sids_miopen_on_rdna1_only() {
     );
     let (code, human, v, _) = doctor(&root, &venv, &cache);
     assert_eq!(code, 1, "{human}");
-    let f = finding(&v, "miopen-batchnorm-dpp-gfx101x");
+    let f = finding_v(&v, "miopen-batchnorm-dpp-gfx101x");
     assert_eq!(f["severity"], "error");
     let title = f["title"].as_str().unwrap();
     assert!(
@@ -130,7 +131,7 @@ fn doctor_finds_the_batch_norm_bug_in_sids_miopen_on_rdna1_only() {
     );
     let (_, human, v, _) = doctor(&root, &venv, &cache);
     assert!(
-        !ids(&v).contains(&"miopen-batchnorm-dpp-gfx101x".to_string()),
+        !ids_v(&v).contains(&"miopen-batchnorm-dpp-gfx101x".to_string()),
         "{human}"
     );
     assert_eq!(
@@ -153,7 +154,7 @@ fn a_patched_or_foreign_libmiopen_is_not_blamed() {
     );
     let (_, human, v, _) = doctor(&root, &venv, &d.path().join("cache"));
     assert!(
-        !ids(&v).contains(&"miopen-batchnorm-dpp-gfx101x".to_string()),
+        !ids_v(&v).contains(&"miopen-batchnorm-dpp-gfx101x".to_string()),
         "{human}"
     );
     let m = &v["python"][0]["torch"]["miopen"][0];
@@ -164,7 +165,7 @@ fn a_patched_or_foreign_libmiopen_is_not_blamed() {
 #[test]
 fn inspect_reports_the_check_per_library() {
     let lib = sid_miopen();
-    let (code, v) = inspect_json(&[s(&lib)]);
+    let (code, v) = inspect_json_v(&[s(&lib)]);
     assert_eq!(code, 0, "{v}");
     let m = &v["files"][0]["miopen_bn"];
     assert_eq!(m["version"], "3.4.0", "{m}");
@@ -184,7 +185,7 @@ fn inspect_reports_the_check_per_library() {
     for t in ["gfx1030", "gfx1100", "gfx906", "gfx90a"] {
         assert_eq!(verdict(t), "unaffected", "{t}");
     }
-    let (_, v) = inspect_json(&["--gpu", "gfx1031", s(&lib)]);
+    let (_, v) = inspect_json_v(&["--gpu", "gfx1031", s(&lib)]);
     let t = &v["files"][0]["miopen_bn"]["targets"];
     assert_eq!(t.as_array().unwrap().len(), 1);
     assert_eq!(t[0]["verdict"], "unaffected");
