@@ -4,7 +4,6 @@
 #![cfg(feature = "real-data")]
 
 mod common;
-use common::raw::*;
 use common::*;
 use md5::{Digest, Md5};
 use std::io::Write;
@@ -89,9 +88,9 @@ fn clang19_ccob_matches_independent_decoder() {
         let bytes = std::fs::read(&f).unwrap();
         let theirs = independent_targets(&bytes);
         assert!(!theirs.is_empty(), "{}", f.display());
-        let (code, r) = inspect_json_v(&[s(&f)]);
+        let (code, r) = inspect_json(&[s(&f)]);
         assert_eq!(code, 0);
-        assert_eq!(target_ids_v(&r), theirs, "{}", f.display());
+        assert_eq!(target_ids(&r), theirs, "{}", f.display());
     }
 }
 
@@ -140,14 +139,14 @@ fn spec_vectors_v1_v2_v3_zlib_and_zstd() {
                 if deep {
                     args.insert(0, "--deep");
                 }
-                let (code, r) = inspect_json_v(&args);
-                assert_eq!(code, 0, "v{version} {name} deep={deep}: {r}");
-                assert_eq!(target_ids_v(&r), ["gfx1010", "gfx1030"]);
-                for c in r["files"][0]["code_objects"].as_array().unwrap() {
-                    assert_eq!(c["ccob_version"], version);
-                    assert_eq!(c["compression"], name);
+                let (code, r) = inspect_json(&args);
+                assert_eq!(code, 0, "v{version} {name} deep={deep}: {r:#?}");
+                assert_eq!(target_ids(&r), ["gfx1010", "gfx1030"]);
+                for c in &r.files[0].code_objects {
+                    assert_eq!(c.ccob_version, Some(version));
+                    assert_eq!(c.compression.as_str(), name);
                     // clang-19 writes code object v5 by default (docs/code-objects.md).
-                    assert_eq!(c["code_object_version"].as_u64(), deep.then_some(5));
+                    assert_eq!(c.code_object_version, deep.then_some(5));
                 }
             }
         }
@@ -168,14 +167,15 @@ fn deep_detects_hash_mismatch() {
     let path = dir.path().join("bad_hash.ccob");
     std::fs::write(&path, v).unwrap();
     assert_eq!(
-        inspect_json_v(&[s(&path)]).0,
+        inspect_json(&[s(&path)]).0,
         0,
         "the fast path does not read the whole payload"
     );
-    let (code, r) = inspect_json_v(&["--deep", s(&path)]);
+    let (code, r) = inspect_json(&["--deep", s(&path)]);
     assert_eq!(code, 2);
-    assert!(r["files"][0]["error"]
-        .as_str()
+    assert!(r.files[0]
+        .error
+        .as_deref()
         .unwrap()
         .contains("hash mismatch"));
 }
@@ -214,18 +214,17 @@ fn several_v1_bundles_in_one_hip_fatbin() {
         .status()
         .unwrap();
     assert!(st.success());
-    let (code, r) = inspect_json_v(&[s(&out)]);
-    assert_eq!(code, 0, "{r}");
-    assert_eq!(r["files"][0]["bundles"], 3);
+    let (code, r) = inspect_json(&[s(&out)]);
+    assert_eq!(code, 0, "{r:#?}");
+    assert_eq!(r.files[0].bundles, 3);
     assert_eq!(
-        target_ids_v(&r),
+        target_ids(&r),
         ["gfx1010", "gfx1010", "gfx1010", "gfx1030", "gfx1030", "gfx1030"]
     );
-    let methods: Vec<&str> = r["files"][0]["code_objects"]
-        .as_array()
-        .unwrap()
+    let methods: Vec<&str> = r.files[0]
+        .code_objects
         .iter()
-        .map(|c| c["compression"].as_str().unwrap())
+        .map(|c| c.compression.as_str())
         .collect();
     assert_eq!(methods, ["zstd", "zstd", "zlib", "zlib", "zstd", "zstd"]);
 }
