@@ -11,8 +11,8 @@ use common::{cli, finding, fixture, ids};
 #[cfg(feature = "real-data")]
 use common::{fx, input};
 use rp_report::{
-    DoctorReport, EnvReport, FixStep, FoundBy, NameSource, PythonKind, Severity, SitesFrom,
-    TargetSource, TorchBuild, Vendor, VersionSource,
+    DoctorReport, EnvReport, FixStep, FoundBy, NameSource, Severity, SitesFrom, TargetSource,
+    TorchBuild, Vendor, VersionSource,
 };
 use std::path::Path;
 #[cfg(feature = "real-data")]

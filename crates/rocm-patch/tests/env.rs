@@ -147,7 +147,7 @@ fn native_resolution_per_machine() {
         for profile in ["native", "safe"] {
             let o = c.run(root, &["env", "--explain", "-p", profile], &[]);
             assert!(o.code == 0, "{}", o.stderr.as_str());
-            let text = c.clean(&o.stdout.as_str());
+            let text = c.clean(&o.stdout);
             insta::assert_snapshot!(format!("{name}_{profile}"), text);
         }
     }
@@ -276,7 +276,7 @@ fn layered_configuration_and_sources() {
     assert_eq!(var(&v, "MIOPEN_FIND_MODE").value.as_deref(), Some("NORMAL"));
     assert_eq!(var(&v, "MIOPEN_FIND_MODE").source, "command line");
     let o = c.run(&root, &["env", "--explain"], &[]);
-    let text = c.clean(&o.stdout.as_str());
+    let text = c.clean(&o.stdout);
     insta::assert_snapshot!("layered_explain", text);
     // --list shows user profiles too.
     let o = c.run(&root, &["env", "--list"], &[]);
@@ -299,7 +299,7 @@ fn bad_input_errors() {
     c.project("profile = \"safe\"\n\n[profiles.x.vars\nA = 1\n");
     let o = c.run(&root, &["env"], &[]);
     assert_eq!(o.code, 2);
-    let err = c.clean(&o.stderr.as_str());
+    let err = c.clean(&o.stderr);
     assert!(err.contains("[TMP]/project/rocm-patch.toml"), "{err}");
     assert!(err.contains("line 3"), "{err}");
     // A variable with both value and unset.
@@ -323,7 +323,7 @@ fn bad_input_errors() {
         let o = c.run(&root, args, &[]);
         assert_eq!(o.code, 2, "{args:?}");
         assert!(o.stdout.is_empty(), "{args:?}");
-        let err = c.clean(&o.stderr.as_str());
+        let err = c.clean(&o.stderr);
         assert!(
             err.contains("[TMP]/project/rocm-patch.toml: line 4: the value of FOO in profiles.\"x\".vars holds a NUL byte"),
             "{err}"
@@ -583,7 +583,7 @@ fn project_config_needs_trust() {
     c.project(text);
     let o = c.run(&root, &["env"], &[]);
     let out = o.stdout.as_str();
-    let err = c.clean(&o.stderr.as_str());
+    let err = c.clean(&o.stderr);
     assert!(out.contains("export LD_PRELOAD='/tmp/evil.so'"), "{out}");
     assert!(
         err.contains("LD_PRELOAD is set by [TMP]/project/rocm-patch.toml:2: every program run with this profile loads code from /tmp/evil.so"),
