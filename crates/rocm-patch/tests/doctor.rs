@@ -12,8 +12,10 @@ use common::{cli, finding, fixture, ids};
 use common::{fx, input};
 use rp_report::{
     DoctorReport, EnvReport, FixStep, FoundBy, NameSource, Severity, SitesFrom, TargetSource,
-    TorchBuild, Vendor, VersionSource,
+    Vendor,
 };
+#[cfg(feature = "real-data")]
+use rp_report::{TorchBuild, VersionSource};
 use std::path::Path;
 #[cfg(feature = "real-data")]
 use std::path::PathBuf;

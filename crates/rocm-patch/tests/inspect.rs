@@ -3,7 +3,9 @@
 
 mod common;
 use common::*;
-use rp_report::{Compression, CoverageHow, InspectReport};
+#[cfg(feature = "real-data")]
+use rp_report::CoverageHow;
+use rp_report::{Compression, InspectReport};
 #[cfg(feature = "real-data")]
 use std::collections::BTreeMap;
 #[cfg(feature = "real-data")]
