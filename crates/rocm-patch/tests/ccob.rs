@@ -140,13 +140,13 @@ fn spec_vectors_v1_v2_v3_zlib_and_zstd() {
                     args.insert(0, "--deep");
                 }
                 let (code, r) = inspect_json(&args);
-                assert_eq!(code, 0, "v{version} {name} deep={deep}: {r}");
+                assert_eq!(code, 0, "v{version} {name} deep={deep}: {r:#?}");
                 assert_eq!(target_ids(&r), ["gfx1010", "gfx1030"]);
-                for c in r["files"][0]["code_objects"].as_array().unwrap() {
-                    assert_eq!(c["ccob_version"], version);
-                    assert_eq!(c["compression"], name);
+                for c in &r.files[0].code_objects {
+                    assert_eq!(c.ccob_version, Some(version));
+                    assert_eq!(c.compression.as_str(), name);
                     // clang-19 writes code object v5 by default (docs/code-objects.md).
-                    assert_eq!(c["code_object_version"].as_u64(), deep.then_some(5));
+                    assert_eq!(c.code_object_version, deep.then_some(5));
                 }
             }
         }
@@ -173,8 +173,9 @@ fn deep_detects_hash_mismatch() {
     );
     let (code, r) = inspect_json(&["--deep", s(&path)]);
     assert_eq!(code, 2);
-    assert!(r["files"][0]["error"]
-        .as_str()
+    assert!(r.files[0]
+        .error
+        .as_deref()
         .unwrap()
         .contains("hash mismatch"));
 }
@@ -214,17 +215,16 @@ fn several_v1_bundles_in_one_hip_fatbin() {
         .unwrap();
     assert!(st.success());
     let (code, r) = inspect_json(&[s(&out)]);
-    assert_eq!(code, 0, "{r}");
-    assert_eq!(r["files"][0]["bundles"], 3);
+    assert_eq!(code, 0, "{r:#?}");
+    assert_eq!(r.files[0].bundles, 3);
     assert_eq!(
         target_ids(&r),
         ["gfx1010", "gfx1010", "gfx1010", "gfx1030", "gfx1030", "gfx1030"]
     );
-    let methods: Vec<&str> = r["files"][0]["code_objects"]
-        .as_array()
-        .unwrap()
+    let methods: Vec<&str> = r.files[0]
+        .code_objects
         .iter()
-        .map(|c| c["compression"].as_str().unwrap())
+        .map(|c| c.compression.as_str())
         .collect();
     assert_eq!(methods, ["zstd", "zstd", "zlib", "zlib", "zstd", "zstd"]);
 }

@@ -4,26 +4,21 @@
 
 mod common;
 
-use common::fixture;
 use common::machine::rx5600xt;
+use common::{cli, fixture};
+use rp_report::HistoryReport;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn run(args: &[&str], state: &Path) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+    cli()
         .args(args)
         .env("ROCM_PATCH_STATE_DIR", state)
         .env("XDG_CONFIG_HOME", state.join("config"))
         .env_remove("HSA_OVERRIDE_GFX_VERSION")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8(o.stdout).unwrap(),
-        String::from_utf8(o.stderr).unwrap(),
-    )
+        .run()
+        .triple()
 }
 
 #[test]
@@ -221,14 +216,7 @@ fn blocked_reads_share_one_deadline() {
 /// `--state-dir` is offered by the commands that keep state, and by no other.
 #[test]
 fn state_dir_is_shown_only_where_it_is_used() {
-    let help = |args: &[&str]| {
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
-            .args(args)
-            .arg("--help")
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    };
+    let help = |args: &[&str]| cli().args(args).arg("--help").run().stdout;
     for c in [
         vec!["deploy", "plan"],
         vec!["deploy", "lib"],
@@ -260,10 +248,8 @@ fn state_dir_is_shown_only_where_it_is_used() {
     // Before the command it still works (scripts written for the old global option).
     let d = tempfile::tempdir().unwrap();
     let sd = d.path().join("s");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+    let (_, v): (_, HistoryReport) = cli()
         .args(["--state-dir", sd.to_str().unwrap(), "history", "--json"])
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["state_dir"], sd.display().to_string());
+        .json();
+    assert_eq!(v.state_dir, sd.display().to_string());
 }

@@ -9,18 +9,15 @@ use common::input;
 #[cfg(feature = "real-data")]
 use common::rp;
 use common::tree_snapshot as snapshot;
+use common::{cli, Output, Rp};
+use rp_report::{ChangeKind, HistoryReport};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn rpx(state: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
-        .arg("--state-dir")
-        .arg(state)
-        .args(args)
-        .output()
-        .unwrap()
+    cli().state_dir(state).args(args).run()
 }
 
 /// `deploy plan PLAN --into TREE`.
@@ -38,24 +35,12 @@ fn plan_into(state: &Path, plan: &Path, tree: &Path) -> Output {
 }
 
 fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    o.code(0).stdout.clone()
 }
 
 fn err(o: &Output) -> String {
-    assert_eq!(
-        o.status.code(),
-        Some(2),
-        "stdout: {}",
-        String::from_utf8_lossy(&o.stdout)
-    );
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    assert_eq!(o.code, 2, "stdout: {}", o.stdout);
+    o.stderr.clone()
 }
 
 fn write(p: &Path, data: &[u8]) {
@@ -114,17 +99,20 @@ fn plan_deploy_and_byte_exact_rollback() {
         Path::new("new/dir/b.dat")
     );
     assert!(!tree.join("lib/gone.txt").exists());
-    let h: serde_json::Value =
-        serde_json::from_str(&ok(&rpx(&state, &["history", "--json"]))).unwrap();
-    let changes: Vec<&str> = h["transactions"][0]["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["change"].as_str().unwrap())
-        .collect();
+    let h = rpx(&state, &["history", "--json"]);
+    h.code(0);
+    let h: HistoryReport = h.json();
+    let changes: Vec<ChangeKind> = h.transactions[0].changes.iter().map(|c| c.change).collect();
     assert_eq!(
         changes,
-        ["replace", "mkdir", "mkdir", "add", "symlink", "remove"]
+        [
+            ChangeKind::Replace,
+            ChangeKind::Mkdir,
+            ChangeKind::Mkdir,
+            ChangeKind::Add,
+            ChangeKind::Symlink,
+            ChangeKind::Remove
+        ]
     );
     ok(&rpx(&state, &["rollback", "1"]));
     assert_eq!(snapshot(&tree), before);
@@ -438,15 +426,15 @@ fn kill_9_at_random_points_then_recover_is_byte_identical() {
         let _ = child.kill(); // SIGKILL
         let status = child.wait().unwrap();
         let h = rpx(&state, &["history"]);
-        if h.status.code() == Some(2) {
+        if h.code == 2 {
             interrupted += 1;
-            assert!(String::from_utf8_lossy(&h.stderr).contains("rocm-patch recover"));
+            assert!(h.stderr.contains("rocm-patch recover"));
             // Every other command refuses until then.
             let e = err(&rpx(&state, &deploy_args));
             assert!(e.contains("rocm-patch recover"), "{e}");
             // Commands that change nothing warn, and still work.
             let o = rpx(&state, &["inspect", plan.to_str().unwrap()]);
-            assert!(String::from_utf8_lossy(&o.stderr).contains("run `rocm-patch recover`"));
+            assert!(o.stderr.contains("run `rocm-patch recover`"));
         }
         ok(&rpx(&state, &["recover"]));
         let now = snapshot(&tree);
@@ -477,31 +465,24 @@ fn kill_9_at_random_points_then_recover_is_byte_identical() {
     // the commit), and during a rollback.
     let ops = 250 + 1 + 250; // replaced, the new directory, added
     for after in [1, ops / 2, ops] {
-        let st = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+        let st = cli()
             .env("ROCM_PATCH_FAULT_AFTER_OPS", after.to_string())
-            .arg("--state-dir")
-            .arg(&state)
+            .state_dir(&state)
             .args(deploy_args)
-            .stderr(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(!st.success());
+            .run();
+        assert_ne!(st.code, 0);
         ok(&rpx(&state, &["recover"]));
         assert_eq!(snapshot(&tree), original, "abort after op {after}");
     }
     ok(&rpx(&state, &deploy_args));
     // A rollback that dies after half of its file operations (an exact point, whatever
     // the machine's load): recover finishes it.
-    let st = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+    let st = cli()
         .env("ROCM_PATCH_FAULT_AFTER_UNDO", (ops / 2).to_string())
-        .arg("--state-dir")
-        .arg(&state)
+        .state_dir(&state)
         .args(["rollback", "--last"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(!st.success());
+        .run();
+    assert_ne!(st.code, 0);
     assert_ne!(
         snapshot(&tree),
         original,
@@ -541,15 +522,14 @@ fn kill_9_at_random_points_then_recover_is_byte_identical() {
     assert_eq!(snapshot(&tree), original, "killed rollback (seed {seed})");
 }
 
-fn as_unprivileged(cmd: &mut Command) {
+/// The binary, run as nobody when the tests run as root.
+fn as_unprivileged() -> Rp {
     if rp_sys::os::euid() == 0 {
-        let prog = cmd.get_program().to_owned();
-        let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(prog)
-            .args(args);
-        *cmd = c;
+        Rp::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_rocm-patch"))
+    } else {
+        cli()
     }
 }
 
@@ -576,15 +556,10 @@ fn permission_denied_names_the_path() {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
     }
     let before = snapshot(&tree);
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rocm-patch"));
-    c.arg("--state-dir").arg(&state).args([
-        "deploy",
-        "plan",
-        plan.to_str().unwrap(),
-        "--no-load-check",
-    ]);
-    as_unprivileged(&mut c);
-    let o = c.output().unwrap();
+    let o = as_unprivileged()
+        .state_dir(&state)
+        .args(["deploy", "plan", plan.to_str().unwrap(), "--no-load-check"])
+        .run();
     let e = err(&o);
     assert!(
         e.contains("permission denied") && e.contains(&tree.join("lib").display().to_string()),
@@ -712,7 +687,7 @@ fn sid_gfx1010_tensile_files_into_a_torch_like_tree() {
         .count();
     assert_eq!(added, n_sid, "{out}");
     let (code, r) = common::inspect_json(&["--gpu", "gfx1010", lib.to_str().unwrap()]);
-    assert_eq!(code, 0, "{}", r["coverage"]);
+    assert_eq!(code, 0, "{:?}", r.coverage);
     ok(&rpx(&state, &["rollback", "--last"]));
     assert_eq!(snapshot(&torch), before);
     // Another rocBLAS release is refused, with the reason.
@@ -926,10 +901,7 @@ fn tampered_store_and_forged_journals() {
         &state,
         &["doctor", "--sysroot", d.path().to_str().unwrap(), "--json"],
     );
-    assert!(
-        o.status.code() == Some(0) || o.status.code() == Some(1),
-        "{o:?}"
-    );
+    assert!(o.code == 0 || o.code == 1, "{o:?}");
     assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
 }
 

@@ -7,9 +7,15 @@ mod common;
 #[cfg(feature = "real-data")]
 use common::machine::torch_venv;
 use common::machine::{rx5600xt, AmdGpu, Machine};
-use common::{finding, fixture, ids};
+use common::{cli, finding, fixture, ids};
 #[cfg(feature = "real-data")]
 use common::{fx, input};
+use rp_report::{
+    DoctorReport, EnvReport, FixStep, FoundBy, NameSource, Severity, SitesFrom, TargetSource,
+    Vendor,
+};
+#[cfg(feature = "real-data")]
+use rp_report::{TorchBuild, VersionSource};
 use std::path::Path;
 #[cfg(feature = "real-data")]
 use std::path::PathBuf;
@@ -63,68 +69,73 @@ fn envs(dir: &Path) -> Envs {
     }
 }
 
+/// A doctor report: typed (reached through `Deref`) and as printed (`raw`, for the
+/// snapshots and the checks of the JSON's shape).
+struct Doc {
+    r: DoctorReport,
+    raw: serde_json::Value,
+}
+
+impl std::ops::Deref for Doc {
+    type Target = DoctorReport;
+    fn deref(&self) -> &DoctorReport {
+        &self.r
+    }
+}
+
 /// Run doctor with exactly this environment; returns (exit, human, json).
 fn doctor(
     root: &Path,
     pythons: &[&Path],
     env: &[(&str, &str)],
     extra: &[&str],
-) -> (i32, String, serde_json::Value) {
+) -> (i32, String, Doc) {
     let run = |json: bool| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_rocm-patch"));
-        c.env_clear()
+        let mut c = cli()
+            .env_clear()
             .current_dir(root)
             .arg("doctor")
             .arg("--sysroot")
             .arg(root);
         for p in pythons {
-            c.arg("--python").arg(p);
+            c = c.arg("--python").arg(p);
         }
-        c.args(extra);
+        c = c.args(extra);
         if json {
-            c.arg("--json");
+            c = c.arg("--json");
         }
-        for (k, v) in env {
-            c.env(k, v);
-        }
-        let o = c.output().unwrap();
-        assert!(
-            o.stderr.is_empty(),
-            "stderr: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        (
-            o.status.code().unwrap(),
-            String::from_utf8(o.stdout).unwrap(),
-        )
+        let o = c.envs(env.iter().copied()).run();
+        assert!(o.stderr.is_empty(), "stderr: {}", o.stderr);
+        o
     };
-    let (code, human) = run(false);
-    let (code_j, json) = run(true);
-    assert_eq!(code, code_j);
-    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-    (code, human, v)
+    let human = run(false);
+    let json = run(true);
+    assert_eq!(human.code, json.code);
+    let doc = Doc {
+        r: json.json(),
+        raw: json.value(),
+    };
+    (human.code, human.stdout, doc)
 }
 
 /// Snapshot both reports with the sysroot shown as [ROOT] and the rest of the temporary
 /// directory (the Python environments) as [TMP].
-fn snap(name: &str, root: &Path, human: &str, json: &serde_json::Value) {
+fn snap(name: &str, root: &Path, human: &str, doc: &Doc) {
     let r = root.to_str().unwrap();
     let tmp = root.parent().unwrap().to_str().unwrap();
     let clean = |s: &str| s.replace(r, "[ROOT]").replace(tmp, "[TMP]");
     let h = clean(human);
-    let j = clean(&serde_json::to_string_pretty(json).unwrap());
+    let j = clean(&serde_json::to_string_pretty(&doc.raw).unwrap());
     insta::assert_snapshot!(format!("{name}.human"), h);
     insta::assert_snapshot!(format!("{name}.json"), j);
 }
 
 /// A finding's structured fix as text: one line a step, `command   # note`.
-fn fix_text(fix: &serde_json::Value) -> String {
-    fix.as_array()
-        .expect("fix is a list of steps")
-        .iter()
+fn fix_text(fix: &[FixStep]) -> String {
+    fix.iter()
         .map(|st| {
-            let c = st["command"].as_str().unwrap_or("");
-            match st["note"].as_str() {
+            let c = st.command.as_deref().unwrap_or("");
+            match st.note.as_deref() {
                 Some(n) if c.is_empty() => format!("# {n}"),
                 Some(n) => format!("{c}   # {n}"),
                 None => c.to_string(),
@@ -142,16 +153,16 @@ fn rx5600xt_with_pytorch_org_wheel_no_override() {
     let e = envs(d.path());
     let (code, human, v) = doctor(&root, &[&e.pytorch_org], &[], &["--user", "bob"]);
     assert_eq!(code, 1);
-    let g = &v["gpus"][0];
-    assert_eq!(g["vendor"], "amd");
-    assert_eq!(g["node"], 1);
-    assert_eq!(g["gfx_target"], "gfx1010");
-    assert_eq!(g["pci_id"], "1002:731f");
-    assert_eq!(g["revision"], "ca");
+    let g = &v.gpus[0];
+    assert_eq!(g.vendor, Vendor::Amd);
+    assert_eq!(g.node, Some(1));
+    assert_eq!(g.gfx_target.as_deref(), Some("gfx1010"));
+    assert_eq!(g.pci_id, "1002:731f");
+    assert_eq!(g.revision.as_deref(), Some("ca"));
     // No amdgpu.ids in this sysroot: the embedded table names it.
-    assert_eq!(g["name"], "AMD Radeon RX 5600 XT");
-    assert_eq!(g["name_source"], "embedded");
-    assert_eq!(g["compute_units"], 36);
+    assert_eq!(g.name, "AMD Radeon RX 5600 XT");
+    assert_eq!(g.name_source, NameSource::Embedded);
+    assert_eq!(g.compute_units, Some(36));
     assert_eq!(
         ids(&v),
         [
@@ -161,8 +172,8 @@ fn rx5600xt_with_pytorch_org_wheel_no_override() {
         ]
     );
     let t = finding(&v, "torch-missing-target");
-    assert!(fix_text(&t["fix"]).contains("torch[device-gfx1010]"));
-    assert!(!fix_text(&t["fix"]).contains("10.3.0"));
+    assert!(fix_text(&t.fix).contains("torch[device-gfx1010]"));
+    assert!(!fix_text(&t.fix).contains("10.3.0"));
     snap("rx5600xt_pytorch_org", &root, &human, &v);
 }
 
@@ -180,20 +191,27 @@ fn rx5600xt_with_the_10_3_0_override() {
     );
     assert_eq!(code, 1);
     // The true target comes from sysfs, not from the override.
-    assert_eq!(v["gpus"][0]["gfx_target"], "gfx1010");
-    assert_eq!(v["gpus"][0]["runtime"]["isa"], "gfx1030");
+    assert_eq!(v.gpus[0].gfx_target.as_deref(), Some("gfx1010"));
+    assert_eq!(v.gpus[0].runtime.as_ref().unwrap().isa, "gfx1030");
     let f = finding(&v, "override-foreign-isa");
-    assert_eq!(f["severity"], "error");
-    assert_eq!(f["findings"], serde_json::Value::Null);
-    let fix = &fix_text(&f["fix"]);
+    assert_eq!(f.severity, Severity::Error);
+    // A finding has no "findings" of its own: a check of the JSON's shape.
+    let raw = v.raw["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "override-foreign-isa")
+        .unwrap();
+    assert_eq!(raw["findings"], serde_json::Value::Null);
+    let fix = &fix_text(&f.fix);
     assert!(fix.starts_with("unset HSA_OVERRIDE_GFX_VERSION"), "{fix}");
     assert!(fix.contains("torch[device-gfx1010]"));
     assert!(!fix.contains("=10.3.0"), "{fix}");
     // The override hides torch's lack of gfx1010 code; doctor still names it.
     assert!(ids(&v).contains(&"torch-missing-target".to_string()));
-    let var = &v["environment"]["variables"][0];
-    assert_eq!(var["name"], "HSA_OVERRIDE_GFX_VERSION");
-    assert!(var["effects"][0].as_str().unwrap().contains("foreign ISA"));
+    let var = &v.environment.variables[0];
+    assert_eq!(var.name, "HSA_OVERRIDE_GFX_VERSION");
+    assert!(var.effects[0].contains("foreign ISA"));
     snap("rx5600xt_override_10_3_0", &root, &human, &v);
 }
 
@@ -206,9 +224,9 @@ fn rx5600xt_native_stack_is_clean_and_a_native_override_is_unneeded() {
     let (code, human, v) = doctor(&root, &[&e.native], &[], &["--user", "bob"]);
     assert_eq!(code, 0, "{human}");
     assert_eq!(ids(&v), ["hipblaslt-unsupported"]);
-    let s = &v["python"][0]["torch"]["gpu_support"][0];
-    assert_eq!(s["target"], "gfx1010");
-    assert_eq!(s["rocblas_has_target"], true);
+    let s = &v.python[0].torch.as_ref().unwrap().gpu_support[0];
+    assert_eq!(s.target, "gfx1010");
+    assert_eq!(s.rocblas_has_target, Some(true));
     snap("rx5600xt_native", &root, &human, &v);
 
     let (code, _, v) = doctor(
@@ -218,7 +236,7 @@ fn rx5600xt_native_stack_is_clean_and_a_native_override_is_unneeded() {
         &["--user", "bob"],
     );
     assert_eq!(code, 0);
-    assert_eq!(finding(&v, "override-unneeded")["severity"], "warning");
+    assert_eq!(finding(&v, "override-unneeded").severity, Severity::Warning);
 }
 
 #[cfg(feature = "real-data")]
@@ -233,9 +251,9 @@ fn rx5500xt_overrides() {
         .finish();
     let e = envs(d.path());
     let (code, human, v) = doctor(&root, &[&e.native], &[], &["--user", "bob"]);
-    assert_eq!(v["gpus"][0]["gfx_target"], "gfx1012");
-    assert_eq!(v["gpus"][0]["name"], "AMD Radeon RX 5500 XT");
-    assert_eq!(v["gpus"][0]["name_source"], "amdgpu.ids");
+    assert_eq!(v.gpus[0].gfx_target.as_deref(), Some("gfx1012"));
+    assert_eq!(v.gpus[0].name, "AMD Radeon RX 5500 XT");
+    assert_eq!(v.gpus[0].name_source, NameSource::AmdgpuIds);
     // libnative_gfx101x.so has gfx1012 code, but the Tensile files are gfx1010's only.
     assert_eq!(code, 1);
     assert_eq!(ids(&v), ["rocblas-missing-target", "hipblaslt-unsupported"]);
@@ -248,7 +266,10 @@ fn rx5500xt_overrides() {
         &["--user", "bob"],
     );
     assert_eq!(code, 1);
-    assert_eq!(finding(&v, "override-foreign-isa")["subject"], "node 1");
+    assert_eq!(
+        finding(&v, "override-foreign-isa").subject.as_deref(),
+        Some("node 1")
+    );
     // 10.1.0 makes gfx1012 run gfx1010 code, which it executes correctly (cgmb's patch):
     // no override error, and rocBLAS's gfx1010 files now count.
     let (code, _, v) = doctor(
@@ -257,12 +278,12 @@ fn rx5500xt_overrides() {
         &[("HSA_OVERRIDE_GFX_VERSION", "10.1.0")],
         &["--user", "bob"],
     );
-    assert_eq!(code, 0, "{}", v["findings"]);
+    assert_eq!(code, 0, "{:#?}", v.findings);
     assert_eq!(
-        v["python"][0]["torch"]["gpu_support"][0]["target"],
+        v.python[0].torch.as_ref().unwrap().gpu_support[0].target,
         "gfx1012 or gfx1010"
     );
-    assert_eq!(finding(&v, "override-unneeded")["severity"], "warning");
+    assert_eq!(finding(&v, "override-unneeded").severity, Severity::Warning);
 }
 
 #[cfg(feature = "real-data")]
@@ -286,17 +307,16 @@ fn apu_plus_rx5700xt_mixed_override() {
         &["--user", "bob"],
     );
     assert_eq!(code, 1);
-    let targets: Vec<&str> = v["gpus"]
-        .as_array()
-        .unwrap()
+    let targets: Vec<&str> = v
+        .gpus
         .iter()
-        .map(|g| g["gfx_target"].as_str().unwrap())
+        .map(|g| g.gfx_target.as_deref().unwrap())
         .collect();
     assert_eq!(targets, ["gfx1036", "gfx1010"]);
-    assert_eq!(v["gpus"][0]["apu"], true);
+    assert!(v.gpus[0].apu);
     let f = finding(&v, "override-foreign-isa");
-    assert_eq!(f["subject"], "node 2");
-    let fix = &fix_text(&f["fix"]);
+    assert_eq!(f.subject.as_deref(), Some("node 2"));
+    let fix = &fix_text(&f.fix);
     // The iGPU may keep its override (gfx1036 runs gfx1030 code); the dGPU must not.
     assert!(
         fix.contains("export HSA_OVERRIDE_GFX_VERSION_1=10.3.0"),
@@ -315,17 +335,16 @@ fn apu_plus_rx5700xt_mixed_override() {
     // No error for the dGPU; the iGPU still has no torch code (this torch is gfx101x
     // only), which is why hiding it is the better fix here.
     assert_eq!(code, 1);
-    let errors: Vec<&serde_json::Value> = v["findings"]
-        .as_array()
-        .unwrap()
+    let errors: Vec<_> = v
+        .findings
         .iter()
-        .filter(|f| f["severity"] == "error")
+        .filter(|f| f.severity == Severity::Error)
         .collect();
-    assert_eq!(errors.len(), 1, "{}", v["findings"]);
-    assert_eq!(errors[0]["id"], "torch-missing-target");
-    assert!(errors[0]["subject"].as_str().unwrap().ends_with("node 1"));
-    assert_eq!(v["gpus"][0]["runtime"]["isa"], "gfx1030");
-    assert_eq!(v["gpus"][1]["runtime"]["isa"], "gfx1010");
+    assert_eq!(errors.len(), 1, "{:#?}", v.findings);
+    assert_eq!(errors[0].id, "torch-missing-target");
+    assert!(errors[0].subject.as_deref().unwrap().ends_with("node 1"));
+    assert_eq!(v.gpus[0].runtime.as_ref().unwrap().isa, "gfx1030");
+    assert_eq!(v.gpus[1].runtime.as_ref().unwrap().isa, "gfx1010");
     // Hiding the iGPU: the dGPU becomes HIP device 0.
     let (_, human, v) = doctor(
         &root,
@@ -333,9 +352,9 @@ fn apu_plus_rx5700xt_mixed_override() {
         &[("ROCR_VISIBLE_DEVICES", "1")],
         &["--user", "bob"],
     );
-    assert_eq!(v["gpus"][0]["runtime"]["visible"], false);
-    assert_eq!(v["gpus"][1]["runtime"]["device_index"], 0);
-    assert_eq!(finding(&v, "gpu-hidden")["subject"], "node 1");
+    assert!(!v.gpus[0].runtime.as_ref().unwrap().visible);
+    assert_eq!(v.gpus[1].runtime.as_ref().unwrap().device_index, Some(0));
+    assert_eq!(finding(&v, "gpu-hidden").subject.as_deref(), Some("node 1"));
     snap("apu_rx5700xt_hidden_igpu", &root, &human, &v);
 }
 
@@ -348,13 +367,13 @@ fn real_captures() {
         .driver_ok()
         .finish();
     let (_, human, v) = doctor(&root, &[], &[], &["--user", "bob"]);
-    let g = &v["gpus"][0];
-    assert_eq!(g["gfx_target"], "gfx900");
-    assert_eq!(g["gfx_target_source"], "device-id");
+    let g = &v.gpus[0];
+    assert_eq!(g.gfx_target.as_deref(), Some("gfx900"));
+    assert_eq!(g.gfx_target_source, Some(TargetSource::DeviceId));
     // From the embedded amdgpu.ids (the tree has none): the revision decides.
-    assert_eq!(g["name"], "AMD Radeon Instinct MI25");
-    assert_eq!(g["name_source"], "embedded");
-    assert_eq!(g["vram_bytes"], 17163091968u64);
+    assert_eq!(g.name, "AMD Radeon Instinct MI25");
+    assert_eq!(g.name_source, NameSource::Embedded);
+    assert_eq!(g.vram_bytes, Some(17163091968u64));
     snap("capture_vega10_mi25", &root, &human, &v);
 
     // MI210 with a stale 10.3.0 override (L-R-B#5238): foreign ISA.
@@ -369,10 +388,13 @@ fn real_captures() {
         &["--user", "bob"],
     );
     assert_eq!(code, 1);
-    assert_eq!(v["gpus"][0]["node"], 2);
-    assert_eq!(v["gpus"][0]["gfx_target"], "gfx90a");
-    assert_eq!(v["gpus"][0]["name"], "AMD Instinct MI210");
-    assert_eq!(finding(&v, "override-foreign-isa")["subject"], "node 2");
+    assert_eq!(v.gpus[0].node, Some(2));
+    assert_eq!(v.gpus[0].gfx_target.as_deref(), Some("gfx90a"));
+    assert_eq!(v.gpus[0].name, "AMD Instinct MI210");
+    assert_eq!(
+        finding(&v, "override-foreign-isa").subject.as_deref(),
+        Some("node 2")
+    );
     snap("capture_mi210_override", &root, &human, &v);
 
     // MI308X: "ip discovery" name, a device missing from every name table.
@@ -387,12 +409,12 @@ fn real_captures() {
         &["--user", "bob"],
     );
     assert_eq!(code, 1);
-    let g = &v["gpus"][0];
-    assert_eq!(g["gfx_target"], "gfx942");
-    assert_eq!(g["name"], "AMD GPU 0x74a2");
-    assert_eq!(g["name_source"], "generic");
-    assert_eq!(g["asic"], serde_json::Value::Null);
-    assert_eq!(g["vram_bytes"], 51539607552u64);
+    let g = &v.gpus[0];
+    assert_eq!(g.gfx_target.as_deref(), Some("gfx942"));
+    assert_eq!(g.name, "AMD GPU 0x74a2");
+    assert_eq!(g.name_source, NameSource::Generic);
+    assert_eq!(g.asic, None);
+    assert_eq!(g.vram_bytes, Some(51539607552u64));
     assert!(ids(&v).contains(&"override-foreign-isa".to_string()));
     snap("capture_mi308x_override", &root, &human, &v);
 }
@@ -405,21 +427,20 @@ fn driver_and_access_problems() {
     let (code, human, v) = doctor(&root, &[], &[], &["--user", "alice"]);
     assert_eq!(code, 1);
     let f = finding(&v, "kfd-inaccessible");
-    assert!(fix_text(&f["fix"]).contains("usermod -aG render,video alice"));
-    assert_eq!(f["fix"][0]["needs_root"], true);
+    assert!(fix_text(&f.fix).contains("usermod -aG render,video alice"));
+    assert!(f.fix[0].needs_root);
     assert_eq!(
-        v["driver"]["device_nodes"]
-            .as_array()
-            .unwrap()
+        v.driver
+            .device_nodes
             .iter()
-            .filter(|n| n["accessible"] == false)
+            .filter(|n| !n.accessible)
             .count(),
         2
     );
     snap("access_denied", &root, &human, &v);
     // bob is in render.
     let (code, _, v) = doctor(&root, &[], &[], &["--user", "bob"]);
-    assert_eq!(code, 0, "{}", v["findings"]);
+    assert_eq!(code, 0, "{:#?}", v.findings);
     // An unknown user is a tool error naming it.
     let (code, _, err) = common::rp(&[
         "doctor",
@@ -441,12 +462,12 @@ fn driver_and_access_problems() {
         .finish();
     let (code, human, v) = doctor(&root, &[], &[], &["--user", "bob"]);
     assert_eq!(code, 1);
-    let g = &v["gpus"][0];
-    assert_eq!(g["node"], serde_json::Value::Null);
-    assert_eq!(g["gfx_target"], "gfx1010");
-    assert_eq!(g["gfx_target_source"], "device-id");
+    let g = &v.gpus[0];
+    assert_eq!(g.node, None);
+    assert_eq!(g.gfx_target.as_deref(), Some("gfx1010"));
+    assert_eq!(g.gfx_target_source, Some(TargetSource::DeviceId));
     let f = finding(&v, "amdgpu-not-loaded");
-    assert!(fix_text(&f["fix"]).contains("nomodeset"));
+    assert!(fix_text(&f.fix).contains("nomodeset"));
     snap("amdgpu_not_loaded", &root, &human, &v);
 
     // No PCIe atomics.
@@ -458,8 +479,11 @@ fn driver_and_access_problems() {
         .driver_ok()
         .finish();
     let (_, _, v) = doctor(&root, &[], &[], &["--user", "bob"]);
-    assert_eq!(finding(&v, "pcie-atomics-missing")["severity"], "warning");
-    assert_eq!(v["gpus"][0]["pcie_atomics"], false);
+    assert_eq!(
+        finding(&v, "pcie-atomics-missing").severity,
+        Severity::Warning
+    );
+    assert_eq!(v.gpus[0].pcie_atomics, Some(false));
 }
 
 #[cfg(feature = "real-data")]
@@ -490,23 +514,17 @@ fn other_vendors_and_non_rocm_torch() {
     let e = envs(d.path());
     let (code, human, v) = doctor(&root, &[&e.cuda], &[], &["--user", "bob"]);
     assert_eq!(code, 0);
-    let vendors: Vec<&str> = v["gpus"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| g["vendor"].as_str().unwrap())
-        .collect();
-    assert_eq!(vendors, ["intel", "nvidia"]);
+    let vendors: Vec<Vendor> = v.gpus.iter().map(|g| g.vendor).collect();
+    assert_eq!(vendors, [Vendor::Intel, Vendor::Nvidia]);
     assert_eq!(ids(&v), ["no-amd-gpu"]);
-    assert_eq!(v["python"][0]["torch"]["build"], "cuda");
+    assert_eq!(v.python[0].torch.as_ref().unwrap().build, TorchBuild::Cuda);
     snap("nvidia_box", &root, &human, &v);
     // A CUDA torch on an RDNA1 machine has no HIP code at all.
     let root = rx5600xt(&d.path().join("rdna1"));
     let (code, _, v) = doctor(&root, &[&e.cuda], &[], &["--user", "bob"]);
     assert_eq!(code, 1);
-    assert!(finding(&v, "torch-missing-target")["why"]
-        .as_str()
-        .unwrap()
+    assert!(finding(&v, "torch-missing-target")
+        .why
         .contains("CUDA 12.8 build"));
 }
 
@@ -529,12 +547,12 @@ fn a_hung_sysfs_read_times_out_and_becomes_a_finding() {
     assert_eq!(code, 1);
     let f = finding(&v, "sysfs-timeout");
     assert_eq!(
-        f["subject"],
-        "/sys/bus/pci/devices/0000:03:00.0/mem_info_vram_total"
+        f.subject.as_deref(),
+        Some("/sys/bus/pci/devices/0000:03:00.0/mem_info_vram_total")
     );
-    assert!(f["title"].as_str().unwrap().contains("300 ms"));
+    assert!(f.title.contains("300 ms"));
     // The rest of the report is still there.
-    assert_eq!(v["gpus"][0]["gfx_target"], "gfx1010");
+    assert_eq!(v.gpus[0].gfx_target.as_deref(), Some("gfx1010"));
 }
 
 #[cfg(feature = "real-data")]
@@ -576,18 +594,20 @@ fn rocm_installs_and_the_loader_order() {
     )
     .unwrap();
     let (_, human, v) = doctor(&root, &[], &[], &["--user", "bob"]);
-    let r = v["rocm"].as_array().unwrap();
+    let r = &v.rocm;
     assert_eq!(r.len(), 2);
-    assert_eq!(r[0]["path"], "/opt/rocm-6.4.0");
-    assert_eq!(r[0]["version"], "6.4.0-47");
-    assert_eq!(r[0]["loader_first"], true);
-    assert!(r[0]["rocblas_library"]["archs"]
-        .as_array()
+    assert_eq!(r[0].path, "/opt/rocm-6.4.0");
+    assert_eq!(r[0].version.as_deref(), Some("6.4.0-47"));
+    assert!(r[0].loader_first);
+    assert!(r[0]
+        .rocblas_library
+        .as_ref()
         .unwrap()
+        .archs
         .iter()
         .any(|a| a == "gfx1010"));
-    assert_eq!(r[1]["version"], "5.2.21153");
-    assert_eq!(r[1]["version_source"], "soname");
+    assert_eq!(r[1].version.as_deref(), Some("5.2.21153"));
+    assert_eq!(r[1].version_source, Some(VersionSource::Soname));
     snap("rocm_installs", &root, &human, &v);
     // LD_LIBRARY_PATH wins over ld.so.conf.
     let (_, _, v) = doctor(
@@ -596,8 +616,8 @@ fn rocm_installs_and_the_loader_order() {
         &[("LD_LIBRARY_PATH", "/usr/lib/x86_64-linux-gnu")],
         &["--user", "bob"],
     );
-    assert_eq!(v["rocm"][1]["loader_first"], true);
-    assert_eq!(v["rocm"][0]["loader_first"], false);
+    assert!(v.rocm[1].loader_first);
+    assert!(!v.rocm[0].loader_first);
 }
 
 #[cfg(feature = "real-data")]
@@ -613,29 +633,23 @@ fn python_discovery_without_flags() {
         &[("VIRTUAL_ENV", "/venv-native")],
         &["--user", "bob"],
     );
-    let found: Vec<(String, String)> = v["python"]
-        .as_array()
-        .unwrap()
+    let found: Vec<(&str, FoundBy)> = v
+        .python
         .iter()
-        .map(|p| {
-            (
-                p["path"].as_str().unwrap().to_string(),
-                p["found_by"].as_str().unwrap().to_string(),
-            )
-        })
+        .map(|p| (p.path.as_str(), p.found_by))
         .collect();
     // The active venv first; the same venv found again in cwd is reported once.
     assert_eq!(
         found,
         [
-            ("/venv-native".to_string(), "VIRTUAL_ENV".to_string()),
-            ("/venv-cuda".to_string(), "cwd".to_string()),
-            ("/venv-pytorch-org".to_string(), "cwd".to_string()),
+            ("/venv-native", FoundBy::VirtualEnv),
+            ("/venv-cuda", FoundBy::Cwd),
+            ("/venv-pytorch-org", FoundBy::Cwd),
         ]
     );
     // A bad --python path is reported, the rest goes on, and the exit is 2 with the
     // path named on stderr.
-    let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+    let o = cli()
         .env_clear()
         .args([
             "doctor",
@@ -649,17 +663,21 @@ fn python_discovery_without_flags() {
         .arg(root.join("venv-native"))
         .arg("--sysroot")
         .arg(&root)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr)
+        .run();
+    assert_eq!(o.code, 2);
+    assert!(o
+        .stderr
         .contains("rocm-patch: error: --python /nonexistent/python3: no such file"));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert!(v["python"][0]["error"]
-        .as_str()
+    let v: DoctorReport = o.json();
+    assert!(v.python[0]
+        .error
+        .as_deref()
         .unwrap()
         .contains("does not exist"));
-    assert_eq!(v["python"][1]["torch"]["version"], "2.12.0+rocm7.14.0");
+    assert_eq!(
+        v.python[1].torch.as_ref().unwrap().version.as_deref(),
+        Some("2.12.0+rocm7.14.0")
+    );
 }
 
 #[test]
@@ -714,19 +732,19 @@ fn a_sysroot_is_never_executed_and_never_mixed_with_the_host() {
             !marker.exists(),
             "a program below --sysroot was run ({path})"
         );
-        let py = &v["python"][0];
-        assert_eq!(py["found_by"], "PATH", "{human}");
-        assert_eq!(py["torch"], serde_json::Value::Null, "{human}");
+        let py = &v.python[0];
+        assert_eq!(py.found_by, FoundBy::Path, "{human}");
+        assert!(py.torch.is_none(), "{human}");
         assert!(!human.contains("host-home"), "{human}");
         if odd {
-            assert_eq!(py["site_packages_from"], "unknown");
+            assert_eq!(py.site_packages_from, SitesFrom::Unknown);
             assert!(
-                py["error"].as_str().unwrap().contains("never run"),
+                py.error.as_deref().unwrap().contains("never run"),
                 "{human}"
             );
         } else {
-            assert_eq!(py["site_packages_from"], "files");
-            assert_eq!(py["site_packages"][0], "/usr/lib/python3.11/site-packages");
+            assert_eq!(py.site_packages_from, SitesFrom::Files);
+            assert_eq!(py.site_packages[0], "/usr/lib/python3.11/site-packages");
         }
     }
 }
@@ -751,12 +769,10 @@ fn the_tree_user_site_is_read_inside_the_tree() {
     std::fs::create_dir_all(&site).unwrap();
     std::fs::write(site.join("version.py"), PYTORCH_ORG).unwrap();
     let (_, human, v) = doctor(&root, &[], &[("PATH", "/usr/bin")], &[]);
+    let torch = v.python[0].torch.as_ref().expect(&human);
+    assert_eq!(torch.version.as_deref(), Some("2.5.1+rocm6.2"), "{human}");
     assert_eq!(
-        v["python"][0]["torch"]["version"], "2.5.1+rocm6.2",
-        "{human}"
-    );
-    assert_eq!(
-        v["python"][0]["torch"]["path"],
+        torch.path,
         "/home/me/.local/lib/python3.11/site-packages/torch"
     );
 }
@@ -774,37 +790,32 @@ fn the_live_machine_may_ask_an_unknown_interpreter_and_says_so() {
     std::fs::create_dir_all(py.parent().unwrap()).unwrap();
     std::fs::write(&py, format!("#!/bin/sh\necho {}\n", site.display())).unwrap();
     std::fs::set_permissions(&py, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
-        .args(["doctor", "--json", "--python"])
-        .arg(&py)
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let p = &v["python"][0];
-    assert_eq!(p["site_packages_from"], "interpreter", "{p}");
-    assert_eq!(p["torch"]["version"], "2.5.1+rocm6.2", "{p}");
+    let (_, v): (_, DoctorReport) = cli().args(["doctor", "--json", "--python"]).arg(&py).json();
+    let p = &v.python[0];
+    assert_eq!(p.site_packages_from, SitesFrom::Interpreter, "{p:?}");
+    assert_eq!(
+        p.torch.as_ref().and_then(|t| t.version.as_deref()),
+        Some("2.5.1+rocm6.2"),
+        "{p:?}"
+    );
     // One that never finishes (and leaves a child holding the pipe) is killed with its
     // whole group after the deadline.
     std::fs::write(&py, "#!/bin/sh\n(sleep 600) &\nsleep 600\n").unwrap();
     let t = std::time::Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
-        .args(["doctor", "--json", "--python"])
-        .arg(&py)
-        .output()
-        .unwrap();
+    let (_, v): (_, DoctorReport) = cli().args(["doctor", "--json", "--python"]).arg(&py).json();
     assert!(
         t.elapsed() < std::time::Duration::from_secs(15),
         "{:?}",
         t.elapsed()
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(
-        v["python"][0]["error"]
-            .as_str()
+        v.python[0]
+            .error
+            .as_deref()
             .unwrap()
             .contains("did not print sys.path"),
-        "{}",
-        v["python"][0]
+        "{:?}",
+        v.python[0]
     );
 }
 
@@ -846,36 +857,39 @@ fn every_asic_of_the_device_table_is_named() {
         }
         let root = m.finish();
         let (_, human, v) = doctor(&root, &[], &[], &[]);
-        let g = &v["gpus"][0];
+        let g = &v.gpus[0];
         assert_eq!(
-            g["pci_id"],
+            g.pci_id,
             format!("1002:{device:04x}"),
             "{}: {human}",
             a.name
         );
         match &a.gfx {
             Some(t) => {
-                assert_eq!(g["gfx_target"], t.as_str(), "{}: {human}", a.name);
-                assert_eq!(g["gfx_target_source"], "device-id", "{}", a.name);
-                assert!(g["family"].is_string(), "{}: no family: {g}", a.name);
-                let out = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+                assert_eq!(
+                    g.gfx_target.as_deref(),
+                    Some(t.as_str()),
+                    "{}: {human}",
+                    a.name
+                );
+                assert_eq!(
+                    g.gfx_target_source,
+                    Some(TargetSource::DeviceId),
+                    "{}",
+                    a.name
+                );
+                assert!(g.family.is_some(), "{}: no family: {g:?}", a.name);
+                let (code, e): (_, EnvReport) = cli()
                     .args(["env", "--json", "--sysroot"])
                     .arg(&root)
                     .env_clear()
-                    .output()
-                    .unwrap();
-                assert!(out.status.success(), "{}: env failed", a.name);
-                let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-                assert_eq!(e["profile"], "native", "{}", a.name);
-                assert!(
-                    e["gpus"][0].as_str().unwrap().contains(t.as_str()),
-                    "{}: {}",
-                    a.name,
-                    e["gpus"]
-                );
+                    .json();
+                assert_eq!(code, 0, "{}: env failed", a.name);
+                assert_eq!(e.profile, "native", "{}", a.name);
+                assert!(e.gpus[0].contains(t.as_str()), "{}: {:?}", a.name, e.gpus);
                 checked += 1;
             }
-            None => assert!(g["gfx_target"].is_null(), "{}: {g}", a.name),
+            None => assert!(g.gfx_target.is_none(), "{}: {g:?}", a.name),
         }
     }
     assert!(checked >= 20, "{checked}");
@@ -915,14 +929,9 @@ fn hostile_sysfs_values_are_checked() {
     }
     let (_, human, v) = doctor(&root, &[], &[], &[]);
     assert!(!human.contains("18446744073709551615"), "{human}");
-    let amd: Vec<&serde_json::Value> = v["gpus"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|g| g["vendor"] == "amd")
-        .collect();
-    assert_eq!(amd.len(), 1, "{:#}", v["gpus"]);
-    let vram = amd[0]["vram_bytes"].as_u64().unwrap();
+    let amd: Vec<_> = v.gpus.iter().filter(|g| g.vendor == Vendor::Amd).collect();
+    assert_eq!(amd.len(), 1, "{:#?}", v.gpus);
+    let vram = amd[0].vram_bytes.unwrap();
     assert!(vram > 1 << 30, "wrapped VRAM: {vram}");
     assert!(
         !ids(&v).contains(&"kfd-inaccessible".to_string()),
@@ -970,7 +979,11 @@ fn steps_fit_the_distribution_and_activate_scripts_are_read() {
     let (code, _, v) = doctor(&root, &[&venv], &[], &["--user", "bob"]);
     assert_eq!(code, 1);
     let f = finding(&v, "override-in-startup-file");
-    assert_eq!(f["subject"], "/home/bob/venv/bin/activate:3", "{f}");
+    assert_eq!(
+        f.subject.as_deref(),
+        Some("/home/bob/venv/bin/activate:3"),
+        "{f:?}"
+    );
 }
 
 /// Issue 29: `--python /dev/zero` or a FIFO is named for what it is, never read, and a
@@ -986,42 +999,37 @@ fn devices_and_fifos_are_named_for_what_they_are() {
         .unwrap()
         .success());
     for p in [Path::new("/dev/zero"), fifo.as_path()] {
-        let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+        let o = cli()
             .env_clear()
             .args(["doctor", "--json", "--sysroot"])
             .arg(&root)
             .arg("--python")
             .arg(p)
-            .output()
-            .unwrap();
-        assert_eq!(o.status.code(), Some(2));
-        let err = String::from_utf8_lossy(&o.stderr);
+            .run();
+        assert_eq!(o.code, 2);
+        let err = &o.stderr;
         assert!(err.contains("a device, FIFO or socket"), "{err}");
         assert!(!err.contains("no such file"), "{err}");
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        let e = v["python"][0]["error"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let v: DoctorReport = o.json();
+        let e = v.python[0].error.clone().unwrap_or_default();
         assert!(!e.contains("does not exist"), "{e}");
     }
     // /dev/kfd as a directory.
     std::fs::remove_file(root.join("dev/kfd")).unwrap();
     std::fs::create_dir(root.join("dev/kfd")).unwrap();
     let (_, _, v) = doctor(&root, &[], &[], &["--user", "bob"]);
-    let kfd = v["driver"]["device_nodes"]
-        .as_array()
-        .unwrap()
+    let kfd = v
+        .driver
+        .device_nodes
         .iter()
-        .find(|n| n["path"] == "/dev/kfd")
-        .unwrap()
-        .clone();
-    assert_eq!(kfd["accessible"], false, "{kfd}");
+        .find(|n| n.path == "/dev/kfd")
+        .unwrap();
+    assert!(!kfd.accessible, "{kfd:?}");
     assert!(
-        kfd["owner"]
-            .as_str()
+        kfd.owner
+            .as_deref()
             .unwrap()
             .contains("not a character device"),
-        "{kfd}"
+        "{kfd:?}"
     );
 }

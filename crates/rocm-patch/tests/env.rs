@@ -4,10 +4,11 @@
 
 mod common;
 
-use common::fixture;
 use common::machine::{AmdGpu, Machine};
+use common::{cli, fixture, Output, Rp};
+use rp_report::{EnvReport, ResolvedVar, VarAction};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 struct Ctx {
     _d: tempfile::TempDir,
@@ -23,7 +24,23 @@ impl Ctx {
         }
         Ctx { _d: d, base }
     }
-    fn cmd(&self, root: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    fn cmd(&self, root: &Path, args: &[&str], env: &[(&str, &str)]) -> Rp {
+        cli()
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("XDG_CONFIG_HOME", self.base.join("config"))
+            .env("XDG_DATA_HOME", self.base.join("data"))
+            .env("XDG_CACHE_HOME", "/home/u/.cache")
+            .current_dir(self.base.join("project"))
+            .arg(args[0])
+            .arg("--sysroot")
+            .arg(root)
+            .args(&args[1..])
+            .envs(env.iter().copied())
+    }
+    /// The same command line as a plain `Command`, for the one test that signals the
+    /// running program (the kit's builder runs to the end).
+    fn spawnable(&self, root: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_rocm-patch"));
         c.env_clear()
             .env("PATH", "/usr/bin:/bin")
@@ -34,54 +51,45 @@ impl Ctx {
             .arg(args[0])
             .arg("--sysroot")
             .arg(root)
-            .args(&args[1..]);
-        for (k, v) in env {
-            c.env(k, v);
-        }
+            .args(&args[1..])
+            .envs(env.iter().copied());
         c
     }
     /// Write the project's rocm-patch.toml and trust it, as its owner would.
     fn project(&self, text: impl AsRef<[u8]>) {
         std::fs::write(self.base.join("project/rocm-patch.toml"), text).unwrap();
-        let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+        cli()
             .env_clear()
             .env("XDG_DATA_HOME", self.base.join("data"))
             .arg("trust")
             .arg(self.base.join("project"))
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            .run()
+            .code(0);
     }
     fn run(&self, root: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-        self.cmd(root, args, env).output().unwrap()
+        self.cmd(root, args, env).run()
     }
-    fn json(&self, root: &Path, args: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
+    fn json(&self, root: &Path, args: &[&str], env: &[(&str, &str)]) -> EnvReport {
         let mut a = vec!["env", "--shell", "json"];
         a.extend_from_slice(args);
         let o = self.run(root, &a, env);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        serde_json::from_slice(&o.stdout).unwrap()
+        o.code(0);
+        o.json()
     }
     fn clean(&self, s: &str) -> String {
         s.replace(self.base.to_str().unwrap(), "[TMP]")
     }
 }
 
-fn var<'a>(v: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    v["vars"]
-        .as_array()
-        .unwrap()
+fn var<'a>(v: &'a EnvReport, name: &str) -> &'a ResolvedVar {
+    v.vars
         .iter()
-        .find(|x| x["name"] == name)
-        .unwrap_or_else(|| panic!("{name} not in {}", v["vars"]))
+        .find(|x| x.name == name)
+        .unwrap_or_else(|| panic!("{name} not in {:#?}", v.vars))
 }
 
-fn has(v: &serde_json::Value, name: &str) -> bool {
-    v["vars"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|x| x["name"] == name)
+fn has(v: &EnvReport, name: &str) -> bool {
+    v.vars.iter().any(|x| x.name == name)
 }
 
 fn machines(base: &Path) -> Vec<(&'static str, PathBuf)> {
@@ -138,28 +146,29 @@ fn native_resolution_per_machine() {
     for (name, root) in &m {
         for profile in ["native", "safe"] {
             let o = c.run(root, &["env", "--explain", "-p", profile], &[]);
-            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-            let text = c.clean(&String::from_utf8_lossy(&o.stdout));
+            assert!(o.code == 0, "{}", o.stderr.as_str());
+            let text = c.clean(&o.stdout);
             insta::assert_snapshot!(format!("{name}_{profile}"), text);
         }
     }
     // RDNA1 has native stacks: no override at all.
     let v = c.json(&m[0].1, &[], &[]);
-    assert_eq!(var(&v, "HSA_OVERRIDE_GFX_VERSION")["action"], "unset");
+    assert_eq!(var(&v, "HSA_OVERRIDE_GFX_VERSION").action, VarAction::Unset);
     assert!(!has(&v, "HSA_OVERRIDE_GFX_VERSION_1"));
     // APU + dGPU: the iGPU (node 1) is hidden, device 0 is the RX 5700 XT.
     let v = c.json(&m[1].1, &[], &[]);
-    assert_eq!(var(&v, "ROCR_VISIBLE_DEVICES")["value"], "1");
-    assert!(var(&v, "ROCR_VISIBLE_DEVICES")["source"]
-        .as_str()
-        .unwrap()
+    assert_eq!(var(&v, "ROCR_VISIBLE_DEVICES").value.as_deref(), Some("1"));
+    assert!(var(&v, "ROCR_VISIBLE_DEVICES")
+        .source
         .starts_with("machine"));
     // gfx1013: a per-device override to gfx1010, which it runs correctly (cgmb).
     let v = c.json(&m[2].1, &[], &[]);
-    assert_eq!(var(&v, "HSA_OVERRIDE_GFX_VERSION_1")["value"], "10.1.0");
-    assert!(var(&v, "HSA_OVERRIDE_GFX_VERSION_1")["ref"]
-        .as_str()
-        .unwrap()
+    assert_eq!(
+        var(&v, "HSA_OVERRIDE_GFX_VERSION_1").value.as_deref(),
+        Some("10.1.0")
+    );
+    assert!(var(&v, "HSA_OVERRIDE_GFX_VERSION_1")
+        .reference
         .contains("rocBLAS#1339"));
 }
 
@@ -174,8 +183,8 @@ fn the_users_own_variables_win_unless_forced() {
     // An exported variable doctor rates as no error wins, and the output says how to
     // apply the profile instead.
     let o = c.run(root, &["env", "-p", "safe"], &env);
-    let out = String::from_utf8_lossy(&o.stdout);
-    let err = String::from_utf8_lossy(&o.stderr);
+    let out = o.stdout.as_str();
+    let err = o.stderr.as_str();
     assert!(
         out.contains("# MIOPEN_FIND_MODE kept from your environment"),
         "{out}"
@@ -198,20 +207,20 @@ fn the_users_own_variables_win_unless_forced() {
         "{err}"
     );
     let v = c.json(root, &["-p", "safe"], &env);
-    assert_eq!(var(&v, "MIOPEN_FIND_MODE")["action"], "kept");
-    assert_eq!(var(&v, "MIOPEN_FIND_MODE")["value"], "NORMAL");
-    assert_eq!(var(&v, "HSA_OVERRIDE_GFX_VERSION")["action"], "unset");
+    assert_eq!(var(&v, "MIOPEN_FIND_MODE").action, VarAction::Kept);
+    assert_eq!(var(&v, "MIOPEN_FIND_MODE").value.as_deref(), Some("NORMAL"));
+    assert_eq!(var(&v, "HSA_OVERRIDE_GFX_VERSION").action, VarAction::Unset);
     // --keep-env keeps it; the native profile (the default) removes it as well.
     let v = c.json(root, &["-p", "safe", "--keep-env"], &env);
-    assert_eq!(var(&v, "HSA_OVERRIDE_GFX_VERSION")["action"], "kept");
+    assert_eq!(var(&v, "HSA_OVERRIDE_GFX_VERSION").action, VarAction::Kept);
     let v = c.json(root, &[], &env);
-    assert_eq!(var(&v, "HSA_OVERRIDE_GFX_VERSION")["action"], "unset");
+    assert_eq!(var(&v, "HSA_OVERRIDE_GFX_VERSION").action, VarAction::Unset);
     // --force applies the profile, and says what it replaced.
     let o = c.run(root, &["env", "-p", "safe", "--force"], &env);
-    let out = String::from_utf8_lossy(&o.stdout);
+    let out = o.stdout.as_str();
     assert!(out.contains("unset HSA_OVERRIDE_GFX_VERSION"), "{out}");
     assert!(out.contains("export MIOPEN_FIND_MODE='FAST'"), "{out}");
-    assert!(String::from_utf8_lossy(&o.stderr).contains("replaced (--force)"));
+    assert!(o.stderr.as_str().contains("replaced (--force)"));
 }
 
 #[test]
@@ -226,15 +235,11 @@ fn layered_configuration_and_sources() {
     .unwrap();
     // Without user or project files the system layer decides.
     let v = c.json(&root, &[], &[]);
-    assert_eq!(v["profile"], "safe");
-    assert!(v["profile_source"]
-        .as_str()
-        .unwrap()
-        .ends_with("etc/rocm-patch/config.toml:2"));
-    assert_eq!(var(&v, "MIOPEN_FIND_MODE")["value"], "NORMAL");
-    assert!(var(&v, "MIOPEN_FIND_MODE")["source"]
-        .as_str()
-        .unwrap()
+    assert_eq!(v.profile, "safe");
+    assert!(v.profile_source.ends_with("etc/rocm-patch/config.toml:2"));
+    assert_eq!(var(&v, "MIOPEN_FIND_MODE").value.as_deref(), Some("NORMAL"));
+    assert!(var(&v, "MIOPEN_FIND_MODE")
+        .source
         .ends_with("config.toml:5"));
     // The user defines a profile; the project picks it and overrides one variable.
     std::fs::create_dir_all(c.base.join("config/rocm-patch")).unwrap();
@@ -245,25 +250,21 @@ fn layered_configuration_and_sources() {
     .unwrap();
     c.project("profile = \"mine\"\n[profiles.mine.vars]\nMIOPEN_FIND_MODE = \"HYBRID\"\n");
     let v = c.json(&root, &[], &[]);
-    assert_eq!(v["profile"], "mine");
-    assert_eq!(v["description"], "my training runs");
-    assert_eq!(var(&v, "MIOPEN_FIND_MODE")["value"], "HYBRID");
+    assert_eq!(v.profile, "mine");
+    assert_eq!(v.description, "my training runs");
+    assert_eq!(var(&v, "MIOPEN_FIND_MODE").value.as_deref(), Some("HYBRID"));
     assert_eq!(
-        c.clean(var(&v, "MIOPEN_FIND_MODE")["source"].as_str().unwrap()),
+        c.clean(&var(&v, "MIOPEN_FIND_MODE").source),
         "[TMP]/project/rocm-patch.toml:3"
     );
-    assert_eq!(var(&v, "PYTORCH_HIP_ALLOC_CONF")["reason"], "fragmentation");
+    assert_eq!(var(&v, "PYTORCH_HIP_ALLOC_CONF").reason, "fragmentation");
     assert_eq!(
-        c.clean(
-            var(&v, "PYTORCH_HIP_ALLOC_CONF")["source"]
-                .as_str()
-                .unwrap()
-        ),
+        c.clean(&var(&v, "PYTORCH_HIP_ALLOC_CONF").source),
         "[TMP]/config/rocm-patch/config.toml:6"
     );
     // Inherited from built-in safe through mine.
     assert_eq!(
-        var(&v, "MIOPEN_DEBUG_CONV_GEMM")["source"],
+        var(&v, "MIOPEN_DEBUG_CONV_GEMM").source,
         "built-in profile safe"
     );
     // The command line wins over everything.
@@ -272,14 +273,14 @@ fn layered_configuration_and_sources() {
         &["-p", "mine", "--set", "MIOPEN_FIND_MODE=NORMAL"],
         &[],
     );
-    assert_eq!(var(&v, "MIOPEN_FIND_MODE")["value"], "NORMAL");
-    assert_eq!(var(&v, "MIOPEN_FIND_MODE")["source"], "command line");
+    assert_eq!(var(&v, "MIOPEN_FIND_MODE").value.as_deref(), Some("NORMAL"));
+    assert_eq!(var(&v, "MIOPEN_FIND_MODE").source, "command line");
     let o = c.run(&root, &["env", "--explain"], &[]);
-    let text = c.clean(&String::from_utf8_lossy(&o.stdout));
+    let text = c.clean(&o.stdout);
     insta::assert_snapshot!("layered_explain", text);
     // --list shows user profiles too.
     let o = c.run(&root, &["env", "--list"], &[]);
-    assert!(String::from_utf8_lossy(&o.stdout).contains("mine"));
+    assert!(o.stdout.as_str().contains("mine"));
 }
 
 #[test]
@@ -287,8 +288,8 @@ fn bad_input_errors() {
     let c = Ctx::new();
     let root = machines(&c.base)[0].1.clone();
     let o = c.run(&root, &["env", "-p", "fast"], &[]);
-    assert_eq!(o.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.code, 2);
+    let err = o.stderr.as_str();
     assert!(err.contains("unknown profile \"fast\""), "{err}");
     assert!(
         err.contains("debug, legacy-rdna1-override, native, safe"),
@@ -297,24 +298,20 @@ fn bad_input_errors() {
     // A malformed project file: the error names the file and the line.
     c.project("profile = \"safe\"\n\n[profiles.x.vars\nA = 1\n");
     let o = c.run(&root, &["env"], &[]);
-    assert_eq!(o.status.code(), Some(2));
-    let err = c.clean(&String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.code, 2);
+    let err = c.clean(&o.stderr);
     assert!(err.contains("[TMP]/project/rocm-patch.toml"), "{err}");
     assert!(err.contains("line 3"), "{err}");
     // A variable with both value and unset.
     c.project("[profiles.x]\n[profiles.x.vars]\nA = { value = \"1\", unset = true }\n");
-    let err = c.clean(&String::from_utf8_lossy(
-        &c.run(&root, &["env", "-p", "x"], &[]).stderr,
-    ));
+    let err = c.clean(&c.run(&root, &["env", "-p", "x"], &[]).stderr);
     assert!(
         err.contains("[TMP]/project/rocm-patch.toml: line 3: profiles.x.vars.A needs exactly one"),
         "{err}"
     );
     // An unknown key.
     c.project("[profiles.x]\nextend = \"safe\"\n");
-    let err = c.clean(&String::from_utf8_lossy(
-        &c.run(&root, &["env", "-p", "x"], &[]).stderr,
-    ));
+    let err = c.clean(&c.run(&root, &["env", "-p", "x"], &[]).stderr);
     assert!(err.contains("line 2") && err.contains("extend"), "{err}");
     // A NUL in a value (issue 29): named with its file and line, for env and run alike,
     // never printed for a shell and never a failed start of the program.
@@ -324,9 +321,9 @@ fn bad_input_errors() {
         &["run", "-p", "x", "--", "true"][..],
     ] {
         let o = c.run(&root, args, &[]);
-        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert_eq!(o.code, 2, "{args:?}");
         assert!(o.stdout.is_empty(), "{args:?}");
-        let err = c.clean(&String::from_utf8_lossy(&o.stderr));
+        let err = c.clean(&o.stderr);
         assert!(
             err.contains("[TMP]/project/rocm-patch.toml: line 4: the value of FOO in profiles.\"x\".vars holds a NUL byte"),
             "{err}"
@@ -334,13 +331,13 @@ fn bad_input_errors() {
     }
     // An extends cycle.
     c.project("[profiles.a]\nextends = \"b\"\n[profiles.b]\nextends = \"a\"\n");
-    let err = String::from_utf8_lossy(&c.run(&root, &["env", "-p", "a"], &[]).stderr).into_owned();
+    let err = c.run(&root, &["env", "-p", "a"], &[]).stderr;
     assert!(err.contains("extends itself"), "{err}");
     std::fs::remove_file(c.base.join("project/rocm-patch.toml")).unwrap();
     // The legacy profile needs the flag, and always warns.
     let o = c.run(&root, &["env", "-p", "legacy-rdna1-override"], &[]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("--i-know-this-crashes"));
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.as_str().contains("--i-know-this-crashes"));
     let o = c.run(
         &root,
         &[
@@ -351,9 +348,12 @@ fn bad_input_errors() {
         ],
         &[],
     );
-    assert!(o.status.success());
-    assert!(String::from_utf8_lossy(&o.stdout).contains("export HSA_OVERRIDE_GFX_VERSION='10.3.0'"));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("known to crash"));
+    assert!(o.code == 0);
+    assert!(o
+        .stdout
+        .as_str()
+        .contains("export HSA_OVERRIDE_GFX_VERSION='10.3.0'"));
+    assert!(o.stderr.as_str().contains("known to crash"));
 }
 
 #[test]
@@ -373,11 +373,11 @@ fn shells_quote_values() {
         ],
         &[],
     );
-    let out = String::from_utf8_lossy(&o.stdout);
+    let out = o.stdout.as_str();
     assert!(out.contains("set -gx X 'it\\'s a \\\\ test'"), "{out}");
     assert!(out.contains("set -e HSA_OVERRIDE_GFX_VERSION"), "{out}");
     let o = c.run(&root, &["env", "--shell", "bash", "--set", "X=it's"], &[]);
-    let out = String::from_utf8_lossy(&o.stdout);
+    let out = o.stdout.as_str();
     assert!(out.contains("export X='it'\\''s'"), "{out}");
     // The bash output really evaluates to the profile.
     let script = format!(
@@ -404,7 +404,7 @@ fn run_passes_environment_status_and_signals() {
         &["run", "-p", "debug", "--", "/usr/bin/env"],
         &[("KEEP_ME", "1"), ("HSA_OVERRIDE_GFX_VERSION", "10.3.0")],
     );
-    let out = String::from_utf8_lossy(&o.stdout);
+    let out = o.stdout.as_str();
     assert!(out.lines().any(|l| l == "AMD_SERIALIZE_KERNEL=3"), "{out}");
     assert!(out.lines().any(|l| l == "KEEP_ME=1"), "{out}");
     // An override that breaks this GPU never reaches the child, unless --keep-env.
@@ -418,7 +418,7 @@ fn run_passes_environment_status_and_signals() {
         &["run", "-p", "debug", "--keep-env", "--", "/usr/bin/env"],
         &[("HSA_OVERRIDE_GFX_VERSION", "10.3.0")],
     );
-    let out = String::from_utf8_lossy(&o.stdout);
+    let out = o.stdout.as_str();
     assert!(
         out.lines().any(|l| l == "HSA_OVERRIDE_GFX_VERSION=10.3.0"),
         "{out}"
@@ -428,23 +428,23 @@ fn run_passes_environment_status_and_signals() {
         &["run", "--force", "--", "/usr/bin/env"],
         &[("HSA_OVERRIDE_GFX_VERSION", "10.3.0")],
     );
-    assert!(!String::from_utf8_lossy(&o.stdout).contains("HSA_OVERRIDE_GFX_VERSION"));
+    assert!(!o.stdout.as_str().contains("HSA_OVERRIDE_GFX_VERSION"));
     // Arguments reach it untouched, without a shell.
     let o = c.run(
         &root,
         &["run", "--", "/usr/bin/printf", "%s|", "a b", "$HOME", "*"],
         &[],
     );
-    assert_eq!(String::from_utf8_lossy(&o.stdout), "a b|$HOME|*|");
+    assert_eq!(o.stdout.as_str(), "a b|$HOME|*|");
     // The exit status passes through.
     let o = c.run(&root, &["run", "--", "/bin/sh", "-c", "exit 42"], &[]);
-    assert_eq!(o.status.code(), Some(42));
+    assert_eq!(o.code, 42);
     // A child killed by a signal: the same signal.
     let o = c.run(&root, &["run", "--", "/bin/sh", "-c", "kill -TERM $$"], &[]);
-    assert_eq!(o.status.signal(), Some(libc_sig::SIGTERM));
+    assert_eq!(o.signal, Some(libc_sig::SIGTERM));
     // A signal sent to rocm-patch reaches the command (exec: same process).
     let mut child = c
-        .cmd(&root, &["run", "--", "/bin/sleep", "30"], &[])
+        .spawnable(&root, &["run", "--", "/bin/sleep", "30"], &[])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -460,8 +460,8 @@ fn run_passes_environment_status_and_signals() {
     assert!(t.elapsed() < std::time::Duration::from_secs(5));
     // A missing command: 127, as shells do.
     let o = c.run(&root, &["run", "--", "/nonexistent/cmd"], &[]);
-    assert_eq!(o.status.code(), Some(127));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/cmd"));
+    assert_eq!(o.code, 127);
+    assert!(o.stderr.as_str().contains("/nonexistent/cmd"));
 }
 
 mod libc_sig {
@@ -491,16 +491,16 @@ fn hostile_configs_never_run_code() {
             toml_key(&name)
         ));
         let o = c.run(&root, &["env"], &[]);
-        assert_eq!(o.status.code(), Some(2), "{name:?}");
+        assert_eq!(o.code, 2, "{name:?}");
         assert!(o.stdout.is_empty(), "{name:?}");
-        let err = String::from_utf8_lossy(&o.stderr);
+        let err = o.stderr.as_str();
         assert!(
             err.contains("rocm-patch.toml: line 2") && err.contains("not a variable name"),
             "{err}"
         );
     }
     let o = c.run(&root, &["env", "--set", &format!("A;{touch};B=1")], &[]);
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.code, 2);
     // Newlines in a reason, a description and a profile name, and an exported value that
     // a warning quotes: every one stays in its comment.
     c.project(format!(
@@ -514,8 +514,8 @@ fn hostile_configs_never_run_code() {
                 args.push("--force");
             }
             let o = c.run(&root, &args, &[("MIOPEN_FIND_MODE", &exported)]);
-            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-            let out = String::from_utf8_lossy(&o.stdout).into_owned();
+            assert!(o.code == 0, "{}", o.stderr.as_str());
+            let out = o.stdout.clone();
             // Evaluated, the output sets the value the config holds (newline and quote
             // included, inside its quotes) and runs nothing else.
             let script = format!("{out}\nprintf '%s' \"$MIOPEN_FIND_MODE\"");
@@ -571,9 +571,9 @@ fn project_config_needs_trust() {
         "[profiles.native.vars]\nLD_PRELOAD = \"/tmp/evil.so\"\nMIOPEN_FIND_MODE = \"NORMAL\"\n";
     std::fs::write(&file, text).unwrap();
     let o = c.run(&root, &["env"], &[]);
-    assert!(o.status.success());
-    let out = String::from_utf8_lossy(&o.stdout);
-    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.code == 0);
+    let out = o.stdout.as_str();
+    let err = o.stderr.as_str();
     assert!(!out.contains("LD_PRELOAD"), "{out}");
     assert!(
         err.contains("is ignored") && err.contains("rocm-patch trust"),
@@ -582,8 +582,8 @@ fn project_config_needs_trust() {
     // Trusted: used, and the code-loading variable is named with its source.
     c.project(text);
     let o = c.run(&root, &["env"], &[]);
-    let out = String::from_utf8_lossy(&o.stdout);
-    let err = c.clean(&String::from_utf8_lossy(&o.stderr));
+    let out = o.stdout.as_str();
+    let err = c.clean(&o.stderr);
     assert!(out.contains("export LD_PRELOAD='/tmp/evil.so'"), "{out}");
     assert!(
         err.contains("LD_PRELOAD is set by [TMP]/project/rocm-patch.toml:2: every program run with this profile loads code from /tmp/evil.so"),
@@ -592,19 +592,18 @@ fn project_config_needs_trust() {
     // Changed after it was trusted: ignored again.
     std::fs::write(&file, format!("{text}# edited\n")).unwrap();
     let o = c.run(&root, &["env"], &[]);
-    assert!(!String::from_utf8_lossy(&o.stdout).contains("LD_PRELOAD"));
+    assert!(!o.stdout.as_str().contains("LD_PRELOAD"));
     // Trust removed.
     c.project(text);
-    let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+    let o = cli()
         .env_clear()
         .env("XDG_DATA_HOME", c.base.join("data"))
         .args(["trust", "--remove"])
         .arg(c.base.join("project"))
-        .output()
-        .unwrap();
-    assert!(o.status.success());
+        .run();
+    assert_eq!(o.code, 0);
     let o = c.run(&root, &["env"], &[]);
-    assert!(!String::from_utf8_lossy(&o.stdout).contains("LD_PRELOAD"));
+    assert!(!o.stdout.as_str().contains("LD_PRELOAD"));
 }
 
 /// Configuration parsing is linear: 60,000 variables (24 s before line numbers were
@@ -620,8 +619,8 @@ fn a_huge_config_is_linear() {
     c.project(text);
     let t = std::time::Instant::now();
     let o = c.run(&root, &["env"], &[]);
-    assert!(o.status.success());
-    assert!(String::from_utf8_lossy(&o.stdout).contains("export V59999='x'"));
+    assert!(o.code == 0);
+    assert!(o.stdout.as_str().contains("export V59999='x'"));
     assert!(
         t.elapsed() < std::time::Duration::from_secs(10),
         "{:?}",
@@ -639,7 +638,7 @@ fn kpack_variables_are_shown() {
         ("ROCM_KPACK_PATH", "/opt/k/torch_gfx1010.kpack"),
     ];
     let o = c.run(root, &["env"], &env);
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = o.stderr.as_str();
     assert!(
         err.contains("ROCM_KPACK_DISABLE=1 is set in your environment: the HIP runtime loads no kpack'd GPU code"),
         "{err}"
@@ -649,14 +648,8 @@ fn kpack_variables_are_shown() {
         "{err}"
     );
     let o = c.run(root, &["run", "--", "true"], &env);
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("ROCM_KPACK_DISABLE=1"),
-        "{o:?}"
-    );
+    assert!(o.stderr.as_str().contains("ROCM_KPACK_DISABLE=1"), "{o:?}");
     // `0` is the loader's "not set".
     let o = c.run(root, &["env"], &[("ROCM_KPACK_DISABLE", "0")]);
-    assert!(
-        !String::from_utf8_lossy(&o.stderr).contains("ROCM_KPACK_DISABLE"),
-        "{o:?}"
-    );
+    assert!(!o.stderr.as_str().contains("ROCM_KPACK_DISABLE"), "{o:?}");
 }

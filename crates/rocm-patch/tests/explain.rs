@@ -4,48 +4,36 @@
 
 mod common;
 
+use common::cli;
 use common::machine::{AmdGpu, Machine};
+use rp_report::ExplainReport;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
 /// Run explain with stdin `log` and exactly `env`; returns (exit, json).
-fn explain(log: &[u8], env: &[(&str, &str)], args: &[&str]) -> (i32, serde_json::Value) {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rocm-patch"));
-    c.env_clear().arg("explain").arg("--json").args(args);
+fn explain(log: &[u8], env: &[(&str, &str)], args: &[&str]) -> (i32, ExplainReport) {
+    let mut c = cli().env_clear().arg("explain").arg("--json").args(args);
     if !args.iter().any(|a| a.starts_with("--sysroot")) {
-        c.arg("--no-machine");
+        c = c.arg("--no-machine");
     }
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let mut child = c
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let data = log.to_vec();
-    let w = std::thread::spawn(move || {
-        let _ = stdin.write_all(&data);
-    });
-    let o = child.wait_with_output().unwrap();
-    w.join().unwrap();
-    let v = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "bad JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    });
-    (o.status.code().unwrap(), v)
+    c.envs(env.iter().copied()).stdin(log).json()
 }
 
 fn primary(log: &str) -> String {
-    explain(log.as_bytes(), &[], &[]).1["primary_cause"]
-        .as_str()
-        .unwrap_or("null")
-        .to_string()
+    explain(log.as_bytes(), &[], &[])
+        .1
+        .primary_cause
+        .unwrap_or_else(|| "null".to_string())
+}
+
+/// `explain --no-machine --json FILE`, the environment empty.
+fn explain_file(p: &std::path::Path) -> ExplainReport {
+    cli()
+        .env_clear()
+        .args(["explain", "--no-machine", "--json"])
+        .arg(p)
+        .json()
+        .1
 }
 
 /// docs/rdna1.md, verbatim, with the cause each must get without an override in force.
@@ -108,18 +96,12 @@ fn colour_crlf_and_progress_bars() {
     let log = b"step 1\r\n 10%|#         | 1/10 [00:01<00:09]\r 20%|##        | 2/10\r\x1b[1;31mMemory access fault by GPU node-1 (Agent handle: 0x5) on address 0x7f. Reason: Page not present or supervisor privilege.\x1b[0m\r\n\x1b[33mWarning: Attempting to use hipBLASLt on an unsupported architecture! Overriding blas backend to hipblas\x1b[0m\r\n";
     let (code, v) = explain(log, &[], &[]);
     assert_eq!(code, 1);
-    let e = &v["events"][0];
-    assert_eq!(e["cause"], "memory-access-fault");
-    assert_eq!(e["line"], 2);
-    assert!(
-        e["text"]
-            .as_str()
-            .unwrap()
-            .starts_with("Memory access fault"),
-        "{e}"
-    );
-    assert_eq!(v["primary_cause"], "memory-access-fault");
-    assert_eq!(v["events"][1]["cause"], "hipblaslt-unsupported");
+    let e = &v.events[0];
+    assert_eq!(e.cause, "memory-access-fault");
+    assert_eq!(e.line, 2);
+    assert!(e.text.starts_with("Memory access fault"), "{e:?}");
+    assert_eq!(v.primary_cause.as_deref(), Some("memory-access-fault"));
+    assert_eq!(v.events[1].cause, "hipblaslt-unsupported");
 }
 
 #[test]
@@ -128,9 +110,9 @@ fn an_override_turns_a_memory_fault_into_a_foreign_isa() {
     // Evidence in the log, even after the fault.
     let log = format!("{fault}+ export HSA_OVERRIDE_GFX_VERSION=10.3.0\n");
     let (_, v) = explain(log.as_bytes(), &[], &[]);
-    assert_eq!(v["primary_cause"], "override-foreign-isa");
+    assert_eq!(v.primary_cause.as_deref(), Some("override-foreign-isa"));
     assert_eq!(
-        v["override_evidence"][0],
+        v.override_evidence[0],
         "-:2: HSA_OVERRIDE_GFX_VERSION=10.3.0"
     );
     // In the environment.
@@ -139,14 +121,14 @@ fn an_override_turns_a_memory_fault_into_a_foreign_isa() {
         &[("HSA_OVERRIDE_GFX_VERSION", "10.3.0")],
         &[],
     );
-    assert_eq!(v["primary_cause"], "override-foreign-isa");
+    assert_eq!(v.primary_cause.as_deref(), Some("override-foreign-isa"));
     // Given with --env.
     let (_, v) = explain(
         fault.as_bytes(),
         &[],
         &["--env", "HSA_OVERRIDE_GFX_VERSION_1=10.3.0"],
     );
-    assert_eq!(v["primary_cause"], "override-foreign-isa");
+    assert_eq!(v.primary_cause.as_deref(), Some("override-foreign-isa"));
     // Without: a plain memory fault.
     assert_eq!(primary(fault), "memory-access-fault");
 }
@@ -157,7 +139,7 @@ fn primary_cause_and_exit_codes() {
     let log = "RuntimeError: HIP error: invalid device function\n[drm:amdgpu_job_timedout [amdgpu]] *ERROR* ring gfx_0.0.0 timeout, signaled seq=1, emitted seq=3\n";
     let (code, v) = explain(log.as_bytes(), &[], &[]);
     assert_eq!(code, 1);
-    assert_eq!(v["primary_cause"], "missing-code-object");
+    assert_eq!(v.primary_cause.as_deref(), Some("missing-code-object"));
     // A benign warning alone: primary, exit 0.
     let (code, v) = explain(
         b"Warning: Attempting to use hipBLASLt on an unsupported architecture! Overriding blas backend to hipblas\n",
@@ -165,19 +147,19 @@ fn primary_cause_and_exit_codes() {
         &[],
     );
     assert_eq!(code, 0);
-    assert_eq!(v["primary_cause"], "hipblaslt-unsupported");
+    assert_eq!(v.primary_cause.as_deref(), Some("hipblaslt-unsupported"));
     // Nothing recognised.
     let (code, v) = explain(b"all good\nloss 0.1\n", &[], &[]);
     assert_eq!(code, 0);
-    assert_eq!(v["primary_cause"], serde_json::Value::Null);
-    assert_eq!(v["events"].as_array().unwrap().len(), 0);
+    assert_eq!(v.primary_cause, None);
+    assert_eq!(v.events.len(), 0);
     // Repeats fold into one event with a count.
     let log = "Memory access fault by GPU node-1 (Agent handle: 0x1) on address 0x10. Reason: x\n"
         .repeat(5)
         + "Memory access fault by GPU node-2 (Agent handle: 0x2) on address 0x20. Reason: x\n";
     let (_, v) = explain(log.as_bytes(), &[], &[]);
-    assert_eq!(v["events"].as_array().unwrap().len(), 1);
-    assert_eq!(v["events"][0]["count"], 6);
+    assert_eq!(v.events.len(), 1);
+    assert_eq!(v.events[0].count, 6);
 }
 
 #[test]
@@ -194,9 +176,9 @@ fn the_fix_uses_the_machine() {
         &[("HSA_OVERRIDE_GFX_VERSION", "10.3.0")],
         &["--sysroot", root.to_str().unwrap()],
     );
-    assert_eq!(v["primary_cause"], "override-foreign-isa");
-    assert_eq!(v["gpus"][0], "gfx1010 (AMD Radeon RX 5600 XT)");
-    let fix = v["events"][0]["fix"].as_str().unwrap();
+    assert_eq!(v.primary_cause.as_deref(), Some("override-foreign-isa"));
+    assert_eq!(v.gpus[0], "gfx1010 (AMD Radeon RX 5600 XT)");
+    let fix = &v.events[0].fix;
     assert!(fix.contains("torch[device-gfx1010]"), "{fix}");
     assert!(!fix.contains("=10.3.0"), "{fix}");
     // The GPU named in the log wins over the machine's.
@@ -205,10 +187,7 @@ fn the_fix_uses_the_machine() {
         &[],
         &["--sysroot", root.to_str().unwrap()],
     );
-    assert!(v["events"][0]["fix"]
-        .as_str()
-        .unwrap()
-        .contains("device-gfx1152"));
+    assert!(v.events[0].fix.contains("device-gfx1152"));
 }
 
 #[test]
@@ -220,18 +199,16 @@ fn files_binary_garbage_and_unreadable_inputs() {
         b"\x00\x01\xff\xfe garbage\n[ 1.0] amdgpu 0000:03:00.0: amdgpu: GPU reset begin!\n",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+    let (code, v): (_, ExplainReport) = cli()
         .env_clear()
         .args(["explain", "--json", "--no-machine"])
         .arg(&a)
         .arg(d.path().join("missing.log"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["events"][0]["cause"], "gpu-hang");
-    assert_eq!(v["events"][0]["line"], 2);
-    assert!(v["errors"][0].as_str().unwrap().contains("missing.log"));
+        .json();
+    assert_eq!(code, 2);
+    assert_eq!(v.events[0].cause, "gpu-hang");
+    assert_eq!(v.events[0].line, 2);
+    assert!(v.errors[0].contains("missing.log"));
 }
 
 #[test]
@@ -270,10 +247,10 @@ fn a_large_log_streams_in_bounded_memory() {
     let o = child.wait_with_output().unwrap();
     w.join().unwrap();
     assert_eq!(o.status.code(), Some(1));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert!(v["lines"].as_u64().unwrap() > 6_000_000);
-    assert_eq!(v["events"].as_array().unwrap().len(), 1, "repeats fold");
-    assert!(v["events"][0]["count"].as_u64().unwrap() > 6000);
+    let v: ExplainReport = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v.lines > 6_000_000);
+    assert_eq!(v.events.len(), 1, "repeats fold");
+    assert!(v.events[0].count > 6000);
     let rss_kib: u64 = String::from_utf8_lossy(&o.stderr)
         .trim()
         .lines()
@@ -293,17 +270,15 @@ fn the_log_itself_shows_the_override() {
     let run = |log: &str| {
         let p = d.path().join("log.txt");
         std::fs::write(&p, log).unwrap();
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
-            .env_clear()
-            .args(["explain", "--no-machine", "--json"])
-            .arg(&p)
-            .output()
-            .unwrap();
-        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+        explain_file(&p)
     };
     let v = run("torch 2.3.1+rocm6.0\ndevice: AMD Radeon RX 5600 XT\nMemory access fault by GPU node-1 (Agent handle: 0x55) on address 0x7f. Reason: Page not present or supervisor privilege.\n");
-    assert_eq!(v["primary_cause"], "override-foreign-isa", "{v:#}");
-    let ev = serde_json::to_string(&v["override_evidence"]).unwrap();
+    assert_eq!(
+        v.primary_cause.as_deref(),
+        Some("override-foreign-isa"),
+        "{v:#?}"
+    );
+    let ev = serde_json::to_string(&v.override_evidence).unwrap();
     assert!(
         ev.contains("2.3.1+rocm6.0") && ev.contains("gfx1010"),
         "{ev}"
@@ -313,10 +288,14 @@ fn the_log_itself_shows_the_override() {
         "{ev}"
     );
     let v = run("  Name:                    gfx1030\n  Marketing Name:          AMD Radeon RX 5600 XT\nHSA_STATUS_ERROR_MEMORY_APERTURE_VIOLATION\n");
-    assert_eq!(v["primary_cause"], "override-foreign-isa", "{v:#}");
+    assert_eq!(
+        v.primary_cause.as_deref(),
+        Some("override-foreign-isa"),
+        "{v:#?}"
+    );
     // Without a fault it is only what it is.
     let v = run("torch 2.3.1+rocm6.0\nAMD Radeon RX 5600 XT\n");
-    assert!(v["primary_cause"].is_null(), "{v:#}");
+    assert!(v.primary_cause.is_none(), "{v:#?}");
     // Kernel and assembler messages.
     for (line, cause) in [
         ("[ 249.9] amdgpu 0000:0c:00.0: amdgpu: IH ring buffer overflow (0x000844C0, 0x00004A00, 0x000044D0)", "gpu-hang"),
@@ -324,7 +303,7 @@ fn the_log_itself_shows_the_override() {
         ("batchnorm.s:12:3: error: dpp variant of this instruction is not supported", "isa-feature-missing"),
     ] {
         let v = run(&format!("{line}\n"));
-        assert_eq!(v["primary_cause"], cause, "{line}: {v:#}");
+        assert_eq!(v.primary_cause.as_deref(), Some(cause), "{line}: {v:#?}");
     }
 }
 
@@ -342,21 +321,15 @@ fn real_logs_get_their_causes() {
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
     {
         let (file, cause) = l.split_once(' ').unwrap();
-        let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
-            .env_clear()
-            .args(["explain", "--no-machine", "--json"])
-            .arg(dir.join(file))
-            .output()
-            .unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let v = explain_file(&dir.join(file));
         n += 1;
-        if v["primary_cause"] != cause.trim() {
+        if v.primary_cause.as_deref() != Some(cause.trim()) {
             wrong.push(format!(
-                "{file}: expected {cause}, got {}",
-                v["primary_cause"]
+                "{file}: expected {cause}, got {:?}",
+                v.primary_cause
             ));
         }
-        let fix = v["causes"][0]["fix"].as_str().unwrap_or_default();
+        let fix = v.causes.first().map_or("", |c| c.fix.as_str());
         if !fix.contains('\n') {
             wrong.push(format!("{file}: the fix has no steps: {fix}"));
         }
@@ -385,11 +358,11 @@ fn issue_28_messages() {
         ("\x1b[33mMIOpen(HIP): Warning [BuildHip] <inline asm>:14:20: error: not a valid operand.\x1b[0m\r\nv_add_f32 v4 v4 v4 row_bcast:15 row_mask:0xa\r\nRuntimeError: miopenStatusUnknownError\r\n", "miopen-batchnorm-dpp-gfx101x"),
     ] {
         let (_, v) = explain(log.as_bytes(), &[], &[]);
-        assert_eq!(v["primary_cause"], cause, "{log}: {v:#}");
+        assert_eq!(v.primary_cause.as_deref(), Some(cause), "{log}: {v:#?}");
     }
     // The batch-norm cause's fix: build and deploy, or turn MIOpen off.
     let (_, v) = explain(b"Source: MIOpenBatchNormFwdTrainSpatial.cl\n", &[], &[]);
-    let fix = v["causes"][0]["fix"].as_str().unwrap().to_string();
+    let fix = v.causes[0].fix.clone();
     assert!(
         fix.contains("rocm-patch build miopen --gpu")
             && fix.contains("torch.backends.cudnn.enabled = False"),
@@ -413,8 +386,16 @@ fn overrides_are_rated_as_doctor_rates_them_and_startup_files_count() {
     let sysroot = format!("--sysroot={}", root.display());
     let log = format!("+ export HSA_OVERRIDE_GFX_VERSION=11.0.0\n{fault}");
     let (_, v) = explain(log.as_bytes(), &[], &[&sysroot]);
-    assert_ne!(v["primary_cause"], "override-foreign-isa", "{v:#}");
-    assert_eq!(v["primary_cause"], "memory-access-fault", "{v:#}");
+    assert_ne!(
+        v.primary_cause.as_deref(),
+        Some("override-foreign-isa"),
+        "{v:#?}"
+    );
+    assert_eq!(
+        v.primary_cause.as_deref(),
+        Some("memory-access-fault"),
+        "{v:#?}"
+    );
     // The same override on an RX 5600 XT is foreign ISA; here it comes from ~/.bashrc
     // alone (nothing in the log or the environment).
     // The tree's passwd gives this process's uid a home there (explain reads the startup
@@ -435,8 +416,12 @@ fn overrides_are_rated_as_doctor_rates_them_and_startup_files_count() {
         .finish();
     let sysroot = format!("--sysroot={}", root.display());
     let (_, v) = explain(fault.as_bytes(), &[], &[&sysroot]);
-    assert_eq!(v["primary_cause"], "override-foreign-isa", "{v:#}");
-    let ev = serde_json::to_string(&v["override_evidence"]).unwrap();
+    assert_eq!(
+        v.primary_cause.as_deref(),
+        Some("override-foreign-isa"),
+        "{v:#?}"
+    );
+    let ev = serde_json::to_string(&v.override_evidence).unwrap();
     assert!(
         ev.contains(".bashrc:1 sets HSA_OVERRIDE_GFX_VERSION=10.3.0"),
         "{ev}"

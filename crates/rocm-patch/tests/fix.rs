@@ -10,9 +10,12 @@ mod common;
 
 use common::machine::{rx5600xt, torch_venv, AmdGpu, Machine};
 use common::*;
+use rp_report::{
+    DoctorReport, FindingBrief, FixAction, FixOutcome, FixReport, FixStepState, ProbeDevice,
+};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 
 const BASHRC: &str = "# ~/.bashrc\nalias ll='ls -l'\nexport HSA_OVERRIDE_GFX_VERSION=10.3.0\nexport PATH=\"$HOME/bin:$PATH\"\n";
@@ -357,13 +360,12 @@ fn host_python() -> PathBuf {
 }
 
 impl Case {
-    fn command(&self, index: &str, extra: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_rocm-patch"));
-        c.env_clear()
+    fn command(&self, index: &str, extra: &[&str]) -> Rp {
+        cli()
+            .env_clear()
             .env("PATH", "/usr/bin:/bin")
             .current_dir(&self.root)
-            .arg("--state-dir")
-            .arg(&self.state)
+            .state_dir(&self.state)
             .args(["fix", "--user", "bob", "--sysroot"])
             .arg(&self.root)
             .arg("--python")
@@ -374,42 +376,29 @@ impl Case {
             .arg(host_python())
             .args(["--index-url", index])
             .args(extra)
-            .stdin(Stdio::null());
-        c
     }
 
-    fn fix(&self, index: &str, extra: &[&str]) -> (i32, serde_json::Value, String) {
-        let o = self.command(index, extra).arg("--json").output().unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-            panic!(
-                "{e}: {}\n{}",
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            )
-        });
-        (
-            o.status.code().unwrap_or(-1),
-            v,
-            String::from_utf8_lossy(&o.stderr).into_owned(),
-        )
+    fn fix(&self, index: &str, extra: &[&str]) -> (i32, FixReport, String) {
+        let o = self.command(index, extra).arg("--json").run();
+        let v = o.json();
+        (o.code, v, o.stderr)
     }
 
     fn rp(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
-            .arg("--state-dir")
-            .arg(&self.state)
-            .args(args)
-            .output()
-            .unwrap()
+        cli().state_dir(&self.state).args(args).run()
     }
 }
 
-fn ids_of(v: &serde_json::Value) -> Vec<String> {
-    v.as_array()
-        .unwrap()
+fn ids_of(v: &[FindingBrief]) -> Vec<String> {
+    v.iter().map(|f| f.id.clone()).collect()
+}
+
+/// The first step of a plan that takes `action`.
+fn step(v: &FixReport, action: FixAction) -> &rp_report::FixPlanStep {
+    v.steps
         .iter()
-        .map(|f| f["id"].as_str().unwrap().to_string())
-        .collect()
+        .find(|s| s.action == action)
+        .unwrap_or_else(|| panic!("no {action} step in {v:#?}"))
 }
 
 // ---- tests ----------------------------------------------------------------------------
@@ -419,13 +408,13 @@ fn rx5600xt_from_broken_to_working_and_back() {
     let c = case();
     let before = tree_snapshot(&c.root);
     let (code, v, err) = c.fix(&indexes().good, &["--yes"]);
-    assert_eq!(code, 0, "{v:#}\n{err}");
-    assert_eq!(v["outcome"], "fixed");
-    let b = ids_of(&v["before"]);
+    assert_eq!(code, 0, "{v:#?}\n{err}");
+    assert_eq!(v.outcome, FixOutcome::Fixed);
+    let b = ids_of(&v.before);
     assert!(b.contains(&"override-in-startup-file".to_string()), "{b:?}");
     assert!(b.contains(&"torch-missing-target".to_string()), "{b:?}");
-    assert!(v["remaining"].as_array().unwrap().is_empty(), "{v:#}");
-    let after = ids_of(&v["after"]);
+    assert!(v.remaining.is_empty(), "{v:#?}");
+    let after = ids_of(v.after.as_ref().unwrap());
     assert!(
         !after
             .iter()
@@ -433,27 +422,16 @@ fn rx5600xt_from_broken_to_working_and_back() {
         "{after:?}"
     );
     // The old venv was not touched: its finding is superseded by the new venv, not fixed.
-    let superseded: Vec<&str> = v["superseded"]
-        .as_array()
-        .map(|a| a.iter().map(|x| x.as_str().unwrap()).collect())
-        .unwrap_or_default();
     assert!(
-        superseded
+        v.superseded
             .iter()
             .any(|k| k.starts_with("torch-missing-target (") && k.contains("venvs/pt")),
-        "{v:#}"
+        "{v:#?}"
     );
-    assert!(
-        !v["fixed"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|k| k.as_str().unwrap().contains("venvs/pt")),
-        "{v:#}"
-    );
+    assert!(!v.fixed.iter().any(|k| k.contains("venvs/pt")), "{v:#?}");
     // The startup files: each exporting line commented out and marked; the one inside
     // the `if` left alone and named.
-    let tx = v["transaction"].as_str().unwrap().to_string();
+    let tx = v.transaction.clone().unwrap();
     let bashrc = std::fs::read_to_string(c.root.join("home/bob/.bashrc")).unwrap();
     let marker = format!("# rocm-patch fix (transaction {tx};");
     assert!(
@@ -465,19 +443,15 @@ fn rx5600xt_from_broken_to_working_and_back() {
         fish.starts_with("set -gx EDITOR vim\n# rocm-patch fix"),
         "{fish}"
     );
-    let step = &v["steps"][0];
-    assert_eq!(step["action"], "comment-startup-lines");
-    assert_eq!(step["state"], "done");
-    assert!(step.get("untouched").is_none(), "{step}");
+    let first = &v.steps[0];
+    assert_eq!(first.action, FixAction::CommentStartupLines);
+    assert_eq!(first.state, FixStepState::Done);
+    // (`untouched` is left out of the JSON when empty.)
+    assert!(first.untouched.is_empty(), "{first:?}");
     // The venv: device packages and gfx1010 code, verified.
-    let venv_step = v["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["action"] == "native-venv")
-        .unwrap();
-    assert_eq!(venv_step["state"], "done", "{venv_step}");
-    assert_eq!(v["venv"], c.venv.display().to_string());
+    let venv_step = step(&v, FixAction::NativeVenv);
+    assert_eq!(venv_step.state, FixStepState::Done, "{venv_step:?}");
+    assert_eq!(v.venv, Some(c.venv.display().to_string()));
     let sp = std::fs::read_dir(c.venv.join("lib"))
         .unwrap()
         .next()
@@ -493,35 +467,24 @@ fn rx5600xt_from_broken_to_working_and_back() {
         "the host wheel's rocm-bootstrap"
     );
     // The probe says plainly that it did not run, and why.
-    let p = &v["probe"];
-    assert_eq!(p["ran"], false, "{p}");
-    assert!(p["note"].as_str().unwrap().contains("--sysroot"), "{p}");
-    assert!(v["next"][0]
-        .as_str()
-        .unwrap()
-        .starts_with("rocm-patch run --venv"));
+    let p = v.probe.as_ref().unwrap();
+    assert!(!p.ran, "{p:?}");
+    assert!(p.note.as_deref().unwrap().contains("--sysroot"), "{p:?}");
+    assert!(v.next[0].starts_with("rocm-patch run --venv"));
     // Doctor on the new venv agrees: gfx1010 code from the kpack archives.
-    let d = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+    let (_, dv): (_, DoctorReport) = cli()
         .env_clear()
         .args(["doctor", "--json", "--user", "bob", "--sysroot"])
         .arg(&c.root)
         .arg("--python")
         .arg(&c.venv)
-        .output()
-        .unwrap();
-    let dv: serde_json::Value = serde_json::from_slice(&d.stdout).unwrap();
-    assert_eq!(
-        dv["python"][0]["torch"]["targets"],
-        serde_json::json!(["gfx1010"])
-    );
+        .json();
+    assert_eq!(dv.python[0].torch.as_ref().unwrap().targets, ["gfx1010"]);
     // history shows it as fix; rollback --last undoes all of it.
     let h = c.rp(&["history"]);
-    assert!(
-        String::from_utf8_lossy(&h.stdout).contains(" fix "),
-        "{h:?}"
-    );
+    assert!(h.stdout.contains(" fix "), "{h:?}");
     let r = c.rp(&["rollback", "--last"]);
-    assert!(r.status.success(), "{r:?}");
+    assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(
         tree_snapshot(&c.root),
         before,
@@ -535,9 +498,9 @@ fn rx5600xt_from_broken_to_working_and_back() {
 #[test]
 fn human_report() {
     let c = case();
-    let o = c.command(&indexes().good, &["--yes"]).output().unwrap();
-    let text = String::from_utf8(o.stdout).unwrap();
-    assert_eq!(o.status.code(), Some(0), "{text}");
+    let o = c.command(&indexes().good, &["--yes"]).run();
+    let text = o.stdout;
+    assert_eq!(o.code, 0, "{text}");
     for want in [
         "Plan for ",
         "1. Stop exporting the override from your startup files  [comment-startup-lines]",
@@ -583,16 +546,15 @@ fn dry_run_changes_nothing() {
     let c = case_with(&format!("{BASHRC}{GUARDED}"));
     let before = tree_snapshot(&c.root);
     let (code, v, _) = c.fix(&indexes().good, &["--dry-run"]);
-    assert_eq!(code, 1, "{v:#}");
-    assert_eq!(v["outcome"], "dry-run");
-    assert!(v["steps"].as_array().unwrap().len() >= 2, "{v:#}");
-    assert!(v["steps"]
-        .as_array()
-        .unwrap()
+    assert_eq!(code, 1, "{v:#?}");
+    assert_eq!(v.outcome, FixOutcome::DryRun);
+    assert!(v.steps.len() >= 2, "{v:#?}");
+    assert!(v
+        .steps
         .iter()
-        .all(|s| s["state"] == "planned" || s["state"] == "printed"));
+        .all(|s| s.state == FixStepState::Planned || s.state == FixStepState::Printed));
     // The guarded line is named, not touched.
-    let u = v["steps"][0]["untouched"][0].as_str().unwrap();
+    let u = &v.steps[0].untouched[0];
     assert!(
         u.contains("/home/bob/.bashrc:6") && u.contains("inside a block"),
         "{u}"
@@ -606,9 +568,9 @@ fn without_a_terminal_and_yes_nothing_is_changed() {
     let c = case();
     let before = tree_snapshot(&c.root);
     let (code, v, _) = c.fix(&indexes().good, &[]);
-    assert_eq!(code, 2, "{v:#}");
-    assert_eq!(v["outcome"], "declined");
-    assert!(v["error"].as_str().unwrap().contains("--yes"));
+    assert_eq!(code, 2, "{v:#?}");
+    assert_eq!(v.outcome, FixOutcome::Declined);
+    assert!(v.error.as_deref().unwrap().contains("--yes"));
     assert_eq!(tree_snapshot(&c.root), before);
     assert!(!c.venv.exists());
 }
@@ -618,16 +580,11 @@ fn an_index_without_the_device_extra_rolls_everything_back() {
     let c = case();
     let before = tree_snapshot(&c.root);
     let (code, v, err) = c.fix(&indexes().no_gfx1010, &["--yes"]);
-    assert_eq!(code, 3, "{v:#}\n{err}");
-    assert_eq!(v["outcome"], "rolled-back");
-    let s = v["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["action"] == "native-venv")
-        .unwrap();
-    assert_eq!(s["state"], "failed");
-    let d = s["detail"].as_str().unwrap();
+    assert_eq!(code, 3, "{v:#?}\n{err}");
+    assert_eq!(v.outcome, FixOutcome::RolledBack);
+    let s = step(&v, FixAction::NativeVenv);
+    assert_eq!(s.state, FixStepState::Failed);
+    let d = s.detail.as_deref().unwrap();
     assert!(
         d.contains("pip exited 0") && d.contains("amd-torch-device-gfx1010"),
         "{d}"
@@ -644,11 +601,10 @@ fn an_index_without_the_device_extra_rolls_everything_back() {
 fn killed_during_the_file_edits_recover_restores_them() {
     let c = case();
     let before = tree_snapshot(&c.root);
-    let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+    let o = cli()
         .env_clear()
         .env("ROCM_PATCH_FAULT_AFTER_OPS", "1")
-        .arg("--state-dir")
-        .arg(&c.state)
+        .state_dir(&c.state)
         .args([
             "fix",
             "override-in-startup-file",
@@ -658,13 +614,12 @@ fn killed_during_the_file_edits_recover_restores_them() {
             "--sysroot",
         ])
         .arg(&c.root)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), None, "the fault hook did not fire: {o:?}");
+        .run();
+    assert!(o.signal.is_some(), "the fault hook did not fire: {o:?}");
     // Half-changed: the first file edited, the second not.
     assert_ne!(tree_snapshot(&c.root), before);
     let r = c.rp(&["recover"]);
-    assert!(r.status.success(), "{r:?}");
+    assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(tree_snapshot(&c.root), before);
 }
 
@@ -680,20 +635,20 @@ fn a_cpu_probe_is_part_of_the_report_and_never_a_gpu_pass() {
             input("RP_TORCH_PYTHON").to_str().unwrap(),
         ],
     );
-    let p = &v["probe"];
-    assert_eq!(p["ran"], true, "{v:#}\n{err}");
-    assert_eq!(p["device"], "cpu");
-    assert!(p["total"].as_u64().unwrap() >= 40, "{p}");
-    assert_eq!(p["gpu_verified"], false);
+    let p = v.probe.as_ref().unwrap();
+    assert!(p.ran, "{v:#?}\n{err}");
+    assert_eq!(p.device, Some(ProbeDevice::Cpu));
+    assert!(p.total >= 40, "{p:?}");
+    assert!(!p.gpu_verified);
+    let note = p.note.as_deref().unwrap();
     assert!(
-        p["note"].as_str().unwrap().contains("ran on the CPU")
-            && p["note"].as_str().unwrap().contains("gfx1010"),
-        "{p}"
+        note.contains("ran on the CPU") && note.contains("gfx1010"),
+        "{p:?}"
     );
     // The override is fixed, torch-missing-target remains (not asked for), and a CPU
     // run verifies no GPU: exit 1.
-    assert_eq!(code, 1, "{v:#}");
-    assert_eq!(v["outcome"], "incomplete");
+    assert_eq!(code, 1, "{v:#?}");
+    assert_eq!(v.outcome, FixOutcome::Incomplete);
 }
 
 #[test]
@@ -709,14 +664,12 @@ fn groups_are_added_and_removed_exactly() {
     let tree_before = tree_snapshot(&root);
     let state = d.path().join("state");
     let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+        cli()
             .env_clear()
             .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .arg("--state-dir")
-            .arg(&state)
+            .state_dir(&state)
             .args(args)
-            .output()
-            .unwrap()
+            .run()
     };
     let r = root.to_str().unwrap();
     let o = run(&[
@@ -730,27 +683,27 @@ fn groups_are_added_and_removed_exactly() {
         "--yes",
         "--json",
     ]);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let step = &v["steps"][0];
-    assert_eq!(step["action"], "add-groups", "{v:#}");
-    assert_eq!(step["relogin"], true);
+    let v: FixReport = o.json();
+    let step = &v.steps[0];
+    assert_eq!(step.action, FixAction::AddGroups, "{v:#?}");
+    assert!(step.relogin);
     if rp_sys::os::euid() != 0 {
         // Without root the step is printed, with the exact command.
-        assert_eq!(step["state"], "printed");
-        assert_eq!(step["commands"][0], "sudo usermod -aG render alice");
+        assert_eq!(step.state, FixStepState::Printed);
+        assert_eq!(step.commands[0], "sudo usermod -aG render alice");
         return;
     }
-    assert_eq!(o.status.code(), Some(0), "{v:#}");
-    assert_eq!(step["state"], "done");
+    assert_eq!(o.code, 0, "{v:#?}");
+    assert_eq!(step.state, FixStepState::Done);
     let g = std::fs::read_to_string(root.join("etc/group")).unwrap();
     assert!(
         g.lines()
             .any(|l| l.starts_with("render:") && l.ends_with("bob,alice")),
         "{g}"
     );
-    assert!(v["remaining"].as_array().unwrap().is_empty(), "{v:#}");
+    assert!(v.remaining.is_empty(), "{v:#?}");
     let rb = run(&["rollback", "--last"]);
-    assert!(rb.status.success(), "{rb:?}");
+    assert_eq!(rb.code, 0, "{rb:?}");
     assert_eq!(
         std::fs::read_to_string(root.join("etc/group")).unwrap(),
         group_before
@@ -773,7 +726,7 @@ fn run_venv_puts_the_venv_first() {
         .output()
         .unwrap();
     assert!(o.status.success());
-    let out = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+    let out = cli()
         .env("PATH", "/usr/bin:/bin")
         .args(["run", "--venv"])
         .arg(&venv)
@@ -783,19 +736,16 @@ fn run_venv_puts_the_venv_first() {
             "-c",
             "import os, sys; print(sys.prefix); print(os.environ['VIRTUAL_ENV'])",
         ])
-        .output()
-        .unwrap();
-    let s = String::from_utf8_lossy(&out.stdout);
-    let lines: Vec<&str> = s.lines().collect();
+        .run();
+    let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{out:?}");
     assert_eq!(lines[0], venv.display().to_string());
     assert_eq!(lines[1], venv.display().to_string());
-    let bad = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+    let bad = cli()
         .args(["run", "--venv", "/nonexistent", "--", "true"])
-        .output()
-        .unwrap();
-    assert_eq!(bad.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("/nonexistent"));
+        .run();
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("/nonexistent"));
 }
 
 /// Without --system, a group change is printed with the exact command: nothing changes,
@@ -810,10 +760,9 @@ fn what_needs_root_is_printed_not_changed() {
         .finish();
     let before = tree_snapshot(&root);
     let state = d.path().join("state");
-    let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+    let o = cli()
         .env_clear()
-        .arg("--state-dir")
-        .arg(&state)
+        .state_dir(&state)
         .args([
             "fix",
             "kfd-inaccessible",
@@ -824,17 +773,16 @@ fn what_needs_root_is_printed_not_changed() {
             "--sysroot",
         ])
         .arg(&root)
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(o.status.code(), Some(1), "{v:#}");
-    let s = &v["steps"][0];
-    assert_eq!(s["action"], "add-groups", "{v:#}");
-    assert_eq!(s["state"], "printed");
-    assert_eq!(s["commands"][0], "sudo usermod -aG render alice");
-    assert!(s["detail"].as_str().unwrap().contains("--system"), "{s}");
-    assert_eq!(v["outcome"], "incomplete");
-    assert_eq!(v["remaining"][0], "kfd-inaccessible (/dev/kfd)");
+        .run();
+    let v: FixReport = o.json();
+    assert_eq!(o.code, 1, "{v:#?}");
+    let s = &v.steps[0];
+    assert_eq!(s.action, FixAction::AddGroups, "{v:#?}");
+    assert_eq!(s.state, FixStepState::Printed);
+    assert_eq!(s.commands[0], "sudo usermod -aG render alice");
+    assert!(s.detail.as_deref().unwrap().contains("--system"), "{s:?}");
+    assert_eq!(v.outcome, FixOutcome::Incomplete);
+    assert_eq!(v.remaining[0], "kfd-inaccessible (/dev/kfd)");
     assert_eq!(tree_snapshot(&root), before);
     assert!(!state.exists());
 }
@@ -880,17 +828,17 @@ export PATH=\"$HOME/bin:$PATH\"\n";
     );
     let (code, v, err) = c.fix(&indexes().good, &["--yes"]);
     let after = std::fs::read_to_string(home.join(".bashrc")).unwrap();
-    assert_eq!(code, 0, "{err}\n{after}\n{v:#}");
-    assert_eq!(v["outcome"], "fixed", "{v:#}");
-    let step = &v["steps"][0];
-    assert_eq!(step["action"], "comment-startup-lines", "{v:#}");
-    assert_eq!(step["state"], "done", "{v:#}");
+    assert_eq!(code, 0, "{err}\n{after}\n{v:#?}");
+    assert_eq!(v.outcome, FixOutcome::Fixed, "{v:#?}");
+    let step = &v.steps[0];
+    assert_eq!(step.action, FixAction::CommentStartupLines, "{v:#?}");
+    assert_eq!(step.state, FixStepState::Done, "{v:#?}");
     // The here-document's line is named (text, not a command) and left as it is.
     assert!(
-        step["untouched"][0]
-            .as_str()
+        step.untouched
+            .first()
             .is_some_and(|u| u.ends_with("inside a here-document (text, not a command)")),
-        "{step:#}"
+        "{step:#?}"
     );
     let o = Command::new("bash")
         .arg("-n")
@@ -935,9 +883,9 @@ export PATH=\"$HOME/bin:$PATH\"\n";
         "{after}"
     );
     // Rolled back, the file is the original, byte for byte.
-    let tx = v["transaction"].as_str().unwrap();
+    let tx = v.transaction.as_deref().unwrap();
     let o = c.rp(&["rollback", tx]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(
         std::fs::read_to_string(home.join(".bashrc")).unwrap(),
         SHAPES

@@ -4,6 +4,9 @@
 mod common;
 use common::*;
 #[cfg(feature = "real-data")]
+use rp_report::CoverageHow;
+use rp_report::{Compression, InspectReport};
+#[cfg(feature = "real-data")]
 use std::collections::BTreeMap;
 #[cfg(feature = "real-data")]
 use std::path::Path;
@@ -14,7 +17,7 @@ use std::process::Command;
 fn shared_fixtures_decode_exactly() {
     let (code, r) = inspect_json(&[s(&fixture("codeobj"))]);
     assert_eq!(code, 0);
-    assert_eq!(r["schema"], 1);
+    assert_eq!(r.schema, 1);
     let expect: &[(&str, &[&str], Option<u64>)] = &[
         (
             "hip52_uncompressed_bundle_from_k.o.bin",
@@ -68,34 +71,27 @@ fn shared_fixtures_decode_exactly() {
     ];
     for (name, targets, cov) in expect {
         assert_eq!(file_targets(&r, name), *targets, "{name}");
-        let f = r["files"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| f["path"].as_str().unwrap().ends_with(name))
-            .unwrap();
-        for c in f["code_objects"].as_array().unwrap() {
-            assert_eq!(c["code_object_version"].as_u64(), *cov, "{name}");
+        let f = file(&r, name);
+        for c in &f.code_objects {
+            assert_eq!(c.code_object_version.map(u64::from), *cov, "{name}");
         }
     }
-    let generic = r["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["path"].as_str().unwrap().ends_with("gfx10-1-generic.co"))
-        .unwrap();
-    assert_eq!(generic["code_objects"][0]["generic_version"], 1);
-    let ccob = r["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["path"].as_str().unwrap().ends_with("standalone.bin"))
-        .unwrap();
-    assert_eq!(ccob["code_objects"][0]["ccob_version"], 2);
-    assert_eq!(ccob["code_objects"][0]["compression"], "zstd");
+    let generic = file(&r, "gfx10-1-generic.co");
+    assert_eq!(generic.code_objects[0].generic_version, Some(1));
+    let ccob = file(&r, "standalone.bin");
+    assert_eq!(ccob.code_objects[0].ccob_version, Some(2));
+    assert_eq!(ccob.code_objects[0].compression, Compression::Zstd);
     // targets: code objects per processor, features stripped.
-    assert_eq!(r["targets"]["gfx90a"], 3);
-    assert!(r.get("coverage").is_none(), "coverage only with --gpu");
+    assert_eq!(r.targets["gfx90a"], 3);
+    assert!(r.coverage.is_none(), "coverage only with --gpu");
+}
+
+/// The file of a report whose path ends with `suffix`.
+fn file<'a>(r: &'a InspectReport, suffix: &str) -> &'a rp_report::FileReport {
+    r.files
+        .iter()
+        .find(|f| f.path.ends_with(suffix))
+        .unwrap_or_else(|| panic!("no file ending {suffix} in {r:#?}"))
 }
 
 #[test]
@@ -104,10 +100,10 @@ fn deep_reads_compressed_headers_and_checks_hash() {
         "--deep",
         s(&fixture("codeobj/ccob_v2_zstd_clang19_standalone.bin")),
     ]);
-    assert_eq!(code, 0, "{r}");
-    for c in r["files"][0]["code_objects"].as_array().unwrap() {
-        assert_eq!(c["code_object_version"], 4);
-        assert_eq!(c["size"], 3128);
+    assert_eq!(code, 0, "{r:#?}");
+    for c in &r.files[0].code_objects {
+        assert_eq!(c.code_object_version, Some(4));
+        assert_eq!(c.size, 3128);
     }
 }
 
@@ -151,17 +147,10 @@ fn roc_obj_ls(path: &Path) -> Vec<(String, u64, u64)> {
 fn ours(path: &Path) -> Vec<(String, u64, u64)> {
     let (code, r) = inspect_json(&[s(path)]);
     assert_eq!(code, 0, "{}", path.display());
-    let mut v: Vec<_> = r["files"][0]["code_objects"]
-        .as_array()
-        .unwrap()
+    let mut v: Vec<_> = r.files[0]
+        .code_objects
         .iter()
-        .map(|c| {
-            (
-                c["bundle_id"].as_str().unwrap().to_string(),
-                c["offset"].as_u64().unwrap(),
-                c["size"].as_u64().unwrap(),
-            )
-        })
+        .map(|c| (c.bundle_id.clone().unwrap(), c.offset.unwrap(), c.size))
         .collect();
     v.sort();
     v
@@ -198,12 +187,12 @@ fn rocsparse_inventory() {
     let (code, r) = inspect_json(&["--gpu", "gfx1010", s(&input("RP_ROCSPARSE"))]);
     // Debian's rocsparse (ROCm 5.3) carries no gfx1010 code (rocSPARSE#348).
     assert_eq!(code, 1);
-    let f = &r["files"][0];
-    assert_eq!(f["bundles"], 111);
-    assert_eq!(f["code_objects"].as_array().unwrap().len(), 777);
-    assert_eq!(r["targets"]["gfx90a"], 222);
+    let f = &r.files[0];
+    assert_eq!(f.bundles, 111);
+    assert_eq!(f.code_objects.len(), 777);
+    assert_eq!(r.targets["gfx90a"], 222);
     assert_eq!(
-        r["coverage"]["missing"][0].as_str().unwrap(),
+        r.coverage.as_ref().unwrap().missing[0],
         s(&input("RP_ROCSPARSE"))
     );
 }
@@ -217,32 +206,22 @@ fn sid_rocblas_install_and_tensile_directory() {
     let (code, r) = inspect_json(&["--gpu", "gfx1010", s(&so), s(&tensile)]);
     assert_eq!(
         code, 0,
-        "sid rocBLAS is built for gfx1010: {}",
-        r["coverage"]
+        "sid rocBLAS is built for gfx1010: {:?}",
+        r.coverage
     );
-    let dirs = r["tensile_dirs"].as_array().unwrap();
+    let dirs = &r.tensile_dirs;
     assert_eq!(dirs.len(), 1);
-    let archs: Vec<&str> = dirs[0]["archs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect();
+    let archs: Vec<&str> = dirs[0].archs.iter().map(String::as_str).collect();
     assert!(
         archs.contains(&"gfx1010") && archs.contains(&"gfx90a"),
         "{archs:?}"
     );
-    assert!(dirs[0]["files"].as_u64().unwrap() > 1300);
+    assert!(dirs[0].files > 1300);
     // gfx1012 is not in Debian's rocBLAS target list: both the library and the
     // Tensile directory are missing.
     let (code, r) = inspect_json(&["--gpu", "gfx1012", s(&so), s(&tensile)]);
     assert_eq!(code, 1);
-    let missing: Vec<&str> = r["coverage"]["missing"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m.as_str().unwrap())
-        .collect();
+    let missing = &r.coverage.as_ref().unwrap().missing;
     assert_eq!(missing.len(), 2, "{missing:?}");
     assert!(missing.iter().any(|m| m.ends_with("/library")));
 }
@@ -259,12 +238,10 @@ fn gpu_coverage_and_exit_codes() {
         s(&fx("libtorch_like_no_gfx1010.so")),
     ]);
     assert_eq!(code, 1);
-    assert_eq!(r["coverage"]["gpu"], "gfx1010");
-    assert_eq!(r["coverage"]["missing"].as_array().unwrap().len(), 1);
-    assert!(r["coverage"]["missing"][0]
-        .as_str()
-        .unwrap()
-        .ends_with("libtorch_like_no_gfx1010.so"));
+    let c = r.coverage.as_ref().unwrap();
+    assert_eq!(c.gpu, "gfx1010");
+    assert_eq!(c.missing.len(), 1);
+    assert!(c.missing[0].ends_with("libtorch_like_no_gfx1010.so"));
     // Generic code objects cover every member of their family.
     let (code, r) = inspect_json(&[
         "--gpu",
@@ -272,7 +249,10 @@ fn gpu_coverage_and_exit_codes() {
         s(&fixture("codeobj/codeobj_co6_gfx10-1-generic.co")),
     ]);
     assert_eq!(code, 0);
-    assert_eq!(r["coverage"]["covered"][0]["how"], "generic");
+    assert_eq!(
+        r.coverage.as_ref().unwrap().covered[0].how,
+        CoverageHow::Generic
+    );
     let (code, _) = inspect_json(&[
         "--gpu",
         "gfx1030",
@@ -294,17 +274,16 @@ fn gpu_coverage_and_exit_codes() {
         s(&fx("libnative_gfx101x.so")),
     ]);
     assert_eq!(code, 2);
-    assert_eq!(r["files"].as_array().unwrap().len(), 2);
+    assert_eq!(r.files.len(), 2);
     // Files are sorted by path, so find the bad one by name (CI clones live anywhere).
-    let bad = r["files"]
-        .as_array()
-        .unwrap()
+    let bad = r
+        .files
         .iter()
-        .find(|f| f["path"] == "/nonexistent/libx.so")
+        .find(|f| f.path == "/nonexistent/libx.so")
         .expect("the unreadable file is reported");
     assert!(
-        bad["error"].as_str().unwrap().contains("cannot read"),
-        "{bad}"
+        bad.error.as_deref().unwrap().contains("cannot read"),
+        "{bad:?}"
     );
     // A bad --gpu value is a clear error naming it.
     let (code, _, err) = rp(&["inspect", "--gpu", "sm_80", s(&fx("librdc.so"))]);
@@ -325,10 +304,10 @@ fn compressed_bundles_from_clang19_and_the_bundler() {
         file_targets(&r, "bundler_compressed.ccob"),
         ["gfx1010", "gfx1030"]
     );
-    for f in r["files"].as_array().unwrap() {
-        for c in f["code_objects"].as_array().unwrap() {
-            assert_eq!(c["compression"], "zstd");
-            assert_eq!(c["ccob_version"], 2);
+    for f in &r.files {
+        for c in &f.code_objects {
+            assert_eq!(c.compression, Compression::Zstd);
+            assert_eq!(c.ccob_version, Some(2));
         }
     }
     // roc-obj-ls reads nothing in a compressed fat binary: the reason this tool exists.
@@ -344,42 +323,29 @@ fn archives_and_relocatables() {
         file_targets(&r, "libdev.a"),
         ["gfx1010", "gfx1030", "gfx803"]
     );
-    let members: Vec<&str> = r["files"][0]["code_objects"]
-        .as_array()
-        .unwrap()
+    let members: Vec<&str> = r.files[0]
+        .code_objects
         .iter()
-        .map(|c| c["member"].as_str().unwrap())
+        .map(|c| c.member.as_deref().unwrap())
         .collect();
     assert_eq!(members, ["a.o", "a.o", "b.o"]);
     // Archives nested deeper than the scanner follows: a per-file error, exit 2, and
     // the rest of the scan goes on.
     let (code, r) = inspect_json(&[s(&fx("nested_deep.a")), s(&fx("librdc.so"))]);
     assert_eq!(code, 2);
-    let nested = r["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["path"].as_str().unwrap().ends_with("nested_deep.a"))
-        .unwrap();
-    assert!(nested["error"].as_str().unwrap().contains("nesting depth"));
+    let nested = file(&r, "nested_deep.a");
+    assert!(nested.error.as_deref().unwrap().contains("nesting depth"));
     assert_eq!(file_targets(&r, "librdc.so"), ["gfx1012", "gfx1030"]);
 }
 
 #[cfg(feature = "real-data")]
-fn targets_by_file(r: &serde_json::Value) -> BTreeMap<String, Vec<String>> {
-    r["files"]
-        .as_array()
-        .unwrap()
+fn targets_by_file(r: &InspectReport) -> BTreeMap<String, Vec<String>> {
+    r.files
         .iter()
         .map(|f| {
-            let p = f["path"].as_str().unwrap();
+            let p = &f.path;
             let key = p[p.find("!/").map_or(0, |i| i + 2)..].to_string();
-            let mut t: Vec<String> = f["code_objects"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| c["target_id"].as_str().unwrap().to_string())
-                .collect();
+            let mut t: Vec<String> = f.code_objects.iter().map(|c| c.target_id.clone()).collect();
             t.sort();
             (key, t)
         })
@@ -405,16 +371,10 @@ fn wheels_are_read_in_place_in_memory_and_streamed() {
         t["fakepkg/lib/libtorch_like_no_gfx1010.so"],
         target_ids(&direct)
     );
-    assert_eq!(
-        mem["tensile_dirs"][0]["archs"],
-        serde_json::json!(["gfx1010", "gfx1030"])
-    );
-    let missing = mem["coverage"]["missing"].as_array().unwrap();
+    assert_eq!(mem.tensile_dirs[0].archs, ["gfx1010", "gfx1030"]);
+    let missing = &mem.coverage.as_ref().unwrap().missing;
     assert_eq!(missing.len(), 1);
-    assert!(missing[0]
-        .as_str()
-        .unwrap()
-        .ends_with("!/fakepkg/lib/libtorch_like_no_gfx1010.so"));
+    assert!(missing[0].ends_with("!/fakepkg/lib/libtorch_like_no_gfx1010.so"));
 }
 
 #[cfg(feature = "real-data")]
@@ -427,8 +387,8 @@ fn real_rocm_wheel_from_pypi() {
         .find(|p| p.to_string_lossy().contains("torch_scatter_rocm"))
         .expect("torch_scatter_rocm wheel");
     let (code, r) = inspect_json(&["--gpu", "gfx1010", s(&whl)]);
-    assert_eq!(code, 0, "{}", r["coverage"]);
-    assert!(r["targets"]["gfx1010"].as_u64().unwrap() >= 1);
+    assert_eq!(code, 0, "{:?}", r.coverage);
+    assert!(r.targets["gfx1010"] >= 1);
     let (_, streamed) = inspect_json(&["--wheel-member-in-memory", "1", s(&whl)]);
     assert_eq!(targets_by_file(&r), targets_by_file(&streamed));
 }
@@ -512,12 +472,9 @@ fn overlapping_wheel_entries_are_refused() {
     std::fs::write(&whl, out).unwrap();
     let t = std::time::Instant::now();
     let (code, v) = common::inspect_json(&[whl.to_str().unwrap()]);
-    assert_eq!(code, 2, "{v:#}");
-    let err = v["files"][0]["error"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    assert!(err.contains("overlap"), "{v:#}");
+    assert_eq!(code, 2, "{v:#?}");
+    let err = v.files[0].error.clone().unwrap_or_default();
+    assert!(err.contains("overlap"), "{v:#?}");
     assert!(t.elapsed() < std::time::Duration::from_secs(20));
 }
 

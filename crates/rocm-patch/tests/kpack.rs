@@ -9,9 +9,11 @@
 mod common;
 use common::machine::{rx5600xt, torch_venv};
 use common::*;
+use rp_report::{
+    Compression, CoverageHow, DoctorReport, FileFormat, FileReport, FixStep, KpackStatus, Severity,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 #[path = "../../rp-codeobj/tests/support/kpack_writer.rs"]
 mod kpack_writer;
@@ -166,20 +168,10 @@ fn decode_archive(file: &[u8]) -> BTreeMap<String, BTreeSet<String>> {
     out
 }
 
-fn targets_of(file: &serde_json::Value) -> BTreeSet<String> {
-    file["code_objects"]
-        .as_array()
-        .unwrap()
+fn targets_of(file: &FileReport) -> BTreeSet<String> {
+    file.code_objects
         .iter()
-        .map(|c| {
-            c["target_id"]
-                .as_str()
-                .unwrap()
-                .split(':')
-                .next()
-                .unwrap()
-                .to_string()
-        })
+        .map(|c| c.target_id.split(':').next().unwrap().to_string())
         .collect()
 }
 
@@ -209,32 +201,33 @@ fn archives_of_both_schemes_match_the_independent_decoder() {
                 args.push("--deep");
             }
             let (code, r) = inspect_json(&args);
-            assert_eq!(code, 0, "{r}");
-            let f = &r["files"][0];
-            assert_eq!(f["format"], "kpack");
-            assert_eq!(f["kpack"]["group_name"], "rocm");
-            assert_eq!(f["kpack"]["gfx_arch_family"], "gfx101X");
-            assert_eq!(f["kpack"]["binaries"], 3);
+            assert_eq!(code, 0, "{r:#?}");
+            let f = &r.files[0];
+            assert_eq!(f.format, Some(FileFormat::Kpack));
+            let k = f.kpack.as_ref().unwrap();
+            assert_eq!(k.group_name.as_deref(), Some("rocm"));
+            assert_eq!(k.gfx_arch_family.as_deref(), Some("gfx101X"));
+            assert_eq!(k.binaries, 3);
             let scheme_name = if scheme == Scheme::Zstd {
                 "zstd-per-kernel"
             } else {
                 "none"
             };
-            assert_eq!(f["kpack"]["compression_scheme"], scheme_name);
+            assert_eq!(k.compression_scheme, scheme_name);
             let mut got: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-            for c in f["code_objects"].as_array().unwrap() {
-                assert!(c.get("warning").is_none(), "{c}");
+            for c in &f.code_objects {
+                assert!(c.warning.is_none(), "{c:?}");
                 assert_eq!(
-                    c["compression"],
+                    c.compression,
                     if scheme == Scheme::Zstd {
-                        "zstd"
+                        Compression::Zstd
                     } else {
-                        "none"
+                        Compression::None
                     }
                 );
-                got.entry(c["binary"].as_str().unwrap().to_string())
+                got.entry(c.binary.clone().unwrap())
                     .or_default()
-                    .insert(c["target_id"].as_str().unwrap().to_string());
+                    .insert(c.target_id.clone());
             }
             assert_eq!(got, want, "{name} deep={deep}");
         }
@@ -254,9 +247,7 @@ fn archives_of_both_schemes_match_the_independent_decoder() {
     let path = d.path().join("lie.kpack");
     std::fs::write(&path, &lie).unwrap();
     let (_, r) = inspect_json(&[s(&path)]);
-    let w = r["files"][0]["code_objects"][0]["warning"]
-        .as_str()
-        .unwrap();
+    let w = r.files[0].code_objects[0].warning.as_deref().unwrap();
     assert!(w.contains("gfx1030") && w.contains("gfx1010"), "{w}");
 }
 
@@ -283,50 +274,55 @@ fn kpackd_library_follows_its_search_paths() {
     assert_eq!(want, BTreeSet::from(["gfx1010".to_string()]));
 
     let (code, r) = inspect_json(&[s(&lib)]);
-    assert_eq!(code, 0, "{r}");
-    let f = &r["files"][0];
-    assert_eq!(f["format"], "host-elf");
+    assert_eq!(code, 0, "{r:#?}");
+    let f = &r.files[0];
+    assert_eq!(f.format, Some(FileFormat::HostElf));
     assert_eq!(targets_of(f), want);
-    let k = &f["kpack_ref"];
-    assert_eq!(k["kernel_name"], "torch/lib/libtorch_hip.so");
-    assert_eq!(k["search"][0]["status"], "found");
-    assert_eq!(k["search"][0]["targets"], serde_json::json!(["gfx1010"]));
-    assert!(k["search"][0]["archive"]
-        .as_str()
+    let k = f.kpack_ref.as_ref().unwrap();
+    assert_eq!(k.kernel_name, "torch/lib/libtorch_hip.so");
+    assert_eq!(k.search[0].status, KpackStatus::Found);
+    assert_eq!(k.search[0].targets, ["gfx1010"]);
+    assert!(k.search[0]
+        .archive
+        .as_deref()
         .unwrap()
         .ends_with("torch/.kpack/torch-gfx1010.kpack"));
-    assert_eq!(k["search"][1]["status"], "missing");
-    for c in f["code_objects"].as_array().unwrap() {
-        assert!(c["archive"]
-            .as_str()
+    assert_eq!(k.search[1].status, KpackStatus::Missing);
+    for c in &f.code_objects {
+        assert!(c
+            .archive
+            .as_deref()
             .unwrap()
             .ends_with("torch-gfx1010.kpack"));
     }
     // The zeroed .hip_fatbin holds nothing: every code object came from the archive.
     let before = inspect_json(&[s(&fx("libnative_gfx101x.so"))]).1;
-    assert_eq!(targets_of(&before["files"][0]).len(), 3);
-    assert_eq!(f["code_objects"].as_array().unwrap().len(), 1);
+    assert_eq!(targets_of(&before.files[0]).len(), 3);
+    assert_eq!(f.code_objects.len(), 1);
 
     // Coverage answers from the archives.
     let (code, r) = inspect_json(&[s(&lib), "--gpu", "gfx1010"]);
     assert_eq!(code, 0);
-    assert_eq!(r["coverage"]["covered"][0]["how"], "exact");
+    assert_eq!(
+        r.coverage.as_ref().unwrap().covered[0].how,
+        CoverageHow::Exact
+    );
     let (code, r) = inspect_json(&[s(&lib), "--gpu", "gfx1030"]);
     assert_eq!(code, 1);
-    assert_eq!(r["coverage"]["missing"][0], s(&lib));
+    assert_eq!(r.coverage.as_ref().unwrap().missing[0], s(&lib));
 
     // Archive removed: the library is missing code, with the reason, never "no GPU code".
     let archive_path = venv.join("lib/python3.11/site-packages/torch/.kpack/torch-gfx1010.kpack");
     std::fs::remove_file(&archive_path).unwrap();
     let (code, r) = inspect_json(&[s(&lib), "--gpu", "gfx1010"]);
-    assert_eq!(code, 1, "{r}");
-    let f = &r["files"][0];
-    assert_eq!(f["kpack_ref"]["search"][0]["status"], "missing");
-    assert!(f["notes"][0]
-        .as_str()
-        .unwrap()
-        .contains("torch-gfx1010.kpack (missing)"));
-    assert_eq!(r["coverage"]["missing"][0], s(&lib));
+    assert_eq!(code, 1, "{r:#?}");
+    let f = &r.files[0];
+    assert_eq!(
+        f.kpack_ref.as_ref().unwrap().search[0].status,
+        KpackStatus::Missing
+    );
+    assert!(f.notes[0].contains("torch-gfx1010.kpack (missing)"));
+    assert_eq!(r.coverage.as_ref().unwrap().missing[0], s(&lib));
     // An archive without the binary's key, and one that is not an archive.
     let other = archive(
         Scheme::None,
@@ -338,14 +334,14 @@ fn kpackd_library_follows_its_search_paths() {
     write_bytes(&archive_path, &other);
     let (_, r) = inspect_json(&[s(&lib)]);
     assert_eq!(
-        r["files"][0]["kpack_ref"]["search"][0]["status"],
-        "no-entry"
+        r.files[0].kpack_ref.as_ref().unwrap().search[0].status,
+        KpackStatus::NoEntry
     );
     write_bytes(&archive_path, b"not an archive at all");
     let (_, r) = inspect_json(&[s(&lib)]);
-    let sr = &r["files"][0]["kpack_ref"]["search"][0];
-    assert_eq!(sr["status"], "unreadable");
-    assert!(sr["error"].as_str().unwrap().contains("KPAK"), "{sr}");
+    let sr = &r.files[0].kpack_ref.as_ref().unwrap().search[0];
+    assert_eq!(sr.status, KpackStatus::Unreadable);
+    assert!(sr.error.as_deref().unwrap().contains("KPAK"), "{sr:?}");
 
     // The human report says where the code was looked for.
     let (_, human, _) = rp(&["inspect", s(&lib)]);
@@ -393,10 +389,14 @@ fn wheels_read_kpack_members_in_place() {
         &[("torch/lib/libtorch_hip.so", lib.clone())],
     );
     let (code, r) = inspect_json(&[s(&w)]);
-    assert_eq!(code, 0, "{r}");
-    let f = &r["files"][0];
-    assert_eq!(f["kpack_ref"]["search"][0]["status"], "missing", "{f}");
-    let note = f["notes"][0].as_str().unwrap();
+    assert_eq!(code, 0, "{r:#?}");
+    let f = &r.files[0];
+    assert_eq!(
+        f.kpack_ref.as_ref().unwrap().search[0].status,
+        KpackStatus::Missing,
+        "{f:?}"
+    );
+    let note = &f.notes[0];
     assert!(
         note.contains("device packages") && note.contains("torch/.kpack/torch-gfx1010.kpack"),
         "{note}"
@@ -411,15 +411,22 @@ fn wheels_read_kpack_members_in_place() {
     );
     for in_mem in ["0", "1"] {
         let (code, r) = inspect_json(&[s(&both), "--wheel-member-in-memory", in_mem]);
-        assert_eq!(code, 0, "{r}");
-        let files = r["files"].as_array().unwrap();
+        assert_eq!(code, 0, "{r:#?}");
+        let files = &r.files;
         let a = files
             .iter()
-            .find(|f| f["format"] == "kpack")
+            .find(|f| f.format == Some(FileFormat::Kpack))
             .expect("archive member");
         assert_eq!(targets_of(a), BTreeSet::from(["gfx1010".to_string()]));
-        let l = files.iter().find(|f| f["format"] == "host-elf").unwrap();
-        assert_eq!(l["kpack_ref"]["search"][0]["status"], "found", "{l}");
+        let l = files
+            .iter()
+            .find(|f| f.format == Some(FileFormat::HostElf))
+            .unwrap();
+        assert_eq!(
+            l.kpack_ref.as_ref().unwrap().search[0].status,
+            KpackStatus::Found,
+            "{l:?}"
+        );
         assert_eq!(targets_of(l), BTreeSet::from(["gfx1010".to_string()]));
     }
 }
@@ -430,21 +437,20 @@ fn doctor_on_therock_installs() {
     let st = Stack::new(d.path());
     let root = rx5600xt(&d.path().join("root"));
     let run = |venv: &Path| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_rocm-patch"));
-        c.env_clear()
-            .current_dir(&root)
-            .args(["doctor", "--sysroot"])
-            .arg(&root);
-        c.arg("--python").arg(venv);
-        let human = c.output().unwrap();
-        let json = c.arg("--json").output().unwrap();
-        assert_eq!(human.status.code(), json.status.code());
-        let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
-        (
-            human.status.code().unwrap(),
-            String::from_utf8(human.stdout).unwrap(),
-            v,
-        )
+        let c = || {
+            cli()
+                .env_clear()
+                .current_dir(&root)
+                .args(["doctor", "--sysroot"])
+                .arg(&root)
+                .arg("--python")
+                .arg(venv)
+        };
+        let human = c().run();
+        let json = c().arg("--json").run();
+        assert_eq!(human.code, json.code);
+        let v: DoctorReport = json.json();
+        (human.code, human.stdout, v)
     };
 
     // The right device package: its archive carries gfx1010 code, no error.
@@ -463,9 +469,9 @@ fn doctor_on_therock_installs() {
         human.contains("node 1 as gfx1010: code loads (from the kpack archives)"),
         "{human}"
     );
-    let t = &v["python"][0]["torch"];
-    assert_eq!(t["targets"], serde_json::json!(["gfx1010"]));
-    assert_eq!(t["device_packages"][0]["target"], "gfx1010");
+    let t = v.python[0].torch.as_ref().unwrap();
+    assert_eq!(t.targets, ["gfx1010"]);
+    assert_eq!(t.device_packages[0].target, "gfx1010");
     assert!(
         ids(&v)
             .iter()
@@ -480,15 +486,9 @@ fn doctor_on_therock_installs() {
     assert_eq!(code, 1, "{human}");
     assert!(!human.contains("code loads"), "{human}");
     let f = finding(&v, "device-package-mismatch");
-    assert_eq!(f["severity"], "error");
-    assert!(
-        f["title"]
-            .as_str()
-            .unwrap()
-            .contains("amd-torch-device-gfx1010"),
-        "{f}"
-    );
-    let fix = serde_json::to_string(&f["fix"]).unwrap();
+    assert_eq!(f.severity, Severity::Error);
+    assert!(f.title.contains("amd-torch-device-gfx1010"), "{f:?}");
+    let fix = serde_json::to_string(&f.fix).unwrap();
     assert!(fix.contains("device-gfx1010"), "{fix}");
     assert!(ids(&v).contains(&"torch-missing-target".to_string()));
 
@@ -498,8 +498,8 @@ fn doctor_on_therock_installs() {
     assert_eq!(code, 1, "{human}");
     assert!(!human.contains("code loads"), "{human}");
     let f = finding(&v, "torch-missing-target");
-    assert!(f["why"].as_str().unwrap().contains("kpack'd"), "{f}");
-    assert!(fix_contains(&f["fix"], "torch[device-gfx1010]"));
+    assert!(f.why.contains("kpack'd"), "{f:?}");
+    assert!(fix_contains(&f.fix, "torch[device-gfx1010]"));
 
     // A ROCm torch with no device code anywhere: an error with the places looked in.
     let bare = torch_venv(&d.path().join("venv-bare"), THEROCK, &[], None, &[]);
@@ -507,10 +507,10 @@ fn doctor_on_therock_installs() {
     assert_eq!(code, 1, "{human}");
     assert!(human.contains("no GPU code found"), "{human}");
     let f = finding(&v, "torch-missing-target");
-    assert!(f["why"].as_str().unwrap().contains("looked in"), "{f}");
+    assert!(f.why.contains("looked in"), "{f:?}");
 }
 
-fn fix_contains(fix: &serde_json::Value, what: &str) -> bool {
+fn fix_contains(fix: &[FixStep], what: &str) -> bool {
     serde_json::to_string(fix).unwrap().contains(what)
 }
 
@@ -544,24 +544,23 @@ fn sysroot_archives_outside_the_tree_are_not_opened() {
         &[rel],
         &st.work,
     );
-    let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+    let o = cli()
         .env_clear()
         .args(["doctor", "--json", "--sysroot"])
         .arg(&root)
         .arg("--python")
         .arg(&venv)
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let t = &v["python"][0]["torch"];
-    assert_eq!(t["targets"], serde_json::json!([]), "{t}");
-    assert_eq!(o.status.code(), Some(1));
+        .run();
+    let r: DoctorReport = o.json();
+    let t = r.python[0].torch.as_ref().unwrap();
+    assert!(t.targets.is_empty(), "{t:?}");
+    assert_eq!(o.code, 1);
     assert!(
-        t["looked_in"].as_array().unwrap().iter().any(|p| p == rel),
-        "shown as the library writes it: {t}"
+        t.looked_in.iter().any(|p| p == rel),
+        "shown as the library writes it: {t:?}"
     );
-    // Nothing but the sysroot field itself names a host path.
-    let mut v = v;
+    // Nothing but the sysroot field itself names a host path (the JSON text as printed).
+    let mut v = o.value();
     v.as_object_mut().unwrap().remove("sysroot");
     let text = serde_json::to_string(&v).unwrap();
     assert!(!text.contains(s(d.path())), "a host path leaked: {text}");

@@ -6,6 +6,7 @@
 mod common;
 use common::machine::rx5600xt;
 use common::*;
+use rp_report::{Coverage, DoctorReport, InspectReport, Severity};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -13,8 +14,8 @@ fn kfx(rel: &str) -> PathBuf {
     fixture(&format!("kpack/{rel}"))
 }
 
-fn cov(v: &serde_json::Value) -> &serde_json::Value {
-    &v["coverage"]
+fn cov(v: &InspectReport) -> &Coverage {
+    v.coverage.as_ref().expect("coverage (--gpu)")
 }
 
 #[test]
@@ -22,13 +23,8 @@ fn inspect_follows_the_genuine_layout_per_translation_unit() {
     let main = kfx("installed/main-gfx1010/site-packages");
     // A correct install: every library has code for the RX 5600 XT's gfx1010.
     let (code, v) = inspect_json(&["--gpu", "gfx1010", s(&main)]);
-    assert_eq!(code, 0, "{}", cov(&v));
-    let covered: Vec<&str> = cov(&v)["covered"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["path"].as_str().unwrap())
-        .collect();
+    assert_eq!(code, 0, "{:?}", cov(&v));
+    let covered: Vec<&str> = cov(&v).covered.iter().map(|c| c.path.as_str()).collect();
     assert!(
         covered
             .iter()
@@ -41,31 +37,28 @@ fn inspect_follows_the_genuine_layout_per_translation_unit() {
             .any(|p| p.ends_with("torch/lib/libc10_hip.so")),
         "{covered:?}"
     );
-    let hip = v["files"]
-        .as_array()
-        .unwrap()
+    let hip = v
+        .files
         .iter()
-        .find(|f| f["path"].as_str().unwrap().ends_with("libtorch_hip.so"))
+        .find(|f| f.path.ends_with("libtorch_hip.so"))
         .unwrap();
     // Two HIPK wrappers, one search path with the placeholder, as AMD's splitter writes.
-    assert_eq!(hip["kpack_ref"]["units"], serde_json::json!([0, 1]));
-    assert_eq!(hip["kpack_ref"]["kernel_name"], "lib/libtorch_hip.so");
-    let s0 = &hip["kpack_ref"]["search"][0];
-    assert_eq!(s0["path"], "../.kpack/torch_@GFXARCH@.kpack");
-    assert_eq!(s0["arch"], "gfx1010");
-    assert_eq!(s0["gfx_arches"], serde_json::json!(["gfx1010"]));
-    assert!(s0["archive"]
-        .as_str()
+    let kref = hip.kpack_ref.as_ref().unwrap();
+    assert_eq!(kref.units, [0, 1]);
+    assert_eq!(kref.kernel_name, "lib/libtorch_hip.so");
+    let s0 = &kref.search[0];
+    assert_eq!(s0.path, "../.kpack/torch_@GFXARCH@.kpack");
+    assert_eq!(s0.arch.as_deref(), Some("gfx1010"));
+    assert_eq!(s0.gfx_arches, ["gfx1010"]);
+    assert!(s0
+        .archive
+        .as_deref()
         .unwrap()
         .ends_with("torch/.kpack/torch_gfx1010.kpack"));
     // The same install for an MI210 (gfx90a): nothing there.
     let (code, v) = inspect_json(&["--gpu", "gfx90a", s(&main)]);
     assert_eq!(code, 1);
-    assert!(
-        cov(&v)["missing"].as_array().unwrap().len() >= 2,
-        "{}",
-        cov(&v)
-    );
+    assert!(cov(&v).missing.len() >= 2, "{:?}", cov(&v));
     let (code, out, _) = rp(&["inspect", "--gpu", "gfx90a", s(&main)]);
     assert_eq!(code, 1);
     assert!(
@@ -79,7 +72,7 @@ fn inspect_follows_the_genuine_layout_per_translation_unit() {
         "rocm-sdk/installed/site-packages",
     ] {
         let (code, v) = inspect_json(&["--gpu", "gfx1010", s(&kfx(tree))]);
-        assert_eq!(code, 0, "{tree}: {}", cov(&v));
+        assert_eq!(code, 0, "{tree}: {:?}", cov(&v));
     }
     // A device wheel for another GPU, or none: missing.
     for tree in [
@@ -87,7 +80,7 @@ fn inspect_follows_the_genuine_layout_per_translation_unit() {
         "installed/host-only/site-packages",
     ] {
         let (code, v) = inspect_json(&["--gpu", "gfx1010", s(&kfx(tree))]);
-        assert_eq!(code, 1, "{tree}: {}", cov(&v));
+        assert_eq!(code, 1, "{tree}: {:?}", cov(&v));
     }
     let (code, _) = inspect_json(&[
         "--gpu",
@@ -102,16 +95,13 @@ fn a_translation_unit_missing_from_every_archive_is_partial() {
     let tree = kfx("installed/partial-gfx1010/site-packages");
     let (code, v) = inspect_json(&["--gpu", "gfx1010", s(&tree)]);
     assert_eq!(code, 1);
-    let partial = cov(&v)["partial"].as_array().unwrap();
+    let partial = &cov(&v).partial;
     let hip = partial
         .iter()
-        .find(|p| p["path"].as_str().unwrap().ends_with("libtorch_hip.so"))
-        .unwrap_or_else(|| panic!("{}", cov(&v)));
-    assert_eq!(
-        hip["missing_units"],
-        serde_json::json!(["lib/libtorch_hip.so#1"])
-    );
-    assert_eq!(hip["units"], 2);
+        .find(|p| p.path.ends_with("libtorch_hip.so"))
+        .unwrap_or_else(|| panic!("{:?}", cov(&v)));
+    assert_eq!(hip.missing_units, ["lib/libtorch_hip.so#1"]);
+    assert_eq!(hip.units, 2);
     let (_, out, _) = rp(&["inspect", "--gpu", "gfx1010", s(&tree)]);
     assert!(
         out.contains("PARTIAL") && out.contains("lib/libtorch_hip.so#1"),
@@ -148,31 +138,27 @@ fn split_wheels_are_resolved_across_host_and_device_wheels() {
         })
         .unwrap();
     let (code, v) = inspect_json(&["--gpu", "gfx1010", s(host), s(dev)]);
-    assert_eq!(code, 0, "{}", cov(&v));
+    assert_eq!(code, 0, "{:?}", cov(&v));
     // The host wheel alone has no code for any GPU.
     let (code, v) = inspect_json(&["--gpu", "gfx1010", s(host)]);
-    assert_eq!(code, 1, "{}", cov(&v));
+    assert_eq!(code, 1, "{:?}", cov(&v));
 }
 
 #[test]
 fn kpack_variables_change_where_code_comes_from() {
     let main = kfx("installed/main-gfx1010/site-packages");
     let run = |env: &[(&str, String)]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_rocm-patch"));
-        c.env_remove("ROCM_KPACK_PATH")
+        cli()
+            .env_remove("ROCM_KPACK_PATH")
             .env_remove("ROCM_KPACK_PATH_PREFIX")
             .env_remove("ROCM_KPACK_DISABLE")
             .args(["inspect", "--json", "--gpu", "gfx1010"])
-            .arg(&main);
-        for (k, v) in env {
-            c.env(k, v);
-        }
-        let o = c.output().unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        (o.status.code().unwrap(), v)
+            .arg(&main)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .json::<InspectReport>()
     };
     let (code, v) = run(&[("ROCM_KPACK_DISABLE", "1".into())]);
-    assert_eq!(code, 1, "{}", cov(&v));
+    assert_eq!(code, 1, "{:?}", cov(&v));
     assert!(serde_json::to_string(cov(&v))
         .unwrap()
         .contains("ROCM_KPACK_DISABLE"));
@@ -180,26 +166,19 @@ fn kpack_variables_change_where_code_comes_from() {
     // ROCM_KPACK_PATH replaces the library's own paths: the gfx90a archive alone.
     let gfx90a = kfx("installed/wrong-gpu-gfx90a/site-packages/torch/.kpack/torch_gfx90a.kpack");
     let (code, v) = run(&[("ROCM_KPACK_PATH", s(&gfx90a).to_string())]);
-    assert_eq!(code, 1, "{}", cov(&v));
+    assert_eq!(code, 1, "{:?}", cov(&v));
     // ROCM_KPACK_PATH_PREFIX puts a gfx1010 archive first for the wrong-GPU tree.
     let good = kfx("installed/none-gfx1010/site-packages/torch/.kpack/torch_gfx1010.kpack");
     let wrong = kfx("installed/wrong-gpu-gfx90a/site-packages");
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rocm-patch"));
-    let o = c
+    let o = cli()
         .env(
             "ROCM_KPACK_PATH_PREFIX",
             format!("/nonexistent.kpack:{}", s(&good)),
         )
         .args(["inspect", "--json", "--gpu", "gfx1010"])
         .arg(&wrong)
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stdout)
-    );
+        .run();
+    assert_eq!(o.code, 0, "{}", o.stdout);
 }
 
 /// The genuine tree as a venv: AMD's split of our stand-in torch, plus a `version.py`
@@ -227,39 +206,37 @@ fn genuine_venv(dir: &Path, tree: &str) -> PathBuf {
     dir.to_path_buf()
 }
 
-fn doctor(root: &Path, venv: &Path, env: &[(&str, &str)]) -> (i32, String, serde_json::Value) {
+/// Doctor on the tree, human and `--json`: (exit, human text, the JSON run).
+fn doctor_run(root: &Path, venv: &Path, env: &[(&str, &str)]) -> (i32, String, Output) {
     let run = |json: bool| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_rocm-patch"));
-        c.env_clear()
+        let c = cli()
+            .env_clear()
             .current_dir(root)
             .args(["doctor", "--sysroot"])
             .arg(root)
             .arg("--python")
-            .arg(venv);
+            .arg(venv)
+            .envs(env.iter().copied());
         if json {
-            c.arg("--json");
+            c.arg("--json").run()
+        } else {
+            c.run()
         }
-        for (k, v) in env {
-            c.env(k, v);
-        }
-        c.output().unwrap()
     };
     let (h, j) = (run(false), run(true));
-    let v: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
-    (
-        h.status.code().unwrap(),
-        String::from_utf8(h.stdout).unwrap(),
-        v,
-    )
+    (h.code, h.stdout, j)
 }
 
-fn errors(v: &serde_json::Value) -> Vec<String> {
-    v["findings"]
-        .as_array()
-        .unwrap()
+fn doctor(root: &Path, venv: &Path, env: &[(&str, &str)]) -> (i32, String, DoctorReport) {
+    let (code, human, j) = doctor_run(root, venv, env);
+    (code, human, j.json())
+}
+
+fn errors(v: &DoctorReport) -> Vec<String> {
+    v.findings
         .iter()
-        .filter(|f| f["severity"] == "error")
-        .map(|f| f["id"].as_str().unwrap().to_string())
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| f.id.clone())
         .collect()
 }
 
@@ -277,23 +254,16 @@ fn doctor_on_an_rx5600xt_with_the_genuine_install() {
     let (code, human, v) = doctor(&root, &venv, &[("ROCM_KPACK_DISABLE", "1")]);
     assert_eq!(code, 1);
     let f = finding(&v, "kpack-disabled");
-    assert!(
-        f["title"]
-            .as_str()
-            .unwrap()
-            .contains("ROCM_KPACK_DISABLE=1"),
-        "{human}"
-    );
+    assert!(f.title.contains("ROCM_KPACK_DISABLE=1"), "{human}");
     assert!(human.contains("unset ROCM_KPACK_DISABLE"), "{human}");
     // Shown with the other variables.
     assert!(
-        v["environment"]["variables"]
-            .as_array()
-            .unwrap()
+        v.environment
+            .variables
             .iter()
-            .any(|x| x["name"] == "ROCM_KPACK_DISABLE"),
-        "{}",
-        v["environment"]
+            .any(|x| x.name == "ROCM_KPACK_DISABLE"),
+        "{:?}",
+        v.environment
     );
 
     // ROCM_KPACK_PATH to the gfx90a archive: a warning, and the code does not load.
@@ -310,7 +280,7 @@ fn doctor_on_an_rx5600xt_with_the_genuine_install() {
         &[("ROCM_KPACK_PATH", "/opt/torch_gfx90a.kpack")],
     );
     assert_eq!(code, 1, "{human}");
-    assert_eq!(finding(&v, "kpack-path-set")["severity"], "warning");
+    assert_eq!(finding(&v, "kpack-path-set").severity, Severity::Warning);
     assert!(
         errors(&v).contains(&"torch-missing-target".to_string()),
         "{human}"
@@ -354,17 +324,11 @@ fn pypis_placeholder_is_named_not_counted() {
     assert_eq!(code, 1);
     let f = finding(&v, "device-package-placeholder");
     assert!(
-        f["title"]
-            .as_str()
-            .unwrap()
-            .contains("amd-torch-device-gfx1010 0.0.1.dev0"),
+        f.title.contains("amd-torch-device-gfx1010 0.0.1.dev0"),
         "{human}"
     );
     assert!(
-        f["why"]
-            .as_str()
-            .unwrap()
-            .contains("Placeholder for amd-torch-device-gfx1010"),
+        f.why.contains("Placeholder for amd-torch-device-gfx1010"),
         "{human}"
     );
     assert!(
@@ -383,13 +347,12 @@ fn pypis_placeholder_is_named_not_counted() {
         "[global]\nextra-index-url = https://user:s3cret@stable.repo.amd.com/rocm/whl-next/\n",
     )
     .unwrap();
-    let (_, human, v) = doctor(&root, &venv, &[]);
+    let (_, human, j) = doctor_run(&root, &venv, &[]);
+    let v: DoctorReport = j.json();
     let f = finding(&v, "pip-index-mixed");
-    assert_eq!(f["severity"], "warning");
-    assert!(
-        !serde_json::to_string(&v).unwrap().contains("s3cret"),
-        "a password leaked"
-    );
+    assert_eq!(f.severity, Severity::Warning);
+    // The JSON as printed, all of it.
+    assert!(!j.stdout.contains("s3cret"), "a password leaked");
     assert!(!human.contains("s3cret"));
 }
 
@@ -403,20 +366,11 @@ fn doctor_names_the_device_package_the_gpu_needs() {
     assert_eq!(code, 1);
     assert!(!human.contains("code loads"), "{human}");
     let f = finding(&v, "device-package-mismatch");
-    assert!(
-        f["title"]
-            .as_str()
-            .unwrap()
-            .contains("amd-torch-device-gfx1010"),
-        "{f}"
-    );
+    assert!(f.title.contains("amd-torch-device-gfx1010"), "{f:?}");
     let t = finding(&v, "torch-missing-target");
     assert!(
-        t["why"]
-            .as_str()
-            .unwrap()
-            .contains("searched as the HIP runtime searches them"),
-        "{t}"
+        t.why.contains("searched as the HIP runtime searches them"),
+        "{t:?}"
     );
     // No device wheel at all: the host wheel alone never "loads".
     let venv = genuine_venv(&root.join("home/bob/venvs/host"), "host-only");
@@ -424,5 +378,5 @@ fn doctor_names_the_device_package_the_gpu_needs() {
     assert_eq!(code, 1);
     assert!(!human.contains("code loads"), "{human}");
     let t = finding(&v, "torch-missing-target");
-    assert!(t["why"].as_str().unwrap().contains("kpack'd"), "{t}");
+    assert!(t.why.contains("kpack'd"), "{t:?}");
 }

@@ -7,8 +7,8 @@
 mod common;
 use common::machine::{torch_venv, AmdGpu, Machine};
 use common::*;
+use rp_report::{DoctorReport, MiopenCheck, MiopenVerdict, Severity};
 use std::path::Path;
-use std::process::Command;
 use std::time::Instant;
 
 const ROCM_TORCH: &str =
@@ -24,12 +24,12 @@ fn sid_miopen() -> std::path::PathBuf {
     p
 }
 
-fn doctor(root: &Path, venv: &Path, cache: &Path) -> (i32, String, serde_json::Value, f64) {
+fn doctor(root: &Path, venv: &Path, cache: &Path) -> (i32, String, DoctorReport, f64) {
     let t0 = Instant::now();
     // (The time is measured in scripts/bench-doctor.sh, not asserted here.)
     let run = |json: bool| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_rocm-patch"));
-        c.env_clear()
+        let c = cli()
+            .env_clear()
             .env("XDG_CACHE_HOME", cache)
             .current_dir(root)
             .args(["doctor", "--sysroot"])
@@ -37,20 +37,20 @@ fn doctor(root: &Path, venv: &Path, cache: &Path) -> (i32, String, serde_json::V
             .arg("--python")
             .arg(venv);
         if json {
-            c.arg("--json");
+            c.arg("--json").run()
+        } else {
+            c.run()
         }
-        c.output().unwrap()
     };
     let j = run(true);
     let secs = t0.elapsed().as_secs_f64();
     let h = run(false);
-    let v: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
-    (
-        h.status.code().unwrap(),
-        String::from_utf8(h.stdout).unwrap(),
-        v,
-        secs,
-    )
+    (h.code, h.stdout, j.json(), secs)
+}
+
+/// The MIOpen check of the first environment's torch.
+fn torch_miopen(v: &DoctorReport) -> &MiopenCheck {
+    &v.python[0].torch.as_ref().unwrap().miopen[0]
 }
 
 fn machine(root: &Path, gpu: &AmdGpu) -> std::path::PathBuf {
@@ -79,16 +79,16 @@ fn doctor_finds_the_batch_norm_bug_in_sids_miopen_on_rdna1_only() {
     let (code, human, v, _) = doctor(&root, &venv, &cache);
     assert_eq!(code, 1, "{human}");
     let f = finding(&v, "miopen-batchnorm-dpp-gfx101x");
-    assert_eq!(f["severity"], "error");
-    let title = f["title"].as_str().unwrap();
+    assert_eq!(f.severity, Severity::Error);
+    let title = &f.title;
     assert!(
         title.contains("3.4.0") && title.contains("gfx1010"),
         "{title}"
     );
-    let why = f["why"].as_str().unwrap();
+    let why = &f.why;
     assert!(why.contains("MIOpenBatchNormFwdTrainSpatial.cl"), "{why}");
     assert!(why.contains("miopenStatusUnknownError"), "{why}");
-    let fix = serde_json::to_string(&f["fix"]).unwrap();
+    let fix = serde_json::to_string(&f.fix).unwrap();
     assert!(
         fix.contains("rocm-patch build miopen --gpu gfx1010"),
         "{fix}"
@@ -97,12 +97,12 @@ fn doctor_finds_the_batch_norm_bug_in_sids_miopen_on_rdna1_only() {
         fix.contains("torch.backends.cudnn.enabled = False"),
         "{fix}"
     );
-    let t = &v["python"][0]["torch"]["miopen"][0];
-    assert_eq!(t["version"], "3.4.0");
-    assert_eq!(t["targets"][0]["verdict"], "affected");
+    let t = torch_miopen(&v);
+    assert_eq!(t.version.as_deref(), Some("3.4.0"));
+    assert_eq!(t.targets[0].verdict, MiopenVerdict::Affected);
     // A second run reads the cached check (same file identity).
     let (_, _, v2, _) = doctor(&root, &venv, &cache);
-    assert_eq!(v2["findings"], v["findings"]);
+    assert_eq!(v2.findings, v.findings);
     assert!(
         std::fs::read_dir(cache.join("rocm-patch/miopen-bn"))
             .unwrap()
@@ -134,8 +134,8 @@ fn doctor_finds_the_batch_norm_bug_in_sids_miopen_on_rdna1_only() {
         "{human}"
     );
     assert_eq!(
-        v["python"][0]["torch"]["miopen"][0]["targets"][0]["verdict"],
-        "unaffected"
+        torch_miopen(&v).targets[0].verdict,
+        MiopenVerdict::Unaffected
     );
 }
 
@@ -156,38 +156,36 @@ fn a_patched_or_foreign_libmiopen_is_not_blamed() {
         !ids(&v).contains(&"miopen-batchnorm-dpp-gfx101x".to_string()),
         "{human}"
     );
-    let m = &v["python"][0]["torch"]["miopen"][0];
-    assert_eq!(m["kernels_found"], serde_json::json!([]), "{m}");
-    assert_eq!(m["targets"][0]["verdict"], "unknown", "{m}");
+    let m = torch_miopen(&v);
+    assert!(m.kernels_found.is_empty(), "{m:?}");
+    assert_eq!(m.targets[0].verdict, MiopenVerdict::Unknown, "{m:?}");
 }
 
 #[test]
 fn inspect_reports_the_check_per_library() {
     let lib = sid_miopen();
     let (code, v) = inspect_json(&[s(&lib)]);
-    assert_eq!(code, 0, "{v}");
-    let m = &v["files"][0]["miopen_bn"];
-    assert_eq!(m["version"], "3.4.0", "{m}");
-    assert_eq!(m["kernels_found"].as_array().unwrap().len(), 11, "{m}");
+    assert_eq!(code, 0, "{v:#?}");
+    let m = v.files[0].miopen_bn.as_ref().unwrap();
+    assert_eq!(m.version.as_deref(), Some("3.4.0"), "{m:?}");
+    assert_eq!(m.kernels_found.len(), 11, "{m:?}");
     let verdict = |t: &str| {
-        m["targets"]
-            .as_array()
-            .unwrap()
+        m.targets
             .iter()
-            .find(|x| x["target"] == t)
-            .map(|x| x["verdict"].as_str().unwrap().to_string())
+            .find(|x| x.target == t)
+            .map(|x| x.verdict)
             .unwrap()
     };
     for t in ["gfx1010", "gfx1011", "gfx1012"] {
-        assert_eq!(verdict(t), "affected", "{t}");
+        assert_eq!(verdict(t), MiopenVerdict::Affected, "{t}");
     }
     for t in ["gfx1030", "gfx1100", "gfx906", "gfx90a"] {
-        assert_eq!(verdict(t), "unaffected", "{t}");
+        assert_eq!(verdict(t), MiopenVerdict::Unaffected, "{t}");
     }
     let (_, v) = inspect_json(&["--gpu", "gfx1031", s(&lib)]);
-    let t = &v["files"][0]["miopen_bn"]["targets"];
-    assert_eq!(t.as_array().unwrap().len(), 1);
-    assert_eq!(t[0]["verdict"], "unaffected");
+    let t = &v.files[0].miopen_bn.as_ref().unwrap().targets;
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].verdict, MiopenVerdict::Unaffected);
     let (_, out, _) = rp(&["inspect", "--gpu", "gfx1010", s(&lib)]);
     assert!(
         out.contains("MIOpen batch-norm kernels") && out.contains("affected"),

@@ -11,11 +11,9 @@ mod common;
 #[cfg(feature = "real-data")]
 use common::machine::{torch_venv, AmdGpu, Machine};
 #[cfg(feature = "real-data")]
-use common::{fixture, fx};
+use common::{cli, fixture, fx};
 #[cfg(feature = "real-data")]
 use std::path::Path;
-#[cfg(feature = "real-data")]
-use std::process::Command;
 
 #[cfg(feature = "real-data")]
 const PYTORCH_ORG: &str = "__version__ = '2.5.1+rocm6.2'\ndebug = False\ncuda = None\ngit_version = 'a8d6afb511a69687bbb2b7e88a3cf67917e1697e'\nhip = '6.2.41133-dd7f95766'\n";
@@ -50,24 +48,19 @@ fn outputs(dir: &Path, g: &AmdGpu, value: &str) -> String {
             vec!["explain"],
             vec!["explain", "--json"],
         ] {
-            let mut c = Command::new(env!("CARGO_BIN_EXE_rocm-patch"));
-            c.env_clear().args(&cmd).arg("--sysroot").arg(&root);
+            let mut c = cli().env_clear().args(&cmd).arg("--sysroot").arg(&root);
             if cmd[0] == "explain" {
-                c.arg(&log);
+                c = c.arg(&log);
             } else {
-                c.arg("--python").arg(&venv).args(["--user", "bob"]);
+                c = c.arg("--python").arg(&venv).args(["--user", "bob"]);
             }
             if let Some(v) = env {
-                c.env("HSA_OVERRIDE_GFX_VERSION", v);
+                c = c.env("HSA_OVERRIDE_GFX_VERSION", v);
             }
-            let o = c.output().unwrap();
-            assert!(
-                o.status.code().is_some_and(|c| c <= 1),
-                "{cmd:?}: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-            all += &String::from_utf8_lossy(&o.stdout);
-            all += &String::from_utf8_lossy(&o.stderr);
+            let o = c.run();
+            assert!(o.signal.is_none() && o.code <= 1, "{cmd:?}: {}", o.stderr);
+            all += &o.stdout;
+            all += &o.stderr;
         }
     }
     all

@@ -4,37 +4,27 @@
 
 mod common;
 
-use common::input;
+use common::{cli, input};
+use rp_report::{ProbeDevice, ProbeList, ProbeReport, ProbeResult, ProbeStatus};
 use std::path::Path;
-use std::process::Command;
 
-fn probe(args: &[&str], env: &[(&str, &str)]) -> (i32, serde_json::Value, String) {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rocm-patch"));
-    c.arg("probe")
+fn probe(args: &[&str], env: &[(&str, &str)]) -> (i32, ProbeReport, String) {
+    let o = cli()
+        .arg("probe")
         .arg("--json")
         .arg("--python")
         .arg(input("RP_TORCH_PYTHON"))
-        .args(args);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let o = c.output().unwrap();
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    let v = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "bad JSON ({e}): {}\n{err}",
-            String::from_utf8_lossy(&o.stdout)
-        )
-    });
-    (o.status.code().unwrap(), v, err)
+        .args(args)
+        .envs(env.iter().copied())
+        .run();
+    let v = o.json();
+    (o.code, v, o.stderr)
 }
 
-fn result<'a>(v: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    v["probes"]
-        .as_array()
-        .unwrap()
+fn result<'a>(v: &'a ProbeReport, name: &str) -> &'a ProbeResult {
+    v.probes
         .iter()
-        .find(|p| p["name"] == name)
+        .find(|p| p.name == name)
         .unwrap_or_else(|| panic!("no probe {name}"))
 }
 
@@ -89,14 +79,10 @@ fn full_matrix_with_injected_faults() {
     );
     let wall = t.elapsed();
     assert_eq!(code, 1);
-    assert_eq!(v["schema"], 1);
-    assert_eq!(v["device"], "cpu");
-    assert!(
-        v["torch"].as_str().unwrap().starts_with('2'),
-        "{}",
-        v["torch"]
-    );
-    assert!(!v["python"].as_str().unwrap().is_empty());
+    assert_eq!(v.schema, 1);
+    assert_eq!(v.device, ProbeDevice::Cpu);
+    assert!(v.torch.starts_with('2'), "{}", v.torch);
+    assert!(!v.python.is_empty());
     // Every built-in probe passes on the CPU, except the fp16 GPU paths (skip); each
     // carries its group and library path from the knowledge base.
     let gpu_only = ["conv2d_fp16", "batchnorm_train_fp16"];
@@ -108,51 +94,54 @@ fn full_matrix_with_injected_faults() {
     assert!(builtin.len() >= 55, "{}", builtin.len());
     for name in builtin.iter().filter(|n| !gpu_only.contains(n)) {
         assert_eq!(
-            result(&v, name)["status"],
-            "pass",
-            "{name}: {}",
+            result(&v, name).status,
+            ProbeStatus::Pass,
+            "{name}: {:?}",
             result(&v, name)
         );
-        assert!(result(&v, name)["exercises"].is_string(), "{name}");
+        assert!(result(&v, name).exercises.is_some(), "{name}");
     }
-    assert_eq!(result(&v, "lstm_fwd_bwd")["group"], "rdna1-known");
-    assert!(result(&v, "int8_matmul")["remedy"]
-        .as_str()
+    assert_eq!(
+        result(&v, "lstm_fwd_bwd").group.as_deref(),
+        Some("rdna1-known")
+    );
+    assert!(result(&v, "int8_matmul")
+        .remedy
+        .as_deref()
         .unwrap()
         .contains("float matmul is unaffected"));
-    assert!(result(&v, "segfault")["group"].is_null());
-    assert_eq!(result(&v, "conv2d_fp16")["status"], "skip");
-    assert!(result(&v, "train_cnn")["detail"]
-        .as_str()
+    assert!(result(&v, "segfault").group.is_none());
+    assert_eq!(result(&v, "conv2d_fp16").status, ProbeStatus::Skip);
+    assert!(result(&v, "train_cnn")
+        .detail
+        .as_deref()
         .unwrap()
         .contains("->"));
     // Each fault, classified and attributed to its own probe.
     let seg = result(&v, "segfault");
-    assert_eq!(seg["status"], "crash");
-    assert_eq!(seg["signal"], "SIGSEGV");
-    assert!(
-        seg["stderr"]
-            .as_str()
-            .unwrap()
-            .contains("Segmentation fault"),
-        "{seg}"
-    );
-    assert!(seg["stderr"].as_str().unwrap().contains("probe_segfault"));
+    assert_eq!(seg.status, ProbeStatus::Crash);
+    assert_eq!(seg.signal.as_deref(), Some("SIGSEGV"));
+    let seg_err = seg.stderr.as_deref().unwrap();
+    assert!(seg_err.contains("Segmentation fault"), "{seg:?}");
+    assert!(seg_err.contains("probe_segfault"));
     let ab = result(&v, "abort");
-    assert_eq!(ab["status"], "crash");
-    assert_eq!(ab["signal"], "SIGABRT");
-    assert!(ab["stderr"].as_str().unwrap().contains("probe_abort"));
+    assert_eq!(ab.status, ProbeStatus::Crash);
+    assert_eq!(ab.signal.as_deref(), Some("SIGABRT"));
+    assert!(ab.stderr.as_deref().unwrap().contains("probe_abort"));
     let w = result(&v, "wrong_value");
-    assert_eq!(w["status"], "wrong");
-    assert_eq!(w["detail"], "sum of ones(3) is 3.0, expected 4");
+    assert_eq!(w.status, ProbeStatus::Wrong);
+    assert_eq!(
+        w.detail.as_deref(),
+        Some("sum of ones(3) is 3.0, expected 4")
+    );
     let e = result(&v, "raises");
-    assert_eq!(e["status"], "error");
-    assert_eq!(e["detail"], "ValueError: boom");
-    assert!(e["stderr"].as_str().unwrap().contains("Traceback"));
-    assert_eq!(result(&v, "env")["detail"], "unset");
+    assert_eq!(e.status, ProbeStatus::Error);
+    assert_eq!(e.detail.as_deref(), Some("ValueError: boom"));
+    assert!(e.stderr.as_deref().unwrap().contains("Traceback"));
+    assert_eq!(result(&v, "env").detail.as_deref(), Some("unset"));
     // Two deaths, two restarts; torch was not imported per probe.
-    assert_eq!(v["workers_started"], 3);
-    assert_eq!(v["probes"].as_array().unwrap().len(), builtin.len() + 5);
+    assert_eq!(v.workers_started, 3);
+    assert_eq!(v.probes.len(), builtin.len() + 5);
     // A hang: killed after its timeout, with the child it started (same process group),
     // and the next probe still runs.
     let (code, v, _) = probe(
@@ -170,9 +159,9 @@ fn full_matrix_with_injected_faults() {
     );
     assert_eq!(code, 1);
     let hang = result(&v, "hang");
-    assert_eq!(hang["status"], "timeout");
-    assert!(hang["seconds"].as_f64().unwrap() >= 3.0);
-    assert_eq!(result(&v, "raises")["status"], "error");
+    assert_eq!(hang.status, ProbeStatus::Timeout);
+    assert!(hang.seconds >= 3.0);
+    assert_eq!(result(&v, "raises").status, ProbeStatus::Error);
     let pid: i32 = std::fs::read_to_string(&pidfile)
         .unwrap()
         .trim()
@@ -194,12 +183,7 @@ fn full_matrix_with_injected_faults() {
 fn only_glob_profile_and_human_output() {
     let (code, v, _) = probe(&["--device", "cpu", "--only", "matmul_*"], &[]);
     assert_eq!(code, 0);
-    let names: Vec<&str> = v["probes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = v.probes.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["matmul_fp32", "matmul_fp16", "matmul_bf16"]);
     // Groups, names and lists: repeatable and comma-separated.
     let (code, v, _) = probe(
@@ -214,12 +198,7 @@ fn only_glob_profile_and_human_output() {
         &[],
     );
     assert_eq!(code, 0);
-    let names: Vec<&str> = v["probes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = v.probes.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(
         names,
         [
@@ -231,21 +210,14 @@ fn only_glob_profile_and_human_output() {
         ]
     );
     // --list needs no Python: the table of the knowledge base.
-    let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+    let (code, l): (_, ProbeList) = cli()
         .args(["probe", "--list", "--json", "--python", "/nonexistent"])
-        .output()
-        .unwrap();
-    assert!(o.status.success());
-    let l: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(l["schema"], 1);
-    let lstm = l["probes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "lstm_fwd_bwd")
-        .unwrap();
-    assert_eq!(lstm["group"], "rdna1-known");
-    assert!(lstm["exercises"].as_str().unwrap().contains("MIOpen RNN"));
+        .json();
+    assert_eq!(code, 0);
+    assert_eq!(l.schema, 1);
+    let lstm = l.probes.iter().find(|p| p.name == "lstm_fwd_bwd").unwrap();
+    assert_eq!(lstm.group, "rdna1-known");
+    assert!(lstm.exercises.contains("MIOpen RNN"));
     // --profile applies a profile's environment to the worker.
     let d = tempfile::tempdir().unwrap();
     std::fs::write(d.path().join("faults.py"), FAULTS).unwrap();
@@ -263,15 +235,14 @@ fn only_glob_profile_and_human_output() {
         &[],
     );
     assert_eq!(code, 0);
-    assert_eq!(v["profile"], "debug");
-    assert_eq!(result(&v, "env")["detail"], "3");
+    assert_eq!(v.profile.as_deref(), Some("debug"));
+    assert_eq!(result(&v, "env").detail.as_deref(), Some("3"));
     // Human output: a row per probe and a summary.
-    let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+    let o = cli()
         .args(["probe", "--device", "cpu", "--only", "sort", "--python"])
         .arg(input("RP_TORCH_PYTHON"))
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&o.stdout);
+        .run();
+    let out = &o.stdout;
     assert!(out.starts_with("PROBE"), "{out}");
     assert!(
         out.lines()
@@ -284,38 +255,35 @@ fn only_glob_profile_and_human_output() {
 #[test]
 fn tool_errors() {
     // No torch in that Python: exit 2, saying so.
-    let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+    let o = cli()
         .args(["probe", "--python"])
         .arg(input("RP_NO_TORCH_PYTHON"))
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&o.stderr);
+        .run();
+    assert_eq!(o.code, 2);
+    let err = &o.stderr;
     assert!(err.contains("cannot import torch"), "{err}");
     // No such interpreter.
-    let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+    let o = cli()
         .args(["probe", "--python", "/nonexistent/python3"])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/python3"));
+        .run();
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("/nonexistent/python3"));
     // A glob that matches nothing lists the probes.
-    let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+    let o = cli()
         .args(["probe", "--only", "nothing*", "--python"])
         .arg(input("RP_TORCH_PYTHON"))
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&o.stderr);
+        .run();
+    assert_eq!(o.code, 2);
+    let err = &o.stderr;
     assert!(
         err.contains("matches no probe") && err.contains("train_cnn"),
         "{err}"
     );
     // The CUDA device on a machine without one: device_init errors, the rest are skipped.
     let (code, v, _) = probe(&["--device", "cuda", "--only", "*_init"], &[]);
-    if v["probes"][0]["status"] != "pass" {
+    if v.probes[0].status != ProbeStatus::Pass {
         assert_eq!(code, 1);
-        assert_eq!(v["probes"][0]["status"], "error");
+        assert_eq!(v.probes[0].status, ProbeStatus::Error);
     }
 }
 
@@ -324,12 +292,11 @@ fn tool_errors() {
 /// the run instead of costing --timeout for every remaining probe.
 #[test]
 fn bounds_directories_and_hangs() {
-    let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+    let o = cli()
         .args(["probe", "--timeout", "1e20", "--python", "/bin/false"])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&o.stderr);
+        .run();
+    assert_eq!(o.code, 2);
+    let err = &o.stderr;
     assert!(
         err.starts_with("rocm-patch: error: --timeout ") && err.contains("at most 86400"),
         "{err}"
@@ -341,7 +308,7 @@ fn bounds_directories_and_hangs() {
         .parent()
         .unwrap()
         .to_path_buf();
-    let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+    let o = cli()
         .args([
             "probe",
             "--json",
@@ -350,27 +317,26 @@ fn bounds_directories_and_hangs() {
             "--python",
         ])
         .arg(&venv)
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
-    assert_eq!(v["probes"].as_array().unwrap().len(), 2, "{v:#}");
-    assert_eq!(v["device"], "cpu");
+        .run();
+    let v: ProbeReport = o.json();
+    assert_eq!(v.probes.len(), 2, "{v:#?}");
+    assert_eq!(v.device, ProbeDevice::Cpu);
     // This machine has no GPU: the CPU result is labelled, and not a failure.
-    assert_eq!(o.status.code(), Some(0), "{v:#}");
-    assert!(v["device_note"]
-        .as_str()
+    assert_eq!(o.code, 0, "{v:#?}");
+    assert!(v
+        .device_note
+        .as_deref()
         .unwrap()
         .contains("the CPU was tested"));
-    assert_eq!(v["gpu_not_seen"], false);
+    assert!(!v.gpu_not_seen);
     // --device cuda without a GPU: a failure that says why.
     // (This machine has none: the run must fail, whatever device torch reports.)
     let (code, v, _) = probe(&["--device", "cuda", "--only", "alloc_small"], &[]);
-    assert_eq!(code, 1, "{v:#}");
-    assert_eq!(v["gpu_not_seen"], true, "{v:#}");
+    assert_eq!(code, 1, "{v:#?}");
+    assert!(v.gpu_not_seen, "{v:#?}");
     assert!(
-        v["device_note"].as_str().unwrap().contains("sees no GPU"),
-        "{v:#}"
+        v.device_note.as_deref().unwrap().contains("sees no GPU"),
+        "{v:#?}"
     );
     // Four probes that hang: three time out, the fourth is not waited for.
     let d = tempfile::tempdir().unwrap();
@@ -392,15 +358,20 @@ fn bounds_directories_and_hangs() {
         &[],
     );
     assert_eq!(code, 1);
-    let st: Vec<&str> = v["probes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["status"].as_str().unwrap())
-        .collect();
-    assert_eq!(st, ["timeout", "timeout", "timeout", "skip"], "{v:#}");
-    assert!(result(&v, "hang_d")["detail"]
-        .as_str()
+    let st: Vec<ProbeStatus> = v.probes.iter().map(|p| p.status).collect();
+    assert_eq!(
+        st,
+        [
+            ProbeStatus::Timeout,
+            ProbeStatus::Timeout,
+            ProbeStatus::Timeout,
+            ProbeStatus::Skip
+        ],
+        "{v:#?}"
+    );
+    assert!(result(&v, "hang_d")
+        .detail
+        .as_deref()
         .unwrap()
         .contains("3 probes in a row hung"));
     assert!(

@@ -46,12 +46,11 @@ fn drawn(tty: &str) -> Vec<String> {
 
 /// The same command with stderr a pipe: what it wrote there.
 fn piped_stderr(args: &[&str]) -> String {
-    let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+    common::cli()
         .args(args)
         .env_remove("RP_PROGRESS_AFTER_MS")
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&o.stderr).into_owned()
+        .run()
+        .stderr
 }
 
 #[test]

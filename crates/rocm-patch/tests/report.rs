@@ -7,6 +7,7 @@ mod common;
 use common::machine::{torch_venv, AmdGpu, Machine};
 use common::*;
 use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
+use rp_report::BugReport;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -96,7 +97,7 @@ fn report_in(
     env: &[(&str, String)],
     log: &Path,
 ) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+    cli()
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(&st.root)
@@ -112,13 +113,8 @@ fn report_in(
         .arg("--log")
         .arg(log)
         .args(extra)
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap(),
-        String::from_utf8(o.stdout).unwrap(),
-        String::from_utf8(o.stderr).unwrap(),
-    )
+        .run()
+        .triple()
 }
 
 fn secrets(root: &Path) -> Vec<String> {
@@ -213,14 +209,10 @@ fn nothing_identifying_survives_and_the_markdown_parses() {
     for secret in secrets(&st.root) {
         assert!(!json.contains(&secret), "{secret} survived in JSON");
     }
-    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(v["schema"], 1);
-    assert!(
-        v["redacted"].as_array().unwrap().len() >= 5,
-        "{}",
-        v["redacted"]
-    );
-    assert_eq!(v["libraries"][0]["loads"]["gfx1010"], true);
+    let v: BugReport = serde_json::from_str(&json).unwrap();
+    assert_eq!(v.schema, 1);
+    assert!(v.redacted.len() >= 5, "{:?}", v.redacted);
+    assert_eq!(v.libraries[0].loads.get("gfx1010"), Some(&true));
 
     // --no-redact keeps them.
     let (_, plain, _) = report(&st, &["--no-redact"]);
@@ -339,7 +331,7 @@ fn no_planted_secret_survives_in_markdown_or_json() {
     assert_eq!(code, 0, "{err}");
     let (code, json, _) = report_in(&st, &["--json"], &env, &log);
     assert_eq!(code, 0);
-    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let v: BugReport = serde_json::from_str(&json).unwrap();
     for secret in secrets {
         assert!(!md.contains(secret), "{secret} survived in Markdown:\n{md}");
         assert!(!json.contains(secret), "{secret} survived in JSON:\n{json}");
@@ -356,9 +348,9 @@ fn no_planted_secret_survives_in_markdown_or_json() {
         "long random strings (keys)",
     ] {
         assert!(
-            v["redacted"].as_array().unwrap().iter().any(|k| k == kind),
-            "{kind}: {}",
-            v["redacted"]
+            v.redacted.iter().any(|k| k == kind),
+            "{kind}: {:?}",
+            v.redacted
         );
         assert!(md.contains(kind), "{kind} not said:\n{md}");
     }

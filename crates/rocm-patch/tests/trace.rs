@@ -11,12 +11,14 @@ mod kpack_writer;
 #[path = "common/therock.rs"]
 mod therock;
 
+use common::{cli, Rp};
+use rp_report::{ExplainReport, FatbinMagic, TracePolicy, TraceReport};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn rp() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_rocm-patch"))
+fn rp() -> Rp {
+    cli()
 }
 
 fn preload() -> PathBuf {
@@ -85,33 +87,29 @@ fn a_hipcc_program_under_the_real_runtime() {
     let plain_out = String::from_utf8_lossy(&plain.stderr).into_owned();
     assert_eq!(plain.status.code(), Some(7));
     let rec = d.path().join("t.jsonl");
-    let o = run(rp()
+    let o = rp()
         .args(["trace", "--gpu", "gfx1010", "--json", "-o"])
         .arg(&rec)
         .arg("--")
-        .arg(&exe));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}\n{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    });
-    assert_eq!(o.status.code(), Some(7), "{v:#}");
-    assert_eq!(v["exit"]["code"], 7);
+        .arg(&exe)
+        .run();
+    let v: TraceReport = serde_json::from_str(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", o.stdout.as_str(), o.stderr.as_str()));
+    assert_eq!(o.code, 7, "{v:#?}");
+    assert_eq!(v.exit.as_ref().unwrap().code, Some(7));
     // The program saw the same answers through the interposer.
-    assert_eq!(String::from_utf8_lossy(&o.stderr), plain_out);
-    let fb = &v["fatbins"][0];
-    assert_eq!(fb["magic"], "HIPF");
-    assert_eq!(fb["lib"], exe.display().to_string());
-    assert_eq!(fb["targets"], serde_json::json!(["gfx1010", "gfx1030"]));
-    assert_eq!(fb["runs_here"], true);
-    let errors = v["errors"].as_array().unwrap();
+    assert_eq!(o.stderr.as_str(), plain_out);
+    let fb = &v.fatbins[0];
+    assert_eq!(fb.magic, Some(FatbinMagic::Hipf));
+    assert_eq!(fb.lib, Some(exe.display().to_string()));
+    assert_eq!(fb.targets, ["gfx1010", "gfx1030"]);
+    assert_eq!(fb.runs_here, Some(true));
+    let errors = &v.errors;
     let code = |api: &str| {
         errors
             .iter()
-            .find(|e| e["api"] == api)
-            .map(|e| e["code"].as_i64().unwrap())
+            .find(|e| e.api == api)
+            .map(|e| i64::from(e.code))
     };
     // The codes the program printed without the interposer.
     let want = |name: &str| -> i64 {
@@ -127,22 +125,32 @@ fn a_hipcc_program_under_the_real_runtime() {
     assert_eq!(
         errors
             .iter()
-            .find(|e| e["api"] == "hipGetDeviceCount")
-            .unwrap()["name"],
-        "hipErrorNoDevice"
+            .find(|e| e.api == "hipGetDeviceCount")
+            .unwrap()
+            .name
+            .as_deref(),
+        Some("hipErrorNoDevice")
     );
     // The record holds the kernel's registration.
     let recs = std::fs::read_to_string(&rec).unwrap();
     assert!(recs.contains("\"name\":\"_Z7add_onePf\""), "{recs}");
     assert!(recs.lines().last().unwrap().contains("\"ev\":\"exit\""));
     // Checked against gfx90a, the same binary has nothing to run.
-    let o = run(rp().args(["trace", "--gpu", "gfx90a", "--read"]).arg(&rec));
-    let text = String::from_utf8_lossy(&o.stdout);
+    let o = rp()
+        .args(["trace", "--gpu", "gfx90a", "--read"])
+        .arg(&rec)
+        .run();
+    let text = o.stdout.as_str();
     assert!(text.contains("NO CODE FOR THIS GPU"), "{text}");
     // A record is never written over.
-    let o = run(rp().args(["trace", "-o"]).arg(&rec).arg("--").arg(&exe));
-    assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("the file exists"));
+    let o = rp()
+        .args(["trace", "-o"])
+        .arg(&rec)
+        .arg("--")
+        .arg(&exe)
+        .run();
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.as_str().contains("the file exists"));
 }
 
 const STANDIN: &str = r#"
@@ -250,16 +258,12 @@ fn the_seed_policy_changes_exactly_the_documented_flags() {
     let d = tempfile::tempdir().unwrap();
     let prog = standin(d.path());
     let log = d.path().join("plain.log");
-    let o = run(rp()
+    let o = rp()
         .args(["trace", "--gpu", "gfx1010", "--json", "--"])
         .arg(&prog)
-        .env("STANDIN_LOG", &log));
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+        .env("STANDIN_LOG", &log)
+        .run();
+    assert_eq!(o.code, 0, "{}", o.stderr.as_str());
     let asked = [
         "hipHostMalloc 0x0",
         "hipHostMalloc 0x40000001",
@@ -272,18 +276,19 @@ fn the_seed_policy_changes_exactly_the_documented_flags() {
         "hipMallocAsync 0x0",
     ];
     assert_eq!(flags_seen(&log), asked);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["changed_by_policy"], 0);
-    assert_eq!(v["policy"], "none");
+    let v: TraceReport = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v.changed_by_policy, 0);
+    assert_eq!(v.policy, TracePolicy::None);
 
     let log = d.path().join("seed.log");
-    let o = run(rp()
+    let o = rp()
         .args([
             "trace", "--policy", "seed", "--gpu", "gfx1010", "--json", "--",
         ])
         .arg(&prog)
-        .env("STANDIN_LOG", &log));
-    assert_eq!(o.status.code(), Some(0));
+        .env("STANDIN_LOG", &log)
+        .run();
+    assert_eq!(o.code, 0);
     assert_eq!(
         flags_seen(&log),
         [
@@ -298,22 +303,22 @@ fn the_seed_policy_changes_exactly_the_documented_flags() {
             "hipMallocAsync 0x0",
         ]
     );
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["policy"], "seed");
+    let v: TraceReport = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v.policy, TracePolicy::Seed);
     // Six calls changed: four host allocations, two device ones.
-    assert_eq!(v["changed_by_policy"], 6);
-    let a = v["allocations"].as_array().unwrap();
+    assert_eq!(v.changed_by_policy, 6);
+    let a = &v.allocations;
     let coherent = a
         .iter()
-        .find(|x| x["asked"] == "Portable|Coherent")
+        .find(|x| x.asked.as_deref() == Some("Portable|Coherent"))
         .unwrap_or_else(|| panic!("{a:#?}"));
-    assert_eq!(coherent["flags"], "Portable|NonCoherent");
-    assert!(a.iter().any(|x| x["api"] == "hipExtMallocWithFlags"
-        && x["asked"] == "Finegrained"
-        && x["flags"] == "Default"));
-    assert!(a.iter().any(|x| x["api"] == "hipExtMallocWithFlags"
-        && x["flags"] == "Contiguous"
-        && x["asked"].is_null()));
+    assert_eq!(coherent.flags.as_deref(), Some("Portable|NonCoherent"));
+    assert!(a.iter().any(|x| x.api == "hipExtMallocWithFlags"
+        && x.asked.as_deref() == Some("Finegrained")
+        && x.flags.as_deref() == Some("Default")));
+    assert!(a.iter().any(|x| x.api == "hipExtMallocWithFlags"
+        && x.flags.as_deref() == Some("Contiguous")
+        && x.asked.is_none()));
 }
 
 /// A program that segfaults right after a launch: its record's last line is that launch,
@@ -323,18 +328,19 @@ fn a_crash_right_after_a_launch_leaves_the_launch_last() {
     let d = tempfile::tempdir().unwrap();
     let prog = standin(d.path());
     let rec = d.path().join("crash.jsonl");
-    let o = run(rp()
+    let o = rp()
         .args(["trace", "--gpu", "gfx1010", "--json", "-o"])
         .arg(&rec)
         .arg("--")
         .arg(&prog)
         .arg("crash")
-        .env("STANDIN_LOG", d.path().join("crash.log")));
-    assert_eq!(o.status.signal(), Some(libc_sigsegv()), "{:?}", o.status);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)));
-    assert_eq!(v["exit"]["signal"], "SIGSEGV");
-    assert_eq!(v["ended_abnormally"], true);
+        .env("STANDIN_LOG", d.path().join("crash.log"))
+        .run();
+    assert_eq!(o.signal, Some(libc_sigsegv()), "{:?}", o);
+    let v: TraceReport =
+        serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", o.stdout.as_str()));
+    assert_eq!(v.exit.as_ref().unwrap().signal.as_deref(), Some("SIGSEGV"));
+    assert!(v.ended_abnormally);
     let recs = std::fs::read(&rec).unwrap();
     let text = String::from_utf8_lossy(&recs);
     // The last record (the interposer's own `clock` calibrations aside).
@@ -345,20 +351,16 @@ fn a_crash_right_after_a_launch_leaves_the_launch_last() {
         .unwrap();
     assert!(last.contains("\"ev\":\"launch\""), "{last}");
     assert!(last.contains("\"grid\":[4,2,1]") && last.contains("\"block\":[256,1,1]"));
-    let l = &v["last_launches"][0];
-    assert_eq!(l["grid"], serde_json::json!([4, 2, 1]));
+    let l = &v.last_launches[0];
+    assert_eq!(l.grid, [4, 2, 1]);
     // explain reads the record: the launch was the last thing the program did.
-    let o = run(rp()
+    let o = rp()
         .args(["explain", "--no-machine", "--json", "--trace"])
         .arg(&rec)
-        .arg(d.path().join("crash.log")));
-    let e: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let ev: Vec<&str> = e["trace_evidence"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_str().unwrap())
-        .collect();
+        .arg(d.path().join("crash.log"))
+        .run();
+    let e: ExplainReport = serde_json::from_str(&o.stdout).unwrap();
+    let ev: Vec<&str> = e.trace_evidence.iter().map(String::as_str).collect();
     assert!(
         ev.iter()
             .any(|l| l.contains("ended without its exit record")),
@@ -378,14 +380,16 @@ fn libc_sigsegv() -> i32 {
 #[test]
 fn without_a_command_or_with_a_bad_gpu_it_says_so() {
     let _ = preload();
-    let o = run(rp().args(["trace"]));
-    assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("put `--` before the command"));
-    let o = run(rp().args(["trace", "--gpu", "gfx9999", "--", "true"]));
-    assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("gfx9999"));
-    let o = run(rp().args(["trace", "--gpu", "gfx1010", "--", "/nonexistent/prog"]));
-    assert_eq!(o.status.code(), Some(127));
+    let o = rp().args(["trace"]).run();
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.as_str().contains("put `--` before the command"));
+    let o = rp().args(["trace", "--gpu", "gfx9999", "--", "true"]).run();
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.as_str().contains("gfx9999"));
+    let o = rp()
+        .args(["trace", "--gpu", "gfx1010", "--", "/nonexistent/prog"])
+        .run();
+    assert_eq!(o.code, 127);
 }
 
 /// torch's case: the HIP runtime is a dependency of a library that Python loads into a
@@ -416,21 +420,20 @@ fn a_runtime_in_a_local_scope_is_still_reached() {
     let plain = run(Command::new("python3").args(["-c", &script]));
     let want = String::from_utf8_lossy(&plain.stderr).into_owned();
     assert!(want.starts_with("ret "), "{want}");
-    let o = run(rp()
+    let o = rp()
         .args(["trace", "--gpu", "gfx1010", "--json", "--", "python3", "-c"])
-        .arg(&script));
-    assert_eq!(String::from_utf8_lossy(&o.stderr), want);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        .arg(&script)
+        .run();
+    assert_eq!(o.stderr.as_str(), want);
+    let v: TraceReport = serde_json::from_str(&o.stdout).unwrap();
     let code: i64 = want.trim().strip_prefix("ret ").unwrap().parse().unwrap();
     assert!(
-        v["errors"]
-            .as_array()
-            .unwrap()
+        v.errors
             .iter()
-            .any(|e| e["api"] == "hipGetDeviceCount" && e["code"] == code),
-        "{v:#}"
+            .any(|e| e.api == "hipGetDeviceCount" && i64::from(e.code) == code),
+        "{v:#?}"
     );
-    assert!(v["notes"].as_array().unwrap().is_empty(), "{v:#}");
+    assert!(v.notes.is_empty(), "{v:#?}");
 }
 
 /// Libraries loaded with dlopen by a program linked against the real runtime: a
@@ -461,36 +464,37 @@ fn compressed_bundles_and_kpack_wrappers_are_read() {
         &["../.kpack/native_gfx1010.kpack"],
         d.path(),
     );
-    let o = run(rp()
+    let o = rp()
         .args(["trace", "--gpu", "gfx1100", "--json", "--"])
         .arg(d.path().join("dl"))
         .arg(common::fx("libccob.so"))
-        .arg(&kpackd));
-    let err = String::from_utf8_lossy(&o.stderr);
+        .arg(&kpackd)
+        .run();
+    let err = o.stderr.as_str();
     assert_eq!(err.matches("loaded").count(), 2, "{err}");
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let fb = v["fatbins"].as_array().unwrap();
-    let ccob: Vec<&serde_json::Value> = fb
+    let v: TraceReport = serde_json::from_str(&o.stdout).unwrap();
+    let fb = &v.fatbins;
+    let ccob: Vec<_> = fb
         .iter()
-        .filter(|f| f["lib"].as_str().unwrap().ends_with("libccob.so"))
+        .filter(|f| f.lib.as_deref().unwrap().ends_with("libccob.so"))
         .collect();
-    assert_eq!(ccob.len(), 2, "two translation units: {v:#}");
+    assert_eq!(ccob.len(), 2, "two translation units: {v:#?}");
     for f in ccob {
-        assert_eq!(f["compressed"], true);
-        assert_eq!(f["targets"], serde_json::json!(["gfx1010", "gfx1100"]));
-        assert_eq!(f["runs_here"], true);
+        assert!(f.compressed);
+        assert_eq!(f.targets, ["gfx1010", "gfx1100"]);
+        assert_eq!(f.runs_here, Some(true));
     }
-    let k: Vec<&serde_json::Value> = fb
+    let k: Vec<_> = fb
         .iter()
-        .filter(|f| f["lib"].as_str().unwrap().ends_with("libkpackd.so"))
+        .filter(|f| f.lib.as_deref().unwrap().ends_with("libkpackd.so"))
         .collect();
-    assert!(!k.is_empty(), "{v:#}");
+    assert!(!k.is_empty(), "{v:#?}");
     for f in k {
-        assert_eq!(f["magic"], "HIPK");
+        assert_eq!(f.magic, Some(FatbinMagic::Hipk));
         // This copy adds .rocm_kpack_ref unmapped (TheRock maps it): the pointer leads to
         // the zeroed bundle, which is said, not misread.
-        assert!(f["targets"].as_array().unwrap().is_empty());
-        assert!(f["kpack"].is_string() || f["error"].is_string(), "{f}");
+        assert!(f.targets.is_empty());
+        assert!(f.kpack.is_some() || f.error.is_some(), "{f:?}");
     }
 }
 
@@ -595,29 +599,29 @@ fn a_killed_process_leaves_a_small_record_that_the_reader_cuts() {
     assert_eq!(o.status.signal(), Some(9));
     let left = std::fs::metadata(&rec).unwrap().len();
     assert!(left < 16 << 20, "a killed process left {left} bytes");
-    let o = run(rp().args(["trace", "--json", "--read"]).arg(&rec));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+    let o = rp().args(["trace", "--json", "--read"]).arg(&rec).run();
+    let v: TraceReport =
+        serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", o.stderr.as_str()));
     assert!(just_records(&rec), "not cut to its records");
     let now = std::fs::metadata(&rec).unwrap().len();
     assert!(now <= left);
-    assert_eq!(v["launches"], 1001);
-    assert_eq!(v["ended_abnormally"], true);
-    assert_eq!(v["kernels"][0]["name"], "_Z6kernelv");
-    assert_eq!(v["allocations"][0]["count"], 1001);
-    assert_eq!(v["frees"], 1001);
+    assert_eq!(v.launches, 1001);
+    assert!(v.ended_abnormally);
+    assert_eq!(v.kernels[0].name, "_Z6kernelv");
+    assert_eq!(v.allocations[0].count, 1001);
+    assert_eq!(v.frees, 1001);
     assert!(left > now, "{left} bytes, not cut");
-    let notes = v["notes"].to_string();
+    let notes = serde_json::to_string(&v.notes).unwrap();
     assert!(
         notes.contains(&format!("the file was cut from {left} to {now} bytes")),
         "{notes}"
     );
     // Read again: the same summary, nothing more to cut.
-    let again = run(rp().args(["trace", "--json", "--read"]).arg(&rec));
-    let w: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
-    assert_eq!(w["launches"], v["launches"]);
-    assert_eq!(w["records"], v["records"]);
-    assert!(!w["notes"].to_string().contains("was cut"));
+    let again = rp().args(["trace", "--json", "--read"]).arg(&rec).run();
+    let w: TraceReport = serde_json::from_str(&again.stdout).unwrap();
+    assert_eq!(w.launches, v.launches);
+    assert_eq!(w.records, v.records);
+    assert!(!serde_json::to_string(&w.notes).unwrap().contains("was cut"));
 }
 
 /// 200 forked children that leave with `_exit`: traced end to end in under 10 s (it took
@@ -629,42 +633,33 @@ fn a_fork_storm_of_200_children_is_summarised_in_under_10_s() {
     let prog = storm_prog(d.path());
     let rec = d.path().join("storm.jsonl");
     let t = std::time::Instant::now();
-    let o = run(rp()
+    let o = rp()
         .args(["trace", "--json", "-o"])
         .arg(&rec)
         .arg("--")
         .arg(&prog)
-        .args(["fork", "200"]));
+        .args(["fork", "200"])
+        .run();
     let secs = t.elapsed().as_secs_f64();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_eq!(o.code, 0, "{}", o.stderr.as_str());
     assert!(secs < 10.0, "{secs:.1} s");
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let files = v["files"].as_array().unwrap();
+    let v: TraceReport = serde_json::from_str(&o.stdout).unwrap();
+    let files = &v.files;
     assert_eq!(files.len(), 201);
     let mut bytes = 0;
     for f in files {
-        let f = Path::new(f.as_str().unwrap());
+        let f = Path::new(f);
         assert!(just_records(f), "{} not cut to its records", f.display());
         bytes += std::fs::metadata(f).unwrap().len();
     }
     assert!(bytes < 201 * 16 * 1024, "{bytes} bytes of records");
-    assert_eq!(v["launches"], 1 + 200 * 2);
-    assert_eq!(
-        v["kernels"].as_array().unwrap().len(),
-        1,
-        "{:#}",
-        v["kernels"]
-    );
-    assert_eq!(v["kernels"][0]["name"], "_Z6kernelv");
-    assert_eq!(v["kernels"][0]["launches"], 401);
-    assert_eq!(v["ended_abnormally"], true);
+    assert_eq!(v.launches, 1 + 200 * 2);
+    assert_eq!(v.kernels.len(), 1, "{:#?}", v.kernels);
+    assert_eq!(v.kernels[0].name, "_Z6kernelv");
+    assert_eq!(v.kernels[0].launches, 401);
+    assert!(v.ended_abnormally);
     // One note for the 200 cuts, not 200.
-    let notes = v["notes"].to_string();
+    let notes = serde_json::to_string(&v.notes).unwrap();
     assert!(
         notes.contains("200 processes did not end their records"),
         "{notes}"
@@ -711,10 +706,9 @@ fn a_long_record_is_summarised_in_bounded_memory() {
         rec.as_os_str(),
     ]);
     let text = String::from_utf8_lossy(&o.stdout);
-    let v: serde_json::Value =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
-    assert_eq!(v["launches"], 300_001);
-    assert!(v["records"].as_u64().unwrap() >= 900_003);
+    let v: TraceReport = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(v.launches, 300_001);
+    assert!(v.records >= 900_003);
     assert!(
         kib < 64 * 1024,
         "peak RSS {kib} KiB for a {size}-byte record"
@@ -728,7 +722,7 @@ fn the_summary_shows_the_kpack_variables_in_force() {
     let d = tempfile::tempdir().unwrap();
     let prog = storm_prog(d.path());
     let rec = d.path().join("kp.jsonl");
-    let o = run(rp()
+    let o = rp()
         .args(["trace", "-o"])
         .arg(&rec)
         .arg("--")
@@ -739,8 +733,9 @@ fn the_summary_shows_the_kpack_variables_in_force() {
             "/opt/kp/torch_gfx1010.kpack:/opt/kp/extra.kpack",
         )
         .env("ROCM_KPACK_DEBUG", "1")
-        .env_remove("ROCM_KPACK_DISABLE"));
-    let text = String::from_utf8_lossy(&o.stdout);
+        .env_remove("ROCM_KPACK_DISABLE")
+        .run();
+    let text = o.stdout.as_str();
     assert!(
         text.contains("note: ROCM_KPACK_PATH=/opt/kp/torch_gfx1010.kpack:/opt/kp/extra.kpack was in force: kpack'd libraries read GPU code only from these archives"),
         "{text}"
@@ -751,18 +746,14 @@ fn the_summary_shows_the_kpack_variables_in_force() {
     );
     assert!(!text.contains("ROCM_KPACK_DISABLE"), "{text}");
     // From the record, read later in a shell without them.
-    let o = run(rp()
+    let o = rp()
         .args(["trace", "--json", "--read"])
         .arg(&rec)
         .env_remove("ROCM_KPACK_PATH")
-        .env_remove("ROCM_KPACK_DEBUG"));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let notes: Vec<&str> = v["notes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n.as_str().unwrap())
-        .collect();
+        .env_remove("ROCM_KPACK_DEBUG")
+        .run();
+    let v: TraceReport = serde_json::from_str(&o.stdout).unwrap();
+    let notes: Vec<&str> = v.notes.iter().map(String::as_str).collect();
     assert!(
         notes.iter().any(|n| n.starts_with(
             "ROCM_KPACK_PATH=/opt/kp/torch_gfx1010.kpack:/opt/kp/extra.kpack was in force"
@@ -799,15 +790,12 @@ fn reading_records_shows_progress_on_a_terminal() {
         "{tty:?}"
     );
     assert!(tty.contains(" of 1 files, 0 of 0 MiB "), "{tty:?}");
-    let o = run(rp()
+    let o = rp()
         .args(["trace", "--read"])
         .arg(&rec)
-        .env("RP_PROGRESS_AFTER_MS", "0"));
-    assert!(
-        o.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+        .env("RP_PROGRESS_AFTER_MS", "0")
+        .run();
+    assert!(o.stderr.is_empty(), "{}", o.stderr.as_str());
 }
 
 /// A traced process that replaces itself (exec): the image before leaves its record
@@ -818,29 +806,25 @@ fn an_exec_leaves_two_records_both_summarised() {
     let d = tempfile::tempdir().unwrap();
     let prog = storm_prog(d.path());
     let rec = d.path().join("e.jsonl");
-    let o = run(rp()
+    let o = rp()
         .args(["trace", "--json", "-o"])
         .arg(&rec)
         .arg("--")
         .arg(&prog)
-        .args(["exec", "5"]));
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let files = v["files"].as_array().unwrap();
+        .args(["exec", "5"])
+        .run();
+    assert_eq!(o.code, 0, "{}", o.stderr.as_str());
+    let v: TraceReport = serde_json::from_str(&o.stdout).unwrap();
+    let files = &v.files;
     assert_eq!(files.len(), 2, "{files:?}");
     for f in files {
-        let f = Path::new(f.as_str().unwrap());
+        let f = Path::new(f);
         assert!(just_records(f), "{} not cut to its records", f.display());
         assert!(std::fs::metadata(f).unwrap().len() < 64 << 10);
     }
     // One round before the exec; one and five after.
-    assert_eq!(v["launches"], 7);
-    assert_eq!(v["kernels"][0]["name"], "_Z6kernelv");
+    assert_eq!(v.launches, 7);
+    assert_eq!(v.kernels[0].name, "_Z6kernelv");
 }
 
 /// Issue 29: `cargo install` installs the binary alone (a cdylib is not installed). The
@@ -856,7 +840,7 @@ fn a_binary_installed_alone_traces_with_its_built_in_interposer() {
     std::fs::copy(env!("CARGO_BIN_EXE_rocm-patch"), &bin).unwrap();
     let home = d.path().join("home");
     let trace = |rec: &str| {
-        run(Command::new(&bin)
+        Rp::new(&bin)
             .args(["trace", "--json", "-o"])
             .arg(d.path().join(rec))
             .arg("--")
@@ -864,17 +848,13 @@ fn a_binary_installed_alone_traces_with_its_built_in_interposer() {
             .args(["exec", "5"])
             .env_remove("RP_TRACE_LIB")
             .env_remove("XDG_CACHE_HOME")
-            .env("HOME", &home))
+            .env("HOME", &home)
+            .run()
     };
     let o = trace("a.jsonl");
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["launches"], 7, "{v:#}");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let v: TraceReport = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v.launches, 7, "{v:#?}");
     let cached: Vec<PathBuf> = std::fs::read_dir(home.join(".cache/rocm-patch"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -887,7 +867,7 @@ fn a_binary_installed_alone_traces_with_its_built_in_interposer() {
     );
     let before = std::fs::metadata(&cached[0]).unwrap().modified().unwrap();
     let o = trace("b.jsonl");
-    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(o.code, 0);
     assert_eq!(
         std::fs::metadata(&cached[0]).unwrap().modified().unwrap(),
         before,
@@ -896,11 +876,6 @@ fn a_binary_installed_alone_traces_with_its_built_in_interposer() {
     // A damaged cached copy is replaced, not loaded.
     std::fs::write(&cached[0], b"not an ELF").unwrap();
     let o = trace("c.jsonl");
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(std::fs::metadata(&cached[0]).unwrap().len() > 100_000);
 }

@@ -12,6 +12,7 @@
 pub use rp_testkit::machine;
 pub use rp_testkit::{FakeWorker, Home, Output, Rp, FAKE_PYTHON};
 
+use rp_report::{DoctorReport, Finding, InspectReport};
 use std::path::{Path, PathBuf};
 
 /// A directory or file named by an environment variable that scripts/test.sh sets.
@@ -53,43 +54,31 @@ pub fn rp(args: &[&str]) -> (i32, String, String) {
     cli().args(args).run().triple()
 }
 
-/// Run `rocm-patch inspect --json ARGS`; returns (exit code, parsed report).
-pub fn inspect_json(args: &[&str]) -> (i32, serde_json::Value) {
-    let mut a = vec!["inspect", "--json"];
-    a.extend_from_slice(args);
-    let (code, out, err) = rp(&a);
-    let v: serde_json::Value = serde_json::from_str(&out)
-        .unwrap_or_else(|e| panic!("bad JSON ({e}) from {a:?}: {out}\nstderr: {err}"));
-    (code, v)
+/// Run `rocm-patch inspect --json ARGS`; returns (exit code, report).
+pub fn inspect_json(args: &[&str]) -> (i32, InspectReport) {
+    cli().args(["inspect", "--json"]).args(args).json()
 }
 
 /// Sorted target ids of all code objects in a report.
-pub fn target_ids(report: &serde_json::Value) -> Vec<String> {
-    let mut v: Vec<String> = report["files"]
-        .as_array()
-        .unwrap()
+pub fn target_ids(report: &InspectReport) -> Vec<String> {
+    let mut v: Vec<String> = report
+        .files
         .iter()
-        .flat_map(|f| f["code_objects"].as_array().unwrap().iter())
-        .map(|c| c["target_id"].as_str().unwrap().to_string())
+        .flat_map(|f| &f.code_objects)
+        .map(|c| c.target_id.clone())
         .collect();
     v.sort();
     v
 }
 
 /// Sorted target ids of one file's code objects.
-pub fn file_targets(report: &serde_json::Value, path_suffix: &str) -> Vec<String> {
-    let f = report["files"]
-        .as_array()
-        .unwrap()
+pub fn file_targets(report: &InspectReport, path_suffix: &str) -> Vec<String> {
+    let f = report
+        .files
         .iter()
-        .find(|f| f["path"].as_str().unwrap().ends_with(path_suffix))
+        .find(|f| f.path.ends_with(path_suffix))
         .unwrap_or_else(|| panic!("no file ending {path_suffix} in report"));
-    let mut v: Vec<String> = f["code_objects"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["target_id"].as_str().unwrap().to_string())
-        .collect();
+    let mut v: Vec<String> = f.code_objects.iter().map(|c| c.target_id.clone()).collect();
     v.sort();
     v
 }
@@ -99,23 +88,16 @@ pub fn s(p: &Path) -> &str {
 }
 
 /// The finding ids of a doctor report, in order.
-pub fn ids(v: &serde_json::Value) -> Vec<String> {
-    v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["id"].as_str().unwrap().to_string())
-        .collect()
+pub fn ids(r: &DoctorReport) -> Vec<String> {
+    r.findings.iter().map(|f| f.id.clone()).collect()
 }
 
 /// One finding of a doctor report by id.
-pub fn finding<'a>(v: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
-    v["findings"]
-        .as_array()
-        .unwrap()
+pub fn finding<'a>(r: &'a DoctorReport, id: &str) -> &'a Finding {
+    r.findings
         .iter()
-        .find(|f| f["id"] == id)
-        .unwrap_or_else(|| panic!("no {id} in {}", v["findings"]))
+        .find(|f| f.id == id)
+        .unwrap_or_else(|| panic!("no {id} in {:#?}", r.findings))
 }
 
 /// Everything about a tree that deploy must restore: type, mode, content, link target.
