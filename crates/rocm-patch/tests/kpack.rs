@@ -213,7 +213,7 @@ fn archives_of_both_schemes_match_the_independent_decoder() {
             } else {
                 "none"
             };
-            assert_eq!(k.compression_scheme, scheme_name);
+            assert_eq!(k.compression_scheme.as_str(), scheme_name);
             let mut got: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
             for c in &f.code_objects {
                 assert!(c.warning.is_none(), "{c:?}");
