@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -399,14 +399,16 @@ impl Read for Watched {
 }
 
 fn git(args: &[&str], dir: &Path) -> Result<String, BuildError> {
-    let out = Command::new("git")
-        .args(args)
+    let mut cmd = Command::new("git");
+    cmd.args(args)
         .current_dir(dir)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| BuildError::Fetch(format!("cannot run git: {e}")))?;
-    if !out.status.success() {
+        .env("GIT_TERMINAL_PROMPT", "0");
+    // Through the one process runner (own process group, no input); a fetch may take
+    // long, so no deadline. Output kept: a tree's status and diff, hashed for its
+    // identity, up to 256 MiB each.
+    let out = rp_sys::process::run_bounded(cmd, &rp_sys::process::Options::default(), 256 << 20)
+        .map_err(|e| BuildError::Fetch(e.to_string()))?;
+    if !out.ended.success() {
         return Err(BuildError::Fetch(format!(
             "git {} failed: {}",
             args.join(" "),

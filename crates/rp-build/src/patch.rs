@@ -7,6 +7,18 @@ use crate::{fetch, recipe, shell_join, BuildError, Request};
 use rp_report::{PatchReport, PatchState};
 use std::path::Path;
 
+/// How `patch` runs: through the one process runner, in its own process group, stopped
+/// after ten minutes (a patch applies in well under a second).
+fn patch_run() -> rp_sys::process::Options<'static> {
+    rp_sys::process::Options {
+        deadline: Some(std::time::Duration::from_secs(600)),
+        ..Default::default()
+    }
+}
+
+/// The most of `patch`'s stdout and of its stderr kept for the log.
+const PATCH_OUTPUT: u64 = 4 << 20;
+
 /// How patches are applied (in the source tree).
 const PATCH_ARGS: [&str; 5] = [
     "-p1",
@@ -133,21 +145,19 @@ pub(crate) fn apply(
     for (i, (file, bytes)) in patch_bytes.iter().enumerate() {
         let pf = pdir.join(format!("{:02}.patch", i + 1));
         std::fs::write(&pf, bytes).map_err(|e| BuildError::io(&pf, "cannot write", e))?;
-        let out = std::process::Command::new("patch")
-            .args(PATCH_ARGS)
-            .arg(&pf)
-            .current_dir(tree)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .map_err(|e| BuildError::PatchFailed {
+        let mut cmd = std::process::Command::new("patch");
+        cmd.args(PATCH_ARGS).arg(&pf).current_dir(tree);
+        let out = rp_sys::process::run_bounded(cmd, &patch_run(), PATCH_OUTPUT).map_err(|e| {
+            BuildError::PatchFailed {
                 patch: file.clone(),
-                detail: format!("cannot run patch: {e}"),
-            })?;
+                detail: e.to_string(),
+            }
+        })?;
         let log = logs.join(format!("patch-{:02}.log", i + 1));
         let mut text = out.stdout.clone();
         text.extend(&out.stderr);
         let _ = std::fs::write(&log, &text);
-        if !out.status.success() {
+        if !out.ended.success() {
             return Err(BuildError::PatchFailed {
                 patch: file.clone(),
                 detail: String::from_utf8_lossy(&text).trim().to_string(),

@@ -6,7 +6,7 @@ use crate::fsx::{ctx, PathError};
 use crate::journal::Action;
 use crate::DeployError;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// The file inside a created tree that names the transaction that created it.
 pub const MARKER: &str = ".rocm-patch-transaction";
@@ -173,12 +173,14 @@ fn usermod(prefix: &str, flag: &str, groups: &str, user: &str) -> Result<(), Dep
     if prefix != "/" {
         c.args(["--prefix", prefix]);
     }
-    let out = c
-        .args([flag, groups, "--", user])
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| DeployError::Refused(format!("cannot run usermod: {e}")))?;
-    if !out.status.success() {
+    c.args([flag, groups, "--", user]);
+    let opts = rp_sys::process::Options {
+        deadline: Some(std::time::Duration::from_secs(60)),
+        ..Default::default()
+    };
+    let out = rp_sys::process::run_bounded(c, &opts, 1 << 20)
+        .map_err(|e| DeployError::Refused(e.to_string()))?;
+    if !out.ended.success() {
         return Err(DeployError::Refused(format!(
             "usermod {flag} {groups} {user} failed: {}",
             String::from_utf8_lossy(&out.stderr).trim()

@@ -62,7 +62,17 @@ pub fn compile(
     } else {
         cmd.args(["-c", "-o", "/dev/null"]);
     }
-    let out = cmd.arg(source).output()?;
+    cmd.arg(source);
+    // Through the one process runner: its own process group, stopped after five minutes,
+    // at most 64 MiB of each output kept (a preprocessed kernel is well under 1 MiB).
+    let opts = rp_sys::process::Options {
+        deadline: Some(std::time::Duration::from_secs(300)),
+        ..Default::default()
+    };
+    let out = rp_sys::process::run_bounded(cmd, &opts, 64 << 20).map_err(|e| match e {
+        rp_sys::process::RunError::Spawn { source, .. } => source,
+        rp_sys::process::RunError::Wait(e) => e,
+    })?;
     let mut errors: Vec<String> = Vec::new();
     for line in String::from_utf8_lossy(&out.stderr).lines() {
         if line.contains("error:") && !errors.iter().any(|e| e == line) {
@@ -72,7 +82,7 @@ pub fn compile(
     let text = if preprocess { out.stdout } else { Vec::new() };
     Ok((
         CompileOutcome {
-            ok: out.status.success(),
+            ok: out.ended.success(),
             errors,
         },
         text,
