@@ -449,7 +449,17 @@ fn run_passes_environment_status_and_signals() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // Wait until rocm-patch has become /bin/sleep (exec): a signal before that would reach
+    // rocm-patch itself (on a loaded machine that takes well over 300 ms).
+    let comm = format!("/proc/{}/comm", child.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::fs::read_to_string(&comm).map_or(true, |c| c.trim() != "sleep") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "rocm-patch run did not exec /bin/sleep within 30 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let t = std::time::Instant::now();
     Command::new("kill")
         .args(["-INT", &child.id().to_string()])
