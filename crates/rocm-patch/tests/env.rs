@@ -40,9 +40,14 @@ impl Ctx {
     }
     /// The same command line as a plain `Command`, for the one test that signals the
     /// running program (the kit's builder runs to the end).
+    /// rocm-patch as a spawned process, with SIGINT at its default disposition (coreutils
+    /// `env --default-signal`): a test run as a background job of a shell without job
+    /// control inherits SIGINT ignored, and exec would pass that on to the command.
     fn spawnable(&self, root: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_rocm-patch"));
-        c.env_clear()
+        let mut c = Command::new("/usr/bin/env");
+        c.arg("--default-signal=INT")
+            .arg(env!("CARGO_BIN_EXE_rocm-patch"))
+            .env_clear()
             .env("PATH", "/usr/bin:/bin")
             .env("XDG_CONFIG_HOME", self.base.join("config"))
             .env("XDG_DATA_HOME", self.base.join("data"))
@@ -449,8 +454,8 @@ fn run_passes_environment_status_and_signals() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Wait until rocm-patch has become /bin/sleep (exec): a signal before that would reach
-    // rocm-patch itself (on a loaded machine that takes well over 300 ms).
+    // Wait until env and rocm-patch have become /bin/sleep (exec): a signal before that
+    // would reach one of them (on a loaded machine that takes well over 300 ms).
     let comm = format!("/proc/{}/comm", child.id());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while std::fs::read_to_string(&comm).map_or(true, |c| c.trim() != "sleep") {
