@@ -39,10 +39,9 @@ impl Ctx {
             .envs(env.iter().copied())
     }
     /// The same command line as a plain `Command`, for the one test that signals the
-    /// running program (the kit's builder runs to the end).
-    /// rocm-patch as a spawned process, with SIGINT at its default disposition (coreutils
-    /// `env --default-signal`): a test run as a background job of a shell without job
-    /// control inherits SIGINT ignored, and exec would pass that on to the command.
+    /// running program (the kit's builder runs to the end), with SIGINT at its default
+    /// disposition (coreutils `env --default-signal`): a test run as a background job of
+    /// a shell without job control inherits SIGINT ignored, and exec would pass that on.
     fn spawnable(&self, root: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
         let mut c = Command::new("/usr/bin/env");
         c.arg("--default-signal=INT")
