@@ -37,7 +37,7 @@ fi
 echo "== fast tier: cargo test --workspace --release (no test data)"
 fast_start=$(date +%s)
 env -u RP_FIXTURES -u RP_SID -u RP_WHEELS -u RP_ROCSPARSE -u RP_TORCH_PYTHON \
-  -u RP_NO_TORCH_PYTHON -u RP_BUILD_PYTHON cargo test --workspace --release
+  -u RP_NO_TORCH_PYTHON -u RP_BUILD_PYTHON -u RP_PIP_PYTHONS cargo test --workspace --release
 echo "fast tier: $(( $(date +%s) - fast_start )) s"
 
 if [ ! -e "$data/sid/usr/lib/x86_64-linux-gnu/librocblas.so.4.4" ]; then
@@ -75,6 +75,19 @@ if ! "$data/build-venv/bin/python" -c 'import setuptools, wheel' >/dev/null 2>&1
   python3 -m venv "$data/build-venv"
   "$data/build-venv/bin/pip" install -q --disable-pip-version-check setuptools wheel
 fi
+# pip itself, as the oldest and the newest pip whose configuration rules
+# rp-machine/src/pipconf.rs follows (tests/pip_config.rs asks each what `pip install`
+# would use): a venv each, the pip pinned.
+pip_pythons=()
+for v in 23.2.1 26.3; do
+  if ! "$data/pip-$v/bin/python" -m pip --version 2>/dev/null | grep -q "^pip $v "; then
+    echo "== installing pip $v from PyPI into $data/pip-$v"
+    rm -rf "$data/pip-$v"
+    python3 -m venv "$data/pip-$v"
+    "$data/pip-$v/bin/python" -m pip install -q --disable-pip-version-check "pip==$v"
+  fi
+  pip_pythons+=("$data/pip-$v/bin/python")
+done
 echo "== building fixtures with hipcc and clang-19"
 scripts/build-fixtures.sh "$data/fixtures"
 
@@ -82,6 +95,8 @@ export RP_FIXTURES="$data/fixtures" RP_SID="$data/sid" RP_WHEELS="$data/wheels"
 export RP_ROCSPARSE=/usr/lib/x86_64-linux-gnu/librocsparse.so.0.1
 export RP_TORCH_PYTHON="$data/torch-venv/bin/python" RP_NO_TORCH_PYTHON="$data/empty-venv/bin/python"
 export RP_BUILD_PYTHON="$data/build-venv/bin/python"
+RP_PIP_PYTHONS=$(IFS=:; echo "${pip_pythons[*]}")
+export RP_PIP_PYTHONS
 scripts/lint.sh
 full=(--features rocm-patch/real-data,rp-miopen/real-data)
 echo "== cargo build (the trace interposer, a cdylib, lands beside the binary)"

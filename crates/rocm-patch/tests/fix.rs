@@ -88,6 +88,22 @@ fn serve(root: PathBuf) -> String {
     format!("http://127.0.0.1:{port}")
 }
 
+/// An index that only counts the requests it gets (each answered 404): the URL and the
+/// count.
+fn trap() -> (String, &'static std::sync::atomic::AtomicUsize) {
+    let hits: &'static std::sync::atomic::AtomicUsize =
+        Box::leak(Box::new(std::sync::atomic::AtomicUsize::new(0)));
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = c.write_all(b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    (format!("http://127.0.0.1:{port}/simple/"), hits)
+}
+
 fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::new();
@@ -407,9 +423,26 @@ fn step(v: &FixReport, action: FixAction) -> &rp_report::FixPlanStep {
 fn rx5600xt_from_broken_to_working_and_back() {
     let c = case();
     let before = tree_snapshot(&c.root);
-    let (code, v, err) = c.fix(&indexes().good, &["--yes"]);
+    // A global pip.conf (found through XDG_CONFIG_DIRS) with an extra index: fix's pip
+    // must consult AMD's index alone (pip's `--isolated` still reads global files).
+    let (extra, hits) = trap();
+    let global = c.root.parent().unwrap().join("xdg");
+    write(
+        &global.join("pip/pip.conf"),
+        &format!("[global]\nextra-index-url = {extra}\n"),
+    );
+    let o = c
+        .command(&indexes().good, &["--yes", "--json"])
+        .env("XDG_CONFIG_DIRS", &global)
+        .run();
+    let (code, v, err): (i32, FixReport, String) = (o.code, o.json(), o.stderr);
     assert_eq!(code, 0, "{v:#?}\n{err}");
     assert_eq!(v.outcome, FixOutcome::Fixed);
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "pip asked the global pip.conf's extra index"
+    );
     let b = ids_of(&v.before);
     assert!(b.contains(&"override-in-startup-file".to_string()), "{b:?}");
     assert!(b.contains(&"torch-missing-target".to_string()), "{b:?}");

@@ -269,7 +269,13 @@ fn fill_venv(
     let mut c = std::process::Command::new(python);
     c.arg("-m").arg("venv").arg(dir);
     venv::stream(c, "python -m venv", progress)?;
+    // AMD's index alone: `--isolated` drops the user's files and the `PIP_*` variables,
+    // but pip still reads the global files (`/etc/pip.conf`, `$XDG_CONFIG_DIRS`), whose
+    // `extra-index-url` would mix PyPI's placeholders back in; `PIP_CONFIG_FILE=/dev/null`
+    // makes it load no file at all (pip `configuration.py` `_load_config_files`, read at
+    // 23.2.1 and 26.3; both checked in tests/pip_config.rs).
     let mut c = std::process::Command::new(dir.join("bin/python"));
+    c.env("PIP_CONFIG_FILE", "/dev/null");
     c.args([
         "-m",
         "pip",

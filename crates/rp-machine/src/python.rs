@@ -558,7 +558,9 @@ pub fn read_env(c: &Candidate, l: &Look) -> (PythonEnv, Option<rp_report::Inspec
         env.error = Some(format!("no site-packages found for {}", env.path));
     }
     env.site_packages = sites.iter().map(|s| root.machine(s)).collect();
-    env.pip_indexes = crate::pipconf::indexes(root, prefix.as_deref(), l.home, l.vars);
+    let pip = crate::pipconf::resolve(root, prefix.as_deref(), l.home, l.vars);
+    env.pip_indexes = pip.indexes;
+    env.pip_config_errors = pip.errors;
     let mut inspect = None;
     if let Some((t, r)) = sites.iter().find_map(|s| torch_in(root, s, l)) {
         env.torch = Some(t);

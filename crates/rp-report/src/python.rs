@@ -40,10 +40,15 @@ pub struct PythonEnv {
     pub site_packages_from: SitesFrom,
     /// torch, when installed.
     pub torch: Option<TorchInstall>,
-    /// The package indexes pip is configured with for this environment (files and
-    /// `PIP_INDEX_URL` / `PIP_EXTRA_INDEX_URL`), credentials removed.
+    /// The package indexes `pip install` uses in this environment, as pip resolves its
+    /// configuration files and `PIP_*` variables: the `index-url` in force (none: PyPI)
+    /// and the `extra-index-url`s in force, credentials removed.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub pip_indexes: Vec<PipIndex>,
+    /// pip's configuration files that pip cannot load (`FILE: line N: why`): every pip
+    /// command fails in this environment until they are fixed.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub pip_config_errors: Vec<String>,
     /// Why the environment could not be (fully) read.
     pub error: Option<String>,
 }
@@ -58,6 +63,9 @@ vocabulary! {
 pub struct PipIndex {
     /// The configuration file or variable that sets it.
     pub source: String,
+    /// The file's section that sets it (`global`, `install`); none for a variable.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub section: Option<String>,
     /// `index-url` or `extra-index-url`.
     pub key: PipIndexKey,
     /// The URL, without user name or password.

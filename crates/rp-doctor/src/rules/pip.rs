@@ -4,31 +4,29 @@ use rp_report::{Finding, FixStep, PythonEnv};
 
 use super::mk;
 
-/// pip configured with PyPI and AMD's index together (pip's configuration files and
-/// variables, in pip's precedence: a later source's value of a key replaces an earlier
-/// one's).
+/// pip configured with PyPI and AMD's index together (the settings in force, as the
+/// machine layer resolved pip's files, sections and variables), and configuration files
+/// pip cannot load.
 pub(super) fn pip_index_findings(python: &[PythonEnv], out: &mut Vec<Finding>) {
     for pe in python {
+        for e in &pe.pip_config_errors {
+            out.push(mk(
+                "pip-config-unloadable",
+                &[("env", &pe.path), ("reason", e)],
+                vec![FixStep::note(
+                    "fix or remove the line named (pip reads its files with Python's configparser)",
+                )],
+                Some(pe.path.clone()),
+            ));
+        }
         if pe.pip_indexes.is_empty() {
             continue;
         }
-        let last_of = |key: rp_report::PipIndexKey| -> Vec<&rp_report::PipIndex> {
-            let Some(src) = pe
-                .pip_indexes
-                .iter()
-                .rev()
-                .find(|p| p.key == key)
-                .map(|p| &p.source)
-            else {
-                return Vec::new();
-            };
-            pe.pip_indexes
-                .iter()
-                .filter(|p| p.key == key && &p.source == src)
-                .collect()
+        let of = |key: rp_report::PipIndexKey| -> Vec<&rp_report::PipIndex> {
+            pe.pip_indexes.iter().filter(|p| p.key == key).collect()
         };
-        let index = last_of(rp_report::PipIndexKey::IndexUrl);
-        let extra = last_of(rp_report::PipIndexKey::ExtraIndexUrl);
+        let index = of(rp_report::PipIndexKey::IndexUrl);
+        let extra = of(rp_report::PipIndexKey::ExtraIndexUrl);
         let is_amd = |u: &str| u.contains("repo.amd.com");
         let is_pypi = |u: &str| u.contains("pypi.org") || u.contains("pythonhosted.org");
         // No index-url: pip's default, PyPI.
@@ -44,7 +42,10 @@ pub(super) fn pip_index_findings(python: &[PythonEnv], out: &mut Vec<Finding>) {
         let shown: Vec<String> = index
             .iter()
             .chain(&extra)
-            .map(|p| format!("{} = {} ({})", p.key, p.url, p.source))
+            .map(|p| match &p.section {
+                Some(section) => format!("{} = {} ({} [{section}])", p.key, p.url, p.source),
+                None => format!("{} = {} ({})", p.key, p.url, p.source),
+            })
             .collect();
         let detail = format!(
             "{}{}.",
