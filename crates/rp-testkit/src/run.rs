@@ -135,10 +135,7 @@ impl Rp {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
-        let mut child = self
-            .cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {line}: {e}"));
+        let mut child = spawn(&mut self.cmd).unwrap_or_else(|e| panic!("cannot run {line}: {e}"));
         let feed = self.stdin.take().map(|data| {
             let mut w = child.stdin.take().expect("piped stdin");
             std::thread::spawn(move || {
@@ -288,5 +285,22 @@ impl Home {
     /// A path inside it.
     pub fn path(&self, p: &str) -> PathBuf {
         self.dir.path().join(p)
+    }
+}
+
+/// Spawn `cmd`, again while the program is "busy" (`ETXTBSY`): a file a test has just
+/// written (a copied binary, a script) is held open for writing by any child another
+/// test thread forked in that moment, until that child execs; the exec is refused
+/// meanwhile. A few tries over a second outlast any such window.
+fn spawn(cmd: &mut Command) -> std::io::Result<std::process::Child> {
+    let mut tries = 0;
+    loop {
+        match cmd.spawn() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 20 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            r => return r,
+        }
     }
 }
