@@ -168,10 +168,10 @@ fn files(
         if let Some(h) = home {
             out.push(h.join(".pip/pip.conf"));
         }
-        let config_home = match vars.get("XDG_CONFIG_HOME").and_then(|v| machine(v.trim())) {
-            Some(d) => Some(d),
-            None => home.map(|h| h.join(".config")),
-        };
+        let config_home = vars
+            .get("XDG_CONFIG_HOME")
+            .and_then(|v| machine(v.trim()))
+            .or_else(|| home.map(|h| h.join(".config")));
         out.extend(config_home.map(|d| d.join("pip/pip.conf")));
     }
     if let Some(p) = prefix {
